@@ -1,0 +1,348 @@
+//! Reading and writing `plastic/1` checkpoints (see [`crate::keys`] for the layout).
+//!
+//! Reading validates everything a runtime relies on: the format string, the spec, the presence,
+//! dtype and shape of every tensor the spec implies, and that all values are finite. A
+//! truncated, hostile or foreign file is an [`Error`], never a panic.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+
+use crate::keys;
+use crate::{Error, ModelSpec, Result};
+
+/// The weights of one layer, in full or in 8-bit precision.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Weights {
+    /// Row-major `[out, in]` f32 weights.
+    F32(Vec<f32>),
+    /// Row-major `[out, in]` int8 weights; row `r` is `q[r, :] * scale[r]`.
+    Int8 {
+        /// Quantized weights.
+        q: Vec<i8>,
+        /// One scale per output row.
+        scale: Vec<f32>,
+    },
+}
+
+/// The tensors of one layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerTensors {
+    /// The weight matrix.
+    pub weight: Weights,
+    /// The bias, if the spec says the layer has one.
+    pub bias: Option<Vec<f32>>,
+    /// The fixed random feedback matrix of a feedback-alignment layer (`[out, in]`).
+    pub feedback: Option<Vec<f32>>,
+}
+
+/// A whole checkpoint: spec, tensors and the JSON provenance and metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    /// What the model is and how to feed it.
+    pub spec: ModelSpec,
+    /// One entry per layer of the spec.
+    pub layers: Vec<LayerTensors>,
+    /// Training provenance (dataset, epochs, seed, hyper-parameters, code version, wall time).
+    pub train: serde_json::Value,
+    /// Figures measured on the model (test accuracy etc.).
+    pub metrics: serde_json::Value,
+}
+
+impl Checkpoint {
+    /// True when every layer holds int8 weights.
+    pub fn is_int8(&self) -> bool {
+        self.layers
+            .iter()
+            .all(|l| matches!(l.weight, Weights::Int8 { .. }))
+    }
+
+    /// Parses and validates a checkpoint from the bytes of a safetensors file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let tensors =
+            SafeTensors::deserialize(bytes).map_err(|e| Error::NotSafetensors(format!("{e}")))?;
+        let (_, header) =
+            SafeTensors::read_metadata(bytes).map_err(|e| Error::NotSafetensors(format!("{e}")))?;
+        let meta = header.metadata().as_ref();
+        let get = |key: &'static str| {
+            meta.and_then(|m| m.get(key))
+                .ok_or(Error::MissingMetadata(key))
+        };
+        let format = get(keys::META_FORMAT)?;
+        if format != keys::FORMAT {
+            return Err(Error::WrongFormat {
+                found: format.clone(),
+            });
+        }
+        let spec = ModelSpec::from_json(get(keys::META_SPEC)?)?;
+        let json = |key: &'static str| -> Result<serde_json::Value> {
+            match meta.and_then(|m| m.get(key)) {
+                None => Ok(serde_json::Value::Null),
+                Some(text) => serde_json::from_str(text).map_err(|e| Error::BadMetadata {
+                    key,
+                    reason: format!("{e}"),
+                }),
+            }
+        };
+        let train = json(keys::META_TRAIN)?;
+        let metrics = json(keys::META_METRICS)?;
+
+        let mut layers = Vec::with_capacity(spec.layers.len());
+        for (i, layer) in spec.layers.iter().enumerate() {
+            let matrix = [layer.outputs, layer.inputs];
+            let weight = if tensors.tensor(&keys::weight_q(i)).is_ok() {
+                Weights::Int8 {
+                    q: read_i8(&tensors, &keys::weight_q(i), &matrix)?,
+                    scale: read_f32(&tensors, &keys::weight_scale(i), &[layer.outputs])?,
+                }
+            } else {
+                Weights::F32(read_f32(&tensors, &keys::weight(i), &matrix)?)
+            };
+            let bias = if layer.bias {
+                Some(read_f32(&tensors, &keys::bias(i), &[layer.outputs])?)
+            } else {
+                None
+            };
+            let feedback = match tensors.tensor(&keys::feedback(i)) {
+                Ok(_) => Some(read_f32(&tensors, &keys::feedback(i), &matrix)?),
+                Err(_) => None,
+            };
+            layers.push(LayerTensors {
+                weight,
+                bias,
+                feedback,
+            });
+        }
+        Ok(Self {
+            spec,
+            layers,
+            train,
+            metrics,
+        })
+    }
+
+    /// Serialises the checkpoint into the bytes of a safetensors file.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        self.spec.validate()?;
+        if self.layers.len() != self.spec.layers.len() {
+            return Err(Error::InvalidSpec(format!(
+                "{} tensor sets for {} layers",
+                self.layers.len(),
+                self.spec.layers.len()
+            )));
+        }
+        let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+        for (i, (layer, spec)) in self.layers.iter().zip(&self.spec.layers).enumerate() {
+            let matrix = vec![spec.outputs, spec.inputs];
+            match &layer.weight {
+                Weights::F32(w) => owned.push(f32_entry(keys::weight(i), matrix.clone(), w)?),
+                Weights::Int8 { q, scale } => {
+                    check_len(&keys::weight_q(i), &matrix, q.len())?;
+                    owned.push((
+                        keys::weight_q(i),
+                        Dtype::I8,
+                        matrix.clone(),
+                        q.iter().map(|&v| v as u8).collect(),
+                    ));
+                    owned.push(f32_entry(keys::weight_scale(i), vec![spec.outputs], scale)?);
+                }
+            }
+            match (&layer.bias, spec.bias) {
+                (Some(b), true) => owned.push(f32_entry(keys::bias(i), vec![spec.outputs], b)?),
+                (None, false) => {}
+                _ => {
+                    return Err(Error::InvalidSpec(format!(
+                        "layer {i}: bias presence disagrees with the spec"
+                    )));
+                }
+            }
+            if let Some(fb) = &layer.feedback {
+                owned.push(f32_entry(keys::feedback(i), matrix, fb)?);
+            }
+        }
+        let views = owned
+            .iter()
+            .map(|(name, dtype, shape, data)| {
+                TensorView::new(*dtype, shape.clone(), data)
+                    .map(|v| (name.clone(), v))
+                    .map_err(|e| Error::Serialize(format!("{e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let metadata = [
+            (keys::META_FORMAT.to_string(), keys::FORMAT.to_string()),
+            (keys::META_SPEC.to_string(), self.spec.to_json()),
+            (keys::META_TRAIN.to_string(), self.train.to_string()),
+            (keys::META_METRICS.to_string(), self.metrics.to_string()),
+        ]
+        .into_iter()
+        .collect();
+        safetensors::serialize(views, Some(metadata)).map_err(|e| Error::Serialize(format!("{e}")))
+    }
+}
+
+fn check_len(name: &str, shape: &[usize], len: usize) -> Result<()> {
+    let expected: usize = shape.iter().product();
+    if expected != len {
+        return Err(Error::WrongShape {
+            name: name.to_string(),
+            expected: shape.to_vec(),
+            found: vec![len],
+        });
+    }
+    Ok(())
+}
+
+fn f32_entry(
+    name: String,
+    shape: Vec<usize>,
+    values: &[f32],
+) -> Result<(String, Dtype, Vec<usize>, Vec<u8>)> {
+    check_len(&name, &shape, values.len())?;
+    let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    Ok((name, Dtype::F32, shape, bytes))
+}
+
+fn view<'a>(
+    tensors: &SafeTensors<'a>,
+    name: &str,
+    dtype: Dtype,
+    shape: &[usize],
+) -> Result<TensorView<'a>> {
+    let view = tensors
+        .tensor(name)
+        .map_err(|_| Error::MissingTensor(name.to_string()))?;
+    if view.dtype() != dtype {
+        return Err(Error::WrongDtype {
+            name: name.to_string(),
+            expected: if dtype == Dtype::I8 { "I8" } else { "F32" },
+            found: format!("{:?}", view.dtype()),
+        });
+    }
+    if view.shape() != shape {
+        return Err(Error::WrongShape {
+            name: name.to_string(),
+            expected: shape.to_vec(),
+            found: view.shape().to_vec(),
+        });
+    }
+    Ok(view)
+}
+
+fn read_f32(tensors: &SafeTensors<'_>, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+    let data = view(tensors, name, Dtype::F32, shape)?.data();
+    let values: Vec<f32> = data
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    let count = values.iter().filter(|v| !v.is_finite()).count();
+    if count > 0 {
+        return Err(Error::NonFinite {
+            name: name.to_string(),
+            count,
+        });
+    }
+    Ok(values)
+}
+
+fn read_i8(tensors: &SafeTensors<'_>, name: &str, shape: &[usize]) -> Result<Vec<i8>> {
+    let data = view(tensors, name, Dtype::I8, shape)?.data();
+    Ok(data.iter().map(|&b| b as i8).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::tests::krotov_spec;
+
+    fn checkpoint() -> Checkpoint {
+        Checkpoint {
+            spec: krotov_spec(),
+            layers: vec![
+                LayerTensors {
+                    weight: Weights::F32((0..12).map(|i| i as f32 * 0.1).collect()),
+                    bias: None,
+                    feedback: None,
+                },
+                LayerTensors {
+                    weight: Weights::Int8 {
+                        q: vec![1, -2, 3, -128, 127, 0],
+                        scale: vec![0.5, 0.25],
+                    },
+                    bias: None,
+                    feedback: Some(vec![0.0; 6]),
+                },
+            ],
+            train: serde_json::json!({"epochs": 3}),
+            metrics: serde_json::json!({"test_accuracy": 0.5}),
+        }
+    }
+
+    #[test]
+    fn round_trip_is_exact() {
+        let ckpt = checkpoint();
+        let back = Checkpoint::from_bytes(&ckpt.to_bytes().unwrap()).unwrap();
+        assert_eq!(back, ckpt);
+        assert!(!back.is_int8());
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        let bytes = checkpoint().to_bytes().unwrap();
+        for len in 0..bytes.len() {
+            assert!(Checkpoint::from_bytes(&bytes[..len]).is_err(), "len {len}");
+        }
+    }
+
+    #[test]
+    fn nan_weights_are_refused() {
+        let mut ckpt = checkpoint();
+        ckpt.layers[0].weight = Weights::F32(vec![f32::NAN; 12]);
+        let bytes = ckpt.to_bytes().unwrap();
+        assert!(matches!(
+            Checkpoint::from_bytes(&bytes),
+            Err(Error::NonFinite { count: 12, .. })
+        ));
+    }
+
+    #[test]
+    fn wrong_shape_names_the_tensor() {
+        let mut ckpt = checkpoint();
+        ckpt.spec.layers[0].outputs = 4;
+        ckpt.spec.layers[1].inputs = 4;
+        ckpt.layers[0].weight = Weights::F32(vec![0.0; 16]);
+        ckpt.layers[1].weight = Weights::F32(vec![0.0; 8]);
+        ckpt.layers[1].feedback = None;
+        let bytes = ckpt.to_bytes().unwrap();
+        // Same bytes, but the stored spec claims 3 hidden units.
+        let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header = core::str::from_utf8(&bytes[8..header_len]).unwrap();
+        let header = header
+            .replace("\\\"outputs\\\":4", "\\\"outputs\\\":3")
+            .replace(
+                "\\\"inputs\\\":4,\\\"outputs\\\":2",
+                "\\\"inputs\\\":3,\\\"outputs\\\":2",
+            );
+        let mut edited = bytes[..8].to_vec();
+        edited.extend_from_slice(header.as_bytes());
+        edited.extend_from_slice(&bytes[header_len..]);
+        let err = Checkpoint::from_bytes(&edited).unwrap_err();
+        assert!(
+            matches!(&err, Error::WrongShape { name, .. } if name == "layers.0.weight"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn foreign_safetensors_file_is_refused() {
+        let data = [0u8; 4];
+        let view = TensorView::new(Dtype::F32, vec![1], &data).unwrap();
+        let bytes = safetensors::serialize([("x", view)], None).unwrap();
+        assert!(matches!(
+            Checkpoint::from_bytes(&bytes),
+            Err(Error::MissingMetadata("format"))
+        ));
+    }
+}

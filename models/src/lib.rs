@@ -1,0 +1,29 @@
+//! The shared vocabulary of plastic: what a model is ([`ModelSpec`]), how it is stored
+//! ([`Checkpoint`], the `plastic/1` safetensors layout) and which hyper-parameters each
+//! experiment starts from (`presets/*.toml`).
+//!
+//! The trainer writes checkpoints, the runtime and the tools read them; all of them go through
+//! this crate, so tensor names and metadata keys are spelled in exactly one place ([`keys`]).
+//! Checkpoints outlive code: this crate changes slowly and validates everything it reads.
+//!
+//! `no_std` + `alloc`, so the same parser runs on a microcontroller.
+#![no_std]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod checkpoint;
+mod error;
+pub mod keys;
+mod spec;
+
+pub use checkpoint::{Checkpoint, LayerTensors, Weights};
+pub use error::{Error, Result};
+pub use spec::{Activation, InputSpec, LayerKind, LayerSpec, ModelSpec, Preprocess};
+
+/// The default demo model: a Krotov-Hopfield layer with the paper's power/tanh readout,
+/// trained by `plastic-train` on MNIST and quantized to int8 (see `models/default/README.md`).
+pub const DEFAULT_CHECKPOINT: &[u8] = include_bytes!("../default/mnist-krotov.int8.safetensors");

@@ -1,0 +1,289 @@
+//! Model specs: the layers, activations and input preprocessing of a model, stored as JSON in
+//! the `spec` metadata entry of every checkpoint, so that a checkpoint alone says how to run it.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// A feed-forward model: input description, then layers applied in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    /// Short name, e.g. `krotov-power-tanh`.
+    pub name: String,
+    /// What the model expects as input.
+    pub input: InputSpec,
+    /// The layers, first to last.
+    pub layers: Vec<LayerSpec>,
+    /// Class names, one per output of the last layer.
+    pub classes: Vec<String>,
+}
+
+/// Input geometry and the preprocessing the model was trained with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputSpec {
+    /// Image width in pixels.
+    pub width: usize,
+    /// Image height in pixels.
+    pub height: usize,
+    /// 1 for gray, 3 for RGB (planar, channel-major, as CIFAR-10 stores it).
+    pub channels: usize,
+    /// How raw bytes become the input vector.
+    pub preprocess: Preprocess,
+}
+
+impl InputSpec {
+    /// Length of the input vector: `width * height * channels`.
+    pub fn len(&self) -> usize {
+        self.width * self.height * self.channels
+    }
+
+    /// True when the input has no pixels (never valid).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How raw pixel bytes (0..=255) become the model's input vector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Preprocess {
+    /// `x / 255`.
+    Scale01,
+    /// `x / ||x||_2`: each image becomes a unit vector. Krotov & Hopfield need this for their
+    /// readout (the reference ports skipped it and lost accuracy).
+    UnitNorm,
+    /// `(x / 255 - mean[c]) / std[c]` per channel.
+    MeanStd {
+        /// Mean per channel, on the 0..1 scale.
+        mean: Vec<f32>,
+        /// Standard deviation per channel, on the 0..1 scale.
+        std: Vec<f32>,
+    },
+}
+
+/// One layer: `y = activation(W x + b)`, `W` of shape `[outputs, inputs]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerSpec {
+    /// How the weights were learned (inference is the same matrix product for every kind).
+    pub kind: LayerKind,
+    /// Input width.
+    pub inputs: usize,
+    /// Output width.
+    pub outputs: usize,
+    /// Whether a `layers.{i}.bias` tensor exists.
+    pub bias: bool,
+    /// The nonlinearity after the affine map.
+    pub activation: Activation,
+}
+
+/// How a layer's weights are learned. Inference does not depend on it; on-device learning does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LayerKind {
+    /// Trained by backpropagation (or a local delta rule on the device).
+    Dense,
+    /// Feedback alignment: trained with a fixed random feedback matrix `layers.{i}.feedback`.
+    FeedbackAlignment,
+    /// Krotov-Hopfield competing hidden units (PNAS 2019).
+    Krotov {
+        /// Lebesgue norm `p` of the weight rows.
+        p: f32,
+        /// Rank of the unit that gets the anti-Hebbian push.
+        k: usize,
+        /// Strength of that push (`Delta` in the paper).
+        delta: f32,
+    },
+}
+
+/// Nonlinearity applied after a layer's affine map.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Activation {
+    /// No nonlinearity (logits).
+    Identity,
+    /// `max(x, 0)`.
+    Relu,
+    /// Krotov & Hopfield's rectified power `relu(x)^n`, with each sample's vector first divided
+    /// by its largest entry: `h_j = (relu(x_j) / max_l relu(x_l))^n` (all zeros if no entry is
+    /// positive). The division keeps `x^4.5` from overflowing or vanishing whatever the input
+    /// scale, so the readout's `beta` need not be tuned to it; the paper has no such division.
+    RectifiedPower {
+        /// The power `n` (4.5 for MNIST in the paper).
+        n: f32,
+    },
+    /// `tanh(beta x)`, the paper's readout output.
+    Tanh {
+        /// Inverse temperature `beta`.
+        beta: f32,
+    },
+}
+
+impl ModelSpec {
+    /// Parses a spec from its JSON text and validates it.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let spec: ModelSpec = serde_json::from_str(text).map_err(|e| Error::BadMetadata {
+            key: crate::keys::META_SPEC,
+            reason: format!("{e}"),
+        })?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// The spec as compact JSON.
+    pub fn to_json(&self) -> String {
+        // A spec holds only strings, numbers and enums: serialising it cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Number of inputs of the first layer.
+    pub fn input_len(&self) -> usize {
+        self.input.len()
+    }
+
+    /// Number of outputs of the last layer (0 if there are no layers).
+    pub fn output_len(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.outputs)
+    }
+
+    /// Checks that the layers chain, sizes are positive, and parameters are in range.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::InvalidSpec(msg));
+        if self.input.is_empty() {
+            return bad("input has no pixels".into());
+        }
+        if self.layers.is_empty() {
+            return bad("model has no layers".into());
+        }
+        if let Preprocess::MeanStd { mean, std } = &self.input.preprocess {
+            if mean.len() != self.input.channels || std.len() != self.input.channels {
+                return bad(format!(
+                    "mean/std have {}/{} entries for {} channels",
+                    mean.len(),
+                    std.len(),
+                    self.input.channels
+                ));
+            }
+            if std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+                return bad("std must be positive".into());
+            }
+        }
+        let mut width = self.input.len();
+        for (i, layer) in self.layers.iter().enumerate() {
+            if layer.inputs != width {
+                return bad(format!(
+                    "layer {i} takes {} inputs but receives {width}",
+                    layer.inputs
+                ));
+            }
+            if layer.outputs == 0 {
+                return bad(format!("layer {i} has no outputs"));
+            }
+            if let LayerKind::Krotov { p, k, delta } = layer.kind {
+                if !(p >= 2.0 && p.is_finite()) || k < 2 || k > layer.outputs || !delta.is_finite()
+                {
+                    return bad(format!(
+                        "layer {i}: Krotov needs p >= 2 and 2 <= k <= hidden units (p = {p}, k = {k})"
+                    ));
+                }
+            }
+            match layer.activation {
+                Activation::RectifiedPower { n } if !(n.is_finite() && n > 0.0) => {
+                    return bad(format!("layer {i}: power n = {n} must be positive"));
+                }
+                Activation::Tanh { beta } if !beta.is_finite() => {
+                    return bad(format!("layer {i}: tanh beta is not finite"));
+                }
+                _ => {}
+            }
+            width = layer.outputs;
+        }
+        if !self.classes.is_empty() && self.classes.len() != width {
+            return bad(format!(
+                "{} class names for {width} outputs",
+                self.classes.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use alloc::string::ToString;
+    use alloc::vec;
+
+    pub(crate) fn krotov_spec() -> ModelSpec {
+        ModelSpec {
+            name: "krotov-power-tanh".into(),
+            input: InputSpec {
+                width: 2,
+                height: 2,
+                channels: 1,
+                preprocess: Preprocess::UnitNorm,
+            },
+            layers: vec![
+                LayerSpec {
+                    kind: LayerKind::Krotov {
+                        p: 3.0,
+                        k: 2,
+                        delta: 0.4,
+                    },
+                    inputs: 4,
+                    outputs: 3,
+                    bias: false,
+                    activation: Activation::RectifiedPower { n: 4.5 },
+                },
+                LayerSpec {
+                    kind: LayerKind::Dense,
+                    inputs: 3,
+                    outputs: 2,
+                    bias: false,
+                    activation: Activation::Tanh { beta: 1.0 },
+                },
+            ],
+            classes: vec!["a".to_string(), "b".to_string()],
+        }
+    }
+
+    #[test]
+    fn json_round_trip_keeps_every_field() {
+        let spec = krotov_spec();
+        let back = ModelSpec::from_json(&spec.to_json()).unwrap();
+        assert_eq!(back, spec);
+        assert!(spec.to_json().contains("\"kind\":\"rectified_power\""));
+    }
+
+    #[test]
+    fn layers_that_do_not_chain_are_refused() {
+        let mut spec = krotov_spec();
+        spec.layers[1].inputs = 5;
+        let err = spec.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("layer 1 takes 5 inputs but receives 3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn krotov_rank_beyond_the_layer_is_refused() {
+        let mut spec = krotov_spec();
+        spec.layers[0].kind = LayerKind::Krotov {
+            p: 3.0,
+            k: 9,
+            delta: 0.4,
+        };
+        assert!(matches!(spec.validate(), Err(Error::InvalidSpec(_))));
+    }
+
+    #[test]
+    fn garbage_json_is_a_metadata_error() {
+        assert!(matches!(
+            ModelSpec::from_json("{\"name\": 3"),
+            Err(Error::BadMetadata { key: "spec", .. })
+        ));
+    }
+}
