@@ -1,2 +1,27 @@
-//! Placeholder.
+//! The plastic runtime: what ships to the device.
+//!
+//! [`Model`] runs a `plastic/1` checkpoint, f32 or int8, with a preallocated [`Workspace`] so that
+//! inference allocates nothing per frame. [`learn`] holds the local learning rules as plain
+//! functions on slices (no backprop anywhere on the device), [`preprocess`] turns camera frames
+//! into the model's input, [`quant`] makes int8 weights, [`kernels`] holds the matrix-vector
+//! products.
+//!
+//! `#![no_std]` + `alloc`: the same code runs on a Jetson-class board and on a microcontroller.
+//! Feature `std` only adds conveniences for hosts (file loading).
 #![no_std]
+#![deny(missing_docs)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod error;
+pub mod kernels;
+pub mod learn;
+mod model;
+pub mod preprocess;
+pub mod quant;
+
+pub use error::{Error, Result};
+pub use model::{Model, Precision, Prediction, Workspace};
+pub use plastic_models as models;

@@ -1,0 +1,34 @@
+//! The error type of the runtime.
+
+/// Result alias for this crate.
+pub type Result<T> = core::result::Result<T, Error>;
+
+/// What can go wrong when loading or running a model.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The checkpoint could not be read.
+    #[error(transparent)]
+    Checkpoint(#[from] plastic_models::Error),
+    /// An input vector or frame has the wrong length.
+    #[error("{what}: expected {expected} values, got {found}")]
+    WrongLength {
+        /// What was being passed.
+        what: &'static str,
+        /// Expected length.
+        expected: usize,
+        /// Found length.
+        found: usize,
+    },
+    /// A workspace made for another model was passed.
+    #[error("workspace was made for another model (needs {needed} floats, has {found})")]
+    WrongWorkspace {
+        /// Buffer length the model needs.
+        needed: usize,
+        /// Buffer length the workspace has.
+        found: usize,
+    },
+    /// The input holds NaN or infinite values.
+    #[error("input holds NaN or infinite values")]
+    NonFiniteInput,
+}

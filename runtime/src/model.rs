@@ -1,0 +1,348 @@
+//! Inference on a loaded checkpoint, in f32 or int8, without allocating per sample.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use plastic_models::{Activation, Checkpoint, ModelSpec, Weights};
+
+use crate::kernels::{matvec_f32, matvec_i8};
+use crate::quant::{quantize_rows, quantize_vector};
+use crate::{Error, Result};
+
+/// Numeric precision of a model's weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// f32 weights, f32 arithmetic.
+    F32,
+    /// int8 weights with a scale per row; activations quantized per vector; exact i32 sums.
+    Int8,
+}
+
+/// One layer as the runtime stores it.
+#[derive(Debug, Clone)]
+enum LayerWeights {
+    F32(Vec<f32>),
+    Int8 { q: Vec<i8>, scale: Vec<f32> },
+}
+
+#[derive(Debug, Clone)]
+struct Layer {
+    inputs: usize,
+    outputs: usize,
+    weights: LayerWeights,
+    bias: Option<Vec<f32>>,
+    activation: Activation,
+}
+
+/// A model ready to run: weights in the precision of the checkpoint it came from.
+#[derive(Debug, Clone)]
+pub struct Model {
+    spec: ModelSpec,
+    layers: Vec<Layer>,
+    widest: usize,
+}
+
+/// The buffers one inference needs, allocated once per model (see [`Model::workspace`]).
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    q: Vec<i8>,
+    acc: Vec<i32>,
+}
+
+impl Workspace {
+    /// The outputs of the last layer after the latest [`Model::infer`].
+    pub fn outputs(&self, model: &Model) -> &[f32] {
+        &self.a[..model.spec.output_len()]
+    }
+
+    /// The outputs of layer `layer` (0-based) after the latest [`Model::forward_to`].
+    pub fn activations(&self, width: usize) -> &[f32] {
+        &self.a[..width]
+    }
+}
+
+/// The model's answer for one input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prediction {
+    /// Index of the winning class.
+    pub class: usize,
+    /// How sure the model is, in 0..=1: the softmax probability for logits, `(c + 1) / 2` for
+    /// the paper's tanh outputs `c` in -1..=1.
+    pub confidence: f32,
+}
+
+impl Model {
+    /// Builds a model from a validated checkpoint, keeping its precision.
+    pub fn from_checkpoint(ckpt: &Checkpoint) -> Result<Self> {
+        let mut layers = Vec::with_capacity(ckpt.layers.len());
+        for (spec, tensors) in ckpt.spec.layers.iter().zip(&ckpt.layers) {
+            let weights = match &tensors.weight {
+                Weights::F32(w) => LayerWeights::F32(w.clone()),
+                Weights::Int8 { q, scale } => LayerWeights::Int8 {
+                    q: q.clone(),
+                    scale: scale.clone(),
+                },
+            };
+            layers.push(Layer {
+                inputs: spec.inputs,
+                outputs: spec.outputs,
+                weights,
+                bias: tensors.bias.clone(),
+                activation: spec.activation.clone(),
+            });
+        }
+        let widest = ckpt
+            .spec
+            .layers
+            .iter()
+            .map(|l| l.inputs.max(l.outputs))
+            .max()
+            .unwrap_or(0);
+        Ok(Self {
+            spec: ckpt.spec.clone(),
+            layers,
+            widest,
+        })
+    }
+
+    /// Parses the bytes of a checkpoint file and builds the model.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        Self::from_checkpoint(&Checkpoint::from_bytes(bytes)?)
+    }
+
+    /// The spec the model was built from.
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// The precision of the first layer (checkpoints are quantized whole).
+    pub fn precision(&self) -> Precision {
+        match self.layers.first().map(|l| &l.weights) {
+            Some(LayerWeights::Int8 { .. }) => Precision::Int8,
+            _ => Precision::F32,
+        }
+    }
+
+    /// A copy of this model with every layer quantized to int8.
+    pub fn quantized(&self) -> Self {
+        let mut out = self.clone();
+        for layer in &mut out.layers {
+            if let LayerWeights::F32(w) = &layer.weights {
+                let mut q = vec![0i8; w.len()];
+                let mut scale = vec![0.0f32; layer.outputs];
+                quantize_rows(w, layer.inputs, &mut q, &mut scale);
+                layer.weights = LayerWeights::Int8 { q, scale };
+            }
+        }
+        out
+    }
+
+    /// Bytes held by weights, biases and scales: what the model costs in memory.
+    pub fn weight_bytes(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|l| {
+                let w = match &l.weights {
+                    LayerWeights::F32(w) => w.len() * 4,
+                    LayerWeights::Int8 { q, scale } => q.len() + scale.len() * 4,
+                };
+                w + l.bias.as_ref().map_or(0, |b| b.len() * 4)
+            })
+            .sum()
+    }
+
+    /// The buffers [`Model::infer`] needs; make one per thread and reuse it.
+    pub fn workspace(&self) -> Workspace {
+        Workspace {
+            a: vec![0.0; self.widest],
+            b: vec![0.0; self.widest],
+            q: vec![0; self.widest],
+            acc: vec![0; self.widest],
+        }
+    }
+
+    /// Runs the first `depth` layers on a preprocessed input; the result is in
+    /// `ws.activations(width of layer depth - 1)`. Allocates nothing.
+    pub fn forward_to(&self, input: &[f32], depth: usize, ws: &mut Workspace) -> Result<usize> {
+        if input.len() != self.spec.input_len() {
+            return Err(Error::WrongLength {
+                what: "model input",
+                expected: self.spec.input_len(),
+                found: input.len(),
+            });
+        }
+        if ws.a.len() < self.widest {
+            return Err(Error::WrongWorkspace {
+                needed: self.widest,
+                found: ws.a.len(),
+            });
+        }
+        if input.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteInput);
+        }
+        ws.a[..input.len()].copy_from_slice(input);
+        let mut width = input.len();
+        for layer in self.layers.iter().take(depth) {
+            let (x, y) = (&ws.a[..layer.inputs], &mut ws.b[..layer.outputs]);
+            match &layer.weights {
+                LayerWeights::F32(w) => matvec_f32(w, x, y),
+                LayerWeights::Int8 { q, scale } => {
+                    let xq = &mut ws.q[..layer.inputs];
+                    let sx = quantize_vector(x, xq);
+                    let acc = &mut ws.acc[..layer.outputs];
+                    matvec_i8(q, xq, acc);
+                    for ((o, &a), &s) in y.iter_mut().zip(acc.iter()).zip(scale) {
+                        *o = a as f32 * s * sx;
+                    }
+                }
+            }
+            if let Some(bias) = &layer.bias {
+                for (o, b) in y.iter_mut().zip(bias) {
+                    *o += b;
+                }
+            }
+            apply_activation(&layer.activation, y);
+            core::mem::swap(&mut ws.a, &mut ws.b);
+            width = layer.outputs;
+        }
+        Ok(width)
+    }
+
+    /// Runs the whole model on a preprocessed input (see [`crate::preprocess`]).
+    pub fn infer(&self, input: &[f32], ws: &mut Workspace) -> Result<Prediction> {
+        let width = self.forward_to(input, self.layers.len(), ws)?;
+        let out = &ws.a[..width];
+        Ok(predict(out, self.layers.last().map(|l| &l.activation)))
+    }
+}
+
+/// Applies an activation in place.
+pub(crate) fn apply_activation(activation: &Activation, y: &mut [f32]) {
+    match *activation {
+        Activation::Identity => {}
+        Activation::Relu => y.iter_mut().for_each(|v| *v = v.max(0.0)),
+        Activation::RectifiedPower { n } => {
+            let max = y.iter().fold(0.0f32, |m, &v| m.max(v));
+            if max > 0.0 {
+                let inv = 1.0 / max;
+                y.iter_mut()
+                    .for_each(|v| *v = libm::powf(v.max(0.0) * inv, n));
+            } else {
+                y.fill(0.0);
+            }
+        }
+        Activation::Tanh { beta } => y.iter_mut().for_each(|v| *v = libm::tanhf(beta * *v)),
+    }
+}
+
+fn predict(out: &[f32], last: Option<&Activation>) -> Prediction {
+    let (class, &best) = out
+        .iter()
+        .enumerate()
+        .fold((0, &f32::NEG_INFINITY), |b, c| if c.1 > b.1 { c } else { b });
+    let confidence = match last {
+        Some(Activation::Tanh { .. }) => (best + 1.0) * 0.5,
+        _ => {
+            let total: f32 = out.iter().map(|&v| libm::expf(v - best)).sum();
+            1.0 / total
+        }
+    };
+    Prediction { class, confidence }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plastic_models::{InputSpec, LayerKind, LayerSpec, LayerTensors, Preprocess};
+
+    fn two_layer(weight: Weights) -> Checkpoint {
+        let spec = ModelSpec {
+            name: "t".into(),
+            input: InputSpec {
+                width: 2,
+                height: 1,
+                channels: 1,
+                preprocess: Preprocess::Scale01,
+            },
+            layers: vec![
+                LayerSpec {
+                    kind: LayerKind::Dense,
+                    inputs: 2,
+                    outputs: 3,
+                    bias: false,
+                    activation: Activation::RectifiedPower { n: 2.0 },
+                },
+                LayerSpec {
+                    kind: LayerKind::Dense,
+                    inputs: 3,
+                    outputs: 2,
+                    bias: true,
+                    activation: Activation::Identity,
+                },
+            ],
+            classes: vec![],
+        };
+        Checkpoint {
+            spec,
+            layers: vec![
+                LayerTensors {
+                    weight,
+                    bias: None,
+                    feedback: None,
+                },
+                LayerTensors {
+                    weight: Weights::F32(vec![1.0, 0.0, 0.0, 0.0, 1.0, 1.0]),
+                    bias: Some(vec![0.5, 0.0]),
+                    feedback: None,
+                },
+            ],
+            train: serde_json::Value::Null,
+            metrics: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn forward_matches_hand_computation() {
+        // W1 x = [1*1 + 0*2, -1, 0.5*1 + 0.5*2] = [1, -1, 1.5]; relu / max = [2/3, 0, 1];
+        // squared: [4/9, 0, 1]. Layer 2: [4/9 + 0.5, 0 + 1] = [0.944.., 1].
+        let ckpt = two_layer(Weights::F32(vec![1.0, 0.0, -1.0, 0.0, 0.5, 0.5]));
+        let model = Model::from_checkpoint(&ckpt).unwrap();
+        let mut ws = model.workspace();
+        let p = model.infer(&[1.0, 2.0], &mut ws).unwrap();
+        let out = ws.outputs(&model);
+        assert!((out[0] - (4.0 / 9.0 + 0.5)).abs() < 1e-6 && (out[1] - 1.0).abs() < 1e-6);
+        assert_eq!(p.class, 1);
+        let e = libm::expf(out[0] - 1.0);
+        assert!((p.confidence - 1.0 / (1.0 + e)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn int8_model_is_close_to_f32() {
+        let ckpt = two_layer(Weights::F32(vec![1.0, 0.0, -1.0, 0.3, 0.5, 0.5]));
+        let model = Model::from_checkpoint(&ckpt).unwrap();
+        let q = model.quantized();
+        assert_eq!(q.precision(), Precision::Int8);
+        let (mut w1, mut w2) = (model.workspace(), q.workspace());
+        model.infer(&[0.25, 0.75], &mut w1).unwrap();
+        q.infer(&[0.25, 0.75], &mut w2).unwrap();
+        for (a, b) in w1.outputs(&model).iter().zip(w2.outputs(&q)) {
+            assert!((a - b).abs() < 0.02, "{a} vs {b}");
+        }
+        assert!(q.weight_bytes() < model.weight_bytes());
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let model = Model::from_checkpoint(&two_layer(Weights::F32(vec![0.0; 6]))).unwrap();
+        let mut ws = model.workspace();
+        assert!(matches!(
+            model.infer(&[1.0], &mut ws),
+            Err(Error::WrongLength { expected: 2, .. })
+        ));
+        assert!(matches!(
+            model.infer(&[f32::NAN, 0.0], &mut ws),
+            Err(Error::NonFiniteInput)
+        ));
+    }
+}
