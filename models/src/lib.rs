@@ -18,6 +18,7 @@ extern crate std;
 mod checkpoint;
 mod error;
 pub mod keys;
+pub mod presets;
 mod spec;
 
 pub use checkpoint::{Checkpoint, LayerTensors, Weights};

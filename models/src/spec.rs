@@ -181,13 +181,15 @@ impl ModelSpec {
             if layer.outputs == 0 {
                 return bad(format!("layer {i} has no outputs"));
             }
-            if let LayerKind::Krotov { p, k, delta } = layer.kind {
-                if !(p >= 2.0 && p.is_finite()) || k < 2 || k > layer.outputs || !delta.is_finite()
-                {
-                    return bad(format!(
-                        "layer {i}: Krotov needs p >= 2 and 2 <= k <= hidden units (p = {p}, k = {k})"
-                    ));
-                }
+            if let LayerKind::Krotov { p, k, delta } = layer.kind
+                && (!(p >= 2.0 && p.is_finite())
+                    || k < 2
+                    || k > layer.outputs
+                    || !delta.is_finite())
+            {
+                return bad(format!(
+                    "layer {i}: Krotov needs p >= 2 and 2 <= k <= hidden units (p = {p}, k = {k})"
+                ));
             }
             match layer.activation {
                 Activation::RectifiedPower { n } if !(n.is_finite() && n > 0.0) => {

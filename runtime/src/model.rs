@@ -237,10 +237,11 @@ pub(crate) fn apply_activation(activation: &Activation, y: &mut [f32]) {
 }
 
 fn predict(out: &[f32], last: Option<&Activation>) -> Prediction {
-    let (class, &best) = out
-        .iter()
-        .enumerate()
-        .fold((0, &f32::NEG_INFINITY), |b, c| if c.1 > b.1 { c } else { b });
+    let (class, &best) =
+        out.iter().enumerate().fold(
+            (0, &f32::NEG_INFINITY),
+            |b, c| if c.1 > b.1 { c } else { b },
+        );
     let confidence = match last {
         Some(Activation::Tanh { .. }) => (best + 1.0) * 0.5,
         _ => {

@@ -67,11 +67,18 @@ pub fn resize_area(
 
 /// MNIST-style framing of a gray `width x height` image into `out` (28 x 28 bytes).
 ///
-/// Light-background frames (mean above mid-gray) are inverted so the ink is bright. Pixels at
-/// or below the background level (the median-ish `threshold`, see below) are treated as empty;
-/// the bounding box of the rest is scaled into 20 x 20 keeping its aspect ratio, then shifted so
-/// its centre of mass lands on (14, 14). An empty frame gives an all-black input.
-pub fn frame_like_mnist(gray: &[u8], width: usize, height: usize, out: &mut [u8; 784]) -> Result<()> {
+/// Light-background frames (mean above mid-gray) are inverted so the ink is bright. The paper
+/// level is the median ink value; the bounding box of the pixels more than halfway from it to
+/// the brightest ink is the digit. That box, with everything up to a quarter of the way
+/// subtracted (sensor noise, uneven light) and the contrast stretched to 0..255, is scaled into
+/// 20 x 20 keeping its aspect ratio, then shifted so its centre of mass lands on (14, 14). A
+/// flat frame gives an all-black input.
+pub fn frame_like_mnist(
+    gray: &[u8],
+    width: usize,
+    height: usize,
+    out: &mut [u8; 784],
+) -> Result<()> {
     if gray.len() != width * height || width == 0 || height == 0 {
         return Err(Error::WrongLength {
             what: "gray frame",
@@ -83,15 +90,26 @@ pub fn frame_like_mnist(gray: &[u8], width: usize, height: usize, out: &mut [u8;
     let mean = gray.iter().map(|&v| u64::from(v)).sum::<u64>() / gray.len() as u64;
     let invert = mean > 127;
     let ink = |v: u8| if invert { 255 - v } else { v };
-    // Background level: halfway between the darkest and brightest ink values, so sensor noise
-    // and uneven light on the paper do not count as strokes.
-    let (lo, hi) = gray
-        .iter()
-        .fold((255u8, 0u8), |(lo, hi), &v| (lo.min(ink(v)), hi.max(ink(v))));
-    if hi <= lo.saturating_add(16) {
+    // The paper is most of the frame: its level is the median ink value. Strokes are what
+    // stands out above it; a floor a quarter of the way up to the brightest ink keeps sensor
+    // noise and uneven light on the paper out of the digit.
+    let mut histogram = [0u32; 256];
+    gray.iter()
+        .for_each(|&v| histogram[usize::from(ink(v))] += 1);
+    let half = (gray.len() as u32).div_ceil(2);
+    let mut seen = 0;
+    let background = (0..=255u8)
+        .find(|&v| {
+            seen += histogram[usize::from(v)];
+            seen >= half
+        })
+        .unwrap_or(0);
+    let hi = gray.iter().map(|&v| ink(v)).max().unwrap_or(0);
+    if hi <= background.saturating_add(16) {
         return Ok(()); // flat frame: nothing written
     }
-    let threshold = lo + (hi - lo) / 2;
+    let floor = background + (hi - background) / 4;
+    let threshold = background + (hi - background) / 2;
     let (mut x0, mut y0, mut x1, mut y1) = (width, height, 0, 0);
     for y in 0..height {
         for x in 0..width {
@@ -112,9 +130,15 @@ pub fn frame_like_mnist(gray: &[u8], width: usize, height: usize, out: &mut [u8;
     );
     let mut small = [0.0f32; 400];
     // Resize from an inked, background-subtracted view of the frame.
-    resize_area_mapped(gray, width, (x0, y0, bw, bh), &mut small[..dw * dh], dw, dh, |v| {
-        f32::from(ink(v).saturating_sub(lo)) * 255.0 / f32::from(hi - lo)
-    });
+    resize_area_mapped(
+        gray,
+        width,
+        (x0, y0, bw, bh),
+        &mut small[..dw * dh],
+        dw,
+        dh,
+        |v| f32::from(ink(v).saturating_sub(floor)) * 255.0 / f32::from(hi - floor),
+    );
     // Centre of mass of the small image.
     let (mut mass, mut cx, mut cy) = (0.0f32, 0.0f32, 0.0f32);
     for y in 0..dh {

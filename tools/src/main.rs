@@ -1,1 +1,53 @@
-fn main() {}
+//! `plastic`: the front door for people — quantize, evaluate, inspect and visualise
+//! checkpoints, and benchmark the training and inference paths.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod bench;
+mod eval;
+mod inspect;
+mod io;
+mod quantize;
+mod viz;
+
+/// Work with plastic checkpoints.
+#[derive(Debug, Parser)]
+#[command(name = "plastic", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Quantize an f32 checkpoint to int8 weights with one f32 scale per output row.
+    Quantize(quantize::Args),
+    /// Accuracy of an f32 or int8 checkpoint on a test set, computed by the runtime.
+    Eval(eval::Args),
+    /// Print a checkpoint's spec, tensors, provenance and metrics.
+    Inspect(inspect::Args),
+    /// Pictures of a checkpoint.
+    #[command(subcommand)]
+    Viz(viz::Command),
+    /// Time the training and inference paths against their baselines; prints a table.
+    Bench(bench::Args),
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Quantize(a) => quantize::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Viz(c) => viz::run(c),
+        Command::Bench(a) => bench::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

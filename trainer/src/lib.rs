@@ -1,1 +1,18 @@
-//! Placeholder.
+//! Training plastic models on the workstation, with candle (CPU, or CUDA with feature `cuda`).
+//!
+//! [`data`] reads MNIST, Fashion-MNIST and CIFAR-10; [`krotov`] trains the Krotov-Hopfield
+//! layer; [`readout`] trains the supervised heads on its cached activations; [`experiment`]
+//! runs a [`preset::Preset`] end to end into a `plastic/1` checkpoint.
+#![deny(missing_docs)]
+
+pub mod data;
+mod error;
+pub mod experiment;
+pub mod features;
+pub mod krotov;
+pub mod preset;
+pub mod progress;
+pub mod readout;
+pub mod rng;
+
+pub use error::{Error, Result};

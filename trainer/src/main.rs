@@ -1,1 +1,150 @@
-fn main() {}
+//! `plastic-train`: trains a model from a preset and writes a `plastic/1` checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use candle_core::Device;
+use clap::Parser;
+use plastic_trainer::data::{self, DatasetKind};
+use plastic_trainer::experiment::{RunOptions, train_krotov};
+use plastic_trainer::preset::Preset;
+
+/// Train a biologically plausible model and write its checkpoint.
+#[derive(Debug, Parser)]
+#[command(name = "plastic-train", version)]
+struct Args {
+    /// Model: `krotov` (Krotov-Hopfield layer + power/tanh readout) or `krotov-linear`.
+    model: String,
+    /// Dataset: mnist, fashion-mnist or cifar10.
+    #[arg(long, default_value = "mnist")]
+    dataset: String,
+    /// Folder holding the dataset's folder (or the dataset's folder itself); defaults to
+    /// $PLASTIC_DATA or ../shared/data.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Preset name or TOML file; defaults to `<model>-<dataset>`.
+    #[arg(long)]
+    preset: Option<String>,
+    /// Override the unsupervised epochs of the preset.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Override the readout epochs of the preset.
+    #[arg(long)]
+    readout_epochs: Option<usize>,
+    /// Override the number of hidden units.
+    #[arg(long)]
+    hidden: Option<usize>,
+    /// Train on the first N training samples only (quick runs, tests).
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Seed of init and shuffling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu or cuda (needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+    /// Where to write the checkpoint.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn device(name: &str) -> anyhow::Result<Device> {
+    match name {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" if cfg!(feature = "cuda") => {
+            Device::new_cuda(0).context("could not open CUDA device 0 (is the driver loaded?)")
+        }
+        "cuda" => bail!(
+            "this plastic-train was built without CUDA: rebuild with `cargo build --release -p plastic-trainer --features cuda`"
+        ),
+        other => bail!("unknown device `{other}`: use cpu or cuda"),
+    }
+}
+
+/// The dataset's own folder: `dir/<subdir>` if it exists, else `dir` itself.
+fn dataset_dir(kind: DatasetKind, dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let dir = match dir.or_else(data::shared_data_dir) {
+        Some(d) => d,
+        None => bail!(
+            "no data folder: pass --data-dir DIR (the folder holding `{}/`) or set PLASTIC_DATA",
+            kind.subdir()
+        ),
+    };
+    let nested = dir.join(kind.subdir());
+    Ok(if nested.is_dir() { nested } else { dir })
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let kind = DatasetKind::parse(&args.dataset)?;
+    if !matches!(args.model.as_str(), "krotov" | "krotov-linear") {
+        bail!(
+            "unknown model `{}`: use krotov or krotov-linear",
+            args.model
+        );
+    }
+    let preset_name = args
+        .preset
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}", args.model, kind.name()));
+    let mut preset = Preset::load(&preset_name)?;
+    if let Some(e) = args.epochs {
+        preset.krotov.epochs = e;
+    }
+    if let Some(e) = args.readout_epochs {
+        preset.readout.epochs = e;
+    }
+    if let Some(h) = args.hidden {
+        preset.krotov.hidden = h;
+    }
+    let device = device(&args.device)?;
+    let dir = dataset_dir(kind, args.data_dir.clone())?;
+    let mut split = data::load(kind, &dir)?;
+    if let Some(limit) = args.train_limit {
+        split.train = split.train.take(limit);
+    }
+    eprintln!(
+        "training {} on {} ({} train / {} test samples) with preset {preset_name}, {} threads",
+        args.model,
+        kind.name(),
+        split.train.len(),
+        split.test.len(),
+        rayon::current_num_threads()
+    );
+    let options = RunOptions {
+        seed: args.seed,
+        device_name: args.device.clone(),
+        progress: !args.quiet,
+    };
+    let ckpt = train_krotov(&preset, kind, &split, &device, &options)?;
+    write_atomically(&args.out, &ckpt.to_bytes()?)?;
+    eprintln!(
+        "test accuracy {:.2} % in {:.0} s; wrote {}",
+        ckpt.metrics["test_accuracy"].as_f64().unwrap_or(0.0) * 100.0,
+        ckpt.train["wall_seconds"].as_f64().unwrap_or(0.0),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Writes to a temporary file beside `path`, then renames it over `path`, so an interrupted
+/// run never leaves a torn checkpoint.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("safetensors.tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("could not write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("could not write {}", path.display()))?;
+    Ok(())
+}

@@ -4,4 +4,6 @@
 
 pub mod generic;
 
-pub use generic::{dot_f32, dot_i8, matvec_f32_generic as matvec_f32, matvec_i8_generic as matvec_i8};
+pub use generic::{
+    dot_f32, dot_i8, matvec_f32_generic as matvec_f32, matvec_i8_generic as matvec_i8,
+};

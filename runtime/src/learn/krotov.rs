@@ -151,7 +151,12 @@ impl KrotovStep {
 
     /// Ranks the hidden units for input `v` by its `currents` and accumulates the sample's
     /// `g` into the step. Returns the winner.
-    pub fn add_sample(&mut self, v: &[f32], currents: &[f32], params: KrotovParams) -> Result<usize> {
+    pub fn add_sample(
+        &mut self,
+        v: &[f32],
+        currents: &[f32],
+        params: KrotovParams,
+    ) -> Result<usize> {
         if v.len() != self.n {
             return Err(Error::WrongLength {
                 what: "Krotov input",
@@ -166,6 +171,20 @@ impl KrotovStep {
                 found: currents.len(),
             });
         }
+        let (winner, kth) = rank_winner_and_kth(currents, params.k);
+        self.add_ranked(v, currents, (winner, kth), params.delta)?;
+        Ok(winner)
+    }
+
+    /// Like [`KrotovStep::add_sample`] with the ranking already done (by
+    /// [`rank_winner_and_kth`], e.g. for many samples in parallel).
+    pub fn add_ranked(
+        &mut self,
+        v: &[f32],
+        currents: &[f32],
+        (winner, kth): (usize, usize),
+        delta: f32,
+    ) -> Result<()> {
         if self.samples == self.max_batch {
             return Err(Error::WrongLength {
                 what: "Krotov minibatch",
@@ -173,11 +192,17 @@ impl KrotovStep {
                 found: self.max_batch + 1,
             });
         }
+        if v.len() != self.n || winner.max(kth) >= currents.len() {
+            return Err(Error::WrongLength {
+                what: "Krotov input",
+                expected: self.n,
+                found: v.len(),
+            });
+        }
         self.samples += 1;
-        let (winner, kth) = rank_winner_and_kth(currents, params.k);
         self.accumulate(winner, 1.0, v, currents[winner]);
-        self.accumulate(kth, -params.delta, v, currents[kth]);
-        Ok(winner)
+        self.accumulate(kth, -delta, v, currents[kth]);
+        Ok(())
     }
 
     /// Applies `W += eps * ds / max(|ds|)` to the touched rows of the row-major `[hidden, n]`
@@ -185,15 +210,23 @@ impl KrotovStep {
     /// [`KrotovStep::changed_rows`] until [`KrotovStep::clear`].
     pub fn apply(&mut self, w: &mut [f32], eps: f32) -> f32 {
         let n = self.n;
-        let mut max_abs = 0.0f32;
+        // Independent lanes of maxima let the compiler vectorise the reduction.
+        let mut lane_max = [0.0f32; 16];
         for (slot, &mu) in self.rows.iter().enumerate() {
             let coef = self.coef[slot];
             let w_mu = &w[mu * n..(mu + 1) * n];
-            for (d, &wi) in self.ds[slot * n..(slot + 1) * n].iter_mut().zip(w_mu) {
-                *d -= coef * wi;
-                max_abs = max_abs.max(d.abs());
+            let ds = &mut self.ds[slot * n..(slot + 1) * n];
+            for (dc, wc) in ds.chunks_mut(16).zip(w_mu.chunks(16)) {
+                for ((d, &wi), m) in dc.iter_mut().zip(wc).zip(lane_max.iter_mut()) {
+                    *d -= coef * wi;
+                    let a = d.abs();
+                    *m = if a > *m { a } else { *m };
+                }
             }
         }
+        let max_abs = lane_max
+            .iter()
+            .fold(0.0f32, |m, &v| if v > m { v } else { m });
         let scale = eps / max_abs.max(PREC);
         for (slot, &mu) in self.rows.iter().enumerate() {
             let w_mu = &mut w[mu * n..(mu + 1) * n];

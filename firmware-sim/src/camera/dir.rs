@@ -1,0 +1,156 @@
+//! `dir:PATH`: a folder of images played back as a camera, in file-name order.
+//!
+//! Why a folder: it is how captures from a real device, exported datasets and hand-made test
+//! cases are kept, and it makes a run reproducible without any simulator. Files are decoded one
+//! at a time as the loop asks for them, so a folder of any size costs one image of memory.
+
+use std::path::{Path, PathBuf};
+
+use image::{DynamicImage, ImageFormat, ImageReader};
+use plastic_runtime::preprocess::PixelFormat;
+
+use super::{Camera, CameraError, Frame, label_from_name};
+
+/// Plays back the images of a folder.
+#[derive(Debug)]
+pub struct DirCamera {
+    files: Vec<PathBuf>,
+    next: usize,
+}
+
+impl DirCamera {
+    /// Lists the folder. Files count as frames when their extension is an image format (or they
+    /// have none); dot-files and other files (a README beside the images) are left out. Whether
+    /// a frame really decodes is found out when it is captured.
+    pub fn open(dir: &Path) -> Result<Self, CameraError> {
+        let io = |source| CameraError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let path = entry.path();
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            if hidden || !path.is_file() {
+                continue;
+            }
+            let image_like = match path.extension() {
+                None => true,
+                Some(ext) => ImageFormat::from_extension(ext).is_some(),
+            };
+            if image_like {
+                files.push(path);
+            }
+        }
+        if files.is_empty() {
+            return Err(CameraError::Empty {
+                path: dir.to_path_buf(),
+                what: "image files",
+            });
+        }
+        files.sort();
+        Ok(Self { files, next: 0 })
+    }
+
+    /// The files that will be played, in order.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+}
+
+impl Camera for DirCamera {
+    fn next_frame(&mut self) -> Option<Result<Frame, CameraError>> {
+        let path = self.files.get(self.next)?;
+        self.next += 1;
+        Some(load_frame(path))
+    }
+}
+
+/// Decodes one image file into a frame: 8-bit gray when the image has no colour, RGB otherwise
+/// (alpha dropped), label from the file name.
+pub fn load_frame(path: &Path) -> Result<Frame, CameraError> {
+    let image = decode(path)?;
+    let (width, height) = (image.width() as usize, image.height() as usize);
+    let (format, data) = if image.color().has_color() {
+        (PixelFormat::Rgb24, image.into_rgb8().into_raw())
+    } else {
+        (PixelFormat::Gray8, image.into_luma8().into_raw())
+    };
+    Ok(Frame {
+        width,
+        height,
+        format,
+        data,
+        label: label_from_name(path),
+    })
+}
+
+/// Opens and decodes an image, guessing the format from its bytes first (a PNG saved as
+/// `.jpg` still plays) and from its extension otherwise.
+pub(crate) fn decode(path: &Path) -> Result<DynamicImage, CameraError> {
+    let io = |source| CameraError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let reader = ImageReader::open(path)
+        .map_err(io)?
+        .with_guessed_format()
+        .map_err(io)?;
+    reader.decode().map_err(|source| CameraError::Decode {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("plastic-sim-dir-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn plays_images_in_name_order_and_reports_garbage_without_stopping() {
+        let dir = temp_dir("order");
+        image::GrayImage::from_pixel(5, 4, image::Luma([9]))
+            .save(dir.join("0001_4.png"))
+            .unwrap();
+        image::RgbImage::from_pixel(3, 2, image::Rgb([1, 2, 3]))
+            .save(dir.join("0000_1.png"))
+            .unwrap();
+        std::fs::write(dir.join("0002_3.png"), b"not an image at all").unwrap();
+        std::fs::write(dir.join("README.md"), b"# samples").unwrap();
+        std::fs::write(dir.join(".hidden.png"), b"x").unwrap();
+
+        let mut cam = DirCamera::open(&dir).unwrap();
+        assert_eq!(cam.files().len(), 3);
+        let first = cam.next_frame().unwrap().unwrap();
+        assert_eq!((first.width, first.height, first.label), (3, 2, Some(1)));
+        assert_eq!(first.format, PixelFormat::Rgb24);
+        assert_eq!(&first.data[..3], &[1, 2, 3]);
+        let second = cam.next_frame().unwrap().unwrap();
+        assert_eq!((second.width, second.height, second.label), (5, 4, Some(4)));
+        assert_eq!(second.format, PixelFormat::Gray8);
+        let third = cam.next_frame().unwrap();
+        assert!(matches!(third, Err(CameraError::Decode { .. })));
+        assert!(cam.next_frame().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_or_empty_folder_is_an_error() {
+        let dir = temp_dir("empty");
+        assert!(matches!(
+            DirCamera::open(&dir),
+            Err(CameraError::Empty { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(matches!(DirCamera::open(&dir), Err(CameraError::Io { .. })));
+    }
+}

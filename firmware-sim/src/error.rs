@@ -1,0 +1,114 @@
+//! The error type of the simulator library.
+//!
+//! # Design
+//! Every variant that involves a file names it, so the binary can print the error as-is and the
+//! user knows which file to fix; [`Error::hint`] adds the one-line "how to fix it" the binary
+//! prints under the message. Camera errors keep their own type ([`CameraError`]) because a bad
+//! frame is routine for a camera (the loop counts it and goes on) while these are not.
+
+use std::path::PathBuf;
+
+use crate::camera::CameraError;
+
+/// Why the simulated device could not start or run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The model file could not be read.
+    #[error("could not read model file `{}`: {source}", path.display())]
+    ReadModel {
+        /// The file given with `--model`.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The model file is not a usable checkpoint.
+    #[error("model file `{}` is not a usable plastic checkpoint: {source}", path.display())]
+    BadModel {
+        /// The file given with `--model`.
+        path: PathBuf,
+        /// What the checkpoint reader said.
+        source: plastic_runtime::Error,
+    },
+    /// The checkpoint built into the binary is not usable (an empty placeholder before the
+    /// trained model is dropped in).
+    #[error("the built-in default model could not be loaded: {0}")]
+    DefaultModel(plastic_runtime::Error),
+    /// The model wants an input the camera path cannot make.
+    #[error(
+        "the model's input is {width}x{height}x{channels}; the simulator feeds 1 (gray) or 3 (RGB) channels"
+    )]
+    UnsupportedInput {
+        /// Input width.
+        width: usize,
+        /// Input height.
+        height: usize,
+        /// Input channels.
+        channels: usize,
+    },
+    /// A frame's bytes do not match its size.
+    #[error("frame of {width}x{height} carries {bytes} bytes")]
+    BadFrame {
+        /// Frame width.
+        width: usize,
+        /// Frame height.
+        height: usize,
+        /// Bytes found.
+        bytes: usize,
+    },
+    /// Preprocessing or inference refused a frame.
+    #[error(transparent)]
+    Runtime(#[from] plastic_runtime::Error),
+    /// The camera could not be opened.
+    #[error(transparent)]
+    Camera(#[from] CameraError),
+    /// A display output (folder, PNG, GIF) could not be written.
+    #[error("could not write `{}`: {source}", path.display())]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// An image could not be encoded.
+    #[error("could not encode `{}`: {source}", path.display())]
+    Encode {
+        /// The file.
+        path: PathBuf,
+        /// What the encoder said.
+        source: image::ImageError,
+    },
+}
+
+impl Error {
+    /// One line telling the user how to get past this error.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Error::ReadModel { .. } => {
+                "check the path given to --model, or leave --model out to run the built-in model"
+            }
+            Error::BadModel { .. } => {
+                "pass a plastic/1 checkpoint written by `plastic-train` or `plastic quantize`"
+            }
+            Error::DefaultModel(_) => {
+                "this build has no trained default model yet; pass --model PATH to a checkpoint \
+                 written by `plastic-train` or `plastic quantize`"
+            }
+            Error::UnsupportedInput { .. } => "use a model trained on gray or RGB images",
+            Error::BadFrame { .. } | Error::Runtime(_) => {
+                "this is a bug in the simulator or the model; please report it with the command line"
+            }
+            Error::Camera(CameraError::UnknownKind { .. }) => {
+                "use --camera dir:PATH or --camera synthetic:digits"
+            }
+            Error::Camera(CameraError::Empty { .. } | CameraError::BadSample { .. }) => {
+                "point --camera dir:PATH at a folder of images, or --samples DIR at 28x28 digits \
+                 named like 0000_7.png"
+            }
+            Error::Camera(_) => "check that the folder exists and is readable",
+            Error::Write { .. } | Error::Encode { .. } => {
+                "check that the --display folder is writable and the disk has room"
+            }
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Frame to prediction: gray conversion, framing, normalisation, inference.
+//!
+//! Why one struct: on the device every buffer of this path is sized once, before the first
+//! frame, and reused; the loop must not allocate (a heap that fragments over days of uptime is a
+//! crash waiting to happen). [`Pipeline::new`] allocates them all from the model's input spec;
+//! only a camera frame larger than any seen before grows the gray buffer, once.
+//!
+//! Framing follows the model: a 28x28x1 model was trained on MNIST, so the frame is framed the
+//! way MNIST was made ([`preprocess::frame_like_mnist`]); any other model gets the whole frame
+//! area-resized to its input ([`preprocess::resize_area`]), per channel for colour models.
+
+use std::time::{Duration, Instant};
+
+use plastic_runtime::preprocess::{self, PixelFormat};
+use plastic_runtime::{Model, Precision, Prediction, Workspace};
+
+use crate::camera::Frame;
+use crate::error::Error;
+
+/// Gray pixels the buffers are sized for up front: a QQVGA frame (the synthetic camera's).
+const INITIAL_FRAME_PIXELS: usize = 160 * 120;
+
+/// The model plus every buffer needed to run it on camera frames.
+#[derive(Debug)]
+pub struct Pipeline {
+    model: Model,
+    workspace: Workspace,
+    mnist_like: bool,
+    /// The frame as 8-bit gray (or one colour plane of it).
+    gray: Vec<u8>,
+    /// Area-resized plane, 0..255 scale.
+    resized: Vec<f32>,
+    /// The model's input as bytes, channel-planar: what the display shows.
+    pixels: Vec<u8>,
+    /// The normalised input vector.
+    input: Vec<f32>,
+}
+
+/// What one frame cost, split by stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes {
+    /// Gray conversion, framing or resizing, normalisation.
+    pub preprocess: Duration,
+    /// The model's forward pass.
+    pub infer: Duration,
+}
+
+impl Pipeline {
+    /// Checks that the model's input is one the camera path can make (1 or 3 channels) and
+    /// allocates the buffers.
+    pub fn new(model: Model) -> Result<Self, Error> {
+        let input = &model.spec().input;
+        let (width, height, channels) = (input.width, input.height, input.channels);
+        if !(channels == 1 || channels == 3) {
+            return Err(Error::UnsupportedInput {
+                width,
+                height,
+                channels,
+            });
+        }
+        let mnist_like = (width, height, channels) == (28, 28, 1);
+        let len = input.len();
+        Ok(Self {
+            workspace: model.workspace(),
+            mnist_like,
+            gray: Vec::with_capacity(INITIAL_FRAME_PIXELS),
+            resized: vec![0.0; width * height],
+            pixels: vec![0; len],
+            input: vec![0.0; len],
+            model,
+        })
+    }
+
+    /// The model being run.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The model's input after the latest [`Pipeline::run`], as bytes (channel-planar).
+    pub fn input_pixels(&self) -> &[u8] {
+        &self.pixels
+    }
+
+    /// Runs one frame through preprocessing and the model.
+    pub fn run(&mut self, frame: &Frame) -> Result<(Prediction, StageTimes), Error> {
+        let start = Instant::now();
+        self.prepare(frame)?;
+        let preprocess_spec = &self.model.spec().input.preprocess;
+        preprocess::normalize(&self.pixels, preprocess_spec, &mut self.input)?;
+        let prepared = Instant::now();
+        let prediction = self.model.infer(&self.input, &mut self.workspace)?;
+        let times = StageTimes {
+            preprocess: prepared - start,
+            infer: prepared.elapsed(),
+        };
+        Ok((prediction, times))
+    }
+
+    /// Fills `self.pixels` from the frame.
+    fn prepare(&mut self, frame: &Frame) -> Result<(), Error> {
+        let (fw, fh) = (frame.width, frame.height);
+        let expected = fw * fh * frame.format.bytes_per_pixel();
+        if fw == 0 || fh == 0 || frame.data.len() != expected {
+            return Err(Error::BadFrame {
+                width: fw,
+                height: fh,
+                bytes: frame.data.len(),
+            });
+        }
+        let input = &self.model.spec().input;
+        let (w, h) = (input.width, input.height);
+        self.gray.resize(fw * fh, 0);
+        if self.mnist_like {
+            preprocess::to_gray(&frame.data, frame.format, &mut self.gray)?;
+            let out: &mut [u8; 784] = (&mut self.pixels[..])
+                .try_into()
+                .expect("a 28x28x1 input holds 784 pixels");
+            preprocess::frame_like_mnist(&self.gray, fw, fh, out)?;
+            return Ok(());
+        }
+        for c in 0..input.channels {
+            match (frame.format, input.channels) {
+                (PixelFormat::Rgb24, 3) => {
+                    for (g, px) in self.gray.iter_mut().zip(frame.data.chunks_exact(3)) {
+                        *g = px[c];
+                    }
+                }
+                // A gray model sees luma; a colour model fed a gray camera sees gray planes.
+                _ if c == 0 => preprocess::to_gray(&frame.data, frame.format, &mut self.gray)?,
+                _ => {}
+            }
+            preprocess::resize_area(&self.gray, fw, (0, 0, fw, fh), &mut self.resized, w, h);
+            let plane = &mut self.pixels[c * w * h..(c + 1) * w * h];
+            for (p, &v) in plane.iter_mut().zip(&self.resized) {
+                *p = v.round().clamp(0.0, 255.0) as u8;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a precision is written in summaries and on screen.
+pub fn precision_name(precision: Precision) -> &'static str {
+    match precision {
+        Precision::F32 => "f32",
+        Precision::Int8 => "int8",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plastic_models::{
+        Activation, Checkpoint, InputSpec, LayerKind, LayerSpec, LayerTensors, ModelSpec,
+        Preprocess, Weights,
+    };
+
+    /// A model whose single output is the sum of its inputs (Scale01), so the result tells
+    /// what the pipeline fed it.
+    fn summing_model(width: usize, height: usize, channels: usize) -> Model {
+        let len = width * height * channels;
+        let ckpt = Checkpoint {
+            spec: ModelSpec {
+                name: "sum".into(),
+                input: InputSpec {
+                    width,
+                    height,
+                    channels,
+                    preprocess: Preprocess::Scale01,
+                },
+                layers: vec![LayerSpec {
+                    kind: LayerKind::Dense,
+                    inputs: len,
+                    outputs: 1,
+                    bias: false,
+                    activation: Activation::Identity,
+                }],
+                classes: vec![],
+            },
+            layers: vec![LayerTensors {
+                weight: Weights::F32(vec![1.0; len]),
+                bias: None,
+                feedback: None,
+            }],
+            train: serde_json::Value::Null,
+            metrics: serde_json::Value::Null,
+        };
+        Model::from_checkpoint(&ckpt).unwrap()
+    }
+
+    fn frame(width: usize, height: usize, format: PixelFormat, data: Vec<u8>) -> Frame {
+        Frame {
+            width,
+            height,
+            format,
+            data,
+            label: None,
+        }
+    }
+
+    #[test]
+    fn colour_models_get_one_resized_plane_per_channel() {
+        let mut p = Pipeline::new(summing_model(2, 1, 3)).unwrap();
+        // 4x1 RGB frame: red ramps, green constant, blue zero.
+        let data = vec![0, 50, 0, 100, 50, 0, 200, 50, 0, 255, 50, 0];
+        p.run(&frame(4, 1, PixelFormat::Rgb24, data)).unwrap();
+        // Red: mean(0, 100) = 50, mean(200, 255) = 227.5 -> 228.
+        assert_eq!(p.input_pixels(), &[50, 228, 50, 50, 0, 0]);
+    }
+
+    #[test]
+    fn mnist_models_get_a_framed_digit_and_bad_frames_are_errors() {
+        let mut p = Pipeline::new(summing_model(28, 28, 1)).unwrap();
+        let mut paper = vec![230u8; 60 * 40];
+        for y in 5..30 {
+            for x in 20..26 {
+                paper[y * 60 + x] = 20;
+            }
+        }
+        p.run(&frame(60, 40, PixelFormat::Gray8, paper)).unwrap();
+        let lit = p.input_pixels().iter().filter(|&&v| v > 200).count();
+        assert!(lit > 40, "{lit} bright pixels");
+        assert!(matches!(
+            p.run(&frame(60, 40, PixelFormat::Gray8, vec![0; 10])),
+            Err(Error::BadFrame { .. })
+        ));
+    }
+
+    #[test]
+    fn two_channel_models_are_refused() {
+        assert!(matches!(
+            Pipeline::new(summing_model(2, 2, 2)),
+            Err(Error::UnsupportedInput { channels: 2, .. })
+        ));
+    }
+}

@@ -1,0 +1,158 @@
+//! The binary end to end: a hand-made model, a folder camera, the saved display, and failures.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plastic-sim"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn image_size(path: &Path) -> (u32, u32) {
+    image::image_dimensions(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn class_mean_model_on_the_sample_folder_is_accurate_and_the_display_is_saved() {
+    let dir = common::temp_dir("e2e");
+    let model = common::write_class_mean_model(&dir);
+    let display = dir.join("display");
+    let camera = format!("dir:{}", common::samples_dir().display());
+    let out = sim(&[
+        "--model",
+        model.to_str().unwrap(),
+        "--camera",
+        &camera,
+        "--json",
+        "--display",
+        display.to_str().unwrap(),
+        "--frames",
+        "40",
+    ]);
+    let summary = json(&out);
+    assert_eq!(summary["frames"], 40);
+    assert_eq!(summary["labelled"], 40);
+    let accuracy = summary["accuracy"].as_f64().expect("accuracy is a number");
+    assert!(accuracy > 0.5, "accuracy {accuracy}");
+    assert_eq!(summary["precision"], "f32");
+    assert_eq!(summary["model"], "class-means");
+    assert!(summary["mean_infer_us"].as_f64().unwrap() > 0.0);
+    assert!(summary["fps"].as_f64().unwrap() > 0.0);
+
+    assert_eq!(image_size(&display.join("frame_00000.png")), (320, 240));
+    assert_eq!(image_size(&display.join("frame_00039.png")), (320, 240));
+    let gif = display.join("display.gif");
+    assert_eq!(image_size(&gif), (320, 240));
+    assert_eq!(
+        image::ImageFormat::from_path(&gif).unwrap(),
+        image::ImageFormat::Gif
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_synthetic_camera_runs_by_default_and_prints_a_human_summary() {
+    let dir = common::temp_dir("synthetic");
+    let model = common::write_class_mean_model(&dir);
+    let samples = common::samples_dir();
+    let out = sim(&[
+        "--model",
+        model.to_str().unwrap(),
+        "--samples",
+        samples.to_str().unwrap(),
+        "--frames",
+        "30",
+        "--seed",
+        "4",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("frames     30") && stdout.contains("accuracy"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_garbage_image_is_skipped_and_the_run_goes_on() {
+    let dir = common::temp_dir("garbage");
+    let model = common::write_class_mean_model(&dir);
+    let frames = dir.join("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    let digits = common::samples();
+    for (i, d) in digits.iter().take(3).enumerate() {
+        let name = format!("{i:04}_{}.png", d.label);
+        std::fs::copy(&d.path, frames.join(name)).unwrap();
+    }
+    // Random bytes (fixed, so the test is reproducible) dressed as a PNG.
+    let garbage: Vec<u8> = (0u32..512)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(frames.join("x_3.png"), garbage).unwrap();
+    let camera = format!("dir:{}", frames.display());
+    let out = sim(&[
+        "--model",
+        model.to_str().unwrap(),
+        "--camera",
+        &camera,
+        "--json",
+    ]);
+    let summary = json(&out);
+    assert_eq!(summary["frames"], 3);
+    assert_eq!(summary["labelled"], 3);
+    assert_eq!(summary["skipped"], 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("x_3.png"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_missing_or_garbage_model_file_fails_with_its_path() {
+    let dir = common::temp_dir("bad-model");
+    let missing = dir.join("missing.safetensors");
+    let garbage = dir.join("garbage.safetensors");
+    std::fs::write(&garbage, b"this is not a checkpoint").unwrap();
+    for path in [&missing, &garbage] {
+        let out = sim(&["--model", path.to_str().unwrap(), "--frames", "1", "--json"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(out.stdout.is_empty());
+        assert!(stderr.contains(path.to_str().unwrap()), "{stderr}");
+        assert!(
+            stderr.contains("error:") && stderr.contains("hint:"),
+            "{stderr}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_unknown_camera_lists_the_valid_ones() {
+    let out = sim(&["--camera", "v4l2:/dev/video0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("dir:PATH") && stderr.contains("synthetic:digits"),
+        "{stderr}"
+    );
+}

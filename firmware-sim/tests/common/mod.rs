@@ -1,0 +1,108 @@
+//! Helpers shared by the integration tests: the sample digits, a hand-made model, temp paths.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use plastic_models::{
+    Activation, Checkpoint, InputSpec, LayerKind, LayerSpec, LayerTensors, ModelSpec, Preprocess,
+    Weights,
+};
+use plastic_sim::camera::{Digit, SyntheticDigits};
+
+/// The sample digits the simulator ships (`PLASTIC_SIM_SAMPLES` overrides, for trying other
+/// sample sets).
+pub fn samples_dir() -> PathBuf {
+    std::env::var_os("PLASTIC_SIM_SAMPLES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(plastic_sim::cli::DEFAULT_SAMPLES))
+}
+
+/// The sample digits, loaded as the synthetic camera loads them.
+pub fn samples() -> Vec<Digit> {
+    let dir = samples_dir();
+    let cam = SyntheticDigits::open(&dir, 0)
+        .unwrap_or_else(|e| panic!("sample digits in {} are needed: {e}", dir.display()));
+    cam.digits().to_vec()
+}
+
+/// A fresh, empty folder under the system temp dir, unique to this process and call.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("plastic-sim-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A 784 -> 10 linear model whose rows are the unit-norm mean digit of each class: template
+/// matching by cosine similarity, about 80 % on MNIST, with no training.
+pub fn class_mean_checkpoint(digits: &[Digit]) -> Checkpoint {
+    let mut rows = vec![0.0f32; 10 * 784];
+    for d in digits {
+        let row = &mut rows[usize::from(d.label) * 784..][..784];
+        for (r, &p) in row.iter_mut().zip(&d.pixels) {
+            *r += f32::from(p) / 255.0;
+        }
+    }
+    for row in rows.chunks_exact_mut(784) {
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            row.iter_mut().for_each(|v| *v /= norm);
+        }
+    }
+    Checkpoint {
+        spec: ModelSpec {
+            name: "class-means".into(),
+            input: InputSpec {
+                width: 28,
+                height: 28,
+                channels: 1,
+                preprocess: Preprocess::UnitNorm,
+            },
+            layers: vec![LayerSpec {
+                kind: LayerKind::Dense,
+                inputs: 784,
+                outputs: 10,
+                bias: false,
+                activation: Activation::Identity,
+            }],
+            classes: vec![],
+        },
+        layers: vec![LayerTensors {
+            weight: Weights::F32(rows),
+            bias: None,
+            feedback: None,
+        }],
+        train: serde_json::json!({"how": "class means of the sample digits"}),
+        metrics: serde_json::Value::Null,
+    }
+}
+
+/// Writes the class-mean model to `dir/class-means.safetensors`.
+pub fn write_class_mean_model(dir: &Path) -> PathBuf {
+    let path = dir.join("class-means.safetensors");
+    let bytes = class_mean_checkpoint(&samples()).to_bytes().unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Pearson correlation of two equally long byte images.
+pub fn correlation(a: &[u8], b: &[u8]) -> f64 {
+    let n = a.len() as f64;
+    let mean = |v: &[u8]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+    let (ma, mb) = (mean(a), mean(b));
+    let (mut cov, mut va, mut vb) = (0.0, 0.0, 0.0);
+    for (&x, &y) in a.iter().zip(b) {
+        let (dx, dy) = (f64::from(x) - ma, f64::from(y) - mb);
+        cov += dx * dy;
+        va += dx * dx;
+        vb += dy * dy;
+    }
+    if va == 0.0 || vb == 0.0 {
+        0.0
+    } else {
+        cov / (va * vb).sqrt()
+    }
+}

@@ -1,0 +1,24 @@
+//! The experiment presets of `models/presets/*.toml`, compiled in so every binary has them.
+//! The trainer parses them; the text here is the single source.
+
+/// `(name, TOML text)` of every preset.
+pub const PRESETS: &[(&str, &str)] = &[
+    ("krotov-mnist", include_str!("../presets/krotov-mnist.toml")),
+    (
+        "krotov-mnist-paper",
+        include_str!("../presets/krotov-mnist-paper.toml"),
+    ),
+    (
+        "krotov-mnist-demo",
+        include_str!("../presets/krotov-mnist-demo.toml"),
+    ),
+    (
+        "krotov-linear-mnist",
+        include_str!("../presets/krotov-linear-mnist.toml"),
+    ),
+];
+
+/// The TOML text of the preset called `name`.
+pub fn preset(name: &str) -> Option<&'static str> {
+    PRESETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}

@@ -1,0 +1,225 @@
+//! `plastic bench`: times our training and inference paths against a baseline in the same run
+//! and prints a Markdown table. Ratios are what to compare; the machine may be busy.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use plastic_models::{Activation, Checkpoint, LayerKind, Preprocess};
+use plastic_runtime::Model;
+use plastic_runtime::learn::krotov::KrotovParams;
+use plastic_trainer::data::{self, DatasetKind};
+use plastic_trainer::krotov::{self, KrotovConfig};
+use plastic_trainer::readout::{self, Head, ReadoutConfig};
+use plastic_trainer::{features, rng::SplitMix64};
+
+use crate::eval::dataset_dir;
+
+/// Arguments of `plastic bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Folder holding `mnist/`; defaults to $PLASTIC_DATA or ../shared/data.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Hidden units of the Krotov layer.
+    #[arg(long, default_value_t = 2000)]
+    hidden: usize,
+    /// Minibatches the dense baseline runs (its epoch time is extrapolated from them).
+    #[arg(long, default_value_t = 30)]
+    baseline_batches: usize,
+    /// Frames timed per inference path.
+    #[arg(long, default_value_t = 2000)]
+    frames: usize,
+}
+
+struct Row {
+    what: String,
+    ours: f64,
+    baseline: f64,
+    unit: &'static str,
+    baseline_name: String,
+}
+
+/// Runs `plastic bench`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let dir = dataset_dir(DatasetKind::Mnist, args.data_dir.clone())?;
+    let split = data::load(DatasetKind::Mnist, &dir)?;
+    let x = features::inputs(&split.train, &Preprocess::UnitNorm)?;
+    let n = split.train.sample_len();
+    let samples = split.train.len();
+    let params = KrotovParams {
+        p: 3.0,
+        k: 7,
+        delta: 0.4,
+    };
+    let cfg = KrotovConfig {
+        hidden: args.hidden,
+        params,
+        eps0: 0.02,
+        epochs: 1,
+        batch: 100,
+        init_std: 1.0,
+    };
+    let mut rows = Vec::new();
+    eprintln!(
+        "timing one unsupervised epoch ({} hidden, {samples} samples)...",
+        args.hidden
+    );
+    let start = Instant::now();
+    let w = krotov::train(&x, n, &cfg, 0, &Device::Cpu, |_| {})?;
+    let ours = start.elapsed().as_secs_f64();
+
+    eprintln!(
+        "timing the dense baseline on {} minibatches...",
+        args.baseline_batches
+    );
+    let dev = Device::Cpu;
+    let mut wt = Tensor::from_slice(&w, (args.hidden, n), &dev)?;
+    let start = Instant::now();
+    for b in 0..args.baseline_batches {
+        let at = (b * 100) % (samples - 100);
+        let v = Tensor::from_slice(&x[at * n..(at + 100) * n], (100, n), &dev)?;
+        wt = krotov::dense_step(&wt, &v, params, 0.01)?;
+    }
+    let dense =
+        start.elapsed().as_secs_f64() / args.baseline_batches as f64 * samples.div_ceil(100) as f64;
+    rows.push(Row {
+        what: format!("Krotov epoch, {} hidden, full MNIST", args.hidden),
+        ours,
+        baseline: dense,
+        unit: "s",
+        baseline_name:
+            "dense update + full power matrix per minibatch (reference algorithm, candle)".into(),
+    });
+
+    eprintln!("timing readout epochs...");
+    let act = Activation::RectifiedPower { n: 4.5 };
+    let start = Instant::now();
+    let h = readout::hidden_activations(&x, n, &w, &act, &dev)?;
+    let cache = start.elapsed().as_secs_f64();
+    let labels = features::labels(&split.train);
+    let rcfg = ReadoutConfig {
+        epochs: 1,
+        batch: 100,
+        lr0: 1e-3,
+        lr_end: 1e-3,
+    };
+    let h_test = h.narrow(0, 0, 1000)?;
+    let start = Instant::now();
+    readout::train(
+        &h,
+        &labels,
+        &h_test,
+        &labels[..1000],
+        10,
+        Head::PowerTanh { beta: 1.0, m: 6.0 },
+        &rcfg,
+        0,
+        |_| {},
+    )?;
+    let epoch = start.elapsed().as_secs_f64();
+    rows.push(Row {
+        what: "readout epoch (power/tanh), cached activations".into(),
+        ours: epoch,
+        baseline: epoch + cache,
+        unit: "s",
+        baseline_name: "recomputing the frozen layer every epoch (reference code)".into(),
+    });
+
+    eprintln!("timing inference...");
+    let model = Model::from_checkpoint(&random_krotov_model(args.hidden)?)?;
+    let int8 = model.quantized();
+    let frames: Vec<&[f32]> = (0..args.frames)
+        .map(|i| &x[(i % samples) * n..][..n])
+        .collect();
+    let per_frame = |m: &Model| -> anyhow::Result<f64> {
+        let mut ws = m.workspace();
+        for f in frames.iter().take(100) {
+            m.infer(f, &mut ws)?;
+        }
+        let start = Instant::now();
+        for f in &frames {
+            m.infer(f, &mut ws)?;
+        }
+        Ok(start.elapsed().as_secs_f64() * 1e6 / frames.len() as f64)
+    };
+    let (f32_us, i8_us) = (per_frame(&model)?, per_frame(&int8)?);
+    rows.push(Row {
+        what: format!(
+            "inference 784-{}-10, batch 1, one thread, int8",
+            args.hidden
+        ),
+        ours: i8_us,
+        baseline: f32_us,
+        unit: "us",
+        baseline_name: "the runtime's f32 path".into(),
+    });
+
+    println!("| what | ours | baseline | baseline is | speed-up |");
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {:.3} {} | {:.3} {} | {} | {:.2}x |",
+            r.what,
+            r.ours,
+            r.unit,
+            r.baseline,
+            r.unit,
+            r.baseline_name,
+            r.baseline / r.ours
+        );
+    }
+    Ok(())
+}
+
+/// A 784-hidden-10 Krotov model with random weights: inference cost does not depend on them.
+fn random_krotov_model(hidden: usize) -> anyhow::Result<Checkpoint> {
+    use plastic_models::{InputSpec, LayerSpec, LayerTensors, ModelSpec, Weights};
+    let mut rng = SplitMix64::new(1);
+    Ok(Checkpoint {
+        spec: ModelSpec {
+            name: "bench".into(),
+            input: InputSpec {
+                width: 28,
+                height: 28,
+                channels: 1,
+                preprocess: Preprocess::UnitNorm,
+            },
+            layers: vec![
+                LayerSpec {
+                    kind: LayerKind::Krotov {
+                        p: 3.0,
+                        k: 7,
+                        delta: 0.4,
+                    },
+                    inputs: 784,
+                    outputs: hidden,
+                    bias: false,
+                    activation: Activation::RectifiedPower { n: 4.5 },
+                },
+                LayerSpec {
+                    kind: LayerKind::Dense,
+                    inputs: hidden,
+                    outputs: 10,
+                    bias: false,
+                    activation: Activation::Tanh { beta: 1.0 },
+                },
+            ],
+            classes: vec![],
+        },
+        layers: vec![
+            LayerTensors {
+                weight: Weights::F32(rng.normal_vec(784 * hidden, 0.05)),
+                bias: None,
+                feedback: None,
+            },
+            LayerTensors {
+                weight: Weights::F32(rng.normal_vec(hidden * 10, 0.05)),
+                bias: None,
+                feedback: None,
+            },
+        ],
+        train: serde_json::Value::Null,
+        metrics: serde_json::Value::Null,
+    })
+}

@@ -1,0 +1,124 @@
+//! `plastic eval`: test accuracy of a checkpoint as the device computes it — by the runtime,
+//! from raw dataset bytes through the spec's preprocessing, in the checkpoint's precision.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use plastic_runtime::Model;
+use plastic_runtime::preprocess::normalize;
+use plastic_trainer::data::{self, Dataset, DatasetKind};
+use serde_json::json;
+
+use crate::io::read_bytes;
+
+/// Arguments of `plastic eval`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The checkpoint (f32 or int8).
+    model: PathBuf,
+    /// mnist, fashion-mnist or cifar10.
+    #[arg(long, default_value = "mnist")]
+    dataset: String,
+    /// Folder holding the dataset's folder; defaults to $PLASTIC_DATA or ../shared/data.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Evaluate the first N test samples only.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Number of test samples the runtime classifies correctly, on all cores.
+pub fn correct_count(model: &Model, test: &Dataset) -> anyhow::Result<usize> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = test.len().div_ceil(threads).max(1);
+    let preprocess = &model.spec().input.preprocess;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..test.len())
+            .step_by(per)
+            .map(|start| {
+                scope.spawn(move || -> anyhow::Result<usize> {
+                    let mut ws = model.workspace();
+                    let mut input = vec![0.0f32; test.sample_len()];
+                    let mut correct = 0;
+                    for i in start..(start + per).min(test.len()) {
+                        normalize(test.image(i), preprocess, &mut input)?;
+                        let p = model.infer(&input, &mut ws)?;
+                        correct += usize::from(p.class == usize::from(test.labels[i]));
+                    }
+                    Ok(correct)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("evaluation thread panicked"))
+            .sum()
+    })
+}
+
+/// The dataset's folder: `dir/<subdir>` if that exists, else `dir`.
+pub fn dataset_dir(kind: DatasetKind, dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let dir = dir.or_else(data::shared_data_dir).with_context(|| {
+        format!(
+            "no data folder: pass --data-dir DIR (the folder holding `{}/`) or set PLASTIC_DATA",
+            kind.subdir()
+        )
+    })?;
+    let nested = dir.join(kind.subdir());
+    Ok(if nested.is_dir() { nested } else { dir })
+}
+
+/// Runs `plastic eval`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let model = Model::from_bytes(&read_bytes(&args.model)?)
+        .with_context(|| format!("{} is not a valid plastic checkpoint", args.model.display()))?;
+    let kind = DatasetKind::parse(&args.dataset)?;
+    let (w, h, c) = kind.geometry();
+    if w * h * c != model.spec().input_len() {
+        anyhow::bail!(
+            "{} takes {} inputs but {} images have {}",
+            args.model.display(),
+            model.spec().input_len(),
+            kind.name(),
+            w * h * c
+        );
+    }
+    let mut test = data::load(kind, &dataset_dir(kind, args.data_dir)?)?.test;
+    if let Some(limit) = args.limit {
+        test = test.take(limit);
+    }
+    let start = Instant::now();
+    let correct = correct_count(&model, &test)?;
+    let accuracy = correct as f64 / test.len().max(1) as f64;
+    let precision = match model.precision() {
+        plastic_runtime::Precision::F32 => "f32",
+        plastic_runtime::Precision::Int8 => "int8",
+    };
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "accuracy": accuracy,
+                "samples": test.len(),
+                "correct": correct,
+                "precision": precision,
+                "dataset": kind.name(),
+                "model": args.model.display().to_string(),
+                "seconds": start.elapsed().as_secs_f64(),
+            })
+        );
+    } else {
+        println!(
+            "{}: {:.2} % of {} {} test images ({precision}, runtime)",
+            args.model.display(),
+            accuracy * 100.0,
+            test.len(),
+            kind.name()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! `plastic inspect`: what a checkpoint holds.
+
+use std::path::PathBuf;
+
+use plastic_models::Weights;
+use serde_json::json;
+
+use crate::io::read_checkpoint;
+
+/// Arguments of `plastic inspect`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The checkpoint.
+    model: PathBuf,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `plastic inspect`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let ckpt = read_checkpoint(&args.model)?;
+    let bytes = std::fs::metadata(&args.model)?.len();
+    let layers: Vec<_> = ckpt
+        .spec
+        .layers
+        .iter()
+        .zip(&ckpt.layers)
+        .map(|(spec, t)| {
+            let (precision, values) = match &t.weight {
+                Weights::F32(w) => ("f32", w.len()),
+                Weights::Int8 { q, .. } => ("int8", q.len()),
+            };
+            json!({
+                "kind": spec.kind,
+                "shape": [spec.outputs, spec.inputs],
+                "bias": spec.bias,
+                "activation": spec.activation,
+                "precision": precision,
+                "weights": values,
+                "feedback": t.feedback.is_some(),
+            })
+        })
+        .collect();
+    let report = json!({
+        "file": args.model.display().to_string(),
+        "bytes": bytes,
+        "format": plastic_models::keys::FORMAT,
+        "name": ckpt.spec.name,
+        "input": ckpt.spec.input,
+        "classes": ckpt.spec.classes,
+        "layers": layers,
+        "train": ckpt.train,
+        "metrics": ckpt.metrics,
+    });
+    if args.json {
+        println!("{report}");
+        return Ok(());
+    }
+    println!(
+        "{} ({bytes} bytes, {})",
+        args.model.display(),
+        plastic_models::keys::FORMAT
+    );
+    println!("model   {}", ckpt.spec.name);
+    println!(
+        "input   {}x{}x{}, {}",
+        ckpt.spec.input.width,
+        ckpt.spec.input.height,
+        ckpt.spec.input.channels,
+        serde_json::to_string(&ckpt.spec.input.preprocess)?
+    );
+    for (i, l) in layers.iter().enumerate() {
+        println!(
+            "layer {i} {} {} {} activation {} bias {}",
+            l["kind"], l["shape"], l["precision"], l["activation"], l["bias"]
+        );
+    }
+    println!("train   {}", ckpt.train);
+    println!("metrics {}", ckpt.metrics);
+    Ok(())
+}

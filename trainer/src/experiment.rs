@@ -1,0 +1,187 @@
+//! The Krotov experiment end to end: unsupervised layer, cached activations, readout, and the
+//! `plastic/1` checkpoint with spec, provenance and metrics.
+
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use plastic_models::{
+    Activation, Checkpoint, InputSpec, LayerKind, LayerSpec, LayerTensors, ModelSpec, Preprocess,
+    Weights,
+};
+use serde_json::json;
+
+use crate::data::{DatasetKind, Split};
+use crate::preset::Preset;
+use crate::progress::epochs_bar;
+use crate::{Result, features, krotov, readout};
+
+/// What a training run is asked to do beyond its preset.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Seed of weight init and shuffling.
+    pub seed: u64,
+    /// Device name for the provenance (`cpu`, `cuda`).
+    pub device_name: String,
+    /// Show progress bars on stderr.
+    pub progress: bool,
+}
+
+/// The inputs of a Krotov model: each image a unit vector (see [`Preprocess::UnitNorm`]).
+pub const KROTOV_PREPROCESS: Preprocess = Preprocess::UnitNorm;
+
+/// Trains the preset's Krotov model on `split` and returns its checkpoint.
+pub fn train_krotov(
+    preset: &Preset,
+    kind: DatasetKind,
+    split: &Split,
+    device: &Device,
+    options: &RunOptions,
+) -> Result<Checkpoint> {
+    let started = Instant::now();
+    let (width, height, channels) = kind.geometry();
+    let n = width * height * channels;
+    let x_train = features::inputs(&split.train, &KROTOV_PREPROCESS)?;
+    let x_test = features::inputs(&split.test, &KROTOV_PREPROCESS)?;
+    let cfg = preset.krotov_config();
+
+    let bar = epochs_bar("unsupervised", cfg.epochs, options.progress);
+    let mut epoch_seconds = Vec::new();
+    let w = krotov::train(&x_train, n, &cfg, options.seed, device, |e| {
+        epoch_seconds.push(e.seconds);
+        bar.set_message(format!(
+            "lr {:.4}  rows at |W|_p = 1: {:.0} %  {:.2} s/epoch",
+            e.eps,
+            e.converged * 100.0,
+            e.seconds
+        ));
+        bar.inc(1);
+    })?;
+    bar.finish();
+    let unsupervised_seconds = started.elapsed().as_secs_f32();
+
+    let hidden_activation = Activation::RectifiedPower {
+        n: preset.readout.n,
+    };
+    let cache_start = Instant::now();
+    let h_train = readout::hidden_activations(&x_train, n, &w, &hidden_activation, device)?;
+    let h_test = readout::hidden_activations(&x_test, n, &w, &hidden_activation, device)?;
+    let cache_seconds = cache_start.elapsed().as_secs_f32();
+
+    let head = preset.head()?;
+    let rcfg = preset.readout_config();
+    let classes = kind.classes();
+    let bar = epochs_bar("readout", rcfg.epochs, options.progress);
+    let mut curve = Vec::new();
+    let mut readout_epoch_seconds = Vec::new();
+    let trained = readout::train(
+        &h_train,
+        &features::labels(&split.train),
+        &h_test,
+        &features::labels(&split.test),
+        classes.len(),
+        head,
+        &rcfg,
+        options.seed.wrapping_add(1),
+        |e| {
+            curve.push(e.test_accuracy);
+            readout_epoch_seconds.push(e.seconds);
+            bar.set_message(format!(
+                "lr {:.1e}  loss {:.4}  test {:.2} %",
+                e.lr,
+                e.loss,
+                e.test_accuracy * 100.0
+            ));
+            bar.inc(1);
+        },
+    )?;
+    bar.finish();
+    let test_accuracy = curve.last().copied().unwrap_or(0.0);
+
+    let spec = ModelSpec {
+        name: preset.model.clone(),
+        input: InputSpec {
+            width,
+            height,
+            channels,
+            preprocess: KROTOV_PREPROCESS,
+        },
+        layers: vec![
+            LayerSpec {
+                kind: LayerKind::Krotov {
+                    p: cfg.params.p,
+                    k: cfg.params.k,
+                    delta: cfg.params.delta,
+                },
+                inputs: n,
+                outputs: cfg.hidden,
+                bias: false,
+                activation: hidden_activation,
+            },
+            LayerSpec {
+                kind: LayerKind::Dense,
+                inputs: cfg.hidden,
+                outputs: classes.len(),
+                bias: head.has_bias(),
+                activation: head.activation(),
+            },
+        ],
+        classes: classes.iter().map(|c| c.to_string()).collect(),
+    };
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len().max(1) as f32;
+    Ok(Checkpoint {
+        spec,
+        layers: vec![
+            LayerTensors {
+                weight: Weights::F32(w),
+                bias: None,
+                feedback: None,
+            },
+            LayerTensors {
+                weight: Weights::F32(trained.weight),
+                bias: trained.bias,
+                feedback: None,
+            },
+        ],
+        train: json!({
+            "dataset": kind.name(),
+            "train_samples": split.train.len(),
+            "test_samples": split.test.len(),
+            "seed": options.seed,
+            "preset": preset,
+            "device": options.device_name,
+            "threads": rayon::current_num_threads(),
+            "code_version": env!("CARGO_PKG_VERSION"),
+            "wall_seconds": started.elapsed().as_secs_f32(),
+            "unsupervised_seconds": unsupervised_seconds,
+            "unsupervised_epoch_seconds_mean": mean(&epoch_seconds),
+            "activation_cache_seconds": cache_seconds,
+            "readout_epoch_seconds_mean": mean(&readout_epoch_seconds),
+        }),
+        metrics: json!({
+            "test_accuracy": test_accuracy,
+            "test_accuracy_per_readout_epoch": curve,
+        }),
+    })
+}
+
+/// The outputs of every layer of an f32 checkpoint, computed with candle for `x`
+/// (`[samples, n]`, preprocessed): the trainer's forward pass, against which the runtime's is
+/// tested.
+pub fn forward(ckpt: &Checkpoint, x: &[f32], device: &Device) -> Result<Tensor> {
+    let n = ckpt.spec.input_len();
+    let mut h = Tensor::from_slice(x, (x.len() / n, n), device)?;
+    for (spec, layer) in ckpt.spec.layers.iter().zip(&ckpt.layers) {
+        let Weights::F32(w) = &layer.weight else {
+            return Err(crate::Error::Config(
+                "the trainer's forward pass takes f32 checkpoints".into(),
+            ));
+        };
+        let w = Tensor::from_slice(w, (spec.outputs, spec.inputs), device)?;
+        let mut y = h.matmul(&w.t()?)?;
+        if let Some(b) = &layer.bias {
+            y = y.broadcast_add(&Tensor::from_slice(b, spec.outputs, device)?)?;
+        }
+        h = readout::activate(&y, &spec.activation)?;
+    }
+    Ok(h)
+}

@@ -1,0 +1,25 @@
+//! Dataset images to model inputs, using the runtime's own normalisation so that what the
+//! trainer learns on is exactly what the device computes from a frame.
+
+use plastic_models::Preprocess;
+use plastic_runtime::preprocess::normalize;
+use rayon::prelude::*;
+
+use crate::Result;
+use crate::data::Dataset;
+
+/// Normalises every image of `data` as `preprocess` says: a row-major `[len, sample_len]`
+/// matrix of f32.
+pub fn inputs(data: &Dataset, preprocess: &Preprocess) -> Result<Vec<f32>> {
+    let n = data.sample_len();
+    let mut out = vec![0.0f32; data.len() * n];
+    out.par_chunks_mut(n)
+        .zip(data.images.par_chunks(n))
+        .try_for_each(|(o, img)| normalize(img, preprocess, o))?;
+    Ok(out)
+}
+
+/// Labels as u32, the index type candle's losses take.
+pub fn labels(data: &Dataset) -> Vec<u32> {
+    data.labels.iter().map(|&l| u32::from(l)).collect()
+}

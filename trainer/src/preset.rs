@@ -1,0 +1,158 @@
+//! Experiment presets (`models/presets/*.toml`) parsed into training configurations.
+
+use plastic_runtime::learn::krotov::KrotovParams;
+use serde::{Deserialize, Serialize};
+
+use crate::krotov::KrotovConfig;
+use crate::readout::{Head, ReadoutConfig};
+use crate::{Error, Result};
+
+/// A whole experiment: which model, which data, and the settings of each phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preset {
+    /// Model family, e.g. `krotov` or `krotov-linear`.
+    pub model: String,
+    /// Dataset the settings were chosen for.
+    pub dataset: String,
+    /// The unsupervised layer.
+    pub krotov: KrotovSection,
+    /// The supervised readout.
+    pub readout: ReadoutSection,
+}
+
+/// `[krotov]`: see [`KrotovConfig`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct KrotovSection {
+    pub hidden: usize,
+    pub p: f32,
+    pub k: usize,
+    pub delta: f32,
+    pub eps0: f32,
+    pub epochs: usize,
+    pub batch: usize,
+    pub init_std: f32,
+}
+
+/// `[readout]`: head kind, rectified power `n` of the hidden layer, and Adam's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct ReadoutSection {
+    /// `power-tanh` or `linear`.
+    pub head: String,
+    pub n: f32,
+    #[serde(default)]
+    pub m: Option<f32>,
+    #[serde(default)]
+    pub beta: Option<f32>,
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr0: f64,
+    pub lr_end: f64,
+}
+
+impl Preset {
+    /// A built-in preset by name, or a TOML file by path.
+    pub fn load(name_or_path: &str) -> Result<Self> {
+        let text = match plastic_models::presets::preset(name_or_path) {
+            Some(text) => text.to_string(),
+            None => std::fs::read_to_string(name_or_path).map_err(|e| Error::Preset {
+                name: name_or_path.into(),
+                reason: format!(
+                    "not a built-in preset ({}) and not a readable file: {e}",
+                    Self::names().join(", ")
+                ),
+            })?,
+        };
+        Self::parse(name_or_path, &text)
+    }
+
+    /// Parses preset TOML.
+    pub fn parse(name: &str, text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| Error::Preset {
+            name: name.into(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Names of the built-in presets.
+    pub fn names() -> Vec<&'static str> {
+        plastic_models::presets::PRESETS
+            .iter()
+            .map(|(n, _)| *n)
+            .collect()
+    }
+
+    /// The unsupervised phase's configuration.
+    pub fn krotov_config(&self) -> KrotovConfig {
+        let k = &self.krotov;
+        KrotovConfig {
+            hidden: k.hidden,
+            params: KrotovParams {
+                p: k.p,
+                k: k.k,
+                delta: k.delta,
+            },
+            eps0: k.eps0,
+            epochs: k.epochs,
+            batch: k.batch,
+            init_std: k.init_std,
+        }
+    }
+
+    /// The readout head.
+    pub fn head(&self) -> Result<Head> {
+        match self.readout.head.as_str() {
+            "power-tanh" => Ok(Head::PowerTanh {
+                beta: self.readout.beta.unwrap_or(1.0),
+                m: self.readout.m.unwrap_or(6.0),
+            }),
+            "linear" => Ok(Head::Linear),
+            other => Err(Error::Preset {
+                name: self.model.clone(),
+                reason: format!("unknown readout head `{other}` (power-tanh, linear)"),
+            }),
+        }
+    }
+
+    /// The readout's optimiser settings.
+    pub fn readout_config(&self) -> ReadoutConfig {
+        ReadoutConfig {
+            epochs: self.readout.epochs,
+            batch: self.readout.batch,
+            lr0: self.readout.lr0,
+            lr_end: self.readout.lr_end,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_preset_parses_with_a_known_head() {
+        for name in Preset::names() {
+            let p = Preset::load(name).unwrap();
+            p.head().unwrap();
+            assert!(p.krotov.hidden > 0 && p.readout.epochs > 0, "{name}");
+        }
+    }
+
+    #[test]
+    fn default_preset_holds_the_papers_rule_settings() {
+        let p = Preset::load("krotov-mnist").unwrap();
+        assert_eq!((p.krotov.hidden, p.krotov.p, p.krotov.k), (2000, 3.0, 7));
+        assert_eq!((p.krotov.delta, p.readout.n), (0.4, 4.5));
+    }
+
+    #[test]
+    fn unknown_keys_and_names_are_errors() {
+        assert!(Preset::parse("x", "model = 1").is_err());
+        let err = Preset::load("no-such-preset").unwrap_err().to_string();
+        assert!(err.contains("krotov-mnist"), "{err}");
+    }
+}

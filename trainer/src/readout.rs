@@ -1,0 +1,301 @@
+//! Supervised readouts on top of a frozen plastic layer.
+//!
+//! The layer is frozen, so its activations are computed once ([`hidden_activations`]) and every
+//! readout epoch reads them from memory; the reference code recomputed the layer every epoch.
+//!
+//! - [`Head::PowerTanh`], Krotov & Hopfield's readout: `c = tanh(beta S h)`, loss
+//!   `sum_j |c_j - t_j|^m` with `t = +-1` one-hot, on `c` itself (one reference port applied it
+//!   to `log_softmax(c)` by mistake), trained with Adam.
+//! - [`Head::Linear`]: `S h + b` trained with cross-entropy and Adam.
+
+use candle_core::{D, DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use plastic_models::Activation;
+
+use crate::rng::SplitMix64;
+use crate::{Error, Result};
+
+/// Which readout to train.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Head {
+    /// `tanh(beta S h)` with the loss `sum |c - t|^m` (paper: m = 6).
+    PowerTanh {
+        /// Inverse temperature of the tanh.
+        beta: f32,
+        /// Power of the loss.
+        m: f32,
+    },
+    /// Logits `S h + b`, cross-entropy.
+    Linear,
+}
+
+impl Head {
+    /// The activation the checkpoint records for the readout layer.
+    pub fn activation(self) -> Activation {
+        match self {
+            Head::PowerTanh { beta, .. } => Activation::Tanh { beta },
+            Head::Linear => Activation::Identity,
+        }
+    }
+
+    /// Whether the readout has a bias.
+    pub fn has_bias(self) -> bool {
+        matches!(self, Head::Linear)
+    }
+}
+
+/// Optimiser settings of a readout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadoutConfig {
+    /// Passes over the cached activations.
+    pub epochs: usize,
+    /// Minibatch size.
+    pub batch: usize,
+    /// Adam learning rate of the first epoch.
+    pub lr0: f64,
+    /// Learning rate of the last epoch; it decays geometrically in between.
+    pub lr_end: f64,
+}
+
+/// What one readout epoch did.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadoutEpoch {
+    /// 0-based epoch.
+    pub epoch: usize,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Mean training loss per sample.
+    pub loss: f32,
+    /// Test accuracy after the epoch (fraction).
+    pub test_accuracy: f32,
+    /// Seconds the epoch took.
+    pub seconds: f32,
+}
+
+/// A trained readout.
+#[derive(Debug, Clone)]
+pub struct Readout {
+    /// `[classes, hidden]`, row-major.
+    pub weight: Vec<f32>,
+    /// `[classes]` for [`Head::Linear`].
+    pub bias: Option<Vec<f32>>,
+    /// The last epoch's report.
+    pub last: Option<ReadoutEpoch>,
+}
+
+/// Learning rate of `epoch` of `epochs`, geometric from `lr0` to `lr_end`.
+pub fn learning_rate(cfg: &ReadoutConfig, epoch: usize) -> f64 {
+    if cfg.epochs <= 1 {
+        return cfg.lr0;
+    }
+    let t = epoch as f64 / (cfg.epochs - 1) as f64;
+    cfg.lr0 * (cfg.lr_end / cfg.lr0).powf(t)
+}
+
+/// `activation(x W^T)` for the rows of `x` (`[samples, n]`, on `device`), computed in chunks
+/// so the intermediate products stay small. `W` is `[hidden, n]`.
+pub fn hidden_activations(
+    x: &[f32],
+    n: usize,
+    w: &[f32],
+    activation: &Activation,
+    device: &Device,
+) -> Result<Tensor> {
+    let hidden = w.len() / n;
+    let w = Tensor::from_slice(w, (hidden, n), device)?;
+    let samples = x.len() / n;
+    let mut parts = Vec::new();
+    for start in (0..samples).step_by(10_000) {
+        let end = (start + 10_000).min(samples);
+        let xs = Tensor::from_slice(&x[start * n..end * n], (end - start, n), device)?;
+        parts.push(activate(&xs.matmul(&w.t()?)?, activation)?);
+    }
+    Ok(Tensor::cat(&parts, 0)?)
+}
+
+/// Applies a checkpoint activation to a `[samples, width]` tensor, as the runtime does.
+pub fn activate(y: &Tensor, activation: &Activation) -> Result<Tensor> {
+    Ok(match *activation {
+        Activation::Identity => y.clone(),
+        Activation::Relu => y.relu()?,
+        Activation::RectifiedPower { n } => {
+            let r = y.relu()?;
+            let max = r.max_keepdim(D::Minus1)?;
+            // Rows with no positive entry stay zero: divide by 1 there.
+            let safe = (max.eq(0.0)?.to_dtype(DType::F32)? + &max)?;
+            r.broadcast_div(&safe)?.powf(f64::from(n))?
+        }
+        Activation::Tanh { beta } => (y * f64::from(beta))?.tanh()?,
+    })
+}
+
+/// Trains a readout on cached activations `h_train` (`[samples, hidden]`) and reports the test
+/// accuracy on `h_test` after every epoch.
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    h_train: &Tensor,
+    y_train: &[u32],
+    h_test: &Tensor,
+    y_test: &[u32],
+    classes: usize,
+    head: Head,
+    cfg: &ReadoutConfig,
+    seed: u64,
+    mut on_epoch: impl FnMut(ReadoutEpoch),
+) -> Result<Readout> {
+    let device = h_train.device().clone();
+    let (samples, hidden) = h_train.dims2()?;
+    if samples != y_train.len() || cfg.batch == 0 {
+        return Err(Error::Config(format!(
+            "{samples} activations for {} labels, batch {}",
+            y_train.len(),
+            cfg.batch
+        )));
+    }
+    let mut rng = SplitMix64::new(seed);
+    // Small normal init: with activations in 0..1 the first tanh stays out of saturation.
+    let std = 1.0 / (hidden as f32).sqrt();
+    let s = Var::from_tensor(&Tensor::from_vec(
+        rng.normal_vec(classes * hidden, std),
+        (classes, hidden),
+        &device,
+    )?)?;
+    let b = Var::zeros(classes, DType::F32, &device)?;
+    let mut vars = vec![s.clone()];
+    if head.has_bias() {
+        vars.push(b.clone());
+    }
+    let mut opt = AdamW::new(
+        vars,
+        ParamsAdamW {
+            lr: cfg.lr0,
+            weight_decay: 0.0,
+            ..Default::default()
+        },
+    )?;
+    let y_train_t = Tensor::from_slice(y_train, samples, &device)?;
+    let mut order: Vec<u32> = (0..samples as u32).collect();
+    let mut last = None;
+    for epoch in 0..cfg.epochs {
+        let start = std::time::Instant::now();
+        let lr = learning_rate(cfg, epoch);
+        opt.set_learning_rate(lr);
+        rng.shuffle(&mut order);
+        let mut total = 0.0f32;
+        for chunk in order.chunks(cfg.batch) {
+            let idx = Tensor::from_slice(chunk, chunk.len(), &device)?;
+            let h = h_train.index_select(&idx, 0)?;
+            let y = y_train_t.index_select(&idx, 0)?;
+            let out = h.matmul(&s.as_tensor().t()?)?;
+            let loss = match head {
+                Head::PowerTanh { beta, m } => {
+                    let c = (out * f64::from(beta))?.tanh()?;
+                    let t = candle_nn::encoding::one_hot(y, classes, 1f32, -1f32)?;
+                    ((c - t)?.abs()?.powf(f64::from(m))?.sum(1)?.mean_all())?
+                }
+                Head::Linear => {
+                    let logits = out.broadcast_add(b.as_tensor())?;
+                    candle_nn::loss::cross_entropy(&logits, &y)?
+                }
+            };
+            opt.backward_step(&loss)?;
+            total += loss.to_scalar::<f32>()? * chunk.len() as f32;
+        }
+        let loss = total / samples as f32;
+        if !loss.is_finite() {
+            return Err(Error::Diverged(format!(
+                "readout loss is {loss} at epoch {epoch}"
+            )));
+        }
+        let bias = head.has_bias().then(|| b.as_tensor());
+        let test_accuracy = accuracy(h_test, y_test, s.as_tensor(), bias)?;
+        let report = ReadoutEpoch {
+            epoch,
+            lr,
+            loss,
+            test_accuracy,
+            seconds: start.elapsed().as_secs_f32(),
+        };
+        on_epoch(report);
+        last = Some(report);
+    }
+    Ok(Readout {
+        weight: s.as_tensor().flatten_all()?.to_vec1()?,
+        bias: if head.has_bias() {
+            Some(b.as_tensor().to_vec1()?)
+        } else {
+            None
+        },
+        last,
+    })
+}
+
+/// Fraction of rows of `h` whose arg-max of `h S^T (+ b)` equals the label. The tanh is
+/// monotonic, so the power/tanh head is scored on `S h` directly.
+pub fn accuracy(h: &Tensor, labels: &[u32], s: &Tensor, b: Option<&Tensor>) -> Result<f32> {
+    let mut out = h.matmul(&s.t()?)?;
+    if let Some(b) = b {
+        out = out.broadcast_add(b)?;
+    }
+    let pred = out.argmax(1)?.to_vec1::<u32>()?;
+    let correct = pred.iter().zip(labels).filter(|(p, l)| p == l).count();
+    Ok(correct as f32 / labels.len().max(1) as f32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rectified_power_matches_hand_computation() {
+        let y = Tensor::new(&[[1.0f32, -1.0, 2.0], [-1.0, -2.0, 0.0]], &Device::Cpu).unwrap();
+        let h = activate(&y, &Activation::RectifiedPower { n: 2.0 })
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        assert_eq!(h, vec![vec![0.25, 0.0, 1.0], vec![0.0, 0.0, 0.0]]);
+    }
+
+    #[test]
+    fn power_tanh_head_learns_a_separable_toy_problem() {
+        // Two classes, each a one-hot activation pattern plus noise.
+        let mut rng = SplitMix64::new(5);
+        let (n, hidden) = (400, 8);
+        let mut h = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..n {
+            let class = (i % 2) as u32;
+            for j in 0..hidden {
+                let base = if j % 2 == class as usize { 1.0 } else { 0.0 };
+                h.push(base * 0.8 + rng.uniform() * 0.2);
+            }
+            y.push(class);
+        }
+        let h = Tensor::from_vec(h, (n, hidden), &Device::Cpu).unwrap();
+        let cfg = ReadoutConfig {
+            epochs: 20,
+            batch: 20,
+            lr0: 1e-2,
+            lr_end: 1e-3,
+        };
+        let head = Head::PowerTanh { beta: 1.0, m: 6.0 };
+        let r = train(&h, &y, &h, &y, 2, head, &cfg, 1, |_| {}).unwrap();
+        assert_eq!(r.last.unwrap().test_accuracy, 1.0);
+        let r = train(&h, &y, &h, &y, 2, Head::Linear, &cfg, 1, |_| {}).unwrap();
+        assert_eq!(r.last.unwrap().test_accuracy, 1.0);
+        assert_eq!(r.bias.unwrap().len(), 2);
+    }
+
+    #[test]
+    fn geometric_schedule_hits_both_ends() {
+        let cfg = ReadoutConfig {
+            epochs: 3,
+            batch: 1,
+            lr0: 1e-2,
+            lr_end: 1e-4,
+        };
+        assert_eq!(learning_rate(&cfg, 0), 1e-2);
+        assert!((learning_rate(&cfg, 1) - 1e-3).abs() < 1e-12);
+        assert!((learning_rate(&cfg, 2) - 1e-4).abs() < 1e-12);
+    }
+}
