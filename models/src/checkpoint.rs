@@ -179,8 +179,34 @@ impl Checkpoint {
         ]
         .into_iter()
         .collect();
-        safetensors::serialize(views, Some(metadata)).map_err(|e| Error::Serialize(format!("{e}")))
+        let mut bytes = safetensors::serialize(views, Some(metadata))
+            .map_err(|e| Error::Serialize(format!("{e}")))?;
+        canonicalize_header(&mut bytes)?;
+        Ok(bytes)
     }
+}
+
+/// Rewrites the JSON header with its keys sorted. safetensors writes its metadata map in hash
+/// order, which changes from run to run; sorted keys make the same checkpoint the same bytes,
+/// so files can be compared and checksummed. The header keeps its length (same keys and
+/// values), so tensor offsets stay valid.
+fn canonicalize_header(bytes: &mut [u8]) -> Result<()> {
+    let bad = |why: &str| Error::Serialize(format!("safetensors header: {why}"));
+    let len = bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .ok_or_else(|| bad("too short"))? as usize;
+    let header = bytes.get_mut(8..8 + len).ok_or_else(|| bad("truncated"))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| bad(&format!("{e}")))?;
+    let sorted = serde_json::to_vec(&value).map_err(|e| bad(&format!("{e}")))?;
+    if sorted.len() > header.len() {
+        return Err(bad("sorted header is longer"));
+    }
+    header[..sorted.len()].copy_from_slice(&sorted);
+    header[sorted.len()..].fill(b' ');
+    Ok(())
 }
 
 fn check_len(name: &str, shape: &[usize], len: usize) -> Result<()> {
@@ -286,6 +312,20 @@ mod tests {
         let back = Checkpoint::from_bytes(&ckpt.to_bytes().unwrap()).unwrap();
         assert_eq!(back, ckpt);
         assert!(!back.is_int8());
+    }
+
+    #[test]
+    fn the_same_checkpoint_is_the_same_bytes() {
+        let ckpt = checkpoint();
+        let first = ckpt.to_bytes().unwrap();
+        for _ in 0..5 {
+            assert!(ckpt.to_bytes().unwrap() == first);
+        }
+        let header = core::str::from_utf8(&first[8..100]).unwrap();
+        assert!(
+            header.starts_with("{\"__metadata__\":{\"format\""),
+            "{header}"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::data::{DatasetKind, Split};
 use crate::preset::Preset;
-use crate::progress::epochs_bar;
+use crate::progress::EpochProgress;
 use crate::{Result, features, krotov, readout};
 
 /// What a training run is asked to do beyond its preset.
@@ -44,23 +44,22 @@ pub fn train_krotov(
     let x_test = features::inputs(&split.test, &KROTOV_PREPROCESS)?;
     let cfg = preset.krotov_config();
 
-    let bar = epochs_bar("unsupervised", cfg.epochs, options.progress);
+    let mut bar = EpochProgress::new("unsupervised", cfg.epochs, options.progress);
     let mut epoch_seconds = Vec::new();
     let w = krotov::train(&x_train, n, &cfg, options.seed, device, |e| {
         epoch_seconds.push(e.seconds);
-        bar.set_message(format!(
+        bar.epoch_done(format!(
             "lr {:.4}  rows at |W|_p = 1: {:.0} %  {:.2} s/epoch",
             e.eps,
             e.converged * 100.0,
             e.seconds
         ));
-        bar.inc(1);
     })?;
     bar.finish();
     let unsupervised_seconds = started.elapsed().as_secs_f32();
 
     let hidden_activation = Activation::RectifiedPower {
-        n: preset.readout.n,
+        n: preset.readout.n as f32,
     };
     let cache_start = Instant::now();
     let h_train = readout::hidden_activations(&x_train, n, &w, &hidden_activation, device)?;
@@ -70,7 +69,7 @@ pub fn train_krotov(
     let head = preset.head()?;
     let rcfg = preset.readout_config();
     let classes = kind.classes();
-    let bar = epochs_bar("readout", rcfg.epochs, options.progress);
+    let mut bar = EpochProgress::new("readout", rcfg.epochs, options.progress);
     let mut curve = Vec::new();
     let mut readout_epoch_seconds = Vec::new();
     let trained = readout::train(
@@ -85,13 +84,12 @@ pub fn train_krotov(
         |e| {
             curve.push(e.test_accuracy);
             readout_epoch_seconds.push(e.seconds);
-            bar.set_message(format!(
+            bar.epoch_done(format!(
                 "lr {:.1e}  loss {:.4}  test {:.2} %",
                 e.lr,
                 e.loss,
                 e.test_accuracy * 100.0
             ));
-            bar.inc(1);
         },
     )?;
     bar.finish();

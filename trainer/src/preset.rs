@@ -21,19 +21,20 @@ pub struct Preset {
     pub readout: ReadoutSection,
 }
 
-/// `[krotov]`: see [`KrotovConfig`].
+/// `[krotov]`: see [`KrotovConfig`]. Reals are f64 here so that the provenance JSON shows the
+/// values as written (0.4, not 0.4000000059604645).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct KrotovSection {
     pub hidden: usize,
-    pub p: f32,
+    pub p: f64,
     pub k: usize,
-    pub delta: f32,
-    pub eps0: f32,
+    pub delta: f64,
+    pub eps0: f64,
     pub epochs: usize,
     pub batch: usize,
-    pub init_std: f32,
+    pub init_std: f64,
 }
 
 /// `[readout]`: head kind, rectified power `n` of the hidden layer, and Adam's settings.
@@ -43,11 +44,11 @@ pub struct KrotovSection {
 pub struct ReadoutSection {
     /// `power-tanh` or `linear`.
     pub head: String,
-    pub n: f32,
+    pub n: f64,
     #[serde(default)]
-    pub m: Option<f32>,
+    pub m: Option<f64>,
     #[serde(default)]
-    pub beta: Option<f32>,
+    pub beta: Option<f64>,
     pub epochs: usize,
     pub batch: usize,
     pub lr0: f64,
@@ -92,14 +93,14 @@ impl Preset {
         KrotovConfig {
             hidden: k.hidden,
             params: KrotovParams {
-                p: k.p,
+                p: k.p as f32,
                 k: k.k,
-                delta: k.delta,
+                delta: k.delta as f32,
             },
-            eps0: k.eps0,
+            eps0: k.eps0 as f32,
             epochs: k.epochs,
             batch: k.batch,
-            init_std: k.init_std,
+            init_std: k.init_std as f32,
         }
     }
 
@@ -107,8 +108,8 @@ impl Preset {
     pub fn head(&self) -> Result<Head> {
         match self.readout.head.as_str() {
             "power-tanh" => Ok(Head::PowerTanh {
-                beta: self.readout.beta.unwrap_or(1.0),
-                m: self.readout.m.unwrap_or(6.0),
+                beta: self.readout.beta.unwrap_or(1.0) as f32,
+                m: self.readout.m.unwrap_or(6.0) as f32,
             }),
             "linear" => Ok(Head::Linear),
             other => Err(Error::Preset {

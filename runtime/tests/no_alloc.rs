@@ -1,0 +1,61 @@
+//! Inference and learning steps allocate nothing once the model and its workspace exist: a
+//! counting global allocator proves it on the shipped demo model.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use plastic_runtime::Model;
+use plastic_runtime::learn::krotov::{KrotovParams, KrotovStep};
+use plastic_runtime::preprocess::normalize;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator and only counts calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn inference_and_learning_steps_do_not_allocate() {
+    let model = Model::from_bytes(plastic_models::DEFAULT_CHECKPOINT).unwrap();
+    let f32_model = Model::from_bytes(include_bytes!(
+        "../../models/default/mnist-krotov.safetensors"
+    ))
+    .unwrap();
+    let pixels: Vec<u8> = (0..784).map(|i| ((i * 37) % 256) as u8).collect();
+    let mut input = vec![0.0f32; 784];
+    let (mut ws, mut ws32) = (model.workspace(), f32_model.workspace());
+    let (hidden, n) = (400, 784);
+    let mut w = vec![0.01f32; hidden * n];
+    let mut currents: Vec<f32> = (0..hidden).map(|i| i as f32).collect();
+    let mut step = KrotovStep::new(hidden, n, 1);
+    let params = KrotovParams {
+        p: 3.0,
+        k: 7,
+        delta: 0.4,
+    };
+
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    for frame in 0..100 {
+        normalize(&pixels, &model.spec().input.preprocess, &mut input).unwrap();
+        model.infer(&input, &mut ws).unwrap();
+        f32_model.infer(&input, &mut ws32).unwrap();
+        currents[frame % hidden] += 1000.0;
+        step.clear();
+        step.add_sample(&input, &currents, params).unwrap();
+        step.apply(&mut w, 0.01);
+    }
+    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    assert_eq!(after - before, 0, "allocations during 100 frames");
+}
