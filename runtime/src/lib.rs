@@ -19,6 +19,7 @@ mod error;
 pub mod kernels;
 pub mod learn;
 mod model;
+pub mod plastic;
 pub mod preprocess;
 pub mod quant;
 

@@ -9,6 +9,7 @@ pub mod data;
 mod error;
 pub mod experiment;
 pub mod features;
+pub mod hebbian;
 pub mod krotov;
 pub mod preset;
 pub mod progress;

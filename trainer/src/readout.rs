@@ -242,9 +242,45 @@ pub fn accuracy(h: &Tensor, labels: &[u32], s: &Tensor, b: Option<&Tensor>) -> R
     Ok(correct as f32 / labels.len().max(1) as f32)
 }
 
+/// The delta rule on a minibatch (the device's readout rule, see
+/// [`plastic_runtime::learn::delta`]): `S + eta (t - y)^T h`, `y` and `t` of shape
+/// `[B, classes]`, `h` of shape `[B, hidden]`.
+pub fn delta_rule_step(s: &Tensor, h: &Tensor, y: &Tensor, t: &Tensor, eta: f32) -> Result<Tensor> {
+    Ok((s + ((t - y)?.t()?.matmul(h)? * f64::from(eta))?)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn candle_delta_rule_equals_the_runtime_rule() {
+        let mut rng = SplitMix64::new(3);
+        let (s0, h, y) = (
+            rng.uniform_vec(12, 1.0),
+            rng.uniform_vec(4, 1.0),
+            rng.uniform_vec(3, 1.0),
+        );
+        let t = [1.0, -1.0, -1.0];
+        let dev = Device::Cpu;
+        let candle = delta_rule_step(
+            &Tensor::from_slice(&s0, (3, 4), &dev).unwrap(),
+            &Tensor::from_slice(&h, (1, 4), &dev).unwrap(),
+            &Tensor::from_slice(&y, (1, 3), &dev).unwrap(),
+            &Tensor::from_slice(&t, (1, 3), &dev).unwrap(),
+            0.1,
+        )
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+        let mut s = s0.clone();
+        plastic_runtime::learn::delta::delta_update(&mut s, None, &h, &y, &t, 0.1).unwrap();
+        for (a, b) in candle.iter().zip(&s) {
+            assert!((a - b).abs() < 1e-5);
+        }
+    }
 
     #[test]
     fn rectified_power_matches_hand_computation() {

@@ -210,11 +210,44 @@ impl KrotovStep {
     /// [`KrotovStep::changed_rows`] until [`KrotovStep::clear`].
     pub fn apply(&mut self, w: &mut [f32], eps: f32) -> f32 {
         let n = self.n;
+        let rows = core::mem::take(&mut self.rows);
+        let max_abs =
+            self.finish_ds_slots(rows.len(), |slot| &w[rows[slot] * n..(rows[slot] + 1) * n]);
+        let scale = eps / max_abs.max(PREC);
+        for (slot, &mu) in rows.iter().enumerate() {
+            add_scaled(
+                &mut w[mu * n..(mu + 1) * n],
+                &self.ds[slot * n..(slot + 1) * n],
+                scale,
+            );
+        }
+        self.rows = rows;
+        max_abs
+    }
+
+    /// Like [`KrotovStep::apply`] on a compact copy of the touched rows: `rows` holds `W_mu`
+    /// for `mu = changed_rows()[slot]` at `slot * n`. Lets a caller keep its master weights in
+    /// another precision and convert only these rows.
+    pub fn apply_compact(&mut self, rows: &mut [f32], eps: f32) -> f32 {
+        let n = self.n;
+        let slots = self.rows.len();
+        let max_abs = self.finish_ds_slots(slots, |slot| &rows[slot * n..(slot + 1) * n]);
+        let scale = eps / max_abs.max(PREC);
+        for (slot, dst) in rows.chunks_exact_mut(n).take(slots).enumerate() {
+            add_scaled(dst, &self.ds[slot * n..(slot + 1) * n], scale);
+        }
+        max_abs
+    }
+
+    /// Turns the accumulated `sum g v` of the first `slots` slots into
+    /// `ds_mu = sum g v - (sum g I) W_mu` (`row(slot)` gives `W_mu`) and returns `max |ds|`.
+    fn finish_ds_slots<'a>(&mut self, slots: usize, row: impl Fn(usize) -> &'a [f32]) -> f32 {
+        let n = self.n;
         // Independent lanes of maxima let the compiler vectorise the reduction.
         let mut lane_max = [0.0f32; 16];
-        for (slot, &mu) in self.rows.iter().enumerate() {
+        for slot in 0..slots {
             let coef = self.coef[slot];
-            let w_mu = &w[mu * n..(mu + 1) * n];
+            let w_mu = row(slot);
             let ds = &mut self.ds[slot * n..(slot + 1) * n];
             for (dc, wc) in ds.chunks_mut(16).zip(w_mu.chunks(16)) {
                 for ((d, &wi), m) in dc.iter_mut().zip(wc).zip(lane_max.iter_mut()) {
@@ -224,17 +257,15 @@ impl KrotovStep {
                 }
             }
         }
-        let max_abs = lane_max
+        lane_max
             .iter()
-            .fold(0.0f32, |m, &v| if v > m { v } else { m });
-        let scale = eps / max_abs.max(PREC);
-        for (slot, &mu) in self.rows.iter().enumerate() {
-            let w_mu = &mut w[mu * n..(mu + 1) * n];
-            for (wi, &d) in w_mu.iter_mut().zip(&self.ds[slot * n..(slot + 1) * n]) {
-                *wi += scale * d;
-            }
-        }
-        max_abs
+            .fold(0.0f32, |m, &v| if v > m { v } else { m })
+    }
+}
+
+fn add_scaled(w: &mut [f32], ds: &[f32], scale: f32) {
+    for (wi, &d) in w.iter_mut().zip(ds) {
+        *wi += scale * d;
     }
 }
 

@@ -3,4 +3,6 @@
 //! comment and a hand-computed test. The trainer calls the same functions on its CPU path, and
 //! holds its candle-tensor versions to them in tests.
 
+pub mod delta;
+pub mod hebbian;
 pub mod krotov;
