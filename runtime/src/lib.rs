@@ -15,6 +15,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod adaptive;
 mod error;
 pub mod kernels;
 pub mod learn;
@@ -23,6 +24,7 @@ pub mod plastic;
 pub mod preprocess;
 pub mod quant;
 
+pub use adaptive::AdaptiveModel;
 pub use error::{Error, Result};
 pub use model::{Model, Precision, Prediction, Workspace};
 pub use plastic_models as models;

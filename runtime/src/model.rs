@@ -236,7 +236,7 @@ pub(crate) fn apply_activation(activation: &Activation, y: &mut [f32]) {
     }
 }
 
-fn predict(out: &[f32], last: Option<&Activation>) -> Prediction {
+pub(crate) fn predict(out: &[f32], last: Option<&Activation>) -> Prediction {
     let (class, &best) =
         out.iter().enumerate().fold(
             (0, &f32::NEG_INFINITY),
