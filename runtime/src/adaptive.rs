@@ -204,7 +204,7 @@ mod tests {
     fn input(seed: usize) -> Vec<f32> {
         let mut v: Vec<f32> = (0..784)
             .map(|i| {
-                if (i * 7 + seed * 13) % 5 == 0 {
+                if (i * 7 + seed * 13).is_multiple_of(5) {
                     1.0
                 } else {
                     0.0
