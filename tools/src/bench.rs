@@ -30,9 +30,20 @@ pub struct Args {
     /// Frames timed per inference path.
     #[arg(long, default_value_t = 2000)]
     frames: usize,
+    /// Time inference and on-device learning on this checkpoint instead of random weights of
+    /// the same shape.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Only the inference and on-device learning rows (no training, no dataset needed).
+    #[arg(long)]
+    inference_only: bool,
+    /// Print one JSON object on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
 }
 
 struct Row {
+    key: &'static str,
     what: String,
     ours: f64,
     baseline: f64,
@@ -42,6 +53,44 @@ struct Row {
 
 /// Runs `plastic bench`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut rows = if args.inference_only {
+        Vec::new()
+    } else {
+        training_rows(&args)?
+    };
+    rows.extend(device_rows(&args)?);
+    if args.json {
+        let map: serde_json::Map<String, serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.key.to_string(),
+                    serde_json::json!({"ours": r.ours, "baseline": r.baseline, "unit": r.unit}),
+                )
+            })
+            .collect();
+        println!("{}", serde_json::Value::Object(map));
+        return Ok(());
+    }
+    println!("| what | ours | baseline | baseline is | speed-up |");
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {:.3} {} | {:.3} {} | {} | {:.2}x |",
+            r.what,
+            r.ours,
+            r.unit,
+            r.baseline,
+            r.unit,
+            r.baseline_name,
+            r.baseline / r.ours
+        );
+    }
+    Ok(())
+}
+
+/// The unsupervised epoch and the readout epoch, against the reference algorithm's structure.
+fn training_rows(args: &Args) -> anyhow::Result<Vec<Row>> {
     let dir = dataset_dir(DatasetKind::Mnist, args.data_dir.clone())?;
     let split = data::load(DatasetKind::Mnist, &dir)?;
     let x = features::inputs(&split.train, &Preprocess::UnitNorm)?;
@@ -84,6 +133,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let dense =
         start.elapsed().as_secs_f64() / args.baseline_batches as f64 * samples.div_ceil(100) as f64;
     rows.push(Row {
+        key: "krotov_epoch",
         what: format!("Krotov epoch, {} hidden, full MNIST", args.hidden),
         ours,
         baseline: dense,
@@ -119,6 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?;
     let epoch = start.elapsed().as_secs_f64();
     rows.push(Row {
+        key: "readout_epoch",
         what: "readout epoch (power/tanh), cached activations".into(),
         ours: epoch,
         baseline: epoch + cache,
@@ -126,11 +177,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         baseline_name: "recomputing the frozen layer every epoch (reference code)".into(),
     });
 
-    eprintln!("timing inference...");
-    let model = Model::from_checkpoint(&random_krotov_model(args.hidden)?)?;
-    let int8 = model.quantized();
-    let frames: Vec<&[f32]> = (0..args.frames)
-        .map(|i| &x[(i % samples) * n..][..n])
+    Ok(rows)
+}
+
+/// Inference per frame (int8 against f32) and one on-device learning step, batch 1, one
+/// thread.
+fn device_rows(args: &Args) -> anyhow::Result<Vec<Row>> {
+    eprintln!("timing inference and on-device learning...");
+    let ckpt = match &args.model {
+        Some(path) => crate::io::read_checkpoint(path)?,
+        None => random_krotov_model(args.hidden)?,
+    };
+    let model = Model::from_checkpoint(&ckpt)?;
+    let (f32_model, int8) = match model.precision() {
+        plastic_runtime::Precision::F32 => (model.clone(), model.quantized()),
+        plastic_runtime::Precision::Int8 => {
+            anyhow::bail!("bench inference from an f32 checkpoint (the int8 one is made from it)")
+        }
+    };
+    let n = ckpt.spec.input_len();
+    let hidden = ckpt.spec.layers[0].outputs;
+    let mut rng = SplitMix64::new(2);
+    let frames: Vec<Vec<f32>> = (0..args.frames.max(1))
+        .map(|_| {
+            let v: Vec<f32> = (0..n).map(|_| rng.uniform().max(0.0)).collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.into_iter().map(|x| x / norm).collect()
+        })
         .collect();
     let per_frame = |m: &Model| -> anyhow::Result<f64> {
         let mut ws = m.workspace();
@@ -143,33 +216,38 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Ok(start.elapsed().as_secs_f64() * 1e6 / frames.len() as f64)
     };
-    let (f32_us, i8_us) = (per_frame(&model)?, per_frame(&int8)?);
-    rows.push(Row {
-        what: format!(
-            "inference 784-{}-10, batch 1, one thread, int8",
-            args.hidden
-        ),
+    let (f32_us, i8_us) = (per_frame(&f32_model)?, per_frame(&int8)?);
+    let mut rows = vec![Row {
+        key: "infer_int8_us",
+        what: format!("inference {n}-{hidden}-10, batch 1, one thread, int8"),
         ours: i8_us,
         baseline: f32_us,
         unit: "us",
         baseline_name: "the runtime's f32 path".into(),
-    });
-
-    println!("| what | ours | baseline | baseline is | speed-up |");
-    println!("|---|---|---|---|---|");
-    for r in rows {
-        println!(
-            "| {} | {:.3} {} | {:.3} {} | {} | {:.2}x |",
-            r.what,
-            r.ours,
-            r.unit,
-            r.baseline,
-            r.unit,
-            r.baseline_name,
-            r.baseline / r.ours
-        );
+    }];
+    let q = crate::quantize::quantize(&ckpt);
+    let mut adaptive = plastic_runtime::AdaptiveModel::from_checkpoint(
+        &q,
+        plastic_runtime::plastic::MasterPrecision::F16,
+        plastic_runtime::plastic::Guards::default(),
+    )?;
+    let start = Instant::now();
+    for f in &frames {
+        adaptive.adapt_unsupervised(f, 0.001)?;
     }
-    Ok(())
+    let learn_us = start.elapsed().as_secs_f64() * 1e6 / frames.len() as f64;
+    rows.push(Row {
+        key: "learn_step_us",
+        what: format!(
+            "on-device Krotov step {n}-{hidden}, f16 master: currents, ranking, 2-row update, re-quantization ({:.2} MB with the int8 model)",
+            adaptive.memory_bytes() as f64 / 1e6
+        ),
+        ours: learn_us,
+        baseline: i8_us,
+        unit: "us",
+        baseline_name: "one int8 inference".into(),
+    });
+    Ok(rows)
 }
 
 /// A 784-hidden-10 Krotov model with random weights: inference cost does not depend on them.
