@@ -35,7 +35,9 @@ pub struct LayerTensors {
     pub weight: Weights,
     /// The bias, if the spec says the layer has one.
     pub bias: Option<Vec<f32>>,
-    /// The fixed random feedback matrix of a feedback-alignment layer (`[out, in]`).
+    /// The fixed random feedback matrix of a feedback-alignment layer, row-major, of the
+    /// shape [`ModelSpec::feedback_shape`] gives (`[out, in]` for FA, `[classes, out]` for
+    /// DFA). Saved so that training can resume and results reproduce.
     pub feedback: Option<Vec<f32>>,
 }
 
@@ -106,9 +108,9 @@ impl Checkpoint {
             } else {
                 None
             };
-            let feedback = match tensors.tensor(&keys::feedback(i)) {
-                Ok(_) => Some(read_f32(&tensors, &keys::feedback(i), &matrix)?),
-                Err(_) => None,
+            let feedback = match (tensors.tensor(&keys::feedback(i)), spec.feedback_shape(i)) {
+                (Ok(_), Some(shape)) => Some(read_f32(&tensors, &keys::feedback(i), &shape)?),
+                _ => None,
             };
             layers.push(LayerTensors {
                 weight,
@@ -159,8 +161,16 @@ impl Checkpoint {
                     )));
                 }
             }
-            if let Some(fb) = &layer.feedback {
-                owned.push(f32_entry(keys::feedback(i), matrix, fb)?);
+            match (&layer.feedback, self.spec.feedback_shape(i)) {
+                (Some(fb), Some(shape)) => {
+                    owned.push(f32_entry(keys::feedback(i), shape.to_vec(), fb)?)
+                }
+                (Some(_), None) => {
+                    return Err(Error::InvalidSpec(format!(
+                        "layer {i} has a feedback matrix but is not a feedback-alignment layer"
+                    )));
+                }
+                _ => {}
             }
         }
         let views = owned
@@ -284,8 +294,10 @@ mod tests {
     use crate::spec::tests::krotov_spec;
 
     fn checkpoint() -> Checkpoint {
+        let mut spec = krotov_spec();
+        spec.layers[1].kind = crate::LayerKind::FeedbackAlignment;
         Checkpoint {
-            spec: krotov_spec(),
+            spec,
             layers: vec![
                 LayerTensors {
                     weight: Weights::F32((0..12).map(|i| i as f32 * 0.1).collect()),

@@ -16,6 +16,12 @@ pub const PRESETS: &[(&str, &str)] = &[
         "krotov-linear-mnist",
         include_str!("../presets/krotov-linear-mnist.toml"),
     ),
+    ("mlp-bp-mnist", include_str!("../presets/mlp-bp-mnist.toml")),
+    ("mlp-fa-mnist", include_str!("../presets/mlp-fa-mnist.toml")),
+    (
+        "mlp-dfa-mnist",
+        include_str!("../presets/mlp-dfa-mnist.toml"),
+    ),
 ];
 
 /// The TOML text of the preset called `name`.

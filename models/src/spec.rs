@@ -85,8 +85,13 @@ pub struct LayerSpec {
 pub enum LayerKind {
     /// Trained by backpropagation (or a local delta rule on the device).
     Dense,
-    /// Feedback alignment: trained with a fixed random feedback matrix `layers.{i}.feedback`.
+    /// Feedback alignment (Lillicrap et al. 2016): trained with a fixed random feedback matrix
+    /// `layers.{i}.feedback` of the weights' shape `[out, in]`, used in place of `W` to send
+    /// the error to the layer below.
     FeedbackAlignment,
+    /// Direct feedback alignment (Nokland 2016): the output error reaches this hidden layer
+    /// through its own fixed random matrix `layers.{i}.feedback` of shape `[classes, out]`.
+    DirectFeedbackAlignment,
     /// Krotov-Hopfield competing hidden units (PNAS 2019).
     Krotov {
         /// Lebesgue norm `p` of the weight rows.
@@ -122,6 +127,16 @@ pub enum Activation {
 }
 
 impl ModelSpec {
+    /// Shape `[rows, cols]` of the feedback matrix of layer `i`, if its kind has one.
+    pub fn feedback_shape(&self, i: usize) -> Option<[usize; 2]> {
+        let layer = self.layers.get(i)?;
+        match layer.kind {
+            LayerKind::FeedbackAlignment => Some([layer.outputs, layer.inputs]),
+            LayerKind::DirectFeedbackAlignment => Some([self.output_len(), layer.outputs]),
+            _ => None,
+        }
+    }
+
     /// Parses a spec from its JSON text and validates it.
     pub fn from_json(text: &str) -> Result<Self> {
         let spec: ModelSpec = serde_json::from_str(text).map_err(|e| Error::BadMetadata {

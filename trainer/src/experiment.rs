@@ -42,7 +42,7 @@ pub fn train_krotov(
     let n = width * height * channels;
     let x_train = features::inputs(&split.train, &KROTOV_PREPROCESS)?;
     let x_test = features::inputs(&split.test, &KROTOV_PREPROCESS)?;
-    let cfg = preset.krotov_config();
+    let cfg = preset.krotov_config()?;
 
     let mut bar = EpochProgress::new("unsupervised", cfg.epochs, options.progress);
     let mut epoch_seconds = Vec::new();
@@ -59,7 +59,7 @@ pub fn train_krotov(
     let unsupervised_seconds = started.elapsed().as_secs_f32();
 
     let hidden_activation = Activation::RectifiedPower {
-        n: preset.readout.n as f32,
+        n: preset.readout()?.n as f32,
     };
     let cache_start = Instant::now();
     let h_train = readout::hidden_activations(&x_train, n, &w, &hidden_activation, device)?;
@@ -67,7 +67,7 @@ pub fn train_krotov(
     let cache_seconds = cache_start.elapsed().as_secs_f32();
 
     let head = preset.head()?;
-    let rcfg = preset.readout_config();
+    let rcfg = preset.readout_config()?;
     let classes = kind.classes();
     let mut bar = EpochProgress::new("readout", rcfg.epochs, options.progress);
     let mut curve = Vec::new();
@@ -182,4 +182,115 @@ pub fn forward(ckpt: &Checkpoint, x: &[f32], device: &Device) -> Result<Tensor> 
         h = readout::activate(&y, &spec.activation)?;
     }
     Ok(h)
+}
+
+/// Per-channel mean and standard deviation of a dataset's pixels on the 0..1 scale: the
+/// `MeanStd` normalisation MLPs are trained with, measured on the training set itself.
+pub fn channel_stats(data: &crate::data::Dataset) -> Preprocess {
+    let plane = data.width * data.height;
+    let mut mean = Vec::new();
+    let mut std = Vec::new();
+    for c in 0..data.channels {
+        let (mut sum, mut sq, mut count) = (0f64, 0f64, 0f64);
+        for i in 0..data.len() {
+            for &p in &data.image(i)[c * plane..(c + 1) * plane] {
+                let v = f64::from(p) / 255.0;
+                sum += v;
+                sq += v * v;
+                count += 1.0;
+            }
+        }
+        let m = sum / count.max(1.0);
+        mean.push(m as f32);
+        std.push(((sq / count.max(1.0) - m * m).max(1e-12)).sqrt() as f32);
+    }
+    Preprocess::MeanStd { mean, std }
+}
+
+/// Trains the preset's MLP (`mlp-bp`, `mlp-fa`, `mlp-dfa`) on `split` and returns its
+/// checkpoint.
+pub fn train_mlp(
+    preset: &Preset,
+    kind: DatasetKind,
+    split: &Split,
+    device: &Device,
+    options: &RunOptions,
+) -> Result<Checkpoint> {
+    let started = Instant::now();
+    let feedback = crate::mlp::Feedback::parse(preset.model.trim_start_matches("mlp-"))?;
+    let section = preset.mlp()?;
+    let (width, height, channels) = kind.geometry();
+    let n = width * height * channels;
+    let preprocess = channel_stats(&split.train);
+    let x_train = features::inputs(&split.train, &preprocess)?;
+    let x_test = features::inputs(&split.test, &preprocess)?;
+    let x_train = Tensor::from_vec(x_train, (split.train.len(), n), device)?;
+    let x_test = Tensor::from_vec(x_test, (split.test.len(), n), device)?;
+    let classes = kind.classes();
+    let mut sizes = vec![n];
+    sizes.extend(&section.hidden);
+    sizes.push(classes.len());
+    let cfg = crate::mlp::MlpConfig {
+        sizes,
+        feedback,
+        epochs: section.epochs,
+        batch: section.batch,
+        lr0: section.lr0,
+        lr_end: section.lr_end,
+    };
+    let mut bar = EpochProgress::new(&preset.model, cfg.epochs, options.progress);
+    let mut curve = Vec::new();
+    let mut epoch_seconds = Vec::new();
+    let mlp = crate::mlp::train(
+        &cfg,
+        &x_train,
+        &features::labels(&split.train),
+        &x_test,
+        &features::labels(&split.test),
+        options.seed,
+        |e| {
+            curve.push(e.test_accuracy);
+            epoch_seconds.push(e.seconds);
+            bar.epoch_done(format!(
+                "lr {:.1e}  loss {:.4}  test {:.2} %",
+                e.lr,
+                e.loss,
+                e.test_accuracy * 100.0
+            ));
+        },
+    )?;
+    bar.finish();
+    let (layers, tensors) = mlp.export()?;
+    let spec = ModelSpec {
+        name: preset.model.clone(),
+        input: InputSpec {
+            width,
+            height,
+            channels,
+            preprocess,
+        },
+        layers,
+        classes: classes.iter().map(|c| c.to_string()).collect(),
+    };
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len().max(1) as f32;
+    Ok(Checkpoint {
+        spec,
+        layers: tensors,
+        train: json!({
+            "dataset": kind.name(),
+            "train_samples": split.train.len(),
+            "test_samples": split.test.len(),
+            "seed": options.seed,
+            "preset": preset,
+            "device": options.device_name,
+            "threads": rayon::current_num_threads(),
+            "code_version": env!("CARGO_PKG_VERSION"),
+            "wall_seconds": started.elapsed().as_secs_f32(),
+            "epoch_seconds_mean": mean(&epoch_seconds),
+        }),
+        metrics: json!({
+            "test_accuracy": curve.last().copied().unwrap_or(0.0),
+            "test_accuracy_per_epoch": curve,
+        }),
+    })
 }

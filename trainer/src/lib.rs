@@ -11,6 +11,7 @@ pub mod experiment;
 pub mod features;
 pub mod hebbian;
 pub mod krotov;
+pub mod mlp;
 pub mod preset;
 pub mod progress;
 pub mod readout;

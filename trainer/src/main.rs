@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use candle_core::Device;
 use clap::Parser;
 use plastic_trainer::data::{self, DatasetKind};
-use plastic_trainer::experiment::{RunOptions, train_krotov};
+use plastic_trainer::experiment::{RunOptions, train_krotov, train_mlp};
 use plastic_trainer::preset::Preset;
 
 /// Train a biologically plausible model and write its checkpoint.
@@ -90,25 +90,38 @@ fn dataset_dir(kind: DatasetKind, dir: Option<PathBuf>) -> anyhow::Result<PathBu
 
 fn run(args: Args) -> anyhow::Result<()> {
     let kind = DatasetKind::parse(&args.dataset)?;
-    if !matches!(args.model.as_str(), "krotov" | "krotov-linear") {
+    const MODELS: [&str; 5] = ["krotov", "krotov-linear", "mlp-bp", "mlp-fa", "mlp-dfa"];
+    if !MODELS.contains(&args.model.as_str()) {
         bail!(
-            "unknown model `{}`: use krotov or krotov-linear",
-            args.model
+            "unknown model `{}`: use one of {}",
+            args.model,
+            MODELS.join(", ")
         );
     }
+    let is_mlp = args.model.starts_with("mlp-");
     let preset_name = args
         .preset
         .clone()
         .unwrap_or_else(|| format!("{}-{}", args.model, kind.name()));
     let mut preset = Preset::load(&preset_name)?;
-    if let Some(e) = args.epochs {
-        preset.krotov.epochs = e;
-    }
-    if let Some(e) = args.readout_epochs {
-        preset.readout.epochs = e;
-    }
-    if let Some(h) = args.hidden {
-        preset.krotov.hidden = h;
+    if is_mlp {
+        let mlp = preset.mlp_mut()?;
+        if let Some(e) = args.epochs {
+            mlp.epochs = e;
+        }
+        if let Some(h) = args.hidden {
+            mlp.hidden.iter_mut().for_each(|w| *w = h);
+        }
+    } else {
+        if let Some(e) = args.epochs {
+            preset.krotov_mut()?.epochs = e;
+        }
+        if let Some(e) = args.readout_epochs {
+            preset.readout_mut()?.epochs = e;
+        }
+        if let Some(h) = args.hidden {
+            preset.krotov_mut()?.hidden = h;
+        }
     }
     let device = device(&args.device)?;
     let dir = dataset_dir(kind, args.data_dir.clone())?;
@@ -129,7 +142,11 @@ fn run(args: Args) -> anyhow::Result<()> {
         device_name: args.device.clone(),
         progress: !args.quiet,
     };
-    let ckpt = train_krotov(&preset, kind, &split, &device, &options)?;
+    let ckpt = if is_mlp {
+        train_mlp(&preset, kind, &split, &device, &options)?
+    } else {
+        train_krotov(&preset, kind, &split, &device, &options)?
+    };
     write_atomically(&args.out, &ckpt.to_bytes()?)?;
     eprintln!(
         "test accuracy {:.2} % in {:.0} s; wrote {}",

@@ -15,10 +15,27 @@ pub struct Preset {
     pub model: String,
     /// Dataset the settings were chosen for.
     pub dataset: String,
-    /// The unsupervised layer.
-    pub krotov: KrotovSection,
-    /// The supervised readout.
-    pub readout: ReadoutSection,
+    /// The unsupervised layer (Krotov models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub krotov: Option<KrotovSection>,
+    /// The supervised readout (Krotov models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readout: Option<ReadoutSection>,
+    /// The network and its optimiser (MLP models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mlp: Option<MlpSection>,
+}
+
+/// `[mlp]`: hidden widths and Adam's settings; the feedback comes from the model name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct MlpSection {
+    pub hidden: Vec<usize>,
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr0: f64,
+    pub lr_end: f64,
 }
 
 /// `[krotov]`: see [`KrotovConfig`]. Reals are f64 here so that the provenance JSON shows the
@@ -87,10 +104,50 @@ impl Preset {
             .collect()
     }
 
+    fn missing(&self, section: &str) -> Error {
+        Error::Preset {
+            name: self.model.clone(),
+            reason: format!("model `{}` needs a [{section}] section", self.model),
+        }
+    }
+
+    /// The `[krotov]` section.
+    pub fn krotov(&self) -> Result<&KrotovSection> {
+        self.krotov.as_ref().ok_or_else(|| self.missing("krotov"))
+    }
+
+    /// The `[krotov]` section, to override values.
+    pub fn krotov_mut(&mut self) -> Result<&mut KrotovSection> {
+        let err = self.missing("krotov");
+        self.krotov.as_mut().ok_or(err)
+    }
+
+    /// The `[readout]` section.
+    pub fn readout(&self) -> Result<&ReadoutSection> {
+        self.readout.as_ref().ok_or_else(|| self.missing("readout"))
+    }
+
+    /// The `[readout]` section, to override values.
+    pub fn readout_mut(&mut self) -> Result<&mut ReadoutSection> {
+        let err = self.missing("readout");
+        self.readout.as_mut().ok_or(err)
+    }
+
+    /// The `[mlp]` section.
+    pub fn mlp(&self) -> Result<&MlpSection> {
+        self.mlp.as_ref().ok_or_else(|| self.missing("mlp"))
+    }
+
+    /// The `[mlp]` section, to override values.
+    pub fn mlp_mut(&mut self) -> Result<&mut MlpSection> {
+        let err = self.missing("mlp");
+        self.mlp.as_mut().ok_or(err)
+    }
+
     /// The unsupervised phase's configuration.
-    pub fn krotov_config(&self) -> KrotovConfig {
-        let k = &self.krotov;
-        KrotovConfig {
+    pub fn krotov_config(&self) -> Result<KrotovConfig> {
+        let k = self.krotov()?;
+        Ok(KrotovConfig {
             hidden: k.hidden,
             params: KrotovParams {
                 p: k.p as f32,
@@ -101,15 +158,16 @@ impl Preset {
             epochs: k.epochs,
             batch: k.batch,
             init_std: k.init_std as f32,
-        }
+        })
     }
 
     /// The readout head.
     pub fn head(&self) -> Result<Head> {
-        match self.readout.head.as_str() {
+        let r = self.readout()?;
+        match r.head.as_str() {
             "power-tanh" => Ok(Head::PowerTanh {
-                beta: self.readout.beta.unwrap_or(1.0) as f32,
-                m: self.readout.m.unwrap_or(6.0) as f32,
+                beta: r.beta.unwrap_or(1.0) as f32,
+                m: r.m.unwrap_or(6.0) as f32,
             }),
             "linear" => Ok(Head::Linear),
             other => Err(Error::Preset {
@@ -120,13 +178,14 @@ impl Preset {
     }
 
     /// The readout's optimiser settings.
-    pub fn readout_config(&self) -> ReadoutConfig {
-        ReadoutConfig {
-            epochs: self.readout.epochs,
-            batch: self.readout.batch,
-            lr0: self.readout.lr0,
-            lr_end: self.readout.lr_end,
-        }
+    pub fn readout_config(&self) -> Result<ReadoutConfig> {
+        let r = self.readout()?;
+        Ok(ReadoutConfig {
+            epochs: r.epochs,
+            batch: r.batch,
+            lr0: r.lr0,
+            lr_end: r.lr_end,
+        })
     }
 }
 
@@ -138,16 +197,22 @@ mod tests {
     fn every_built_in_preset_parses_with_a_known_head() {
         for name in Preset::names() {
             let p = Preset::load(name).unwrap();
-            p.head().unwrap();
-            assert!(p.krotov.hidden > 0 && p.readout.epochs > 0, "{name}");
+            if p.model.starts_with("krotov") {
+                p.head().unwrap();
+                assert!(p.krotov().unwrap().hidden > 0, "{name}");
+                assert!(p.readout().unwrap().epochs > 0, "{name}");
+            } else {
+                assert!(p.mlp().unwrap().epochs > 0, "{name}");
+            }
         }
     }
 
     #[test]
     fn default_preset_holds_the_papers_rule_settings() {
         let p = Preset::load("krotov-mnist").unwrap();
-        assert_eq!((p.krotov.hidden, p.krotov.p, p.krotov.k), (2000, 3.0, 7));
-        assert_eq!((p.krotov.delta, p.readout.n), (0.4, 4.5));
+        let k = p.krotov().unwrap();
+        assert_eq!((k.hidden, k.p, k.k), (2000, 3.0, 7));
+        assert_eq!((k.delta, p.readout().unwrap().n), (0.4, 4.5));
     }
 
     #[test]

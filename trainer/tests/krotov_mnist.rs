@@ -85,11 +85,12 @@ fn small_layer_converges_to_unit_norm_prototypes() {
 
 fn small_preset(name: &str) -> Preset {
     let mut preset = Preset::load(name).unwrap();
-    preset.krotov.hidden = 200;
-    preset.krotov.k = 2;
-    preset.krotov.eps0 = 0.04;
-    preset.krotov.epochs = 40;
-    preset.readout.epochs = 30;
+    let k = preset.krotov_mut().unwrap();
+    k.hidden = 200;
+    k.k = 2;
+    k.eps0 = 0.04;
+    k.epochs = 40;
+    preset.readout_mut().unwrap().epochs = 30;
     preset
 }
 

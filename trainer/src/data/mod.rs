@@ -1,7 +1,10 @@
-//! Dataset loaders: MNIST and Fashion-MNIST (IDX), CIFAR-10 (binary batches), raw or gzipped.
+//! Dataset loaders: MNIST and Fashion-MNIST (IDX files), CIFAR-10 (binary batches), each file
+//! raw or gzipped.
 //!
-//! Files are read whole and checked before anything is allocated from their headers, so a
-//! truncated or hostile file is a [`DataError`], never a panic or a huge allocation.
+//! Files are read whole, gunzipped when they start with the gzip magic, and checked against
+//! their real length before anything is allocated from their headers, so a truncated or
+//! hostile file is a [`DataError`] naming the file and the fix, never a panic or a huge
+//! allocation.
 
 mod cifar;
 mod error;
@@ -12,29 +15,32 @@ use std::path::{Path, PathBuf};
 
 pub use error::DataError;
 
-/// Which dataset.
+/// Which dataset: picks the file layout, the image geometry and the class names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DatasetKind {
-    /// Handwritten digits, 28x28 gray.
+    /// MNIST handwritten digits, 28x28 gray: the reference benchmark of the plastic models.
     Mnist,
-    /// Zalando's clothes, 28x28 gray.
+    /// Zalando's Fashion-MNIST clothes, 28x28 gray: same layout as MNIST, harder.
     FashionMnist,
-    /// Small natural images, 32x32 RGB.
+    /// CIFAR-10 small natural images, 32x32 RGB: colour and real-world texture.
     Cifar10,
 }
 
 impl DatasetKind {
-    /// Parses a dataset name as the command line spells it.
+    /// Parses a dataset name as the command line spells it (`mnist`, `fashion-mnist`,
+    /// `cifar10`; also `fashion_mnist`, `cifar-10`; any case), so that flags and config files
+    /// share one spelling; an unknown name is an error listing the valid ones.
     pub fn parse(name: &str) -> Result<Self, DataError> {
-        match name.to_ascii_lowercase().as_str() {
+        match name.trim().to_ascii_lowercase().as_str() {
             "mnist" => Ok(Self::Mnist),
             "fashion-mnist" | "fashion_mnist" | "fashionmnist" => Ok(Self::FashionMnist),
-            "cifar10" | "cifar-10" => Ok(Self::Cifar10),
+            "cifar10" | "cifar-10" | "cifar_10" => Ok(Self::Cifar10),
             _ => Err(DataError::UnknownDataset(name.to_string())),
         }
     }
 
-    /// The canonical name.
+    /// The canonical name (`mnist`, `fashion-mnist`, `cifar10`), as written into checkpoints
+    /// and reports so that [`DatasetKind::parse`] reads it back.
     pub fn name(self) -> &'static str {
         match self {
             Self::Mnist => "mnist",
@@ -43,12 +49,13 @@ impl DatasetKind {
         }
     }
 
-    /// The folder name under the data folder.
+    /// The dataset's folder name under the data folder (`<data>/<subdir>`), where
+    /// [`shared_data_dir`] and `--data-dir` expect its files.
     pub fn subdir(self) -> &'static str {
         self.name()
     }
 
-    /// Class names.
+    /// The names of the 10 classes, indexed by label, for reports and demos.
     pub fn classes(self) -> [&'static str; 10] {
         match self {
             Self::Mnist => ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
@@ -79,7 +86,8 @@ impl DatasetKind {
         }
     }
 
-    /// `(width, height, channels)` of an image.
+    /// `(width, height, channels)` of one image, to size models before any file is read:
+    /// `(28, 28, 1)` for the MNIST sets, `(32, 32, 3)` for CIFAR-10.
     pub fn geometry(self) -> (usize, usize, usize) {
         match self {
             Self::Mnist | Self::FashionMnist => (28, 28, 1),
@@ -88,24 +96,25 @@ impl DatasetKind {
     }
 }
 
-/// Images as raw bytes, one row of `width * height * channels` per sample; colour images are
-/// channel-planar (R plane, G plane, B plane), as CIFAR-10 stores them.
+/// Images as raw bytes, one row of `width * height * channels` bytes per sample, so that
+/// preprocessing can stream them without a decode step; colour images are channel-planar
+/// (R plane, G plane, B plane), as CIFAR-10 stores them.
 #[derive(Debug, Clone)]
 pub struct Dataset {
-    /// All images, back to back.
+    /// All images, back to back: `len() * sample_len()` bytes.
     pub images: Vec<u8>,
-    /// One label per image.
+    /// One label per image, each a class index below 10.
     pub labels: Vec<u8>,
-    /// Image width.
+    /// Image width in pixels.
     pub width: usize,
-    /// Image height.
+    /// Image height in pixels.
     pub height: usize,
-    /// 1 (gray) or 3 (RGB).
+    /// 1 (gray) or 3 (RGB, planar).
     pub channels: usize,
 }
 
 impl Dataset {
-    /// Number of samples.
+    /// Number of samples (one per label).
     pub fn len(&self) -> usize {
         self.labels.len()
     }
@@ -115,18 +124,22 @@ impl Dataset {
         self.labels.is_empty()
     }
 
-    /// Bytes per image.
+    /// Bytes per image: `width * height * channels`, the stride of [`Dataset::images`].
     pub fn sample_len(&self) -> usize {
         self.width * self.height * self.channels
     }
 
-    /// The bytes of image `i`.
+    /// The bytes of image `i`, without copying.
+    ///
+    /// # Panics
+    /// If `i >= self.len()`, like slice indexing.
     pub fn image(&self, i: usize) -> &[u8] {
         let n = self.sample_len();
         &self.images[i * n..(i + 1) * n]
     }
 
-    /// The first `n` samples (all if fewer).
+    /// A copy of the first `n` samples (all of them if there are fewer), for quick runs and
+    /// tests on a subset.
     pub fn take(&self, n: usize) -> Dataset {
         let n = n.min(self.len());
         Dataset {
@@ -139,7 +152,7 @@ impl Dataset {
     }
 }
 
-/// A training and a test set.
+/// The training and the test set of one dataset, kept apart so that test accuracy is honest.
 #[derive(Debug, Clone)]
 pub struct Split {
     /// Training samples.
@@ -148,19 +161,30 @@ pub struct Split {
     pub test: Dataset,
 }
 
-/// Loads the train and test sets of `kind` from `dir`, the dataset's own folder.
+/// Loads the train and test sets of `kind` from `dir`, the dataset's own folder (for example
+/// `<data>/mnist`), so that callers get checked, ready-to-use bytes or a [`DataError`] saying
+/// which file is wrong and how to fix it. Train and test are read in parallel.
 pub fn load(kind: DatasetKind, dir: &Path) -> Result<Split, DataError> {
-    match kind {
-        DatasetKind::Mnist | DatasetKind::FashionMnist => Ok(Split {
-            train: idx::load_pair(dir, "train")?,
-            test: idx::load_pair(dir, "t10k")?,
-        }),
-        DatasetKind::Cifar10 => cifar::load(dir),
-    }
+    let (train, test) = match kind {
+        DatasetKind::Mnist | DatasetKind::FashionMnist => rayon::join(
+            || idx::load_pair(dir, "train"),
+            || idx::load_pair(dir, "t10k"),
+        ),
+        DatasetKind::Cifar10 => rayon::join(
+            || cifar::load_files(dir, &cifar::TRAIN_FILES),
+            || cifar::load_files(dir, &[cifar::TEST_FILE]),
+        ),
+    };
+    Ok(Split {
+        train: train?,
+        test: test?,
+    })
 }
 
-/// The shared data folder: `$PLASTIC_DATA`, else `../shared/data`, else `../../shared/data`
-/// (tests run from a crate's folder), if it exists.
+/// The shared data folder, so that tests and tools find the datasets without flags:
+/// `$PLASTIC_DATA` if set, else `../shared/data` relative to the current folder, else
+/// `../../shared/data` (tests run from a crate's folder); `None` unless the folder exists.
+/// A `PLASTIC_DATA` that is set but does not exist gives `None` rather than a silent fallback.
 pub fn shared_data_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("PLASTIC_DATA") {
         let dir = PathBuf::from(dir);
@@ -172,33 +196,43 @@ pub fn shared_data_dir() -> Option<PathBuf> {
         .find(|d| d.is_dir())
 }
 
-/// Reads `base.gz` (gunzipped) or `base`, whichever exists first.
+/// Reads `<base>.gz` if it exists, else `<base>`, and gunzips it if it starts with the gzip
+/// magic; returns the path actually read and the decoded bytes.
 pub(crate) fn read_maybe_gz(base: &Path) -> Result<(PathBuf, Vec<u8>), DataError> {
-    let gz = PathBuf::from(format!("{}.gz", base.display()));
-    let path = if gz.is_file() {
-        gz
-    } else if base.is_file() {
-        base.to_path_buf()
-    } else {
-        return Err(DataError::Missing {
-            path: base.to_path_buf(),
-            tried: format!("{} and {}", gz.display(), base.display()),
-        });
-    };
-    let raw = std::fs::read(&path).map_err(|source| DataError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    Ok((path.clone(), gunzip_if_needed(&path, raw)?))
+    let mut gz = base.as_os_str().to_owned();
+    gz.push(".gz");
+    for path in [PathBuf::from(gz), base.to_path_buf()] {
+        match std::fs::read(&path) {
+            Ok(raw) => {
+                let bytes = gunzip_if_needed(&path, raw)?;
+                return Ok((path, bytes));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(DataError::Io { path, source }),
+        }
+    }
+    Err(DataError::Missing {
+        path: base.to_path_buf(),
+    })
 }
 
-/// Gunzips `bytes` when they start with the gzip magic `1f 8b`.
+/// Gunzips `bytes` when they start with the gzip magic `1f 8b` (the name does not matter);
+/// returns them unchanged otherwise. Concatenated gzip members are all decoded, as `gunzip`
+/// does.
 pub(crate) fn gunzip_if_needed(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, DataError> {
-    if bytes.len() < 2 || bytes[..2] != [0x1f, 0x8b] {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
         return Ok(bytes);
     }
-    let mut out = Vec::with_capacity(bytes.len() * 4);
-    flate2::read::GzDecoder::new(&bytes[..])
+    // The gzip trailer holds the decoded size mod 2^32: a good hint, but the file may lie, so
+    // it is capped by deflate's best ratio (~1032:1) and 1 GiB.
+    let trailer = bytes
+        .len()
+        .checked_sub(4)
+        .and_then(|at| bytes.get(at..))
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    let hint = trailer.min(bytes.len().saturating_mul(1032)).min(1 << 30);
+    let mut out = Vec::with_capacity(hint);
+    flate2::read::MultiGzDecoder::new(&bytes[..])
         .read_to_end(&mut out)
         .map_err(|e| DataError::BadGzip {
             path: path.to_path_buf(),
@@ -212,27 +246,68 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_parse_and_unknown_names_list_the_valid_ones() {
+    fn names_round_trip_and_unknown_names_list_the_valid_ones() {
+        for kind in [
+            DatasetKind::Mnist,
+            DatasetKind::FashionMnist,
+            DatasetKind::Cifar10,
+        ] {
+            assert_eq!(DatasetKind::parse(kind.name()).unwrap(), kind);
+            assert_eq!(kind.subdir(), kind.name());
+        }
         assert_eq!(
-            DatasetKind::parse("Fashion_MNIST").unwrap(),
+            DatasetKind::parse("fashion_mnist").unwrap(),
             DatasetKind::FashionMnist
         );
         assert_eq!(
             DatasetKind::parse("cifar-10").unwrap(),
             DatasetKind::Cifar10
         );
-        let err = DatasetKind::parse("imagenet").unwrap_err().to_string();
-        assert!(err.contains("mnist, fashion-mnist or cifar10"), "{err}");
+        let err = DatasetKind::parse("imagenet").unwrap_err();
+        assert!(matches!(err, DataError::UnknownDataset(_)));
+        let msg = err.to_string();
+        assert!(msg.contains("mnist, fashion-mnist or cifar10"), "{msg}");
     }
 
     #[test]
-    fn a_missing_folder_names_the_files_tried() {
-        let err = load(DatasetKind::Mnist, Path::new("/no/such/dir")).unwrap_err();
-        assert!(matches!(err, DataError::Missing { .. }));
-        assert!(
-            err.to_string().contains("train-images-idx3-ubyte.gz"),
-            "{err}"
-        );
+    fn classes_and_geometry() {
+        assert_eq!(DatasetKind::Mnist.classes()[7], "7");
+        assert_eq!(DatasetKind::FashionMnist.classes()[9], "Ankle boot");
+        assert_eq!(DatasetKind::Cifar10.classes()[3], "cat");
+        assert_eq!(DatasetKind::FashionMnist.geometry(), (28, 28, 1));
+        assert_eq!(DatasetKind::Cifar10.geometry(), (32, 32, 3));
+    }
+
+    #[test]
+    fn take_and_image_slice_samples() {
+        let d = Dataset {
+            images: (0..12).collect(),
+            labels: vec![1, 2, 3],
+            width: 2,
+            height: 2,
+            channels: 1,
+        };
+        assert_eq!((d.len(), d.is_empty(), d.sample_len()), (3, false, 4));
+        assert_eq!(d.image(1), [4, 5, 6, 7]);
+        let t = d.take(2);
+        assert_eq!((t.images.len(), &t.labels[..]), (8, &[1, 2][..]));
+        assert_eq!(d.take(10).len(), 3);
+        assert!(d.take(0).is_empty());
+    }
+
+    #[test]
+    fn a_missing_folder_is_missing_and_names_the_files_tried() {
+        for kind in [
+            DatasetKind::Mnist,
+            DatasetKind::FashionMnist,
+            DatasetKind::Cifar10,
+        ] {
+            let err = load(kind, Path::new("/no/such/dir")).unwrap_err();
+            assert!(matches!(err, DataError::Missing { .. }), "{err}");
+            let msg = err.to_string();
+            assert!(msg.contains(".gz and /no/such/dir/"), "{msg}");
+            assert!(msg.contains("--data-dir"), "{msg}");
+        }
     }
 
     fn real(kind: DatasetKind) -> Option<Split> {
@@ -240,7 +315,10 @@ mod tests {
             eprintln!("skipped: no shared data (set PLASTIC_DATA)");
             return None;
         };
-        Some(load(kind, &dir.join(kind.subdir())).unwrap())
+        let started = std::time::Instant::now();
+        let split = load(kind, &dir.join(kind.subdir())).unwrap();
+        eprintln!("{} loaded in {:?}", kind.name(), started.elapsed());
+        Some(split)
     }
 
     #[test]
@@ -249,10 +327,10 @@ mod tests {
             return;
         };
         assert_eq!((s.train.len(), s.test.len()), (60_000, 10_000));
-        assert_eq!(
-            (s.train.width, s.train.height, s.train.channels),
-            (28, 28, 1)
-        );
+        for d in [&s.train, &s.test] {
+            assert_eq!((d.width, d.height, d.channels), (28, 28, 1));
+            assert_eq!(d.images.len(), d.len() * 784);
+        }
         assert_eq!((s.train.labels[0], s.test.labels[0]), (5, 7));
     }
 
@@ -262,6 +340,7 @@ mod tests {
             return;
         };
         assert_eq!((s.train.len(), s.test.len()), (60_000, 10_000));
+        assert_eq!(s.test.sample_len(), 784);
     }
 
     #[test]
@@ -270,7 +349,13 @@ mod tests {
             return;
         };
         assert_eq!((s.train.len(), s.test.len()), (50_000, 10_000));
-        assert_eq!(s.train.sample_len(), 3072);
+        for d in [&s.train, &s.test] {
+            assert_eq!((d.width, d.height, d.channels), (32, 32, 3));
+            assert_eq!(d.images.len(), d.len() * 3072);
+        }
+        // Records 0..1000 of each file are in canonical position.
+        assert_eq!(s.train.labels[..10], [6, 9, 9, 4, 1, 1, 2, 7, 8, 3]);
+        assert_eq!(s.test.labels[..10], [3, 8, 8, 0, 6, 6, 1, 6, 3, 1]);
         let mut counts = [0; 10];
         s.test.labels.iter().for_each(|&l| counts[l as usize] += 1);
         assert_eq!(counts, [1000; 10]);

@@ -1,0 +1,377 @@
+//! Multi-layer perceptrons trained by backpropagation, feedback alignment or direct feedback
+//! alignment, with the backward pass written out so that the three differ in one line.
+//!
+//! Symbols: layer `l` computes `a_l = h_{l-1} W_l^T + b_l`, `h_l = relu(a_l)` (the last layer's
+//! `a_L` are logits); `e = softmax(a_L) - onehot(t)` is the output error of the cross-entropy
+//! loss, `delta_L = e`. Going down, the error of hidden layer `l` is
+//!
+//! ```text
+//! backprop (BP):                    delta_l = (delta_{l+1} W_{l+1}) * relu'(a_l)
+//! feedback alignment (Lillicrap 2016): delta_l = (delta_{l+1} B_{l+1}) * relu'(a_l), B fixed random
+//! direct FA (Nokland 2016):         delta_l = (e D_l) * relu'(a_l),  D_l fixed random [classes, out_l]
+//! ```
+//!
+//! and every layer's gradient is `delta_l^T h_{l-1} / batch` (weights) and the batch mean of
+//! `delta_l` (bias). The fixed matrices are saved in the checkpoint (`layers.{i}.feedback`).
+//! Unlike the reference FA network, every hidden layer has its ReLU (the reference FA twin had
+//! none while its BP twin did, so the comparison measured the missing nonlinearity).
+
+use candle_core::backprop::GradStore;
+use candle_core::{D, DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use plastic_models::{Activation, LayerKind, LayerSpec, LayerTensors, Weights};
+
+use crate::rng::SplitMix64;
+use crate::{Error, Result};
+
+/// How the error reaches the hidden layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feedback {
+    /// Backpropagation: the transposed forward weights.
+    Backprop,
+    /// Feedback alignment: a fixed random matrix per layer, shaped like its weights.
+    Alignment,
+    /// Direct feedback alignment: the output error to every hidden layer, through fixed
+    /// random matrices.
+    Direct,
+}
+
+impl Feedback {
+    /// Parses `bp`, `fa` or `dfa`.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "bp" => Ok(Self::Backprop),
+            "fa" => Ok(Self::Alignment),
+            "dfa" => Ok(Self::Direct),
+            other => Err(Error::Config(format!(
+                "unknown feedback `{other}`: use bp, fa or dfa"
+            ))),
+        }
+    }
+}
+
+/// Training settings of an MLP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpConfig {
+    /// Widths from input to output, e.g. `[784, 1000, 10]`.
+    pub sizes: Vec<usize>,
+    /// How hidden layers get their error.
+    pub feedback: Feedback,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Minibatch size.
+    pub batch: usize,
+    /// Adam learning rate of the first epoch.
+    pub lr0: f64,
+    /// Learning rate of the last epoch (geometric decay in between).
+    pub lr_end: f64,
+}
+
+/// An MLP with its fixed feedback matrices.
+#[derive(Debug)]
+pub struct Mlp {
+    /// `W_l`, `[out, in]`.
+    pub weights: Vec<Var>,
+    /// `b_l`, `[out]`.
+    pub biases: Vec<Var>,
+    /// `B_l` (`[out, in]`, FA) or `D_l` (`[classes, out]`, DFA) per layer; `None` where unused.
+    pub feedback: Vec<Option<Tensor>>,
+    /// How hidden layers get their error.
+    pub kind: Feedback,
+}
+
+/// Kaiming-uniform values for a `[out, in]` matrix: bound `sqrt(6 / in)`, right for ReLU.
+fn kaiming(rng: &mut SplitMix64, out: usize, inp: usize, device: &Device) -> Result<Tensor> {
+    let bound = (6.0 / inp as f32).sqrt();
+    Ok(Tensor::from_vec(
+        rng.uniform_vec(out * inp, bound),
+        (out, inp),
+        device,
+    )?)
+}
+
+impl Mlp {
+    /// A fresh network with seeded weights and feedback matrices.
+    pub fn new(sizes: &[usize], kind: Feedback, seed: u64, device: &Device) -> Result<Self> {
+        if sizes.len() < 2 || sizes.contains(&0) {
+            return Err(Error::Config(format!(
+                "an MLP needs at least two positive widths, got {sizes:?}"
+            )));
+        }
+        let mut rng = SplitMix64::new(seed);
+        let classes = *sizes.last().unwrap_or(&1);
+        let layers = sizes.len() - 1;
+        let (mut weights, mut biases, mut feedback) = (Vec::new(), Vec::new(), Vec::new());
+        // Forward weights first: BP, FA and DFA networks of one seed start from the same W.
+        for l in 0..layers {
+            let (inp, out) = (sizes[l], sizes[l + 1]);
+            weights.push(Var::from_tensor(&kaiming(&mut rng, out, inp, device)?)?);
+            biases.push(Var::zeros(out, DType::F32, device)?);
+        }
+        for l in 0..layers {
+            let (inp, out) = (sizes[l], sizes[l + 1]);
+            feedback.push(match kind {
+                // B_l carries layer l's error down to layer l - 1: layer 0 needs none.
+                Feedback::Alignment if l > 0 => Some(kaiming(&mut rng, out, inp, device)?),
+                Feedback::Direct if l + 1 < layers => {
+                    Some(kaiming(&mut rng, classes, out, device)?)
+                }
+                _ => None,
+            });
+        }
+        Ok(Self {
+            weights,
+            biases,
+            feedback,
+            kind,
+        })
+    }
+
+    /// Pre-activations `a_l` and activations `h_l` (with `h_{-1} = x` first) of a batch.
+    fn forward_all(&self, x: &Tensor) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
+        let mut pre = Vec::new();
+        let mut act = vec![x.clone()];
+        let last = self.weights.len() - 1;
+        for (l, (w, b)) in self.weights.iter().zip(&self.biases).enumerate() {
+            let a = act[l]
+                .matmul(&w.as_tensor().t()?)?
+                .broadcast_add(b.as_tensor())?;
+            act.push(if l == last { a.clone() } else { a.relu()? });
+            pre.push(a);
+        }
+        Ok((pre, act))
+    }
+
+    /// Logits of a batch.
+    pub fn logits(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.forward_all(x)?.1.pop().unwrap_or_else(|| x.clone()))
+    }
+
+    /// Cross-entropy loss and the gradients this network's feedback gives, for one batch.
+    pub fn gradients(&self, x: &Tensor, labels: &Tensor) -> Result<(f32, GradStore)> {
+        let (pre, act) = self.forward_all(x)?;
+        let logits = &act[act.len() - 1];
+        let n = x.dim(0)? as f64;
+        let classes = logits.dim(1)?;
+        let loss = candle_nn::loss::cross_entropy(logits, labels)?.to_scalar::<f32>()?;
+        let target = candle_nn::encoding::one_hot(labels.clone(), classes, 1f32, 0f32)?;
+        let error = (candle_nn::ops::softmax(logits, D::Minus1)? - target)?;
+        let mut grads = GradStore::default();
+        let mut delta = error.clone();
+        for l in (0..self.weights.len()).rev() {
+            grads.insert(
+                self.weights[l].as_tensor(),
+                (delta.t()?.matmul(&act[l])? / n)?,
+            );
+            grads.insert(self.biases[l].as_tensor(), (delta.sum(0)? / n)?);
+            if l == 0 {
+                break;
+            }
+            let upstream = match (self.kind, &self.feedback[l], &self.feedback[l - 1]) {
+                (Feedback::Backprop, _, _) => delta.matmul(self.weights[l].as_tensor())?,
+                (Feedback::Alignment, Some(b), _) => delta.matmul(b)?,
+                (Feedback::Direct, _, Some(d)) => error.matmul(d)?,
+                _ => return Err(Error::Config("feedback matrix missing".into())),
+            };
+            // relu'(0) = 1, candle's convention, so BP here equals candle's autograd exactly.
+            let relu_grad = pre[l - 1].ge(0.0)?.to_dtype(DType::F32)?;
+            delta = (upstream * relu_grad)?;
+        }
+        Ok((loss, grads))
+    }
+
+    /// Fraction of rows of `x` classified as their label.
+    pub fn accuracy(&self, x: &Tensor, labels: &[u32]) -> Result<f32> {
+        let pred = self.logits(x)?.argmax(1)?.to_vec1::<u32>()?;
+        let ok = pred.iter().zip(labels).filter(|(p, l)| p == l).count();
+        Ok(ok as f32 / labels.len().max(1) as f32)
+    }
+
+    /// The layers as checkpoint specs and tensors.
+    pub fn export(&self) -> Result<(Vec<LayerSpec>, Vec<LayerTensors>)> {
+        let last = self.weights.len() - 1;
+        let mut specs = Vec::new();
+        let mut tensors = Vec::new();
+        for (l, (w, b)) in self.weights.iter().zip(&self.biases).enumerate() {
+            let (out, inp) = w.as_tensor().dims2()?;
+            let kind = match (self.kind, &self.feedback[l]) {
+                (Feedback::Alignment, Some(_)) => LayerKind::FeedbackAlignment,
+                (Feedback::Direct, Some(_)) => LayerKind::DirectFeedbackAlignment,
+                _ => LayerKind::Dense,
+            };
+            specs.push(LayerSpec {
+                kind,
+                inputs: inp,
+                outputs: out,
+                bias: true,
+                activation: if l == last {
+                    Activation::Identity
+                } else {
+                    Activation::Relu
+                },
+            });
+            tensors.push(LayerTensors {
+                weight: Weights::F32(w.as_tensor().flatten_all()?.to_vec1()?),
+                bias: Some(b.as_tensor().to_vec1()?),
+                feedback: match &self.feedback[l] {
+                    Some(f) => Some(f.flatten_all()?.to_vec1()?),
+                    None => None,
+                },
+            });
+        }
+        Ok((specs, tensors))
+    }
+}
+
+/// What one MLP epoch did.
+#[derive(Debug, Clone, Copy)]
+pub struct MlpEpoch {
+    /// 0-based epoch.
+    pub epoch: usize,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Mean training loss.
+    pub loss: f32,
+    /// Test accuracy after the epoch.
+    pub test_accuracy: f32,
+    /// Seconds the epoch took.
+    pub seconds: f32,
+}
+
+/// Trains an MLP with Adam on `x_train` (`[samples, in]`, on the device).
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    cfg: &MlpConfig,
+    x_train: &Tensor,
+    y_train: &[u32],
+    x_test: &Tensor,
+    y_test: &[u32],
+    seed: u64,
+    mut on_epoch: impl FnMut(MlpEpoch),
+) -> Result<Mlp> {
+    let device = x_train.device().clone();
+    let mlp = Mlp::new(&cfg.sizes, cfg.feedback, seed, &device)?;
+    let params: Vec<Var> = mlp.weights.iter().chain(&mlp.biases).cloned().collect();
+    let mut opt = AdamW::new(
+        params,
+        ParamsAdamW {
+            lr: cfg.lr0,
+            weight_decay: 0.0,
+            ..Default::default()
+        },
+    )?;
+    let samples = y_train.len();
+    let y_all = Tensor::from_slice(y_train, samples, &device)?;
+    let mut rng = SplitMix64::new(seed.wrapping_add(7));
+    let mut order: Vec<u32> = (0..samples as u32).collect();
+    for epoch in 0..cfg.epochs {
+        let start = std::time::Instant::now();
+        let lr = if cfg.epochs > 1 {
+            cfg.lr0 * (cfg.lr_end / cfg.lr0).powf(epoch as f64 / (cfg.epochs - 1) as f64)
+        } else {
+            cfg.lr0
+        };
+        opt.set_learning_rate(lr);
+        rng.shuffle(&mut order);
+        let mut total = 0.0;
+        for chunk in order.chunks(cfg.batch.max(1)) {
+            let idx = Tensor::from_slice(chunk, chunk.len(), &device)?;
+            let (loss, grads) = mlp.gradients(
+                &x_train.index_select(&idx, 0)?,
+                &y_all.index_select(&idx, 0)?,
+            )?;
+            opt.step(&grads)?;
+            total += loss * chunk.len() as f32;
+        }
+        let loss = total / samples.max(1) as f32;
+        if !loss.is_finite() {
+            return Err(Error::Diverged(format!(
+                "MLP loss is {loss} at epoch {epoch}"
+            )));
+        }
+        on_epoch(MlpEpoch {
+            epoch,
+            lr,
+            loss,
+            test_accuracy: mlp.accuracy(x_test, y_test)?,
+            seconds: start.elapsed().as_secs_f32(),
+        });
+    }
+    Ok(mlp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toy(device: &Device) -> (Tensor, Vec<u32>) {
+        let mut rng = SplitMix64::new(4);
+        let x: Vec<f32> = rng.uniform_vec(64 * 6, 1.0);
+        let y: Vec<u32> = x.chunks(6).map(|r| u32::from(r[0] + r[1] > 0.0)).collect();
+        (Tensor::from_vec(x, (64, 6), device).unwrap(), y)
+    }
+
+    #[test]
+    fn backprop_gradients_equal_candle_autograd() {
+        let dev = Device::Cpu;
+        let (x, y) = toy(&dev);
+        let labels = Tensor::from_slice(&y, 64, &dev).unwrap();
+        let mlp = Mlp::new(&[6, 5, 4, 2], Feedback::Backprop, 1, &dev).unwrap();
+        let (_, ours) = mlp.gradients(&x, &labels).unwrap();
+        let loss = candle_nn::loss::cross_entropy(&mlp.logits(&x).unwrap(), &labels).unwrap();
+        let auto = loss.backward().unwrap();
+        for (i, v) in mlp.weights.iter().chain(&mlp.biases).enumerate() {
+            let a = ours
+                .get(v.as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let b = auto
+                .get(v.as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            for (p, q) in a.iter().zip(&b) {
+                assert!((p - q).abs() < 1e-5, "param {i}: {p} vs {q}");
+            }
+        }
+    }
+
+    #[test]
+    fn fa_and_dfa_differ_from_bp_only_below_the_top_layer() {
+        let dev = Device::Cpu;
+        let (x, y) = toy(&dev);
+        let labels = Tensor::from_slice(&y, 64, &dev).unwrap();
+        let bp = Mlp::new(&[6, 5, 4, 2], Feedback::Backprop, 1, &dev).unwrap();
+        let fa = Mlp::new(&[6, 5, 4, 2], Feedback::Alignment, 1, &dev).unwrap();
+        // Same forward weights (same seed, drawn first), so the top layer's gradient is equal.
+        let (_, g_bp) = bp.gradients(&x, &labels).unwrap();
+        let (_, g_fa) = fa.gradients(&x, &labels).unwrap();
+        let top = |g: &GradStore, m: &Mlp| {
+            g.get(m.weights[2].as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        assert_eq!(top(&g_bp, &bp), top(&g_fa, &fa));
+        let bottom = |g: &GradStore, m: &Mlp| {
+            g.get(m.weights[0].as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        assert_ne!(bottom(&g_bp, &bp), bottom(&g_fa, &fa));
+        let dfa = Mlp::new(&[6, 5, 4, 2], Feedback::Direct, 1, &dev).unwrap();
+        assert_eq!(dfa.feedback[0].as_ref().unwrap().dims(), [2, 5]);
+        assert_eq!(dfa.feedback[1].as_ref().unwrap().dims(), [2, 4]);
+        assert!(dfa.feedback[2].is_none());
+    }
+}
