@@ -10,7 +10,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use plastic_models::{Activation, Checkpoint, LayerKind, LayerTensors, ModelSpec, Weights};
 
-use crate::kernels::matvec_i8;
+use crate::kernels::{self, Kernels};
 use crate::learn::delta::{delta_update, one_hot};
 use crate::learn::krotov::KrotovParams;
 use crate::model::{apply_activation, predict};
@@ -30,6 +30,7 @@ pub struct AdaptiveModel {
     hidden: Vec<f32>,
     outputs: Vec<f32>,
     targets: Vec<f32>,
+    kernels: Kernels,
 }
 
 impl AdaptiveModel {
@@ -77,6 +78,7 @@ impl AdaptiveModel {
             hidden: vec![0.0; first.outputs],
             outputs: vec![0.0; second.outputs],
             targets: vec![0.0; second.outputs],
+            kernels: kernels::best(),
         })
     }
 
@@ -117,12 +119,13 @@ impl AdaptiveModel {
         }
         let sx = quantize_vector(v, &mut self.xq);
         let (q, scale) = self.plastic.int8();
-        matvec_i8(q, &self.xq, &mut self.acc);
+        self.kernels.matvec_i8(q, &self.xq, &mut self.acc);
         for ((h, &a), &s) in self.hidden.iter_mut().zip(&self.acc).zip(scale) {
             *h = a as f32 * s * sx;
         }
         apply_activation(&self.spec.layers[0].activation, &mut self.hidden[..rows]);
-        crate::kernels::matvec_f32(&self.readout, &self.hidden, &mut self.outputs);
+        self.kernels
+            .matvec_f32(&self.readout, &self.hidden, &mut self.outputs);
         if let Some(b) = &self.bias {
             self.outputs.iter_mut().zip(b).for_each(|(o, b)| *o += b);
         }

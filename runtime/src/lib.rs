@@ -10,6 +10,7 @@
 //! Feature `std` only adds conveniences for hosts (file loading).
 #![no_std]
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
 extern crate alloc;
 #[cfg(feature = "std")]
@@ -17,6 +18,7 @@ extern crate std;
 
 pub mod adaptive;
 mod error;
+#[allow(unsafe_code)] // SIMD intrinsics only; each block has a SAFETY note
 pub mod kernels;
 pub mod learn;
 mod model;

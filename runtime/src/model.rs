@@ -4,7 +4,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use plastic_models::{Activation, Checkpoint, ModelSpec, Weights};
 
-use crate::kernels::{matvec_f32, matvec_i8};
+use crate::kernels::{self, Kernels};
 use crate::quant::{quantize_rows, quantize_vector};
 use crate::{Error, Result};
 
@@ -39,6 +39,7 @@ pub struct Model {
     spec: ModelSpec,
     layers: Vec<Layer>,
     widest: usize,
+    kernels: Kernels,
 }
 
 /// The buffers one inference needs, allocated once per model (see [`Model::workspace`]).
@@ -103,12 +104,25 @@ impl Model {
             spec: ckpt.spec.clone(),
             layers,
             widest,
+            kernels: kernels::best(),
         })
     }
 
     /// Parses the bytes of a checkpoint file and builds the model.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         Self::from_checkpoint(&Checkpoint::from_bytes(bytes)?)
+    }
+
+    /// This model with other matrix-vector kernels (e.g. [`kernels::generic()`], to compare
+    /// against the [`kernels::best()`] that [`Model::from_checkpoint`] picks).
+    pub fn with_kernels(mut self, kernels: Kernels) -> Self {
+        self.kernels = kernels;
+        self
+    }
+
+    /// The matrix-vector kernels this model runs on.
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
     }
 
     /// The spec the model was built from.
@@ -186,12 +200,12 @@ impl Model {
         for layer in self.layers.iter().take(depth) {
             let (x, y) = (&ws.a[..layer.inputs], &mut ws.b[..layer.outputs]);
             match &layer.weights {
-                LayerWeights::F32(w) => matvec_f32(w, x, y),
+                LayerWeights::F32(w) => self.kernels.matvec_f32(w, x, y),
                 LayerWeights::Int8 { q, scale } => {
                     let xq = &mut ws.q[..layer.inputs];
                     let sx = quantize_vector(x, xq);
                     let acc = &mut ws.acc[..layer.outputs];
-                    matvec_i8(q, xq, acc);
+                    self.kernels.matvec_i8(q, xq, acc);
                     for ((o, &a), &s) in y.iter_mut().zip(acc.iter()).zip(scale) {
                         *o = a as f32 * s * sx;
                     }
@@ -217,6 +231,46 @@ impl Model {
     }
 }
 
+/// `x^n` for `x >= 0`, fast when `n` is a whole or half number (the paper's 4.5 is
+/// `x^4 sqrt(x)`): a general `powf` per hidden unit costs more than the int8 matvec itself.
+#[derive(Debug, Clone, Copy)]
+struct Power {
+    n: f32,
+    whole: u32,
+    half: bool,
+    exact: bool,
+}
+
+impl Power {
+    fn new(n: f32) -> Self {
+        let twice = n * 2.0;
+        let exact = twice == libm::roundf(twice) && (0.0..=64.0).contains(&n);
+        Self {
+            n,
+            whole: n as u32,
+            half: exact && twice as u32 % 2 == 1,
+            exact,
+        }
+    }
+
+    #[inline]
+    fn of(self, x: f32) -> f32 {
+        if !self.exact {
+            return libm::powf(x, self.n);
+        }
+        let mut r = 1.0f32;
+        let (mut base, mut e) = (x, self.whole);
+        while e > 0 {
+            if e & 1 == 1 {
+                r *= base;
+            }
+            base *= base;
+            e >>= 1;
+        }
+        if self.half { r * libm::sqrtf(x) } else { r }
+    }
+}
+
 /// Applies an activation in place.
 pub(crate) fn apply_activation(activation: &Activation, y: &mut [f32]) {
     match *activation {
@@ -226,8 +280,8 @@ pub(crate) fn apply_activation(activation: &Activation, y: &mut [f32]) {
             let max = y.iter().fold(0.0f32, |m, &v| m.max(v));
             if max > 0.0 {
                 let inv = 1.0 / max;
-                y.iter_mut()
-                    .for_each(|v| *v = libm::powf(v.max(0.0) * inv, n));
+                let power = Power::new(n);
+                y.iter_mut().for_each(|v| *v = power.of(v.max(0.0) * inv));
             } else {
                 y.fill(0.0);
             }
@@ -331,6 +385,20 @@ mod tests {
             assert!((a - b).abs() < 0.02, "{a} vs {b}");
         }
         assert!(q.weight_bytes() < model.weight_bytes());
+    }
+
+    #[test]
+    fn fast_power_equals_powf() {
+        for n in [1.0f32, 2.0, 3.0, 4.5, 6.0, 10.0, 2.7] {
+            let p = Power::new(n);
+            for x in [0.0f32, 0.001, 0.3, 0.77, 1.0] {
+                let (a, b) = (p.of(x), libm::powf(x, n));
+                assert!(
+                    (a - b).abs() <= 1e-6 * b.max(1e-30) + 1e-30,
+                    "{x}^{n}: {a} vs {b}"
+                );
+            }
+        }
     }
 
     #[test]

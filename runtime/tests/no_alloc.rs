@@ -1,5 +1,6 @@
 //! Inference and learning steps allocate nothing once the model and its workspace exist: a
-//! counting global allocator proves it on the shipped demo model.
+//! counting global allocator proves it on the shipped demo model, for the f32 and int8
+//! models, the Krotov step, and the adaptive model's inference, unsupervised and labelled steps.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -40,6 +41,13 @@ fn inference_and_learning_steps_do_not_allocate() {
     let mut w = vec![0.01f32; hidden * n];
     let mut currents: Vec<f32> = (0..hidden).map(|i| i as f32).collect();
     let mut step = KrotovStep::new(hidden, n, 1);
+    let ckpt = plastic_models::Checkpoint::from_bytes(plastic_models::DEFAULT_CHECKPOINT).unwrap();
+    let mut adaptive = plastic_runtime::AdaptiveModel::from_checkpoint(
+        &ckpt,
+        plastic_runtime::plastic::MasterPrecision::F16,
+        plastic_runtime::plastic::Guards::default(),
+    )
+    .unwrap();
     let params = KrotovParams {
         p: 3.0,
         k: 7,
@@ -55,6 +63,9 @@ fn inference_and_learning_steps_do_not_allocate() {
         step.clear();
         step.add_sample(&input, &currents, params).unwrap();
         step.apply(&mut w, 0.01);
+        adaptive.infer(&input).unwrap();
+        adaptive.adapt_unsupervised(&input, 0.01).unwrap();
+        adaptive.adapt_label(frame % 10, 0.01).unwrap();
     }
     let after = ALLOCATIONS.load(Ordering::SeqCst);
     assert_eq!(after - before, 0, "allocations during 100 frames");

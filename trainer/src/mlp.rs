@@ -149,6 +149,17 @@ impl Mlp {
 
     /// Cross-entropy loss and the gradients this network's feedback gives, for one batch.
     pub fn gradients(&self, x: &Tensor, labels: &Tensor) -> Result<(f32, GradStore)> {
+        self.gradients_as(x, labels, self.kind)
+    }
+
+    /// Loss and gradients as `kind` would compute them for these weights: backprop gradients
+    /// of an FA network measure how well its updates align with the true gradient.
+    pub fn gradients_as(
+        &self,
+        x: &Tensor,
+        labels: &Tensor,
+        kind: Feedback,
+    ) -> Result<(f32, GradStore)> {
         let (pre, act) = self.forward_all(x)?;
         let logits = &act[act.len() - 1];
         let n = x.dim(0)? as f64;
@@ -167,7 +178,7 @@ impl Mlp {
             if l == 0 {
                 break;
             }
-            let upstream = match (self.kind, &self.feedback[l], &self.feedback[l - 1]) {
+            let upstream = match (kind, &self.feedback[l], &self.feedback[l - 1]) {
                 (Feedback::Backprop, _, _) => delta.matmul(self.weights[l].as_tensor())?,
                 (Feedback::Alignment, Some(b), _) => delta.matmul(b)?,
                 (Feedback::Direct, _, Some(d)) => error.matmul(d)?,

@@ -1,0 +1,154 @@
+//! MLPs trained by backprop, feedback alignment and direct feedback alignment on a slice of
+//! real MNIST: each learns, FA keeps and saves its fixed matrices, its hidden-layer updates
+//! point within 90 degrees of the true gradient, and the runtime runs the checkpoints.
+//! Needs the shared data folder; skips with a message without.
+
+use candle_core::{Device, Tensor};
+use plastic_models::Checkpoint;
+use plastic_runtime::Model;
+use plastic_trainer::data::{self, DatasetKind, Split};
+use plastic_trainer::experiment::{RunOptions, channel_stats, train_mlp};
+use plastic_trainer::features;
+use plastic_trainer::mlp::{self, Feedback, Mlp, MlpConfig};
+use plastic_trainer::preset::Preset;
+
+fn mnist_slice() -> Option<Split> {
+    let Some(dir) = data::shared_data_dir() else {
+        eprintln!("skipped: no shared data (set PLASTIC_DATA)");
+        return None;
+    };
+    let split = data::load(DatasetKind::Mnist, &dir.join("mnist")).expect("MNIST loads");
+    Some(Split {
+        train: split.train.take(6000),
+        test: split.test.take(1000),
+    })
+}
+
+fn small_preset(model: &str) -> Preset {
+    let mut p = Preset::load(&format!("{model}-mnist")).unwrap();
+    let m = p.mlp_mut().unwrap();
+    m.hidden = vec![256];
+    m.epochs = 8;
+    m.lr0 = 2e-3;
+    m.lr_end = 2e-4;
+    p
+}
+
+#[test]
+fn bp_fa_and_dfa_learn_and_the_runtime_runs_their_checkpoints() {
+    let Some(split) = mnist_slice() else { return };
+    let options = RunOptions {
+        seed: 3,
+        device_name: "cpu".into(),
+        progress: false,
+    };
+    for model in ["mlp-bp", "mlp-fa", "mlp-dfa"] {
+        let ckpt = train_mlp(
+            &small_preset(model),
+            DatasetKind::Mnist,
+            &split,
+            &Device::Cpu,
+            &options,
+        )
+        .unwrap();
+        let acc = ckpt.metrics["test_accuracy"].as_f64().unwrap();
+        // 6000 digits, 8 epochs, 256 hidden units: a linear model gets about 87 %.
+        eprintln!("{model}: {acc}");
+        assert!(acc > 0.9, "{model} reached only {acc}");
+        let bytes = ckpt.to_bytes().unwrap();
+        let back = Checkpoint::from_bytes(&bytes).unwrap();
+        assert_eq!(
+            back.layers, ckpt.layers,
+            "{model}: feedback matrices survive the file"
+        );
+        let runtime = Model::from_bytes(&bytes).unwrap();
+        let mut ws = runtime.workspace();
+        let mut input = vec![0.0f32; 784];
+        let mut correct = 0;
+        for i in 0..split.test.len() {
+            plastic_runtime::preprocess::normalize(
+                split.test.image(i),
+                &runtime.spec().input.preprocess,
+                &mut input,
+            )
+            .unwrap();
+            let p = runtime.infer(&input, &mut ws).unwrap();
+            correct += usize::from(p.class == usize::from(split.test.labels[i]));
+        }
+        let runtime_acc = correct as f64 / split.test.len() as f64;
+        assert!(
+            (runtime_acc - acc).abs() < 0.002,
+            "{model}: runtime {runtime_acc} vs trainer {acc}"
+        );
+    }
+}
+
+#[test]
+fn fa_keeps_b_fixed_and_its_updates_align_with_backprop() {
+    let Some(split) = mnist_slice() else { return };
+    let pre = channel_stats(&split.train);
+    let dev = Device::Cpu;
+    let x = features::inputs(&split.train, &pre).unwrap();
+    let x = Tensor::from_vec(x, (split.train.len(), 784), &dev).unwrap();
+    let xt = features::inputs(&split.test, &pre).unwrap();
+    let xt = Tensor::from_vec(xt, (split.test.len(), 784), &dev).unwrap();
+    let y = features::labels(&split.train);
+    let cfg = MlpConfig {
+        sizes: vec![784, 256, 256, 10],
+        feedback: Feedback::Alignment,
+        epochs: 2,
+        batch: 100,
+        lr0: 1e-3,
+        lr_end: 1e-3,
+    };
+    let fresh = Mlp::new(&cfg.sizes, Feedback::Alignment, 5, &dev).unwrap();
+    let trained = mlp::train(&cfg, &x, &y, &xt, &features::labels(&split.test), 5, |_| {}).unwrap();
+    for (a, b) in fresh.feedback.iter().zip(&trained.feedback) {
+        match (a, b) {
+            (Some(a), Some(b)) => {
+                let (a, b) = (
+                    a.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                    b.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                );
+                assert!(a == b, "a feedback matrix changed during training");
+            }
+            (None, None) => {}
+            _ => panic!("feedback matrices appeared or vanished"),
+        }
+    }
+    // After training, FA's update of each hidden layer is within 90 degrees of backprop's.
+    let idx = Tensor::arange(0u32, 500, &dev).unwrap();
+    let (xb, yb) = (
+        x.index_select(&idx, 0).unwrap(),
+        Tensor::from_slice(&y[..500], 500, &dev).unwrap(),
+    );
+    let (_, fa) = trained.gradients_as(&xb, &yb, Feedback::Alignment).unwrap();
+    let (_, bp) = trained.gradients_as(&xb, &yb, Feedback::Backprop).unwrap();
+    for l in 0..2 {
+        let w = trained.weights[l].as_tensor();
+        let a = fa
+            .get(w)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let b = bp
+            .get(w)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let dot: f32 = a.iter().zip(&b).map(|(p, q)| p * q).sum();
+        let na = a.iter().map(|p| p * p).sum::<f32>().sqrt();
+        let nb = b.iter().map(|q| q * q).sum::<f32>().sqrt();
+        let cos = dot / (na * nb);
+        eprintln!("layer {l}: cos(FA update, BP gradient) = {cos:.3}");
+        assert!(
+            cos > 0.0,
+            "layer {l}: FA update is {} degrees from BP",
+            cos.acos().to_degrees()
+        );
+    }
+}
