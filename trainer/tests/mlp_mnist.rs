@@ -28,9 +28,9 @@ fn small_preset(model: &str) -> Preset {
     let mut p = Preset::load(&format!("{model}-mnist")).unwrap();
     let m = p.mlp_mut().unwrap();
     m.hidden = vec![256];
-    m.epochs = 8;
-    m.lr0 = 2e-3;
-    m.lr_end = 2e-4;
+    m.epochs = 15;
+    m.lr0 = 3e-3;
+    m.lr_end = 3e-4;
     p
 }
 
@@ -52,7 +52,8 @@ fn bp_fa_and_dfa_learn_and_the_runtime_runs_their_checkpoints() {
         )
         .unwrap();
         let acc = ckpt.metrics["test_accuracy"].as_f64().unwrap();
-        // 6000 digits, 8 epochs, 256 hidden units: a linear model gets about 87 %.
+        // 6000 digits, 15 epochs, 256 hidden units (measured: BP 93.8 %, FA and DFA 92.0 %;
+        // with one hidden layer FA and DFA draw the same matrix and coincide).
         eprintln!("{model}: {acc}");
         assert!(acc > 0.9, "{model} reached only {acc}");
         let bytes = ckpt.to_bytes().unwrap();
