@@ -1,9 +1,18 @@
 //! A Krotov-Hopfield layer that keeps learning on the device.
 //!
-//! The layer keeps a master copy of its weights (f32, or f16 to halve the memory) that the rule
-//! updates, and an int8 copy (one scale per row) that inference reads. A learning step changes
-//! at most two rows (the winner and the k-th), so only those rows are written back to the master
-//! and re-quantized. Guards keep a bad frame from breaking what was learned: the learning rate is
+//! The layer keeps a master copy of its weights that the rule updates, and an int8 copy (one
+//! scale per row) that inference reads. The master is f32, f16 (half the memory), or `Q16`: an
+//! int8 residual plane beside the int8 weights, so that `scale * (q + r / 256)` is a 16-bit
+//! fixed-point master and the inference copy is part of it (2 bytes per weight in all). A
+//! learning step changes at most two rows (the winner and the k-th), so only those rows are
+//! written back to the master and re-quantized.
+//!
+//! Ranking needs the currents of every hidden unit, the one full pass over the weights per
+//! step. For `p = 3` (the paper's MNIST setting) the layer ranks from the int8 weights
+//! (`sum q|q| x`, one exact integer kernel) and then computes the two chosen units' currents
+//! exactly from the master, so the update itself is exact; near-ties may rank differently
+//! than exact f32 currents would (a test measures how rarely on MNIST). Other `p` rank from the
+//! master in f32. Guards keep a bad frame from breaking what was learned: the learning rate is
 //! clamped to bounds, and a step that makes a row non-finite or pushes its p-norm past a bound is
 //! rolled back (nothing is written).
 //!
@@ -15,7 +24,7 @@ use half::f16;
 use half::slice::HalfFloatSliceExt;
 
 use crate::kernels::{self, Kernels};
-use crate::learn::krotov::{KrotovParams, KrotovStep, lebesgue_weight};
+use crate::learn::krotov::{KrotovParams, KrotovStep, lebesgue_weight, rank_winner_and_kth};
 use crate::quant::quantize_vector;
 use crate::{Error, Result};
 
@@ -28,7 +37,14 @@ pub enum MasterPrecision {
     /// (about 1e-3 relative), which the rule's step normalisation (largest change = eps) gives
     /// for eps above about 1e-3.
     F16,
+    /// 16-bit fixed point per row: the int8 inference weights plus an int8 residual, 2 bytes per
+    /// weight including the inference copy (f32 and f16 masters add it on top). Resolution:
+    /// the row's largest weight / 32512.
+    Q16,
 }
+
+/// Widest row for int8 ranking: `127^2 * 127 * cols` must fit in i32.
+const MAX_INT8_RANK_COLS: usize = 1040;
 
 /// Rows converted per block when computing currents: 64 rows of 784 floats (200 KB) stay in
 /// a desktop core's L2 cache; small layers use one block.
@@ -38,6 +54,8 @@ const BLOCK_ROWS: usize = 64;
 enum Master {
     F32(Vec<f32>),
     F16(Vec<f16>),
+    /// The residual plane `r`: weight = `scale * (q + r / 256)`.
+    Q16(Vec<i8>),
 }
 
 /// Bounds that a learning step must respect.
@@ -95,8 +113,12 @@ pub struct PlasticLayer {
     currents: Vec<f32>,
     /// One row of the master in f32 (for re-quantization).
     row: Vec<f32>,
-    /// A block of rows of the master in f32, for the currents.
+    /// A block of rows of the master in f32, for exact currents (empty when ranking in int8).
     block: Vec<f32>,
+    /// Rank from `sum q|q| x` on the int8 weights (p = 3) instead of exact f32 currents.
+    rank_int8: bool,
+    xq: Vec<i8>,
+    acc: Vec<i32>,
     kernels: Kernels,
     /// The touched rows in f32, in the step's slot order.
     touched: Vec<f32>,
@@ -123,34 +145,49 @@ impl PlasticLayer {
         if weights.iter().any(|w| !w.is_finite()) {
             return Err(Error::NonFiniteInput);
         }
+        let n = weights.len();
         let master = match precision {
-            MasterPrecision::F32 => Master::F32(weights.to_vec()),
-            MasterPrecision::F16 => {
-                let mut m = vec![f16::ZERO; weights.len()];
-                m.convert_from_f32_slice(weights);
-                Master::F16(m)
-            }
+            MasterPrecision::F32 => Master::F32(vec![0.0; n]),
+            MasterPrecision::F16 => Master::F16(vec![f16::ZERO; n]),
+            MasterPrecision::Q16 => Master::Q16(vec![0; n]),
         };
+        let rank_int8 = params.p == 3.0 && cols <= MAX_INT8_RANK_COLS;
         let mut layer = Self {
             rows,
             cols,
             params,
             guards,
             master,
-            q: vec![0; rows * cols],
+            q: vec![0; n],
             scale: vec![0.0; rows],
             step: KrotovStep::new(rows, cols, 1),
             currents: vec![0.0; rows],
             row: vec![0.0; cols],
-            block: vec![0.0; BLOCK_ROWS.min(rows) * cols],
+            block: Vec::new(),
+            rank_int8: false,
+            xq: vec![0; cols],
+            acc: vec![0; rows],
             kernels: kernels::best(),
             touched: vec![0.0; 2 * cols],
             stats: PlasticStats::default(),
         };
-        for mu in 0..rows {
-            layer.requantize(mu);
+        layer.set_exact_ranking(!rank_int8);
+        for (mu, row) in weights.chunks_exact(cols).enumerate() {
+            layer.store_row(mu, row);
         }
         Ok(layer)
+    }
+
+    /// Ranks from exact f32 currents (`true`), or from the int8 weights where `p = 3` allows
+    /// it (`false`, the default then). Allocates the exact path's block buffer when needed.
+    pub fn set_exact_ranking(&mut self, exact: bool) {
+        self.rank_int8 = !exact && self.params.p == 3.0 && self.cols <= MAX_INT8_RANK_COLS;
+        let block_len = if self.rank_int8 {
+            0
+        } else {
+            BLOCK_ROWS.min(self.rows) * self.cols
+        };
+        self.block = vec![0.0; block_len];
     }
 
     /// A layer from int8 weights: the master starts as `q * scale`.
@@ -189,7 +226,45 @@ impl PlasticLayer {
         match &self.master {
             Master::F32(w) => out.copy_from_slice(&w[span]),
             Master::F16(w) => w[span].convert_to_f32_slice(out),
+            Master::Q16(r) => {
+                let s = self.scale[mu];
+                for ((o, &q), &r) in out.iter_mut().zip(&self.q[span.clone()]).zip(&r[span]) {
+                    *o = s * (f32::from(q) + f32::from(r) * (1.0 / 256.0));
+                }
+            }
         }
+    }
+
+    /// Writes row `mu` (f32) into the master and its int8 copy.
+    fn store_row(&mut self, mu: usize, row: &[f32]) {
+        let span = mu * self.cols..(mu + 1) * self.cols;
+        self.scale[mu] = quantize_vector(row, &mut self.q[span.clone()]);
+        match &mut self.master {
+            Master::F32(w) => w[span].copy_from_slice(row),
+            Master::F16(w) => w[span].convert_from_f32_slice(row),
+            Master::Q16(r) => {
+                let s = self.scale[mu];
+                let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
+                for ((r, &q), &w) in r[span.clone()].iter_mut().zip(&self.q[span]).zip(row) {
+                    let residual = (w * inv - f32::from(q)) * 256.0;
+                    *r = libm::roundf(residual).clamp(-128.0, 127.0) as i8;
+                }
+            }
+        }
+    }
+
+    /// The exact current `sign(W_mu)|W_mu|^(p-1) . v` of one unit, from the master.
+    fn exact_current(&mut self, mu: usize, v: &[f32]) -> f32 {
+        let mut row = core::mem::take(&mut self.row);
+        self.master_row(mu, &mut row);
+        let p = self.params.p;
+        let current = row
+            .iter()
+            .zip(v)
+            .map(|(&w, &x)| lebesgue_weight(w, p) * x)
+            .sum();
+        self.row = row;
+        current
     }
 
     /// Bytes of the master copy, the int8 copy and scales, and the learning buffers.
@@ -197,9 +272,12 @@ impl PlasticLayer {
         let master = match &self.master {
             Master::F32(w) => w.len() * 4,
             Master::F16(w) => w.len() * 2,
+            Master::Q16(r) => r.len(),
         };
         let buffers =
-            (self.block.len() + self.touched.len() + self.row.len() + self.currents.len()) * 4;
+            (self.block.len() + self.touched.len() + self.row.len() + self.currents.len()) * 4
+                + self.xq.len()
+                + self.acc.len() * 4;
         master + self.q.len() + self.scale.len() * 4 + buffers
     }
 
@@ -213,12 +291,44 @@ impl PlasticLayer {
         (self.rows, self.cols)
     }
 
-    fn requantize(&mut self, mu: usize) {
-        let mut row = core::mem::take(&mut self.row);
-        self.master_row(mu, &mut row);
-        let span = mu * self.cols..(mu + 1) * self.cols;
-        self.scale[mu] = quantize_vector(&row, &mut self.q[span]);
-        self.row = row;
+    /// The unit with the largest current for `v` and the unit ranked `k`-th, from the int8
+    /// weights or exactly (see [`PlasticLayer::set_exact_ranking`]). `v` must have the layer's
+    /// width and be finite ([`PlasticLayer::learn`] checks both).
+    pub fn rank(&mut self, v: &[f32]) -> (usize, usize) {
+        if self.rank_int8 {
+            // I_mu ~ scale_mu^2 * s_x * sum q|q| x_q.
+            let sx = quantize_vector(v, &mut self.xq);
+            self.kernels
+                .currents_p3_i8(&self.q, &self.xq, &mut self.acc);
+            for ((c, &a), &s) in self.currents.iter_mut().zip(&self.acc).zip(&self.scale) {
+                *c = a as f32 * s * s * sx;
+            }
+        } else {
+            self.exact_currents(v);
+        }
+        rank_winner_and_kth(&self.currents, self.params.k)
+    }
+
+    /// Exact currents `sign(W)|W|^(p-1) v` of every unit, a block of rows at a time: the block
+    /// is converted from the master, powered, and multiplied by the fastest matvec kernel while
+    /// it is still in cache.
+    fn exact_currents(&mut self, v: &[f32]) {
+        let (p, cols) = (self.params.p, self.cols);
+        let mut block = core::mem::take(&mut self.block);
+        let block_rows = block.len() / cols.max(1);
+        for start in (0..self.rows).step_by(block_rows.max(1)) {
+            let end = (start + block_rows).min(self.rows);
+            let chunk = &mut block[..(end - start) * cols];
+            for (mu, row) in (start..end).zip(chunk.chunks_exact_mut(cols)) {
+                self.master_row(mu, row);
+            }
+            if p != 2.0 {
+                chunk.iter_mut().for_each(|w| *w = lebesgue_weight(*w, p));
+            }
+            self.kernels
+                .matvec_f32(chunk, v, &mut self.currents[start..end]);
+        }
+        self.block = block;
     }
 
     /// One learning step on the preprocessed input `v` with learning rate `eps` (clamped to
@@ -245,28 +355,13 @@ impl PlasticLayer {
         }
         let p = self.params.p;
         let cols = self.cols;
-        // Currents I = sign(W)|W|^(p-1) v, a block of rows at a time: the block is converted
-        // from the master, powered, and multiplied by the fastest matvec kernel while it is
-        // still in cache.
-        let mut block = core::mem::take(&mut self.block);
-        let block_rows = block.len() / cols.max(1);
-        for start in (0..self.rows).step_by(block_rows.max(1)) {
-            let end = (start + block_rows).min(self.rows);
-            let chunk = &mut block[..(end - start) * cols];
-            let span = start * cols..end * cols;
-            match &self.master {
-                Master::F32(w) => chunk.copy_from_slice(&w[span]),
-                Master::F16(w) => w[span].convert_to_f32_slice(chunk),
-            }
-            if p != 2.0 {
-                chunk.iter_mut().for_each(|w| *w = lebesgue_weight(*w, p));
-            }
-            self.kernels
-                .matvec_f32(chunk, v, &mut self.currents[start..end]);
-        }
-        self.block = block;
         self.step.clear();
-        let winner = self.step.add_sample(v, &self.currents, self.params)?;
+        let (winner, kth) = self.rank(v);
+        // The update uses the exact currents of the two units it changes.
+        self.currents[winner] = self.exact_current(winner, v);
+        self.currents[kth] = self.exact_current(kth, v);
+        self.step
+            .add_ranked(v, &self.currents, (winner, kth), self.params.delta)?;
         let slots = self.step.changed_rows().len();
         for slot in 0..slots {
             let mu = self.step.changed_rows()[slot];
@@ -284,15 +379,12 @@ impl PlasticLayer {
             self.stats.rollbacks += 1;
             return Ok(StepOutcome::RolledBack);
         }
+        let touched = core::mem::take(&mut self.touched);
         for slot in 0..slots {
             let mu = self.step.changed_rows()[slot];
-            let src = &self.touched[slot * cols..(slot + 1) * cols];
-            match &mut self.master {
-                Master::F32(w) => w[mu * cols..(mu + 1) * cols].copy_from_slice(src),
-                Master::F16(w) => w[mu * cols..(mu + 1) * cols].convert_from_f32_slice(src),
-            }
-            self.requantize(mu);
+            self.store_row(mu, &touched[slot * cols..(slot + 1) * cols]);
         }
+        self.touched = touched;
         self.stats.updates += 1;
         Ok(StepOutcome::Updated { winner })
     }
@@ -342,7 +434,7 @@ mod tests {
     }
 
     #[test]
-    fn f16_master_halves_the_memory_and_tracks_the_f32_one() {
+    fn f16_and_q16_masters_save_memory_and_track_the_f32_one() {
         let w: Vec<f32> = (0..64 * 20)
             .map(|i| ((i * 7919) % 200) as f32 / 100.0 - 1.0)
             .collect();
@@ -351,28 +443,64 @@ mod tests {
             k: 3,
             delta: 0.4,
         };
-        let mut a =
-            PlasticLayer::new(&w, 64, 20, params, MasterPrecision::F32, Guards::default()).unwrap();
-        let mut b =
-            PlasticLayer::new(&w, 64, 20, params, MasterPrecision::F16, Guards::default()).unwrap();
+        let make = |precision| {
+            let mut l =
+                PlasticLayer::new(&w, 64, 20, params, precision, Guards::default()).unwrap();
+            // Exact ranking: the same winners in all three, so only precision differs.
+            l.set_exact_ranking(true);
+            l
+        };
+        let (mut a, mut b, mut c) = (
+            make(MasterPrecision::F32),
+            make(MasterPrecision::F16),
+            make(MasterPrecision::Q16),
+        );
         assert_eq!(a.memory_bytes() - b.memory_bytes(), 64 * 20 * 2);
+        assert_eq!(a.memory_bytes() - c.memory_bytes(), 64 * 20 * 3);
         for i in 0..50 {
             let v: Vec<f32> = (0..20)
                 .map(|j| ((i * 31 + j * 17) % 11) as f32 / 10.0)
                 .collect();
             a.learn(&v, 0.02).unwrap();
             b.learn(&v, 0.02).unwrap();
+            c.learn(&v, 0.02).unwrap();
         }
-        let (mut ra, mut rb) = ([0.0; 20], [0.0; 20]);
-        let mut worst = 0.0f32;
+        let (mut ra, mut rb, mut rc) = ([0.0; 20], [0.0; 20], [0.0; 20]);
+        let (mut f16_drift, mut q16_drift) = (0.0f32, 0.0f32);
         for mu in 0..64 {
             a.master_row(mu, &mut ra);
             b.master_row(mu, &mut rb);
-            for (x, y) in ra.iter().zip(&rb) {
-                worst = worst.max((x - y).abs());
+            c.master_row(mu, &mut rc);
+            for ((x, y), z) in ra.iter().zip(&rb).zip(&rc) {
+                f16_drift = f16_drift.max((x - y).abs());
+                q16_drift = q16_drift.max((x - z).abs());
             }
         }
-        assert!(worst < 0.02, "f16 master drifted by {worst}");
+        assert!(f16_drift < 0.02, "f16 master drifted by {f16_drift}");
+        assert!(q16_drift < 0.02, "q16 master drifted by {q16_drift}");
+    }
+
+    #[test]
+    fn q16_master_round_trips_a_row_to_its_resolution() {
+        let w: Vec<f32> = (0..3 * 40)
+            .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
+            .collect();
+        let layer =
+            PlasticLayer::new(&w, 3, 40, PARAMS, MasterPrecision::Q16, Guards::default()).unwrap();
+        let mut row = [0.0; 40];
+        for mu in 0..3 {
+            layer.master_row(mu, &mut row);
+            let max = w[mu * 40..(mu + 1) * 40]
+                .iter()
+                .fold(0.0f32, |m, v| m.max(v.abs()));
+            for (a, b) in row.iter().zip(&w[mu * 40..]) {
+                // Resolution: max / 127 / 256, half of it by rounding.
+                assert!(
+                    (a - b).abs() <= max / 127.0 / 256.0 * 0.5 + 1e-7,
+                    "{a} vs {b}"
+                );
+            }
+        }
     }
 
     #[test]

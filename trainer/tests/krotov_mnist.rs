@@ -164,3 +164,49 @@ fn small_model_with_linear_readout_beats_85_percent() {
     assert!(acc > 0.85, "linear readout reached only {acc}");
     assert!(ckpt.layers[1].bias.is_some());
 }
+
+#[test]
+fn int8_ranking_on_the_device_picks_the_exact_winner_on_real_digits() {
+    use plastic_runtime::plastic::{Guards, MasterPrecision, PlasticLayer};
+    let Some(split) = mnist() else { return };
+    let ckpt = plastic_models::Checkpoint::from_bytes(plastic_models::DEFAULT_CHECKPOINT).unwrap();
+    let Weights::Int8 { q, scale } = &ckpt.layers[0].weight else {
+        panic!("the shipped default model is int8")
+    };
+    let params = KrotovParams {
+        p: 3.0,
+        k: 7,
+        delta: 0.4,
+    };
+    let make = |exact: bool| {
+        let mut l = PlasticLayer::from_int8(
+            q,
+            scale,
+            784,
+            params,
+            MasterPrecision::Q16,
+            Guards::default(),
+        )
+        .unwrap();
+        l.set_exact_ranking(exact);
+        l
+    };
+    let (mut fast, mut exact) = (make(false), make(true));
+    let test = split.test.take(1000);
+    let x = features::inputs(&test, &Preprocess::UnitNorm).unwrap();
+    let (mut same_winner, mut same_kth) = (0, 0);
+    for v in x.chunks_exact(784) {
+        let (a, b) = (fast.rank(v), exact.rank(v));
+        same_winner += usize::from(a.0 == b.0);
+        same_kth += usize::from(a.1 == b.1);
+    }
+    eprintln!("int8 ranking: winner agrees on {same_winner}/1000, k-th on {same_kth}/1000");
+    assert!(
+        same_winner >= 990,
+        "winner agrees on only {same_winner} of 1000 digits"
+    );
+    assert!(
+        same_kth >= 970,
+        "k-th unit agrees on only {same_kth} of 1000 digits"
+    );
+}

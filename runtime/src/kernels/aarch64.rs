@@ -20,6 +20,7 @@ pub(super) fn neon() -> Option<Kernels> {
         name: "aarch64 neon",
         matvec_f32: matvec_f32_neon,
         matvec_i8: matvec_i8_neon,
+        currents_p3_i8: super::generic::currents_p3_i8_generic,
     })
 }
 
@@ -29,6 +30,7 @@ pub(super) fn dotprod() -> Option<Kernels> {
         name: "aarch64 neon+dotprod",
         matvec_f32: matvec_f32_neon,
         matvec_i8: matvec_i8_dotprod,
+        currents_p3_i8: super::generic::currents_p3_i8_generic,
     })
 }
 

@@ -66,6 +66,25 @@ pub fn matvec_i8_generic(q: &[i8], x: &[i8], acc: &mut [i32]) {
     }
 }
 
+/// `acc = (Q |Q|) x` in exact (wrapping) i32 arithmetic: the Krotov currents for `p = 3`,
+/// `sum_j sign(q_j) q_j^2 x_j`, computed from the int8 weights themselves. Each product fits
+/// in i32; sums over rows of up to 1040 columns cannot wrap (127^2 * 127 * 1040 < 2^31).
+pub fn currents_p3_i8_generic(q: &[i8], x: &[i8], acc: &mut [i32]) {
+    let cols = x.len();
+    debug_assert_eq!(q.len(), acc.len() * cols);
+    if cols == 0 {
+        return acc.fill(0);
+    }
+    for (row, out) in q.chunks_exact(cols).zip(acc.iter_mut()) {
+        let mut sum = 0i32;
+        for (&w, &v) in row.iter().zip(x) {
+            let w = i32::from(w);
+            sum = sum.wrapping_add(w * w.abs() * i32::from(v));
+        }
+        *out = sum;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +100,14 @@ mod tests {
         let mut y = [0.0; 2];
         matvec_f32_generic(&w, &x, &mut y);
         assert_eq!(y, [0.0 * 1.0 + 16.0 * 2.0, -3.0]);
+    }
+
+    #[test]
+    fn p3_currents_match_hand_computation() {
+        // Row [2, -3, 1] . x [1, 1, -2] with q|q| = [4, -9, 1]: 4 - 9 - 2 = -7.
+        let mut acc = [0i32; 1];
+        currents_p3_i8_generic(&[2, -3, 1], &[1, 1, -2], &mut acc);
+        assert_eq!(acc, [-7]);
     }
 
     #[test]

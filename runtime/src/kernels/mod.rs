@@ -46,6 +46,8 @@ pub struct Kernels {
     pub matvec_f32: MatvecF32,
     /// `acc = Q x` of int8 values, exact in i32.
     pub matvec_i8: MatvecI8,
+    /// `acc = (Q |Q|) x` of int8 values, exact in i32: Krotov currents for `p = 3`.
+    pub currents_p3_i8: MatvecI8,
 }
 
 impl Kernels {
@@ -60,6 +62,12 @@ impl Kernels {
     pub fn matvec_i8(&self, q: &[i8], x: &[i8], acc: &mut [i32]) {
         (self.matvec_i8)(q, x, acc)
     }
+
+    /// `acc = (Q |Q|) x` of int8 values with this set's kernel.
+    #[inline]
+    pub fn currents_p3_i8(&self, q: &[i8], x: &[i8], acc: &mut [i32]) {
+        (self.currents_p3_i8)(q, x, acc)
+    }
 }
 
 /// The portable scalar kernels: the reference, and the fallback on every target.
@@ -68,6 +76,7 @@ pub fn generic() -> Kernels {
         name: "generic",
         matvec_f32: generic::matvec_f32_generic,
         matvec_i8: generic::matvec_i8_generic,
+        currents_p3_i8: generic::currents_p3_i8_generic,
     }
 }
 
@@ -194,6 +203,11 @@ macro_rules! variant_tests {
             fn matvec_f32_matches_generic() {
                 crate::kernels::testing::check_f32(stringify!($name), $variant);
             }
+
+            #[test]
+            fn currents_p3_i8_is_bit_identical_to_generic() {
+                crate::kernels::testing::check_p3(stringify!($name), $variant);
+            }
         }
     };
 }
@@ -267,6 +281,24 @@ mod testing {
                 let mut got = vec![i32::MIN; rows];
                 k.matvec_i8(&q, &x, &mut got);
                 generic().matvec_i8(&q, &x, &mut want);
+                assert_eq!(got, want, "{} vs generic, {rows} x {cols}", k.name);
+            }
+        }
+    }
+
+    /// Krotov p = 3 currents: weights -128..=127, activations -127..=127, bit-identical.
+    pub fn check_p3(name: &str, k: Option<Kernels>) {
+        let Some(k) = k else { return skip(name) };
+        let mut rng = Rng::new(0x9e3);
+        for cols in COLS {
+            for rows in ROWS {
+                let mut q: Vec<i8> = (0..rows * cols).map(|_| rng.i8_in(-128, 127)).collect();
+                let x: Vec<i8> = (0..cols).map(|_| rng.i8_in(-127, 127)).collect();
+                q[0] = -128;
+                let mut want = vec![0i32; rows];
+                let mut got = vec![i32::MIN; rows];
+                k.currents_p3_i8(&q, &x, &mut got);
+                generic().currents_p3_i8(&q, &x, &mut want);
                 assert_eq!(got, want, "{} vs generic, {rows} x {cols}", k.name);
             }
         }

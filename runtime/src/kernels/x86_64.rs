@@ -18,6 +18,7 @@ pub(super) fn avx2_fma() -> Option<Kernels> {
         name: "x86_64 avx2+fma",
         matvec_f32: matvec_f32_avx2,
         matvec_i8: matvec_i8_avx2,
+        currents_p3_i8: super::generic::currents_p3_i8_generic,
     })
 }
 
@@ -27,6 +28,7 @@ pub(super) fn avx512vnni() -> Option<Kernels> {
         name: "x86_64 avx512vnni",
         matvec_f32: matvec_f32_avx512,
         matvec_i8: matvec_i8_vnni,
+        currents_p3_i8: currents_p3_avx512,
     })
 }
 
@@ -320,4 +322,57 @@ fn dot_u8i8_vnni<const R: usize>(block: &[i8], x: &[i8]) -> [i32; R] {
 mod tests {
     crate::kernels::variant_tests!(avx2_fma, crate::kernels::x86_64::avx2_fma());
     crate::kernels::variant_tests!(avx512vnni, crate::kernels::x86_64::avx512vnni());
+}
+
+fn currents_p3_avx512(q: &[i8], x: &[i8], acc: &mut [i32]) {
+    if check_shapes(q.len(), x.len(), acc.len()) == 0 {
+        return acc.fill(0);
+    }
+    // SAFETY: only reachable through the `Kernels` of `avx512vnni()`, which checked AVX-512F
+    // and AVX-512BW.
+    unsafe { p3_avx512(q, x, acc) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw")]
+fn p3_avx512(q: &[i8], x: &[i8], acc: &mut [i32]) {
+    by_blocks(
+        q,
+        x,
+        acc,
+        |b, x| dot_p3_avx512::<ROWS>(b, x),
+        |r, x| dot_p3_avx512::<1>(r, x)[0],
+    );
+}
+
+/// `sum_j q|q| x` for `R` rows: 32 columns per step, weights and `x` sign-extended to i16,
+/// `q|q|` (at most 2^14 in magnitude, so exact in i16) multiplied pairwise into i32 by
+/// `_mm512_madd_epi16`; the last `< 32` columns in scalar code. Sums wrap like the generic ones.
+#[target_feature(enable = "avx512f,avx512bw")]
+fn dot_p3_avx512<const R: usize>(block: &[i8], x: &[i8]) -> [i32; R] {
+    let cols = x.len();
+    assert_eq!(block.len(), R * cols);
+    let (wp, xp) = (block.as_ptr(), x.as_ptr());
+    let mut acc = [_mm512_setzero_si512(); R];
+    let mut j = 0;
+    while j + 32 <= cols {
+        // SAFETY: `j + 32 <= cols`: the loads read `x[j..j + 32]` and `block[r * cols + j..][..32]`
+        // for each row `r`, inside the row since `block.len() == R * cols`.
+        unsafe {
+            let xv = _mm512_cvtepi8_epi16(_mm256_loadu_si256(xp.add(j).cast()));
+            for (r, a) in acc.iter_mut().enumerate() {
+                let w = _mm512_cvtepi8_epi16(_mm256_loadu_si256(wp.add(r * cols + j).cast()));
+                let sq = _mm512_mullo_epi16(w, _mm512_abs_epi16(w));
+                *a = _mm512_add_epi32(*a, _mm512_madd_epi16(sq, xv));
+            }
+        }
+        j += 32;
+    }
+    let mut out = acc.map(|a| _mm512_reduce_add_epi32(a));
+    for (r, o) in out.iter_mut().enumerate() {
+        for (&w, &v) in block[r * cols + j..(r + 1) * cols].iter().zip(&x[j..]) {
+            let w = i32::from(w);
+            *o = o.wrapping_add(w * w.abs() * i32::from(v));
+        }
+    }
+    out
 }
