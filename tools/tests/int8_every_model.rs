@@ -1,0 +1,70 @@
+//! Every kind of model the trainer makes keeps its accuracy when quantized to int8: the
+//! runtime's int8 accuracy is within 0.3 points of its f32 accuracy on MNIST test digits.
+//! Small models on a slice of MNIST keep this fast; needs the shared data (skips without).
+
+use candle_core::Device;
+use plastic_runtime::Model;
+use plastic_trainer::data::{self, DatasetKind, Split};
+use plastic_trainer::experiment::{RunOptions, train_krotov, train_mlp};
+use plastic_trainer::preset::Preset;
+
+fn accuracy(model: &Model, split: &Split) -> f64 {
+    let mut ws = model.workspace();
+    let mut input = vec![0.0f32; model.spec().input_len()];
+    let mut correct = 0;
+    for i in 0..split.test.len() {
+        plastic_runtime::preprocess::normalize(
+            split.test.image(i),
+            &model.spec().input.preprocess,
+            &mut input,
+        )
+        .unwrap();
+        let p = model.infer(&input, &mut ws).unwrap();
+        correct += usize::from(p.class == usize::from(split.test.labels[i]));
+    }
+    correct as f64 / split.test.len() as f64
+}
+
+#[test]
+fn int8_is_within_0_3_points_of_f32_for_every_model_kind() {
+    let Some(dir) = data::shared_data_dir() else {
+        eprintln!("skipped: no shared data (set PLASTIC_DATA)");
+        return;
+    };
+    let full = data::load(DatasetKind::Mnist, &dir.join("mnist")).unwrap();
+    let split = Split {
+        train: full.train.take(6000),
+        test: full.test.take(3000),
+    };
+    let options = RunOptions {
+        seed: 4,
+        device_name: "cpu".into(),
+        progress: false,
+    };
+    for name in ["krotov", "krotov-linear", "mlp-bp", "mlp-fa", "mlp-dfa"] {
+        let mut preset = Preset::load(&format!("{name}-mnist")).unwrap();
+        let ckpt = if name.starts_with("mlp") {
+            let m = preset.mlp_mut().unwrap();
+            m.hidden = vec![256];
+            m.epochs = 5;
+            train_mlp(&preset, DatasetKind::Mnist, &split, &Device::Cpu, &options).unwrap()
+        } else {
+            let k = preset.krotov_mut().unwrap();
+            k.hidden = 200;
+            k.k = 2;
+            k.eps0 = 0.04;
+            k.epochs = 20;
+            preset.readout_mut().unwrap().epochs = 20;
+            train_krotov(&preset, DatasetKind::Mnist, &split, &Device::Cpu, &options).unwrap()
+        };
+        let f32_model = Model::from_checkpoint(&ckpt).unwrap();
+        let (a32, a8) = (
+            accuracy(&f32_model, &split),
+            accuracy(&f32_model.quantized(), &split),
+        );
+        eprintln!("{name}: f32 {a32:.4}, int8 {a8:.4}");
+        // A sanity bar: these are small, briefly trained models.
+        assert!(a32 > 0.75, "{name}: f32 accuracy {a32}");
+        assert!((a32 - a8).abs() <= 0.003, "{name}: f32 {a32} vs int8 {a8}");
+    }
+}
