@@ -26,15 +26,13 @@ pub fn forward(w: &Tensor, x: &Tensor) -> Result<Tensor> {
     Ok(x.matmul(&w.t()?)?.relu()?)
 }
 
-/// Plain Hebb on a minibatch: `W + eta z^T x`.
-pub fn hebb_step(w: &Tensor, x: &Tensor, eta: f32) -> Result<Tensor> {
-    let z = forward(w, x)?;
+/// Plain Hebb on a minibatch: `W + eta z^T x`, with `z = forward(w, x)` given.
+pub fn hebb_step(w: &Tensor, x: &Tensor, z: &Tensor, eta: f32) -> Result<Tensor> {
     Ok((w + (z.t()?.matmul(x)? * f64::from(eta))?)?)
 }
 
-/// Oja's subspace rule on a minibatch: `W + eta z^T (x - z W)`.
-pub fn oja_step(w: &Tensor, x: &Tensor, eta: f32) -> Result<Tensor> {
-    let z = forward(w, x)?;
+/// Oja's subspace rule on a minibatch: `W + eta z^T (x - z W)`, with `z = forward(w, x)`.
+pub fn oja_step(w: &Tensor, x: &Tensor, z: &Tensor, eta: f32) -> Result<Tensor> {
     let residual = (x - z.matmul(w)?)?;
     Ok((w + (z.t()?.matmul(&residual)? * f64::from(eta))?)?)
 }
@@ -57,9 +55,8 @@ impl GuptaState {
         })
     }
 
-    /// One step: returns the new weights.
-    pub fn step(&mut self, w: &Tensor, x: &Tensor, eta: f32) -> Result<Tensor> {
-        let z = forward(w, x)?;
+    /// One step, with `z = forward(w, x)` given: returns the new weights.
+    pub fn step(&mut self, w: &Tensor, x: &Tensor, z: &Tensor, eta: f32) -> Result<Tensor> {
         let h = z.t()?.matmul(x)?;
         let delta = ((&h - &self.mean)? * f64::from(eta))?;
         let t = f64::from(self.steps);
@@ -105,7 +102,8 @@ mod tests {
     #[test]
     fn candle_hebb_equals_the_runtime_rule_summed_over_the_batch() {
         let (w0, xs) = (random(1, OUT * IN), random(2, 3 * IN));
-        let candle = hebb_step(&tensor(&w0, OUT, IN), &tensor(&xs, 3, IN), 0.05).unwrap();
+        let (wt, xt) = (tensor(&w0, OUT, IN), tensor(&xs, 3, IN));
+        let candle = hebb_step(&wt, &xt, &forward(&wt, &xt).unwrap(), 0.05).unwrap();
         let mut w = w0.clone();
         for x in xs.chunks_exact(IN) {
             let mut z = [0.0; OUT];
@@ -118,7 +116,8 @@ mod tests {
     #[test]
     fn candle_oja_equals_the_runtime_rule() {
         let (w0, x) = (random(3, OUT * IN), random(4, IN));
-        let candle = oja_step(&tensor(&w0, OUT, IN), &tensor(&x, 1, IN), 0.05).unwrap();
+        let (wt, xt) = (tensor(&w0, OUT, IN), tensor(&x, 1, IN));
+        let candle = oja_step(&wt, &xt, &forward(&wt, &xt).unwrap(), 0.05).unwrap();
         let mut w = w0.clone();
         let mut z = [0.0; OUT];
         relu_forward(&w0, &x, &mut z);
@@ -138,7 +137,8 @@ mod tests {
             for (x, z) in xs.chunks_exact(IN).zip(zs.chunks_exact_mut(OUT)) {
                 relu_forward(&w, x, z);
             }
-            wt = state.step(&wt, &tensor(&xs, 3, IN), 0.1).unwrap();
+            let xt = tensor(&xs, 3, IN);
+            wt = state.step(&wt, &xt, &forward(&wt, &xt).unwrap(), 0.1).unwrap();
             rule.update(&mut w, &xs, &zs, 0.1).unwrap();
             close(&wt, &w);
         }
