@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod compare;
 mod eval;
 mod inspect;
 mod io;
@@ -33,6 +34,8 @@ enum Command {
     Viz(viz::Command),
     /// Time the training and inference paths against their baselines; prints a table.
     Bench(bench::Args),
+    /// Train every model at equal settings and compare accuracy, time and size.
+    Compare(compare::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(a),
         Command::Viz(c) => viz::run(c),
         Command::Bench(a) => bench::run(a),
+        Command::Compare(a) => compare::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

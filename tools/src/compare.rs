@@ -1,0 +1,274 @@
+//! `plastic compare`: every model the trainer makes, trained on the same data with the same
+//! seed, epoch budget and minibatch size, then quantized and evaluated by the runtime. Writes
+//! `table.md`, `table.json`, the checkpoints, and `accuracy.svg` (test accuracy per epoch of
+//! every model on one chart).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use candle_core::Device;
+use plastic_runtime::Model;
+use plastic_trainer::data::{self, DatasetKind, Split};
+use plastic_trainer::experiment::{RunOptions, train_krotov, train_mlp};
+use plastic_trainer::preset::Preset;
+use serde_json::json;
+
+use crate::eval::{correct_count, dataset_dir};
+use crate::io::write_atomically;
+use crate::quantize::quantize;
+
+/// The models compared, in table order.
+const MODELS: [&str; 5] = ["krotov", "krotov-linear", "mlp-bp", "mlp-fa", "mlp-dfa"];
+
+/// Arguments of `plastic compare`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// mnist, fashion-mnist or cifar10 (presets exist for mnist; the others reuse them).
+    #[arg(long, default_value = "mnist")]
+    dataset: String,
+    /// Folder holding the dataset's folder; defaults to $PLASTIC_DATA or ../shared/data.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Epoch budget of every model (Krotov models: unsupervised and readout epochs each).
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// Minibatch size of every model and phase.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Seed of every model.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// A quick version: 20,000 training and 5,000 test images, 5 epochs, smaller layers.
+    #[arg(long)]
+    quick: bool,
+    /// Folder for the report.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+struct Entry {
+    model: &'static str,
+    f32_accuracy: f64,
+    int8_accuracy: f64,
+    train_seconds: f64,
+    f32_bytes: usize,
+    int8_bytes: usize,
+    curve: Vec<f64>,
+}
+
+fn preset_for(model: &str, args: &Args, epochs: usize) -> anyhow::Result<Preset> {
+    let mut p = Preset::load(&format!("{model}-mnist"))?;
+    if model.starts_with("krotov") {
+        let k = p.krotov_mut()?;
+        k.epochs = epochs;
+        k.batch = args.batch;
+        if args.quick {
+            k.hidden = 400;
+        }
+        let r = p.readout_mut()?;
+        r.epochs = epochs;
+        r.batch = args.batch;
+    } else {
+        let m = p.mlp_mut()?;
+        m.epochs = epochs;
+        m.batch = args.batch;
+        if args.quick {
+            m.hidden.iter_mut().for_each(|w| *w = 256);
+        }
+    }
+    Ok(p)
+}
+
+/// Runs `plastic compare`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let kind = DatasetKind::parse(&args.dataset)?;
+    let mut split = data::load(kind, &dataset_dir(kind, args.data_dir.clone())?)?;
+    let epochs = if args.quick { 5 } else { args.epochs };
+    if args.quick {
+        split = Split {
+            train: split.train.take(20_000),
+            test: split.test.take(5_000),
+        };
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("could not create {}", args.out.display()))?;
+    let options = RunOptions {
+        seed: args.seed,
+        device_name: "cpu".into(),
+        progress: true,
+    };
+    let mut entries = Vec::new();
+    for model in MODELS {
+        eprintln!("compare: training {model}");
+        let preset = preset_for(model, &args, epochs)?;
+        let start = Instant::now();
+        let ckpt = if model.starts_with("mlp") {
+            train_mlp(&preset, kind, &split, &Device::Cpu, &options)?
+        } else {
+            train_krotov(&preset, kind, &split, &Device::Cpu, &options)?
+        };
+        let train_seconds = start.elapsed().as_secs_f64();
+        let f32_bytes = ckpt.to_bytes()?;
+        let q = quantize(&ckpt);
+        let int8_bytes = q.to_bytes()?;
+        write_atomically(&args.out.join(format!("{model}.safetensors")), &f32_bytes)?;
+        write_atomically(
+            &args.out.join(format!("{model}.int8.safetensors")),
+            &int8_bytes,
+        )?;
+        let n = split.test.len().max(1) as f64;
+        let f32_accuracy = correct_count(&Model::from_checkpoint(&ckpt)?, &split.test)? as f64 / n;
+        let int8_accuracy = correct_count(&Model::from_checkpoint(&q)?, &split.test)? as f64 / n;
+        let metrics = &ckpt.metrics;
+        let curve = metrics["test_accuracy_per_epoch"]
+            .as_array()
+            .or_else(|| metrics["test_accuracy_per_readout_epoch"].as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_f64()).collect())
+            .unwrap_or_default();
+        entries.push(Entry {
+            model,
+            f32_accuracy,
+            int8_accuracy,
+            train_seconds,
+            f32_bytes: f32_bytes.len(),
+            int8_bytes: int8_bytes.len(),
+            curve,
+        });
+    }
+    let setting = format!(
+        "{} ({} train / {} test images), seed {}, {} epochs per phase, minibatch {}{}",
+        kind.name(),
+        split.train.len(),
+        split.test.len(),
+        args.seed,
+        epochs,
+        args.batch,
+        if args.quick {
+            ", --quick (smaller layers)"
+        } else {
+            ""
+        }
+    );
+    let mut md = format!(
+        "# plastic compare\n\n{setting}; accuracies computed by the runtime.\n\n\
+         | model | test accuracy f32 | int8 | train time | checkpoint f32 | int8 |\n\
+         |---|---|---|---|---|---|\n"
+    );
+    for e in &entries {
+        writeln!(
+            md,
+            "| {} | {:.2} % | {:.2} % | {:.1} s | {:.2} MB | {:.2} MB |",
+            e.model,
+            e.f32_accuracy * 100.0,
+            e.int8_accuracy * 100.0,
+            e.train_seconds,
+            e.f32_bytes as f64 / 1e6,
+            e.int8_bytes as f64 / 1e6
+        )?;
+    }
+    md.push_str(
+        "\nTest accuracy per epoch (readout epochs for the Krotov models): `accuracy.svg`.\n",
+    );
+    let table = json!({
+        "setting": setting,
+        "models": entries.iter().map(|e| json!({
+            "model": e.model,
+            "accuracy_f32": e.f32_accuracy,
+            "accuracy_int8": e.int8_accuracy,
+            "train_seconds": e.train_seconds,
+            "checkpoint_bytes_f32": e.f32_bytes,
+            "checkpoint_bytes_int8": e.int8_bytes,
+            "test_accuracy_per_epoch": e.curve,
+        })).collect::<Vec<_>>(),
+    });
+    write_atomically(&args.out.join("table.md"), md.as_bytes())?;
+    write_atomically(&args.out.join("table.json"), table.to_string().as_bytes())?;
+    let curves: Vec<(&str, &[f64])> = entries.iter().map(|e| (e.model, &e.curve[..])).collect();
+    write_atomically(
+        &args.out.join("accuracy.svg"),
+        accuracy_svg(&curves).as_bytes(),
+    )?;
+    print!("{md}");
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// A line chart of test accuracy per epoch, one line per model, as a standalone SVG. Written
+/// by hand: a few polylines need no plotting library (and no fonts at build time).
+pub fn accuracy_svg(curves: &[(&str, &[f64])]) -> String {
+    const COLOURS: [&str; 6] = [
+        "#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+    ];
+    let (w, h, left, right, top, bottom) = (640.0, 400.0, 60.0, 160.0, 20.0, 40.0);
+    let epochs = curves
+        .iter()
+        .map(|(_, c)| c.len())
+        .max()
+        .unwrap_or(1)
+        .max(2);
+    let lo = curves
+        .iter()
+        .flat_map(|(_, c)| c.iter().copied())
+        .fold(1.0f64, f64::min)
+        .min(0.9);
+    let lo = (lo * 20.0).floor() / 20.0;
+    let x = |i: usize| left + (w - left - right) * i as f64 / (epochs - 1) as f64;
+    let y = |a: f64| top + (h - top - bottom) * (1.0 - (a - lo) / (1.0 - lo));
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    );
+    let mut tick = lo;
+    while tick <= 1.0 + 1e-9 {
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{:.0} %</text>",
+            w - right,
+            left - 6.0,
+            y(tick) + 4.0,
+            tick * 100.0,
+            y = y(tick)
+        );
+        tick += 0.05;
+    }
+    let _ = writeln!(
+        svg,
+        "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">epoch (1 to {epochs})</text>",
+        (left + w - right) / 2.0,
+        h - 10.0
+    );
+    for (i, (name, curve)) in curves.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        let points: Vec<String> = curve
+            .iter()
+            .enumerate()
+            .map(|(e, &a)| format!("{:.1},{:.1}", x(e), y(a)))
+            .collect();
+        let _ = writeln!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>\n\
+             <text x=\"{}\" y=\"{}\" fill=\"{colour}\">{name}</text>",
+            points.join(" "),
+            w - right + 10.0,
+            top + 16.0 * (i + 1) as f64
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_has_one_line_per_model_and_a_legend() {
+        let svg = accuracy_svg(&[("a", &[0.9, 0.95, 0.97]), ("b", &[0.8, 0.9])]);
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert!(svg.contains(">a</text>") && svg.contains(">b</text>"));
+        // The lowest value sets the floor of the axis: 80 % is drawn.
+        assert!(svg.contains(">80 %</text>"), "{svg}");
+    }
+}
