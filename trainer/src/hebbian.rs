@@ -138,7 +138,9 @@ mod tests {
                 relu_forward(&w, x, z);
             }
             let xt = tensor(&xs, 3, IN);
-            wt = state.step(&wt, &xt, &forward(&wt, &xt).unwrap(), 0.1).unwrap();
+            wt = state
+                .step(&wt, &xt, &forward(&wt, &xt).unwrap(), 0.1)
+                .unwrap();
             rule.update(&mut w, &xs, &zs, 0.1).unwrap();
             close(&wt, &w);
         }
