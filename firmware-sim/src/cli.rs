@@ -5,13 +5,21 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use clap::Parser;
 
-use crate::camera::{self, CameraSpec, parse_camera};
-use crate::device::{self, DisplayOptions, RunOptions, Summary};
+use crate::adapt::{AdaptMode, parse_adapt, parse_rate};
+use crate::camera::{self, CameraSpec, OpenOptions, parse_camera};
+use crate::device::{
+    self, AdaptOptions, DEFAULT_EPS, DEFAULT_ETA, DisplayOptions, PersistOptions, RunOptions,
+    Summary,
+};
 use crate::error::Error;
-use crate::loader::load_model;
+use crate::loader::{engine_for, load_checkpoint};
+use crate::persist::{StateFile, read_state};
 use crate::pipeline::{Pipeline, precision_name};
 
 /// The sample digits shipped with the simulator, drawn from by `synthetic:digits`.
@@ -19,8 +27,9 @@ pub const DEFAULT_SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/
 
 /// A simulated edge device: camera in, plastic runtime, display out.
 ///
-/// Runs a plastic model on frames from a camera source, prints accuracy and per-stage timings,
-/// and optionally saves what the device's 320x240 screen shows.
+/// Runs a plastic model on frames from a camera source, optionally learning from them on the
+/// device; prints accuracy (per window around a scenario's camera shift), per-stage timings and
+/// memory, saves what it learned, and optionally what the device's 320x240 screen shows.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "plastic-sim", version)]
 pub struct Args {
@@ -28,22 +37,59 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
 
-    /// Frame source: `dir:PATH` (a folder of images, labels from names like `0000_7.png`) or
-    /// `synthetic:digits` (sample digits through a simulated camera).
+    /// Frame source: `dir:PATH` (a folder of images, labels from names like `0000_7.png`),
+    /// `synthetic:digits` (sample digits through a simulated camera), `synthetic:mnist-drift`
+    /// (the camera turns 25 degrees, blurs and inverts at the middle of the run),
+    /// `synthetic:mnist-return` (shifted for the middle third only) or `stdin:WxH:gray8|rgb24`
+    /// (raw frames on standard input, e.g. from `ffmpeg -f rawvideo -`).
     #[arg(long, value_name = "SPEC", default_value = "synthetic:digits", value_parser = parse_camera)]
     pub camera: CameraSpec,
 
-    /// Stop after N frames (default: until the camera ends; 200 for synthetic cameras).
+    /// Stop after N frames (default: until the camera ends; 200 for synthetic:digits, 4000 for
+    /// the drift scenarios).
     #[arg(long, value_name = "N")]
     pub frames: Option<u64>,
 
-    /// Seed of the synthetic camera's stream.
+    /// Seed of the synthetic camera's stream and of the label presses.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
 
-    /// Folder of 28x28 sample digits named `NNNN_L.png` for `synthetic:digits`.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_SAMPLES)]
-    pub samples: PathBuf,
+    /// Folder of 28x28 sample digits named `NNNN_L.png` for synthetic cameras (default: the
+    /// shipped samples for synthetic:digits; for the drift scenarios the MNIST test set from
+    /// $PLASTIC_DATA or ../shared/data when present, else the shipped samples).
+    #[arg(long, value_name = "DIR")]
+    pub samples: Option<PathBuf>,
+
+    /// What the device learns: `off`, `unsupervised` (its Krotov layer, from every frame) or
+    /// `labels:RATE` (also its readout, from a label on a fraction RATE of labelled frames).
+    #[arg(long, value_name = "MODE", default_value = "off", value_parser = parse_adapt)]
+    pub adapt: AdaptMode,
+
+    /// Learning rate of the Krotov layer: the largest weight change of one step.
+    #[arg(long, value_name = "RATE", default_value_t = DEFAULT_EPS, value_parser = parse_rate)]
+    pub eps: f32,
+
+    /// Learning rate of the readout's delta rule, per label.
+    #[arg(long, value_name = "RATE", default_value_t = DEFAULT_ETA, value_parser = parse_rate)]
+    pub eta: f32,
+
+    /// Count frames whose capture-to-display time exceeds N microseconds.
+    #[arg(long, value_name = "N")]
+    pub frame_budget_us: Option<u64>,
+
+    /// Refuse to start when the weights and buffers need more than BYTES.
+    #[arg(long, value_name = "BYTES")]
+    pub mem_budget: Option<usize>,
+
+    /// Resume from and save what the device learns to FILE (atomically; a corrupt or foreign
+    /// file is refused and left untouched).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// Save the state every N frames (and at the end).
+    #[arg(long, value_name = "N", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub persist_every: u64,
 
     /// Draw the device screen and save PNG snapshots and `display.gif` into DIR.
     #[arg(long, value_name = "DIR")]
@@ -59,28 +105,150 @@ pub struct Args {
     pub json: bool,
 }
 
-/// Loads the model, opens the camera and runs the device loop; progress goes to `log`.
+/// [`run_until`] without a way to stop it early.
 pub fn run(args: &Args, log: &mut dyn Write) -> Result<Summary, Error> {
-    let model = load_model(args.model.as_deref())?;
-    let mut pipeline = Pipeline::new(model)?;
-    let mut camera = camera::open(&args.camera, &args.samples, args.seed)?;
+    run_until(args, None, log)
+}
+
+/// Loads the model (and a saved state), opens the camera and runs the device loop until the
+/// stream ends or `stop` is set; progress goes to `log`.
+pub fn run_until(
+    args: &Args,
+    stop: Option<Arc<AtomicBool>>,
+    log: &mut dyn Write,
+) -> Result<Summary, Error> {
+    let shipped = load_checkpoint(args.model.as_deref())?;
+    let model_error = |source| match &args.model {
+        Some(path) => Error::BadModel {
+            path: path.clone(),
+            source,
+        },
+        None => Error::DefaultModel(source),
+    };
+    let not_adaptive = |reason| Error::NotAdaptive {
+        model: shipped.spec.name.clone(),
+        mode: args.adapt.to_string(),
+        reason,
+    };
+    let build = |ckpt| {
+        engine_for(ckpt, args.adapt).map_err(|e| {
+            if args.adapt.learns() {
+                not_adaptive(e)
+            } else {
+                model_error(e)
+            }
+        })
+    };
+
+    // A state file is used only when it loads and fits this model; otherwise the shipped model
+    // runs and the file is left as it is.
+    let state = args
+        .state
+        .as_ref()
+        .map(|path| (path, read_state(path, &shipped.spec)));
+    let mut persist = None;
+    let (engine, persistence) = match &state {
+        None => (build(&shipped)?, None),
+        Some((path, StateFile::Refused { reason })) => {
+            let status = format!(
+                "disabled: state file `{}` {reason}; it is left untouched",
+                path.display()
+            );
+            let _ = writeln!(
+                log,
+                "warning: state file `{}` {reason}; running {} and leaving the file untouched \
+                 (nothing is saved this run)",
+                path.display(),
+                args.model
+                    .as_ref()
+                    .map_or("the built-in model".into(), |m| format!(
+                        "`{}`",
+                        m.display()
+                    ))
+            );
+            (build(&shipped)?, Some(status))
+        }
+        Some((path, found)) => {
+            let (engine, frames_seen, resumed) = match found {
+                StateFile::Loaded {
+                    checkpoint,
+                    frames_seen,
+                } => {
+                    let _ = writeln!(
+                        log,
+                        "plastic-sim: resuming from `{}` ({frames_seen} frames seen)",
+                        path.display()
+                    );
+                    let resumed = format!("resumed after {frames_seen} frames");
+                    (build(checkpoint)?, *frames_seen, resumed)
+                }
+                _ => (build(&shipped)?, 0, "new state".to_string()),
+            };
+            let status = if args.adapt.learns() {
+                persist = Some(PersistOptions {
+                    path: (*path).clone(),
+                    every: args.persist_every,
+                    frames_seen,
+                });
+                format!("enabled: {resumed}")
+            } else {
+                format!("read-only: {resumed}; --adapt off learns nothing to save")
+            };
+            (engine, Some(status))
+        }
+    };
+
+    let mut pipeline = Pipeline::new(engine)?;
+    let needed = pipeline.engine().memory_bytes() + pipeline.buffer_bytes();
+    if let Some(budget) = args.mem_budget
+        && needed > budget
+    {
+        return Err(Error::MemoryBudget { needed, budget });
+    }
+    let opened = camera::open(
+        &args.camera,
+        OpenOptions {
+            samples: args.samples.as_deref(),
+            seed: args.seed,
+            frames: args.frames,
+        },
+    )?;
+    let mut camera = opened.camera;
     let options = RunOptions {
         frames: args.frames,
         display: args.display.as_ref().map(|dir| DisplayOptions {
             dir: dir.clone(),
             snapshot_every: args.snapshot_every,
         }),
+        adapt: AdaptOptions {
+            mode: args.adapt,
+            eps: args.eps,
+            eta: args.eta,
+            seed: args.seed,
+        },
+        frame_budget: args.frame_budget_us.map(Duration::from_micros),
+        persist,
+        stop,
     };
-    let model = pipeline.model();
+    let engine = pipeline.engine();
     let _ = writeln!(
         log,
-        "plastic-sim: model `{}` ({}, {} KiB of weights), camera {}",
-        model.spec().name,
-        precision_name(model.precision()),
-        model.weight_bytes().div_ceil(1024),
-        args.camera
+        "plastic-sim: model `{}` ({}, {} KiB held), camera {}{}, adapt {}",
+        engine.spec().name,
+        precision_name(engine.precision()),
+        engine.memory_bytes().div_ceil(1024),
+        args.camera,
+        opened
+            .digits_source
+            .as_ref()
+            .map_or(String::new(), |s| format!(" ({s})")),
+        args.adapt
     );
-    device::run(&mut pipeline, camera.as_mut(), &options, log)
+    let mut summary = device::run(&mut pipeline, camera.as_mut(), &options, log)?;
+    summary.persistence = persistence;
+    summary.state = args.state.clone();
+    summary.digits_source = opened.digits_source;
+    Ok(summary)
 }
 
 #[cfg(test)]
@@ -90,10 +258,15 @@ mod tests {
     #[test]
     fn defaults_follow_the_design() {
         let args = Args::try_parse_from(["plastic-sim"]).unwrap();
-        assert_eq!(args.camera, CameraSpec::SyntheticDigits);
+        assert_eq!(
+            args.camera,
+            CameraSpec::Synthetic(crate::camera::Scenario::Digits)
+        );
         assert_eq!((args.seed, args.snapshot_every, args.json), (0, 1, false));
-        assert!(args.samples.ends_with("samples/mnist"));
+        assert!(args.samples.is_none() && args.state.is_none());
         assert!(args.model.is_none() && args.frames.is_none() && args.display.is_none());
+        assert_eq!(args.adapt, AdaptMode::Off);
+        assert_eq!((args.eps, args.eta, args.persist_every), (0.005, 0.01, 500));
     }
 
     #[test]
@@ -101,6 +274,9 @@ mod tests {
         let err = Args::try_parse_from(["plastic-sim", "--camera", "v4l2:0"]).unwrap_err();
         assert!(err.to_string().contains("synthetic:digits"), "{err}");
         assert!(Args::try_parse_from(["plastic-sim", "--snapshot-every", "0"]).is_err());
+        assert!(Args::try_parse_from(["plastic-sim", "--persist-every", "0"]).is_err());
+        assert!(Args::try_parse_from(["plastic-sim", "--adapt", "sometimes"]).is_err());
+        assert!(Args::try_parse_from(["plastic-sim", "--eps", "-1"]).is_err());
         let args = Args::try_parse_from([
             "plastic-sim",
             "--camera",

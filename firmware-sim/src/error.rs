@@ -46,6 +46,26 @@ pub enum Error {
         /// Input channels.
         channels: usize,
     },
+    /// An adapting mode was asked of a model that cannot learn on the device.
+    #[error("model `{model}` cannot learn on the device (--adapt {mode}): {reason}")]
+    NotAdaptive {
+        /// The model's name.
+        model: String,
+        /// The mode asked for.
+        mode: String,
+        /// What the runtime said.
+        reason: plastic_runtime::Error,
+    },
+    /// The model needs more memory than `--mem-budget` allows.
+    #[error(
+        "the device needs {needed} bytes at start (weights and buffers), over the memory budget of {budget} bytes"
+    )]
+    MemoryBudget {
+        /// Bytes needed.
+        needed: usize,
+        /// The budget.
+        budget: usize,
+    },
     /// A frame's bytes do not match its size.
     #[error("frame of {width}x{height} carries {bytes} bytes")]
     BadFrame {
@@ -95,11 +115,20 @@ impl Error {
                  written by `plastic-train` or `plastic quantize`"
             }
             Error::UnsupportedInput { .. } => "use a model trained on gray or RGB images",
+            Error::NotAdaptive { .. } => {
+                "run it with --adapt off, or learn on the device with a Krotov checkpoint (a \
+                 Krotov layer and one readout, as `plastic-train krotov` writes)"
+            }
+            Error::MemoryBudget { .. } => {
+                "raise --mem-budget or run a smaller model (a Krotov layer that can learn keeps an \
+                 f16 master copy beside its int8 copy: 3 bytes per weight)"
+            }
             Error::BadFrame { .. } | Error::Runtime(_) => {
                 "this is a bug in the simulator or the model; please report it with the command line"
             }
             Error::Camera(CameraError::UnknownKind { .. }) => {
-                "use --camera dir:PATH or --camera synthetic:digits"
+                "use --camera dir:PATH, synthetic:digits, synthetic:mnist-drift, \
+                 synthetic:mnist-return or stdin:WxH:gray8"
             }
             Error::Camera(CameraError::Empty { .. } | CameraError::BadSample { .. }) => {
                 "point --camera dir:PATH at a folder of images, or --samples DIR at 28x28 digits \

@@ -1,27 +1,34 @@
 //! plastic-sim: the edge device, simulated on a workstation.
 //!
-//! The device loop ([`device::run`]) takes frames from a [`camera::Camera`] (a folder of images
-//! or a simulated camera looking at handwritten digits), turns each into the model's input and
-//! runs it ([`pipeline::Pipeline`], on `plastic-runtime`), and draws what a 320x240 panel would
-//! show ([`display`], embedded-graphics on an in-memory RGB565 framebuffer, saved as PNG and GIF).
-//! [`cli`] is the command line the `plastic-sim` binary runs.
+//! The device loop ([`device::run`]) takes frames from a [`camera::Camera`] (a folder of images,
+//! raw frames on standard input, or a simulated camera looking at handwritten digits, which a
+//! scenario may change part-way), turns each into the model's input and runs it
+//! ([`pipeline::Pipeline`], on `plastic-runtime`), learns from it when asked ([`adapt`]: the
+//! Krotov layer from every frame, the readout from occasional labels), saves what it learned
+//! crash-safely ([`persist`]), and draws what a 320x240 panel would show ([`display`],
+//! embedded-graphics on an in-memory RGB565 framebuffer, saved as PNG and GIF). [`cli`] is the
+//! command line the `plastic-sim` binary runs.
 //!
 //! Why a simulator: everything from the camera bytes to the screen pixels is the code a board
-//! would run, so accuracy and per-stage latency measured here are the device's, minus the
-//! hardware; only the camera and the panel are stand-ins.
+//! would run, so accuracy, per-stage latency and memory measured here are the device's, minus
+//! the hardware; only the camera and the panel are stand-ins.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod adapt;
 pub mod camera;
 pub mod cli;
 pub mod device;
 pub mod display;
 mod error;
 pub mod loader;
+pub mod persist;
 pub mod pipeline;
 pub mod rng;
+pub mod windows;
 
+pub use adapt::AdaptMode;
 pub use camera::{Camera, CameraError, CameraSpec, Frame, parse_camera};
 pub use device::{DisplayOptions, RunOptions, Summary};
 pub use error::Error;
-pub use pipeline::Pipeline;
+pub use pipeline::{Engine, Pipeline};

@@ -1,4 +1,5 @@
-//! Where the model comes from: a checkpoint file, or the one built into the binary.
+//! Where the model comes from: a checkpoint file, or the one built into the binary; and what
+//! runs it: a frozen [`Model`] or an [`AdaptiveModel`] that can learn.
 //!
 //! Why a built-in model: a device boots without a file system full of checkpoints, and a bare
 //! `plastic-sim` should demonstrate something. Both paths go through the same validating reader,
@@ -6,25 +7,54 @@
 
 use std::path::Path;
 
-use plastic_runtime::Model;
+use plastic_models::Checkpoint;
+use plastic_runtime::plastic::{Guards, MasterPrecision};
+use plastic_runtime::{AdaptiveModel, Model};
 
+use crate::adapt::AdaptMode;
 use crate::error::Error;
+use crate::pipeline::Engine;
 
 /// Loads `path` as a `plastic/1` checkpoint (f32 or int8), or the built-in default model
 /// ([`plastic_models::DEFAULT_CHECKPOINT`]) when no path is given.
-pub fn load_model(path: Option<&Path>) -> Result<Model, Error> {
+pub fn load_checkpoint(path: Option<&Path>) -> Result<Checkpoint, Error> {
     match path {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|source| Error::ReadModel {
                 path: path.to_path_buf(),
                 source,
             })?;
-            Model::from_bytes(&bytes).map_err(|source| Error::BadModel {
+            Checkpoint::from_bytes(&bytes).map_err(|e| Error::BadModel {
                 path: path.to_path_buf(),
-                source,
+                source: e.into(),
             })
         }
-        None => Model::from_bytes(plastic_models::DEFAULT_CHECKPOINT).map_err(Error::DefaultModel),
+        None => Checkpoint::from_bytes(plastic_models::DEFAULT_CHECKPOINT)
+            .map_err(|e| Error::DefaultModel(e.into())),
+    }
+}
+
+/// Loads a checkpoint as a frozen [`Model`] (see [`load_checkpoint`]).
+pub fn load_model(path: Option<&Path>) -> Result<Model, Error> {
+    let ckpt = load_checkpoint(path)?;
+    Model::from_checkpoint(&ckpt).map_err(|source| match path {
+        Some(path) => Error::BadModel {
+            path: path.to_path_buf(),
+            source,
+        },
+        None => Error::DefaultModel(source),
+    })
+}
+
+/// What runs a checkpoint in `mode`. A Krotov layer with one readout always runs as an
+/// [`AdaptiveModel`] (Q16 master: the int8 weights plus a residual plane; default guards), in
+/// `off` mode too, so frozen and adapting devices answer identically until the first learning
+/// step. Any other model runs frozen, and asking it to adapt is an error.
+pub fn engine_for(ckpt: &Checkpoint, mode: AdaptMode) -> Result<Engine, plastic_runtime::Error> {
+    match AdaptiveModel::from_checkpoint(ckpt, MasterPrecision::Q16, Guards::default()) {
+        Ok(model) => Ok(model.into()),
+        Err(_) if !mode.learns() => Ok(Model::from_checkpoint(ckpt)?.into()),
+        Err(e) => Err(e),
     }
 }
 
@@ -46,5 +76,17 @@ mod tests {
         std::fs::remove_file(&garbage).unwrap();
         assert!(matches!(err, Error::BadModel { .. }), "{err}");
         assert!(err.to_string().contains(&*garbage.to_string_lossy()));
+    }
+
+    #[test]
+    fn the_default_model_learns_in_every_mode() {
+        let ckpt = load_checkpoint(None).unwrap();
+        for mode in [
+            AdaptMode::Off,
+            AdaptMode::Unsupervised,
+            AdaptMode::Labels(0.1),
+        ] {
+            assert!(engine_for(&ckpt, mode).unwrap().adaptive().is_some());
+        }
     }
 }

@@ -1,9 +1,14 @@
-//! Frame to prediction: gray conversion, framing, normalisation, inference.
+//! Frame to prediction: gray conversion, framing, normalisation, inference, learning.
 //!
 //! Why one struct: on the device every buffer of this path is sized once, before the first
 //! frame, and reused; the loop must not allocate (a heap that fragments over days of uptime is a
 //! crash waiting to happen). [`Pipeline::new`] allocates them all from the model's input spec;
 //! only a camera frame larger than any seen before grows the gray buffer, once.
+//!
+//! The model is an [`Engine`]: a frozen [`Model`] (any checkpoint, f32 or int8) or an
+//! [`AdaptiveModel`] (a Krotov layer and its readout, which can keep learning). Learning steps
+//! read the input vector of the latest [`Pipeline::run`], so they cost no second
+//! preprocessing.
 //!
 //! Framing follows the model: a 28x28x1 model was trained on MNIST, so the frame is framed the
 //! way MNIST was made ([`preprocess::frame_like_mnist`]); any other model gets the whole frame
@@ -11,8 +16,10 @@
 
 use std::time::{Duration, Instant};
 
+use plastic_models::ModelSpec;
+use plastic_runtime::plastic::StepOutcome;
 use plastic_runtime::preprocess::{self, PixelFormat};
-use plastic_runtime::{Model, Precision, Prediction, Workspace};
+use plastic_runtime::{AdaptiveModel, Model, Precision, Prediction, Workspace};
 
 use crate::camera::Frame;
 use crate::error::Error;
@@ -20,11 +27,83 @@ use crate::error::Error;
 /// Gray pixels the buffers are sized for up front: a QQVGA frame (the synthetic camera's).
 const INITIAL_FRAME_PIXELS: usize = 160 * 120;
 
+/// What runs the frames: a frozen model, or one that learns on the device.
+#[derive(Debug)]
+pub enum Engine {
+    /// Inference only, in the checkpoint's precision.
+    Frozen {
+        /// The model (boxed, like the adaptive one, so the enum stays small).
+        model: Box<Model>,
+        /// Its preallocated buffers.
+        workspace: Workspace,
+    },
+    /// A Krotov layer and readout that can learn from frames and labels (boxed, so the enum
+    /// stays small).
+    Adaptive(Box<AdaptiveModel>),
+}
+
+impl From<Model> for Engine {
+    fn from(model: Model) -> Self {
+        Engine::Frozen {
+            workspace: model.workspace(),
+            model: Box::new(model),
+        }
+    }
+}
+
+impl From<AdaptiveModel> for Engine {
+    fn from(model: AdaptiveModel) -> Self {
+        Engine::Adaptive(Box::new(model))
+    }
+}
+
+impl Engine {
+    /// The model's spec.
+    pub fn spec(&self) -> &ModelSpec {
+        match self {
+            Engine::Frozen { model, .. } => model.spec(),
+            Engine::Adaptive(m) => m.spec(),
+        }
+    }
+
+    /// The precision inference runs in. An adaptive model infers from the int8 copy of its
+    /// plastic layer (the readout, `classes x hidden`, stays f32), whatever the checkpoint held.
+    pub fn precision(&self) -> Precision {
+        match self {
+            Engine::Frozen { model, .. } => model.precision(),
+            Engine::Adaptive(_) => Precision::Int8,
+        }
+    }
+
+    /// Bytes of weights held: for an adaptive model its master copy (f16 or f32) as well as
+    /// the int8 copy inference reads.
+    pub fn memory_bytes(&self) -> usize {
+        match self {
+            Engine::Frozen { model, .. } => model.weight_bytes(),
+            Engine::Adaptive(m) => m.memory_bytes(),
+        }
+    }
+
+    /// The adaptive model, if this engine learns.
+    pub fn adaptive(&self) -> Option<&AdaptiveModel> {
+        match self {
+            Engine::Frozen { .. } => None,
+            Engine::Adaptive(m) => Some(m),
+        }
+    }
+
+    fn infer(&mut self, input: &[f32]) -> Result<Prediction, Error> {
+        Ok(match self {
+            Engine::Frozen { model, workspace } => model.infer(input, workspace)?,
+            Engine::Adaptive(m) => m.infer(input)?,
+        })
+    }
+}
+
 /// The model plus every buffer needed to run it on camera frames.
 #[derive(Debug)]
 pub struct Pipeline {
-    model: Model,
-    workspace: Workspace,
+    engine: Engine,
     mnist_like: bool,
     /// The frame as 8-bit gray (or one colour plane of it).
     gray: Vec<u8>,
@@ -48,8 +127,9 @@ pub struct StageTimes {
 impl Pipeline {
     /// Checks that the model's input is one the camera path can make (1 or 3 channels) and
     /// allocates the buffers.
-    pub fn new(model: Model) -> Result<Self, Error> {
-        let input = &model.spec().input;
+    pub fn new(engine: impl Into<Engine>) -> Result<Self, Error> {
+        let engine = engine.into();
+        let input = &engine.spec().input;
         let (width, height, channels) = (input.width, input.height, input.channels);
         if !(channels == 1 || channels == 3) {
             return Err(Error::UnsupportedInput {
@@ -61,19 +141,47 @@ impl Pipeline {
         let mnist_like = (width, height, channels) == (28, 28, 1);
         let len = input.len();
         Ok(Self {
-            workspace: model.workspace(),
             mnist_like,
             gray: Vec::with_capacity(INITIAL_FRAME_PIXELS),
             resized: vec![0.0; width * height],
             pixels: vec![0; len],
             input: vec![0.0; len],
-            model,
+            engine,
         })
     }
 
-    /// The model being run.
-    pub fn model(&self) -> &Model {
-        &self.model
+    /// What runs the frames.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Bytes of the preprocessing buffers (their capacity: what they hold on to).
+    pub fn buffer_bytes(&self) -> usize {
+        self.gray.capacity()
+            + self.resized.capacity() * 4
+            + self.pixels.capacity()
+            + self.input.capacity() * 4
+    }
+
+    /// One unsupervised learning step of an adaptive engine on the input of the latest
+    /// [`Pipeline::run`]; `None` for a frozen engine.
+    pub fn adapt_unsupervised(&mut self, eps: f32) -> Result<Option<StepOutcome>, Error> {
+        match &mut self.engine {
+            Engine::Frozen { .. } => Ok(None),
+            Engine::Adaptive(m) => Ok(Some(m.adapt_unsupervised(&self.input, eps)?)),
+        }
+    }
+
+    /// One delta-rule step of an adaptive engine's readout toward `label`, from the latest
+    /// [`Pipeline::run`]; false (nothing done) for a frozen engine.
+    pub fn adapt_label(&mut self, label: usize, eta: f32) -> Result<bool, Error> {
+        match &mut self.engine {
+            Engine::Frozen { .. } => Ok(false),
+            Engine::Adaptive(m) => m
+                .adapt_label(label, eta)
+                .map(|()| true)
+                .map_err(Error::from),
+        }
     }
 
     /// The model's input after the latest [`Pipeline::run`], as bytes (channel-planar).
@@ -85,10 +193,10 @@ impl Pipeline {
     pub fn run(&mut self, frame: &Frame) -> Result<(Prediction, StageTimes), Error> {
         let start = Instant::now();
         self.prepare(frame)?;
-        let preprocess_spec = &self.model.spec().input.preprocess;
+        let preprocess_spec = &self.engine.spec().input.preprocess;
         preprocess::normalize(&self.pixels, preprocess_spec, &mut self.input)?;
         let prepared = Instant::now();
-        let prediction = self.model.infer(&self.input, &mut self.workspace)?;
+        let prediction = self.engine.infer(&self.input)?;
         let times = StageTimes {
             preprocess: prepared - start,
             infer: prepared.elapsed(),
@@ -107,7 +215,7 @@ impl Pipeline {
                 bytes: frame.data.len(),
             });
         }
-        let input = &self.model.spec().input;
+        let input = &self.engine.spec().input;
         let (w, h) = (input.width, input.height);
         self.gray.resize(fw * fh, 0);
         if self.mnist_like {

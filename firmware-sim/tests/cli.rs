@@ -156,3 +156,56 @@ fn an_unknown_camera_lists_the_valid_ones() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_model_that_cannot_learn_runs_frozen_but_refuses_to_adapt() {
+    let dir = common::temp_dir("not-adaptive");
+    let model = common::write_class_mean_model(&dir);
+    let model = model.to_str().unwrap();
+    let frozen = json(&sim(&["--model", model, "--frames", "5", "--json"]));
+    assert_eq!(frozen["frames"], 5);
+    assert_eq!(frozen["adapt"], "off");
+    let out = sim(&["--model", model, "--adapt", "unsupervised", "--frames", "5"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("cannot learn on the device")
+            && stderr.contains("hint: run it with --adapt off"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn memory_and_frame_budgets_are_checked_and_counted() {
+    let out = sim(&["--mem-budget", "100000", "--frames", "1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && out.stdout.is_empty());
+    assert!(
+        stderr.contains("over the memory budget of 100000 bytes"),
+        "{stderr}"
+    );
+
+    let s = json(&sim(&[
+        "--mem-budget",
+        "4000000",
+        "--frame-budget-us",
+        "1",
+        "--frames",
+        "20",
+        "--adapt",
+        "labels:0.5",
+        "--json",
+    ]));
+    assert_eq!(s["budget_misses"], 20, "every frame takes more than 1 us");
+    assert_eq!(s["frame_budget_us"], 1);
+    assert_eq!(s["adaptation_steps"], 20);
+    assert!(s["label_steps"].as_u64().unwrap() > 0);
+    let model = s["model_bytes"].as_u64().unwrap();
+    assert!(s["peak_memory_bytes"].as_u64().unwrap() > model + 160 * 120);
+    if cfg!(target_os = "linux") {
+        assert!(s["peak_rss_kb"].as_u64().unwrap() > 0);
+    }
+    let unbudgeted = json(&sim(&["--frames", "2", "--json"]));
+    assert!(unbudgeted["budget_misses"].is_null());
+}

@@ -1,19 +1,23 @@
 //! Camera sources: where the device's frames come from.
 //!
-//! The device loop only sees the [`Camera`] trait, so a folder of images, a simulated camera and
-//! (later) a real sensor are interchangeable. A source is chosen on the command line by a spec
-//! string (`dir:PATH`, `synthetic:digits`) that [`parse_camera`] turns into a [`CameraSpec`] and
-//! [`open`] turns into a camera.
+//! The device loop only sees the [`Camera`] trait, so a folder of images, a simulated camera, a
+//! raw stream on standard input and (later) a real sensor are interchangeable. A source is chosen
+//! on the command line by a spec string (`dir:PATH`, `synthetic:SCENARIO`, `stdin:WxH:FORMAT`)
+//! that [`parse_camera`] turns into a [`CameraSpec`] and [`open`] turns into a camera.
 
 mod dir;
+pub mod mnist;
+mod raw;
 mod synthetic;
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use plastic_runtime::preprocess::PixelFormat;
 
 pub use dir::DirCamera;
-pub use synthetic::{Digit, SyntheticDigits};
+pub use raw::RawCamera;
+pub use synthetic::{Digit, Optics, Scenario, SyntheticDigits};
 
 /// One captured frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +52,13 @@ pub trait Camera {
     /// How many frames the source yields when the caller does not say (`None`: until it ends).
     /// An endless source answers a finite default so a bare run terminates.
     fn default_frames(&self) -> Option<u64> {
+        None
+    }
+
+    /// The frames (0-based capture indices) during which the source is deliberately shifted
+    /// away from what the model was trained on (a scenario's changed camera); `None` for a
+    /// source without a planned shift. The device reports its accuracy per window around it.
+    fn shift(&self) -> Option<Range<u64>> {
         None
     }
 }
@@ -94,6 +105,24 @@ pub enum CameraError {
         /// Why.
         reason: String,
     },
+    /// A raw stream ended part-way through a frame: the partial frame is dropped.
+    #[error("stream ended inside frame {frame}: got {got} of {expected} bytes")]
+    ShortFrame {
+        /// 0-based index of the frame that was cut.
+        frame: u64,
+        /// Bytes of it that arrived.
+        got: usize,
+        /// Bytes a whole frame has.
+        expected: usize,
+    },
+    /// A raw stream could not be read.
+    #[error("could not read the {what} stream: {source}")]
+    Stream {
+        /// Which stream (`standard input`).
+        what: &'static str,
+        /// What the OS said.
+        source: std::io::Error,
+    },
 }
 
 /// A camera source as named on the command line.
@@ -101,40 +130,170 @@ pub enum CameraError {
 pub enum CameraSpec {
     /// `dir:PATH`: the images of a folder in file-name order.
     Dir(PathBuf),
-    /// `synthetic:digits`: MNIST digits on paper seen through a simulated camera.
-    SyntheticDigits,
+    /// `synthetic:SCENARIO`: MNIST digits on paper seen through a simulated camera, which a
+    /// scenario may change part-way through the stream.
+    Synthetic(Scenario),
+    /// `stdin:WxH:gray8|rgb24`: raw frames of a fixed size on standard input (what
+    /// `ffmpeg -f rawvideo -` or a capture tool writes), no labels.
+    Stdin {
+        /// Frame width.
+        width: usize,
+        /// Frame height.
+        height: usize,
+        /// Pixel layout.
+        format: PixelFormat,
+    },
 }
 
 impl CameraSpec {
     /// The spec strings [`parse_camera`] accepts, for error messages and `--help`.
-    pub const VALID: &'static str = "`dir:PATH` (a folder of images) and `synthetic:digits`";
+    pub const VALID: &'static str = "`dir:PATH` (a folder of images), `synthetic:digits`, \
+        `synthetic:mnist-drift`, `synthetic:mnist-return` and `stdin:WxH:gray8|rgb24` (raw frames \
+        on standard input)";
 }
 
 impl std::fmt::Display for CameraSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CameraSpec::Dir(path) => write!(f, "dir:{}", path.display()),
-            CameraSpec::SyntheticDigits => f.write_str("synthetic:digits"),
+            CameraSpec::Synthetic(scenario) => write!(f, "synthetic:{}", scenario.name()),
+            CameraSpec::Stdin {
+                width,
+                height,
+                format,
+            } => write!(f, "stdin:{width}x{height}:{}", format_name(*format)),
         }
     }
 }
 
-/// Parses a camera spec string (`dir:PATH` or `synthetic:digits`).
-pub fn parse_camera(spec: &str) -> Result<CameraSpec, CameraError> {
-    match spec.split_once(':') {
-        Some(("dir", path)) if !path.is_empty() => Ok(CameraSpec::Dir(PathBuf::from(path))),
-        Some(("synthetic", "digits")) => Ok(CameraSpec::SyntheticDigits),
-        _ => Err(CameraError::UnknownKind { spec: spec.into() }),
+/// How a pixel format is written in a `stdin:` spec.
+fn format_name(format: PixelFormat) -> &'static str {
+    match format {
+        PixelFormat::Gray8 => "gray8",
+        PixelFormat::Rgb24 => "rgb24",
     }
 }
 
-/// Opens the camera a spec names. `samples` is the folder of labelled digits the synthetic
-/// source draws from; `seed` fixes its stream.
-pub fn open(spec: &CameraSpec, samples: &Path, seed: u64) -> Result<Box<dyn Camera>, CameraError> {
-    Ok(match spec {
-        CameraSpec::Dir(path) => Box::new(DirCamera::open(path)?),
-        CameraSpec::SyntheticDigits => Box::new(SyntheticDigits::open(samples, seed)?),
+/// Parses a camera spec string (see [`CameraSpec::VALID`]).
+pub fn parse_camera(spec: &str) -> Result<CameraSpec, CameraError> {
+    let unknown = || CameraError::UnknownKind { spec: spec.into() };
+    match spec.split_once(':') {
+        Some(("dir", path)) if !path.is_empty() => Ok(CameraSpec::Dir(PathBuf::from(path))),
+        Some(("synthetic", name)) => Scenario::from_name(name)
+            .map(CameraSpec::Synthetic)
+            .ok_or_else(unknown),
+        Some(("stdin", rest)) => {
+            let (size, format) = rest.split_once(':').ok_or_else(unknown)?;
+            let (w, h) = size.split_once('x').ok_or_else(unknown)?;
+            let dim = |s: &str| s.parse::<usize>().ok().filter(|&v| v > 0 && v <= 1 << 14);
+            let format = match format {
+                "gray8" => PixelFormat::Gray8,
+                "rgb24" => PixelFormat::Rgb24,
+                _ => return Err(unknown()),
+            };
+            Ok(CameraSpec::Stdin {
+                width: dim(w).ok_or_else(unknown)?,
+                height: dim(h).ok_or_else(unknown)?,
+                format,
+            })
+        }
+        _ => Err(unknown()),
+    }
+}
+
+/// What [`open`] needs besides the spec.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenOptions<'a> {
+    /// Folder of sample digits for synthetic cameras (`None`: see [`open`]).
+    pub samples: Option<&'a Path>,
+    /// Seed of a synthetic stream.
+    pub seed: u64,
+    /// Frames the run will take (`None`: the camera's default); a scenario places its shift
+    /// relative to this.
+    pub frames: Option<u64>,
+}
+
+/// An opened camera and, for synthetic cameras, where its digits came from.
+pub struct Opened {
+    /// The source.
+    pub camera: Box<dyn Camera>,
+    /// `mnist-test:PATH (N digits)` or `samples:PATH (N digits)`; `None` for other sources.
+    pub digits_source: Option<String>,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("digits_source", &self.digits_source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens the camera a spec names.
+///
+/// Synthetic cameras draw digits from `options.samples` when given. Otherwise
+/// `synthetic:digits` uses the samples shipped with the simulator (so a bare run is the same
+/// everywhere), and the scenarios use the 10,000 MNIST test digits from the shared data folder
+/// when it is there ([`mnist::shared_data_dir`]): a drift experiment over thousands of frames
+/// should not see the same 200 digits again and again. Without the data folder they fall back
+/// to the shipped samples; [`Opened::digits_source`] says which.
+pub fn open(spec: &CameraSpec, options: OpenOptions<'_>) -> Result<Opened, CameraError> {
+    let (camera, digits_source): (Box<dyn Camera>, _) = match spec {
+        CameraSpec::Dir(path) => (Box::new(DirCamera::open(path)?), None),
+        CameraSpec::Stdin {
+            width,
+            height,
+            format,
+        } => (
+            Box::new(RawCamera::new(
+                std::io::stdin().lock(),
+                *width,
+                *height,
+                *format,
+            )),
+            None,
+        ),
+        CameraSpec::Synthetic(scenario) => {
+            let (kind, dir) = digit_source(options.samples, *scenario);
+            let digits = if kind == MNIST_TEST {
+                mnist::load_test_set(&dir)?
+            } else {
+                synthetic::load_samples(&dir)?
+            };
+            let frames = options.frames.unwrap_or(scenario.default_frames());
+            let camera = SyntheticDigits::scenario(digits, options.seed, *scenario, frames)
+                .ok_or_else(|| CameraError::Empty {
+                    path: dir.clone(),
+                    what: "digits",
+                })?;
+            let source = format!(
+                "{kind}:{} ({} digits)",
+                dir.display(),
+                camera.digits().len()
+            );
+            (Box::new(camera), Some(source))
+        }
+    };
+    Ok(Opened {
+        camera,
+        digits_source,
     })
+}
+
+/// How [`Opened::digits_source`] names the MNIST test set.
+const MNIST_TEST: &str = "mnist-test";
+
+/// Where a synthetic camera's digits come from, as (kind, folder); see [`open`].
+fn digit_source(samples: Option<&Path>, scenario: Scenario) -> (&'static str, PathBuf) {
+    if let Some(dir) = samples {
+        return ("samples", dir.to_path_buf());
+    }
+    if scenario != Scenario::Digits
+        && let Some(data) = mnist::shared_data_dir().filter(|d| mnist::has_test_set(d))
+    {
+        return (MNIST_TEST, data.join("mnist"));
+    }
+    ("samples", PathBuf::from(crate::cli::DEFAULT_SAMPLES))
 }
 
 /// The label a file name carries: the number after the last `_` of the stem, if it fits a
@@ -159,11 +318,35 @@ mod tests {
             parse_camera("dir:/tmp/x").unwrap(),
             CameraSpec::Dir("/tmp/x".into())
         );
+        for (text, scenario) in [
+            ("synthetic:digits", Scenario::Digits),
+            ("synthetic:mnist-drift", Scenario::MnistDrift),
+            ("synthetic:mnist-return", Scenario::MnistReturn),
+        ] {
+            let spec = parse_camera(text).unwrap();
+            assert_eq!(spec, CameraSpec::Synthetic(scenario));
+            assert_eq!(spec.to_string(), text);
+        }
+        let stdin = parse_camera("stdin:320x240:rgb24").unwrap();
         assert_eq!(
-            parse_camera("synthetic:digits").unwrap(),
-            CameraSpec::SyntheticDigits
+            stdin,
+            CameraSpec::Stdin {
+                width: 320,
+                height: 240,
+                format: PixelFormat::Rgb24
+            }
         );
-        for bad in ["v4l2:/dev/video0", "synthetic:cats", "dir:", "dir"] {
+        assert_eq!(stdin.to_string(), "stdin:320x240:rgb24");
+        for bad in [
+            "v4l2:/dev/video0",
+            "synthetic:cats",
+            "dir:",
+            "dir",
+            "stdin:320x240",
+            "stdin:0x240:gray8",
+            "stdin:320x240:yuv420",
+            "stdin:axb:gray8",
+        ] {
             let err = parse_camera(bad).unwrap_err().to_string();
             assert!(
                 err.contains(bad) && err.contains("synthetic:digits"),

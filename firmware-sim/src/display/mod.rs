@@ -16,7 +16,7 @@ use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::Rectangle;
 
 pub use recorder::Recorder;
-pub use screen::{InputView, ScreenState, Zoom, draw_screen};
+pub use screen::{InputView, Learning, ScreenState, Zoom, draw_screen};
 
 /// Panel width in pixels.
 pub const WIDTH: u32 = 320;

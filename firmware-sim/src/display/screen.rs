@@ -13,6 +13,7 @@
 //! | prediction     | truth          |
 //! |  7   93%       |  7 (green/red) |
 //! |      [bar]     | fps, frame     |
+//! | learning: steps, labels         |
 //! +---------------------------------+
 //! | model name, precision           |
 //! +---------------------------------+
@@ -83,6 +84,17 @@ pub struct ScreenState<'a> {
     pub model_name: &'a str,
     /// The model's weight precision.
     pub precision: Precision,
+    /// What the device has learned so far, when it learns.
+    pub learning: Option<Learning>,
+}
+
+/// Counters of on-device learning, shown under the prediction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Learning {
+    /// Krotov steps that changed the layer.
+    pub steps: u64,
+    /// Readout steps from labels.
+    pub label_steps: u64,
 }
 
 /// Draws one screen.
@@ -146,6 +158,19 @@ where
     caption(target, fps.as_str(), 220, LOWER_Y + 46)?;
     let counter = line::<24>(format_args!("frame {}", state.frame_index));
     caption(target, counter.as_str(), 220, LOWER_Y + 60)?;
+    if let Some(learning) = state.learning {
+        let text = line::<48>(format_args!(
+            "learning: {} steps, {} labels",
+            learning.steps, learning.label_steps
+        ));
+        Text::with_baseline(
+            text.as_str(),
+            Point::new(4, LOWER_Y + 76),
+            MonoTextStyle::new(&FONT_6X10, AMBER),
+            Baseline::Top,
+        )
+        .draw(target)?;
+    }
 
     // Footer: which model is running, in which precision.
     Line::new(Point::new(0, FOOTER_Y), Point::new(319, FOOTER_Y))
@@ -394,6 +419,10 @@ mod tests {
             frame_index: 12,
             model_name: "test-model",
             precision: Precision::Int8,
+            learning: Some(Learning {
+                steps: 5,
+                label_steps: 1,
+            }),
         };
         let mut fb = Framebuffer::new();
         draw_screen(&mut fb, &state).unwrap();
@@ -424,6 +453,11 @@ mod tests {
         let footer = (0..320)
             .any(|x| (FOOTER_Y as u32 + 3..240).any(|y| fb.pixel(x, y) == Some(Rgb565::WHITE)));
         assert!(footer);
+        // The learning line is drawn in amber under the prediction.
+        let learning = (4..180).any(|x| {
+            (LOWER_Y as u32 + 76..LOWER_Y as u32 + 86).any(|y| fb.pixel(x, y) == Some(AMBER))
+        });
+        assert!(learning);
         assert_eq!(rgb888(fb.pixel(0, 0).unwrap()), [206, 203, 206]);
     }
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use plastic_models::{
@@ -105,4 +106,44 @@ pub fn correlation(a: &[u8], b: &[u8]) -> f64 {
     } else {
         cov / (va * vb).sqrt()
     }
+}
+
+/// The simulator binary, ready to take arguments.
+pub fn sim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_plastic-sim"))
+}
+
+/// Starts the simulator with `args`, stdout and stderr captured, stdin closed.
+pub fn spawn(args: &[&str]) -> Child {
+    sim()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("plastic-sim starts")
+}
+
+/// The JSON summary a successful run printed; panics with its output otherwise.
+pub fn summary(out: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+/// Runs the simulator with `args` to the end and returns its JSON summary.
+pub fn run_json(args: &[&str]) -> serde_json::Value {
+    summary(&spawn(args).wait_with_output().unwrap())
+}
+
+/// A window's accuracy from a summary (panics when it is null).
+pub fn window(summary: &serde_json::Value, name: &str) -> f64 {
+    summary["windows"][name]
+        .as_f64()
+        .unwrap_or_else(|| panic!("window {name} has no accuracy: {summary}"))
 }

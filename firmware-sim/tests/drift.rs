@@ -1,0 +1,136 @@
+//! Frozen and adapting devices on the same drifting stream (`synthetic:mnist-drift`,
+//! `synthetic:mnist-return`), with the built-in demo model and the default learning rates.
+//!
+//! The digits are the MNIST test set when the shared data folder is there, else the shipped
+//! samples (the summary's `digits_source` says which); the asserts hold for both. Every run is
+//! seeded, so the figures printed here are reproducible with the commands in the messages.
+
+mod common;
+
+use serde_json::Value;
+
+const DRIFT_FRAMES: &str = "4000";
+const RETURN_FRAMES: &str = "6000";
+
+/// Runs one device per adaptation mode on the same scenario, in parallel, and returns the
+/// summaries in the order of `modes`.
+fn devices(camera: &str, frames: &str, modes: &[&str]) -> Vec<Value> {
+    let children: Vec<_> = modes
+        .iter()
+        .map(|mode| {
+            common::spawn(&[
+                "--camera", camera, "--frames", frames, "--adapt", mode, "--json",
+            ])
+        })
+        .collect();
+    let summaries: Vec<Value> = children
+        .into_iter()
+        .map(|c| common::summary(&c.wait_with_output().unwrap()))
+        .collect();
+    for (mode, s) in modes.iter().zip(&summaries) {
+        println!("plastic-sim --camera {camera} --frames {frames} --adapt {mode} --json\n{s}\n");
+    }
+    summaries
+}
+
+fn windows(s: &Value) -> [f64; 3] {
+    ["before_shift", "after_shift", "end"].map(|w| common::window(s, w))
+}
+
+#[test]
+fn after_the_camera_drifts_the_frozen_device_drops_and_learning_devices_recover_part_of_it() {
+    let runs = devices(
+        "synthetic:mnist-drift",
+        DRIFT_FRAMES,
+        &["off", "unsupervised", "labels:0.05"],
+    );
+    let [frozen, unsupervised, labels] = [0, 1, 2].map(|i| windows(&runs[i]));
+    println!(
+        "windows (before_shift, after_shift, end): frozen {frozen:?}, unsupervised {unsupervised:?}, labels:0.05 {labels:?}"
+    );
+    assert_eq!(runs[0]["shift"], serde_json::json!([2000, 4000]));
+    assert_eq!(runs[2]["adaptation_steps"], 4000);
+    assert!(runs[2]["label_steps"].as_u64().unwrap() > 100);
+    assert_eq!(runs[0]["adaptation_steps"], 0);
+
+    // The shift costs the frozen device a clear drop (23 points on the MNIST test digits,
+    // 17.5 on the 200 samples).
+    let drop = frozen[0] - frozen[1];
+    assert!(drop > 0.15, "frozen device drops only {drop:.3}");
+
+    // Learning without labels never costs more than a point in any window.
+    for (i, (u, f)) in unsupervised.iter().zip(&frozen).enumerate() {
+        assert!(
+            u + 0.01 >= *f,
+            "window {i}: unsupervised {u:.4} vs frozen {f:.4}"
+        );
+    }
+
+    // With a label on 5 % of the frames, the device gets back part of the drop within the
+    // 2000 frames after the shift (4 points over the 2000 frames, 6 over the last 1000, on the
+    // MNIST test digits). Half of the drop, which the issue asks for, is not reached: see the
+    // ignored test below.
+    let recovered = (labels[2] - frozen[2]) / drop;
+    println!(
+        "labels:0.05 recovers {:.0} % of the drop by the end",
+        recovered * 100.0
+    );
+    assert!(labels[1] > frozen[1] + 0.03, "{labels:?} vs {frozen:?}");
+    assert!(labels[2] > frozen[2] + 0.04, "{labels:?} vs {frozen:?}");
+}
+
+/// The issue's target: a device with labels on 5 % of the frames recovers at least half of the
+/// drop within 2000 frames of the shift (here: its accuracy over frames 1000-2000 after the
+/// shift, the `end` window of a 4000-frame run, against the frozen device's on the same frames).
+///
+/// It does not hold with the runtime's delta rule and the default rates: measured 27 % on the
+/// MNIST test digits (seed 0; 21 % and 22 % for seeds 1 and 2), 37 % on the shipped samples.
+/// Tuning does not get there either: the best found (`--eps 0.01 --eta 0.03`) gives 40 %. The
+/// demo readout's weights are large (its tanh outputs saturate), so one label step barely
+/// moves a decision; larger steps add noise rather than speed (eta 0.2 recovers no faster and
+/// costs 5 points on the original camera), and even a label on every frame needs about 1000
+/// frames before accuracy climbs. Kept as the issue states it: run with `--ignored`.
+#[test]
+#[ignore = "does not hold yet: labels:0.05 recovers about a third of the drop in 2000 frames"]
+fn labels_on_five_percent_of_frames_recover_half_the_drop_within_2000_frames() {
+    let runs = devices(
+        "synthetic:mnist-drift",
+        DRIFT_FRAMES,
+        &["off", "labels:0.05"],
+    );
+    let [frozen, labels] = [0, 1].map(|i| windows(&runs[i]));
+    let drop = frozen[0] - frozen[1];
+    let recovered = labels[2] - frozen[2];
+    assert!(
+        recovered >= drop / 2.0,
+        "recovered {recovered:.4} of a drop of {drop:.4}"
+    );
+}
+
+#[test]
+fn back_on_the_original_camera_the_learning_device_has_not_forgotten_it() {
+    let runs = devices(
+        "synthetic:mnist-return",
+        RETURN_FRAMES,
+        &["off", "unsupervised", "labels:0.05"],
+    );
+    let [frozen, unsupervised, labels] = [0, 1, 2].map(|i| windows(&runs[i]));
+    println!(
+        "windows (before_shift, after_shift, end): frozen {frozen:?}, unsupervised {unsupervised:?}, labels:0.05 {labels:?}"
+    );
+    assert_eq!(runs[0]["shift"], serde_json::json!([2000, 4000]));
+    assert_eq!(
+        runs[0]["window_frames"]["end"],
+        serde_json::json!([4500, 6000])
+    );
+    // The middle third is the shifted camera: the frozen device drops there.
+    assert!(frozen[1] < frozen[0] - 0.15, "{frozen:?}");
+    // Back on the original camera, the device that learned through the shift is within a
+    // point of where it was before it.
+    assert!(
+        labels[2] >= labels[0] - 0.01,
+        "labels:0.05 before the shift {:.4}, after the return {:.4}",
+        labels[0],
+        labels[2]
+    );
+}
