@@ -98,7 +98,7 @@ pub fn frame_like_mnist(
         .for_each(|&v| histogram[usize::from(ink(v))] += 1);
     // The ink value that `fraction` of the frame's pixels do not exceed.
     let percentile = |fraction: f32| {
-        let wanted = (gray.len() as f32 * fraction).ceil() as u32;
+        let wanted = libm::ceilf(gray.len() as f32 * fraction) as u32;
         let mut seen = 0;
         (0..=255u8)
             .find(|&v| {

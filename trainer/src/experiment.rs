@@ -84,12 +84,7 @@ pub fn train_krotov(
         |e| {
             curve.push(e.test_accuracy);
             readout_epoch_seconds.push(e.seconds);
-            bar.epoch_done(format!(
-                "lr {:.1e}  loss {:.4}  test {:.2} %",
-                e.lr,
-                e.loss,
-                e.test_accuracy * 100.0
-            ));
+            bar.epoch_done(supervised_message(e.lr, e.loss, e.test_accuracy));
         },
     )?;
     bar.finish();
@@ -125,7 +120,6 @@ pub fn train_krotov(
         ],
         classes: classes.iter().map(|c| c.to_string()).collect(),
     };
-    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len().max(1) as f32;
     Ok(Checkpoint {
         spec,
         layers: vec![
@@ -140,26 +134,63 @@ pub fn train_krotov(
                 feedback: None,
             },
         ],
-        train: json!({
-            "dataset": kind.name(),
-            "train_samples": split.train.len(),
-            "test_samples": split.test.len(),
-            "seed": options.seed,
-            "preset": preset,
-            "device": options.device_name,
-            "threads": rayon::current_num_threads(),
-            "code_version": env!("CARGO_PKG_VERSION"),
-            "wall_seconds": started.elapsed().as_secs_f32(),
-            "unsupervised_seconds": unsupervised_seconds,
-            "unsupervised_epoch_seconds_mean": mean(&epoch_seconds),
-            "activation_cache_seconds": cache_seconds,
-            "readout_epoch_seconds_mean": mean(&readout_epoch_seconds),
-        }),
+        train: provenance(
+            preset,
+            kind,
+            split,
+            options,
+            started,
+            json!({
+                "unsupervised_seconds": unsupervised_seconds,
+                "unsupervised_epoch_seconds_mean": mean(&epoch_seconds),
+                "activation_cache_seconds": cache_seconds,
+                "readout_epoch_seconds_mean": mean(&readout_epoch_seconds),
+            }),
+        ),
         metrics: json!({
             "test_accuracy": test_accuracy,
             "test_accuracy_per_readout_epoch": curve,
         }),
     })
+}
+
+/// The provenance every checkpoint records (dataset, sizes, seed, preset, device, code version,
+/// wall time), with the model's own timings in `extra` merged in.
+fn provenance(
+    preset: &Preset,
+    kind: DatasetKind,
+    split: &Split,
+    options: &RunOptions,
+    started: Instant,
+    extra: serde_json::Value,
+) -> serde_json::Value {
+    let mut train = json!({
+        "dataset": kind.name(),
+        "train_samples": split.train.len(),
+        "test_samples": split.test.len(),
+        "seed": options.seed,
+        "preset": preset,
+        "device": options.device_name,
+        "threads": rayon::current_num_threads(),
+        "code_version": env!("CARGO_PKG_VERSION"),
+        "wall_seconds": started.elapsed().as_secs_f32(),
+    });
+    if let (Some(map), serde_json::Value::Object(extra)) = (train.as_object_mut(), extra) {
+        map.extend(extra);
+    }
+    train
+}
+
+fn mean(v: &[f32]) -> f32 {
+    v.iter().sum::<f32>() / v.len().max(1) as f32
+}
+
+/// The progress line of a supervised epoch.
+fn supervised_message(lr: f64, loss: f32, test_accuracy: f32) -> String {
+    format!(
+        "lr {lr:.1e}  loss {loss:.4}  test {:.2} %",
+        test_accuracy * 100.0
+    )
 }
 
 /// The outputs of every layer of an f32 checkpoint, computed with candle for `x`
@@ -251,12 +282,7 @@ pub fn train_mlp(
         |e| {
             curve.push(e.test_accuracy);
             epoch_seconds.push(e.seconds);
-            bar.epoch_done(format!(
-                "lr {:.1e}  loss {:.4}  test {:.2} %",
-                e.lr,
-                e.loss,
-                e.test_accuracy * 100.0
-            ));
+            bar.epoch_done(supervised_message(e.lr, e.loss, e.test_accuracy));
         },
     )?;
     bar.finish();
@@ -272,22 +298,17 @@ pub fn train_mlp(
         layers,
         classes: classes.iter().map(|c| c.to_string()).collect(),
     };
-    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len().max(1) as f32;
     Ok(Checkpoint {
         spec,
         layers: tensors,
-        train: json!({
-            "dataset": kind.name(),
-            "train_samples": split.train.len(),
-            "test_samples": split.test.len(),
-            "seed": options.seed,
-            "preset": preset,
-            "device": options.device_name,
-            "threads": rayon::current_num_threads(),
-            "code_version": env!("CARGO_PKG_VERSION"),
-            "wall_seconds": started.elapsed().as_secs_f32(),
-            "epoch_seconds_mean": mean(&epoch_seconds),
-        }),
+        train: provenance(
+            preset,
+            kind,
+            split,
+            options,
+            started,
+            json!({ "epoch_seconds_mean": mean(&epoch_seconds) }),
+        ),
         metrics: json!({
             "test_accuracy": curve.last().copied().unwrap_or(0.0),
             "test_accuracy_per_epoch": curve,
