@@ -13,8 +13,6 @@ use plastic_trainer::krotov::{self, KrotovConfig};
 use plastic_trainer::readout::{self, Head, ReadoutConfig};
 use plastic_trainer::{features, rng::SplitMix64};
 
-use crate::eval::dataset_dir;
-
 /// Arguments of `plastic bench`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -91,7 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// The unsupervised epoch and the readout epoch, against the reference algorithm's structure.
 fn training_rows(args: &Args) -> anyhow::Result<Vec<Row>> {
-    let dir = dataset_dir(DatasetKind::Mnist, args.data_dir.clone())?;
+    let dir = data::dataset_folder(DatasetKind::Mnist, args.data_dir.as_deref())?;
     let split = data::load(DatasetKind::Mnist, &dir)?;
     let x = features::inputs(&split.train, &Preprocess::UnitNorm)?;
     let n = split.train.sample_len();

@@ -15,7 +15,7 @@ use plastic_trainer::experiment::{RunOptions, train_krotov, train_mlp};
 use plastic_trainer::preset::Preset;
 use serde_json::json;
 
-use crate::eval::{correct_count, dataset_dir};
+use crate::eval::correct_count;
 use crate::io::write_atomically;
 use crate::quantize::quantize;
 
@@ -84,7 +84,7 @@ fn preset_for(model: &str, args: &Args, epochs: usize) -> anyhow::Result<Preset>
 /// Runs `plastic compare`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let kind = DatasetKind::parse(&args.dataset)?;
-    let mut split = data::load(kind, &dataset_dir(kind, args.data_dir.clone())?)?;
+    let mut split = data::load(kind, &data::dataset_folder(kind, args.data_dir.as_deref())?)?;
     let epochs = if args.quick { 5 } else { args.epochs };
     if args.quick {
         split = Split {

@@ -60,18 +60,6 @@ pub fn correct_count(model: &Model, test: &Dataset) -> anyhow::Result<usize> {
     })
 }
 
-/// The dataset's folder: `dir/<subdir>` if that exists, else `dir`.
-pub fn dataset_dir(kind: DatasetKind, dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    let dir = dir.or_else(data::shared_data_dir).with_context(|| {
-        format!(
-            "no data folder: pass --data-dir DIR (the folder holding `{}/`) or set PLASTIC_DATA",
-            kind.subdir()
-        )
-    })?;
-    let nested = dir.join(kind.subdir());
-    Ok(if nested.is_dir() { nested } else { dir })
-}
-
 /// Runs `plastic eval`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let model = Model::from_bytes(&read_bytes(&args.model)?)
@@ -87,7 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             w * h * c
         );
     }
-    let mut test = data::load(kind, &dataset_dir(kind, args.data_dir)?)?.test;
+    let mut test = data::load(kind, &data::dataset_folder(kind, args.data_dir.as_deref())?)?.test;
     if let Some(limit) = args.limit {
         test = test.take(limit);
     }

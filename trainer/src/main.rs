@@ -75,19 +75,6 @@ fn device(name: &str) -> anyhow::Result<Device> {
     }
 }
 
-/// The dataset's own folder: `dir/<subdir>` if it exists, else `dir` itself.
-fn dataset_dir(kind: DatasetKind, dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    let dir = match dir.or_else(data::shared_data_dir) {
-        Some(d) => d,
-        None => bail!(
-            "no data folder: pass --data-dir DIR (the folder holding `{}/`) or set PLASTIC_DATA",
-            kind.subdir()
-        ),
-    };
-    let nested = dir.join(kind.subdir());
-    Ok(if nested.is_dir() { nested } else { dir })
-}
-
 fn run(args: Args) -> anyhow::Result<()> {
     let kind = DatasetKind::parse(&args.dataset)?;
     const MODELS: [&str; 5] = ["krotov", "krotov-linear", "mlp-bp", "mlp-fa", "mlp-dfa"];
@@ -124,7 +111,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let device = device(&args.device)?;
-    let dir = dataset_dir(kind, args.data_dir.clone())?;
+    let dir = data::dataset_folder(kind, args.data_dir.as_deref())?;
     let mut split = data::load(kind, &dir)?;
     if let Some(limit) = args.train_limit {
         split.train = split.train.take(limit);

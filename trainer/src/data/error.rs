@@ -106,6 +106,9 @@ pub enum DataError {
     /// A dataset name that is not one of ours.
     #[error("unknown dataset `{0}`: use mnist, fashion-mnist or cifar10")]
     UnknownDataset(String),
+    /// No folder was given and none of the default places exists.
+    #[error("no data folder: pass --data-dir DIR (the folder holding `{0}/`) or set PLASTIC_DATA")]
+    NoDataDir(&'static str),
 }
 
 fn file_name(path: &Path) -> String {

@@ -196,6 +196,18 @@ pub fn shared_data_dir() -> Option<PathBuf> {
         .find(|d| d.is_dir())
 }
 
+/// The folder holding `kind`'s files: `dir` (or [`shared_data_dir`] when `dir` is `None`) if
+/// it is the dataset's folder itself, or `dir/<subdir>` when that exists. Lets `--data-dir`
+/// name either the data folder or the dataset's own folder.
+pub fn dataset_folder(kind: DatasetKind, dir: Option<&Path>) -> Result<PathBuf, DataError> {
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => shared_data_dir().ok_or(DataError::NoDataDir(kind.subdir()))?,
+    };
+    let nested = dir.join(kind.subdir());
+    Ok(if nested.is_dir() { nested } else { dir })
+}
+
 /// Reads `<base>.gz` if it exists, else `<base>`, and gunzips it if it starts with the gzip
 /// magic; returns the path actually read and the decoded bytes.
 pub(crate) fn read_maybe_gz(base: &Path) -> Result<(PathBuf, Vec<u8>), DataError> {
