@@ -3,7 +3,7 @@
 on black, as in the IDX file) for the firmware to embed with include_bytes!.
 
 Usage (from firmware-mcu/): python3 tools/extract_digits.py [DATA_DIR] [INDEX ...]
-DATA_DIR defaults to ../../shared/data (the dataset folder of a checkout at /work/main);
+DATA_DIR defaults to ../../shared/data (the data folder beside the checkout);
 the indices default to 0 1 2 3 (labels 7 2 1 0). Files: digits/t10k-NNNN-label-L.u8.
 Python standard library only.
 """
