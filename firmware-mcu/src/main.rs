@@ -188,7 +188,7 @@ impl Int8Layer {
         if let Some(bias) = &self.bias {
             y.iter_mut().zip(bias).for_each(|(o, b)| *o += b);
         }
-        activate(&self.activation, y);
+        plastic_runtime::apply_activation(&self.activation, y);
     }
 
     /// Row `mu` in f32: `q * scale`.
@@ -198,25 +198,6 @@ impl Int8Layer {
         out.iter_mut()
             .zip(row)
             .for_each(|(o, &v)| *o = f32::from(v) * s);
-    }
-}
-
-/// The runtime's activations (its `apply_activation` is internal), in the same arithmetic.
-fn activate(activation: &Activation, y: &mut [f32]) {
-    match *activation {
-        Activation::Identity => {}
-        Activation::Relu => y.iter_mut().for_each(|v| *v = v.max(0.0)),
-        Activation::RectifiedPower { n } => {
-            let max = y.iter().fold(0.0f32, |m, &v| m.max(v));
-            if max > 0.0 {
-                let inv = 1.0 / max;
-                y.iter_mut()
-                    .for_each(|v| *v = libm::powf(v.max(0.0) * inv, n));
-            } else {
-                y.fill(0.0);
-            }
-        }
-        Activation::Tanh { beta } => y.iter_mut().for_each(|v| *v = libm::tanhf(beta * *v)),
     }
 }
 

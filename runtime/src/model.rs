@@ -271,8 +271,9 @@ impl Power {
     }
 }
 
-/// Applies an activation in place.
-pub(crate) fn apply_activation(activation: &Activation, y: &mut [f32]) {
+/// Applies a layer's activation to its outputs `y` in place, exactly as [`Model`] does: for
+/// code that runs its own layers (a firmware's plastic layer) and must match the model.
+pub fn apply_activation(activation: &Activation, y: &mut [f32]) {
     match *activation {
         Activation::Identity => {}
         Activation::Relu => y.iter_mut().for_each(|v| *v = v.max(0.0)),
