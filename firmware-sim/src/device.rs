@@ -22,7 +22,6 @@ use crate::adapt::AdaptMode;
 use crate::camera::Camera;
 use crate::display::{self, Framebuffer, InputView, Learning, Recorder, ScreenState, draw_screen};
 use crate::error::Error;
-use crate::persist;
 use crate::pipeline::{Pipeline, precision_name};
 use crate::rng::SplitMix64;
 use crate::windows::{Outcomes, WindowRanges};
@@ -577,7 +576,10 @@ fn save(
         .checkpoint(train, metrics)
         .to_bytes()
         .map_err(|e| e.to_string())
-        .and_then(|bytes| persist::save_atomic(&options.path, &bytes).map_err(|e| e.to_string()));
+        .and_then(|bytes| {
+            plastic_runtime::persist::write_atomically(&options.path, &bytes)
+                .map_err(|e| e.to_string())
+        });
     match result {
         Ok(()) => summary.persist_count += 1,
         Err(e) => {

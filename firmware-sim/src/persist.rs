@@ -1,18 +1,13 @@
 //! Crash-safe persistence of what the device learned (`--state FILE`).
 //!
-//! Why this sequence: a device loses power whenever it likes. The state is written to
-//! `FILE.tmp`, that file is fsynced, renamed over `FILE` (atomic on POSIX file systems), and the
-//! folder is fsynced so the rename itself survives. A cut at any instant leaves `FILE` as the old
-//! state or the new one, never a torn mix; at worst a stale `FILE.tmp` remains, which the next
-//! save overwrites.
+//! Saving goes through the runtime's [`plastic_runtime::persist::write_atomically`] (temp file,
+//! fsync, rename, fsync of the folder), so a power cut leaves the old state or the new one.
 //!
 //! Why a refused file is kept: a state file that does not load (truncated by a bad card,
 //! written by another model, holding NaN) may still be what someone wants to inspect or
 //! recover. The device runs from the shipped model instead and does not write over it.
 
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use plastic_models::Checkpoint;
 
@@ -82,43 +77,10 @@ fn shapes(spec: &plastic_models::ModelSpec) -> String {
     out
 }
 
-/// The temporary file a save writes before renaming it over `path`.
-pub fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".tmp");
-    PathBuf::from(name)
-}
-
-/// Writes `bytes` to `path` atomically and durably (see the module doc).
-pub fn save_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = temp_path(path);
-    let mut file = File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path)?;
-    sync_dir(path)
-}
-
-/// Fsyncs the folder holding `path`, so a rename into it is on disk.
-#[cfg(unix)]
-fn sync_dir(path: &Path) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    File::open(dir)?.sync_all()
-}
-
-/// Other systems cannot open a folder as a file; their rename is as durable as they make it.
-#[cfg(not(unix))]
-fn sync_dir(_path: &Path) -> std::io::Result<()> {
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn temp(tag: &str) -> PathBuf {
         let dir =
@@ -126,17 +88,6 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
-    }
-
-    #[test]
-    fn saves_replace_the_file_and_leave_no_temp_behind() {
-        let dir = temp("save");
-        let path = dir.join("state.safetensors");
-        save_atomic(&path, b"one").unwrap();
-        save_atomic(&path, b"two").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        assert!(!temp_path(&path).exists());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! products.
 //!
 //! `#![no_std]` + `alloc`: the same code runs on a Jetson-class board and on a microcontroller.
-//! Feature `std` only adds conveniences for hosts (file loading).
+//! Feature `std` adds what hosts have: run-time CPU detection for the kernels and crash-safe
+//! file writes ([`persist`]).
 #![no_std]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -22,6 +23,8 @@ mod error;
 pub mod kernels;
 pub mod learn;
 mod model;
+#[cfg(feature = "std")]
+pub mod persist;
 pub mod plastic;
 pub mod preprocess;
 pub mod quant;

@@ -21,9 +21,9 @@ pub fn read_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("could not read {}", path.display()))
 }
 
-/// Writes through a temporary file and a rename, so a crash never leaves a torn file.
+/// Writes through a temporary file, fsync and a rename (the runtime's
+/// [`plastic_runtime::persist::write_atomically`]), so a crash never leaves a torn file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("could not write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("could not write {}", path.display()))
+    plastic_runtime::persist::write_atomically(path, bytes)
+        .with_context(|| format!("could not write {}", path.display()))
 }

@@ -1,6 +1,6 @@
 //! `plastic-train`: trains a model from a preset and writes a `plastic/1` checkpoint.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -134,21 +134,13 @@ fn run(args: Args) -> anyhow::Result<()> {
     } else {
         train_krotov(&preset, kind, &split, &device, &options)?
     };
-    write_atomically(&args.out, &ckpt.to_bytes()?)?;
+    plastic_runtime::persist::write_atomically(&args.out, &ckpt.to_bytes()?)
+        .with_context(|| format!("could not write {}", args.out.display()))?;
     eprintln!(
         "test accuracy {:.2} % in {:.0} s; wrote {}",
         ckpt.metrics["test_accuracy"].as_f64().unwrap_or(0.0) * 100.0,
         ckpt.train["wall_seconds"].as_f64().unwrap_or(0.0),
         args.out.display()
     );
-    Ok(())
-}
-
-/// Writes to a temporary file beside `path`, then renames it over `path`, so an interrupted
-/// run never leaves a torn checkpoint.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("safetensors.tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("could not write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("could not write {}", path.display()))?;
     Ok(())
 }
