@@ -15,7 +15,7 @@ use crate::learn::delta::{delta_update, one_hot};
 use crate::learn::krotov::KrotovParams;
 use crate::model::{apply_activation, predict};
 use crate::plastic::{Guards, MasterPrecision, PlasticLayer, StepOutcome};
-use crate::quant::quantize_vector;
+use crate::quant::{dequantize_rows, quantize_vector};
 use crate::{Error, Prediction, Result};
 
 /// A plastic layer and its readout, with every buffer preallocated.
@@ -62,11 +62,7 @@ impl AdaptiveModel {
         };
         let readout = match &ckpt.layers[1].weight {
             Weights::F32(w) => w.clone(),
-            Weights::Int8 { q, scale } => q
-                .chunks_exact(second.inputs)
-                .zip(scale)
-                .flat_map(|(row, &s)| row.iter().map(move |&v| f32::from(v) * s))
-                .collect(),
+            Weights::Int8 { q, scale } => dequantize_rows(q, scale, second.inputs),
         };
         Ok(Self {
             spec: ckpt.spec.clone(),

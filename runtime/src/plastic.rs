@@ -25,7 +25,7 @@ use half::slice::HalfFloatSliceExt;
 
 use crate::kernels::{self, Kernels};
 use crate::learn::krotov::{KrotovParams, KrotovStep, lebesgue_weight, rank_winner_and_kth};
-use crate::quant::quantize_vector;
+use crate::quant::{dequantize_rows, quantize_vector};
 use crate::{Error, Result};
 
 /// Precision of the master copy that the rule updates.
@@ -207,11 +207,7 @@ impl PlasticLayer {
                 found: q.len(),
             });
         }
-        let w: Vec<f32> = q
-            .chunks_exact(cols.max(1))
-            .zip(scale)
-            .flat_map(|(row, &s)| row.iter().map(move |&v| f32::from(v) * s))
-            .collect();
+        let w = dequantize_rows(q, scale, cols);
         Self::new(&w, rows, cols, params, precision, guards)
     }
 

@@ -32,6 +32,14 @@ pub fn quantize_rows(w: &[f32], cols: usize, q: &mut [i8], scales: &mut [f32]) {
     }
 }
 
+/// The f32 matrix `q[r, :] * scale[r]` of row-quantized int8 weights (`cols` per row).
+pub fn dequantize_rows(q: &[i8], scale: &[f32], cols: usize) -> alloc::vec::Vec<f32> {
+    q.chunks_exact(cols.max(1))
+        .zip(scale)
+        .flat_map(|(row, &s)| row.iter().map(move |&v| f32::from(v) * s))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,6 +60,14 @@ mod tests {
         quantize_rows(&w, 2, &mut q, &mut s);
         assert_eq!(q, [64, -127, 127, 64]);
         assert!((s[0] - 2.0 / 127.0).abs() < 1e-7 && (s[1] - 0.1 / 127.0).abs() < 1e-7);
+    }
+
+    #[test]
+    fn dequantize_undoes_the_row_scales() {
+        assert_eq!(
+            dequantize_rows(&[2, -1, 4, 0], &[0.5, 0.25], 2),
+            [1.0, -0.5, 1.0, 0.0]
+        );
     }
 
     #[test]

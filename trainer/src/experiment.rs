@@ -90,15 +90,11 @@ pub fn train_krotov(
     bar.finish();
     let test_accuracy = curve.last().copied().unwrap_or(0.0);
 
-    let spec = ModelSpec {
-        name: preset.model.clone(),
-        input: InputSpec {
-            width,
-            height,
-            channels,
-            preprocess: KROTOV_PREPROCESS,
-        },
-        layers: vec![
+    let spec = model_spec(
+        preset,
+        kind,
+        KROTOV_PREPROCESS,
+        vec![
             LayerSpec {
                 kind: LayerKind::Krotov {
                     p: cfg.params.p,
@@ -118,8 +114,7 @@ pub fn train_krotov(
                 activation: head.activation(),
             },
         ],
-        classes: classes.iter().map(|c| c.to_string()).collect(),
-    };
+    );
     Ok(Checkpoint {
         spec,
         layers: vec![
@@ -152,6 +147,28 @@ pub fn train_krotov(
             "test_accuracy_per_readout_epoch": curve,
         }),
     })
+}
+
+/// The spec of a model the preset trains on `kind`: its name, the dataset's geometry and
+/// class names, and the given preprocessing and layers.
+fn model_spec(
+    preset: &Preset,
+    kind: DatasetKind,
+    preprocess: Preprocess,
+    layers: Vec<LayerSpec>,
+) -> ModelSpec {
+    let (width, height, channels) = kind.geometry();
+    ModelSpec {
+        name: preset.model.clone(),
+        input: InputSpec {
+            width,
+            height,
+            channels,
+            preprocess,
+        },
+        layers,
+        classes: kind.classes().iter().map(|c| c.to_string()).collect(),
+    }
 }
 
 /// The provenance every checkpoint records (dataset, sizes, seed, preset, device, code version,
@@ -287,17 +304,7 @@ pub fn train_mlp(
     )?;
     bar.finish();
     let (layers, tensors) = mlp.export()?;
-    let spec = ModelSpec {
-        name: preset.model.clone(),
-        input: InputSpec {
-            width,
-            height,
-            channels,
-            preprocess,
-        },
-        layers,
-        classes: classes.iter().map(|c| c.to_string()).collect(),
-    };
+    let spec = model_spec(preset, kind, preprocess, layers);
     Ok(Checkpoint {
         spec,
         layers: tensors,

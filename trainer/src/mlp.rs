@@ -193,9 +193,7 @@ impl Mlp {
 
     /// Fraction of rows of `x` classified as their label.
     pub fn accuracy(&self, x: &Tensor, labels: &[u32]) -> Result<f32> {
-        let pred = self.logits(x)?.argmax(1)?.to_vec1::<u32>()?;
-        let ok = pred.iter().zip(labels).filter(|(p, l)| p == l).count();
-        Ok(ok as f32 / labels.len().max(1) as f32)
+        crate::readout::fraction_correct(&self.logits(x)?, labels)
     }
 
     /// The layers as checkpoint specs and tensors.
@@ -277,11 +275,7 @@ pub fn train(
     let mut order: Vec<u32> = (0..samples as u32).collect();
     for epoch in 0..cfg.epochs {
         let start = std::time::Instant::now();
-        let lr = if cfg.epochs > 1 {
-            cfg.lr0 * (cfg.lr_end / cfg.lr0).powf(epoch as f64 / (cfg.epochs - 1) as f64)
-        } else {
-            cfg.lr0
-        };
+        let lr = crate::readout::geometric_rate(cfg.lr0, cfg.lr_end, epoch, cfg.epochs);
         opt.set_learning_rate(lr);
         rng.shuffle(&mut order);
         let mut total = 0.0;

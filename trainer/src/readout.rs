@@ -85,11 +85,23 @@ pub struct Readout {
 
 /// Learning rate of `epoch` of `epochs`, geometric from `lr0` to `lr_end`.
 pub fn learning_rate(cfg: &ReadoutConfig, epoch: usize) -> f64 {
-    if cfg.epochs <= 1 {
-        return cfg.lr0;
+    geometric_rate(cfg.lr0, cfg.lr_end, epoch, cfg.epochs)
+}
+
+/// `lr0` at the first of `epochs` epochs, `lr_end` at the last, geometric in between: the
+/// schedule of every Adam-trained part of the trainer.
+pub fn geometric_rate(lr0: f64, lr_end: f64, epoch: usize, epochs: usize) -> f64 {
+    if epochs <= 1 {
+        return lr0;
     }
-    let t = epoch as f64 / (cfg.epochs - 1) as f64;
-    cfg.lr0 * (cfg.lr_end / cfg.lr0).powf(t)
+    lr0 * (lr_end / lr0).powf(epoch as f64 / (epochs - 1) as f64)
+}
+
+/// Fraction of rows of `scores` (`[samples, classes]`) whose arg-max is the label.
+pub fn fraction_correct(scores: &Tensor, labels: &[u32]) -> Result<f32> {
+    let pred = scores.argmax(1)?.to_vec1::<u32>()?;
+    let correct = pred.iter().zip(labels).filter(|(p, l)| p == l).count();
+    Ok(correct as f32 / labels.len().max(1) as f32)
 }
 
 /// `activation(x W^T)` for the rows of `x` (`[samples, n]`, on `device`), computed in chunks
@@ -237,9 +249,7 @@ pub fn accuracy(h: &Tensor, labels: &[u32], s: &Tensor, b: Option<&Tensor>) -> R
     if let Some(b) = b {
         out = out.broadcast_add(b)?;
     }
-    let pred = out.argmax(1)?.to_vec1::<u32>()?;
-    let correct = pred.iter().zip(labels).filter(|(p, l)| p == l).count();
-    Ok(correct as f32 / labels.len().max(1) as f32)
+    fraction_correct(&out, labels)
 }
 
 /// The delta rule on a minibatch (the device's readout rule, see
