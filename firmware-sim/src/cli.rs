@@ -271,7 +271,7 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_by_the_parser() {
-        let err = Args::try_parse_from(["plastic-sim", "--camera", "v4l2:0"]).unwrap_err();
+        let err = Args::try_parse_from(["plastic-sim", "--camera", "webcam:0"]).unwrap_err();
         assert!(err.to_string().contains("synthetic:digits"), "{err}");
         assert!(Args::try_parse_from(["plastic-sim", "--snapshot-every", "0"]).is_err());
         assert!(Args::try_parse_from(["plastic-sim", "--persist-every", "0"]).is_err());

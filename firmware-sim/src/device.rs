@@ -109,6 +109,9 @@ pub struct PersistOptions {
     pub frames_seen: u64,
 }
 
+/// Frames per point of the summary's accuracy-over-frames curve.
+pub const ACCURACY_BLOCK_FRAMES: u64 = 100;
+
 /// Totals of a run; [`Summary::to_json`] is what `--json` prints.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
@@ -250,6 +253,20 @@ impl Summary {
     }
 
     /// The summary as one JSON object (fractions as fractions, `null` where unknown).
+    /// Accuracy over each block of [`ACCURACY_BLOCK_FRAMES`] frames, in order (`None` for a
+    /// block without labels): the curve of accuracy over frames that `plastic viz frames`
+    /// draws.
+    pub fn block_accuracies(&self) -> Vec<Option<f64>> {
+        let len = self.outcomes.len();
+        (0..len.div_ceil(ACCURACY_BLOCK_FRAMES))
+            .map(|b| {
+                let start = b * ACCURACY_BLOCK_FRAMES;
+                self.outcomes.accuracy(start..start + ACCURACY_BLOCK_FRAMES)
+            })
+            .collect()
+    }
+
+    /// The summary as `--json` prints it.
     pub fn to_json(&self) -> serde_json::Value {
         let w = self.window_ranges();
         let range = |r: &Range<u64>| serde_json::json!([r.start, r.end]);
@@ -272,6 +289,10 @@ impl Summary {
                 "end": range(&w.end),
             },
             "shift": self.shift.as_ref().map(range),
+            "accuracy_per_block": {
+                "frames": ACCURACY_BLOCK_FRAMES,
+                "accuracy": self.block_accuracies(),
+            },
             "adapt": self.adapt.mode.to_string(),
             "eps": learns.then(|| shortest(self.adapt.eps)),
             "eta": labels.then(|| shortest(self.adapt.eta)),
@@ -670,6 +691,15 @@ mod tests {
         assert_eq!(json["windows"]["after_shift"], 1.0);
         assert_eq!(json["windows"]["end"], 1.0);
         assert_eq!(json["window_frames"]["end"], serde_json::json!([3, 4]));
+        assert_eq!(
+            json["accuracy_per_block"]["accuracy"],
+            serde_json::json!([0.75])
+        );
+        // 250 frames: blocks of 100, 100 and 50; the second has no labels.
+        for i in 4..250 {
+            s.outcomes.push((i < 100 || i >= 200).then_some(i % 2 == 0));
+        }
+        assert_eq!(s.block_accuracies(), [Some(0.52), None, Some(0.5)]);
         let text = s.to_string();
         assert!(
             text.contains("75.0 %") && text.contains("50.0 % before the shift"),

@@ -3,13 +3,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plastic-sim"))
-        .args(args)
-        .output()
-        .unwrap()
+    common::sim().args(args).output().unwrap()
 }
 
 fn json(out: &Output) -> serde_json::Value {

@@ -134,3 +134,35 @@ fn back_on_the_original_camera_the_learning_device_has_not_forgotten_it() {
         labels[2]
     );
 }
+
+#[test]
+fn a_new_task_is_learned_only_from_labels() {
+    let fashion = plastic_sim::camera::mnist::shared_data_dir()
+        .map(|d| d.join("fashion-mnist"))
+        .filter(|d| plastic_sim::camera::mnist::has_test_set_in(d));
+    if fashion.is_none() {
+        eprintln!(
+            "skipped: no Fashion-MNIST test set in the shared data folder (set PLASTIC_DATA)"
+        );
+        return;
+    }
+    let runs = devices(
+        "synthetic:fashion-after-mnist",
+        DRIFT_FRAMES,
+        &["off", "labels:0.05"],
+    );
+    let [frozen, labels] = [0, 1].map(|i| windows(&runs[i]));
+    assert!(
+        runs[0]["digits_source"]
+            .as_str()
+            .is_some_and(|s| s.contains("fashion-mnist-test")),
+        "{}",
+        runs[0]
+    );
+    // Digits first: the shipped model knows them.
+    assert!(frozen[0] > 0.85, "{frozen:?}");
+    // The new task: the frozen device is no better than chance; labels teach it something
+    // (6.8 % and 20.8 % over the last 1000 frames, seed 0).
+    assert!(frozen[2] < 0.15, "{frozen:?}");
+    assert!(labels[2] > frozen[2] + 0.08, "{labels:?} vs {frozen:?}");
+}

@@ -15,6 +15,7 @@ use plastic_trainer::experiment::{RunOptions, train_krotov, train_mlp};
 use plastic_trainer::preset::Preset;
 use serde_json::json;
 
+use crate::chart::{Axes, Curve, accuracy_chart};
 use crate::eval::correct_count;
 use crate::io::write_atomically;
 use crate::quantize::quantize;
@@ -185,90 +186,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     });
     write_atomically(&args.out.join("table.md"), md.as_bytes())?;
     write_atomically(&args.out.join("table.json"), table.to_string().as_bytes())?;
-    let curves: Vec<(&str, &[f64])> = entries.iter().map(|e| (e.model, &e.curve[..])).collect();
+    let curves: Vec<Curve<'_>> = entries
+        .iter()
+        .map(|e| (e.model, e.curve.iter().copied().map(Some).collect()))
+        .collect();
+    let epochs = entries.iter().map(|e| e.curve.len()).max().unwrap_or(0);
+    let axes = Axes {
+        x_label: &format!("epoch (1 to {epochs})"),
+        ..Axes::default()
+    };
     write_atomically(
         &args.out.join("accuracy.svg"),
-        accuracy_svg(&curves).as_bytes(),
+        accuracy_chart(&curves, &axes).as_bytes(),
     )?;
     print!("{md}");
     eprintln!("wrote {}", args.out.display());
     Ok(())
-}
-
-/// A line chart of test accuracy per epoch, one line per model, as a standalone SVG. Written
-/// by hand: a few polylines need no plotting library (and no fonts at build time).
-pub fn accuracy_svg(curves: &[(&str, &[f64])]) -> String {
-    const COLOURS: [&str; 6] = [
-        "#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
-    ];
-    let (w, h, left, right, top, bottom) = (640.0, 400.0, 60.0, 160.0, 20.0, 40.0);
-    let epochs = curves
-        .iter()
-        .map(|(_, c)| c.len())
-        .max()
-        .unwrap_or(1)
-        .max(2);
-    let lo = curves
-        .iter()
-        .flat_map(|(_, c)| c.iter().copied())
-        .fold(1.0f64, f64::min)
-        .min(0.9);
-    let lo = (lo * 20.0).floor() / 20.0;
-    let x = |i: usize| left + (w - left - right) * i as f64 / (epochs - 1) as f64;
-    let y = |a: f64| top + (h - top - bottom) * (1.0 - (a - lo) / (1.0 - lo));
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-    );
-    let mut tick = lo;
-    while tick <= 1.0 + 1e-9 {
-        let _ = writeln!(
-            svg,
-            "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{:.0} %</text>",
-            w - right,
-            left - 6.0,
-            y(tick) + 4.0,
-            tick * 100.0,
-            y = y(tick)
-        );
-        tick += 0.05;
-    }
-    let _ = writeln!(
-        svg,
-        "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">epoch (1 to {epochs})</text>",
-        (left + w - right) / 2.0,
-        h - 10.0
-    );
-    for (i, (name, curve)) in curves.iter().enumerate() {
-        let colour = COLOURS[i % COLOURS.len()];
-        let points: Vec<String> = curve
-            .iter()
-            .enumerate()
-            .map(|(e, &a)| format!("{:.1},{:.1}", x(e), y(a)))
-            .collect();
-        let _ = writeln!(
-            svg,
-            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>\n\
-             <text x=\"{}\" y=\"{}\" fill=\"{colour}\">{name}</text>",
-            points.join(" "),
-            w - right + 10.0,
-            top + 16.0 * (i + 1) as f64
-        );
-    }
-    svg.push_str("</svg>\n");
-    svg
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chart_has_one_line_per_model_and_a_legend() {
-        let svg = accuracy_svg(&[("a", &[0.9, 0.95, 0.97]), ("b", &[0.8, 0.9])]);
-        assert_eq!(svg.matches("<polyline").count(), 2);
-        assert!(svg.contains(">a</text>") && svg.contains(">b</text>"));
-        // The lowest value sets the floor of the axis: 80 % is drawn.
-        assert!(svg.contains(">80 %</text>"), "{svg}");
-    }
 }

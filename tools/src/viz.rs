@@ -6,7 +6,8 @@ use anyhow::{Context, bail};
 use image::{Rgb, RgbImage};
 use plastic_models::{Checkpoint, Weights};
 
-use crate::io::read_checkpoint;
+use crate::chart::{Axes, accuracy_chart};
+use crate::io::{read_checkpoint, write_atomically};
 
 /// `plastic viz` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -14,6 +15,20 @@ pub enum Command {
     /// The receptive fields of the first layer as a grid of images, as in Krotov & Hopfield's
     /// figure: red positive, blue negative, each field scaled by its largest magnitude.
     Fields(FieldsArgs),
+    /// Accuracy over frames of `plastic-sim --json` runs, one line per run (named by its
+    /// adaptation mode), the camera's shift shaded.
+    Frames(FramesArgs),
+}
+
+/// Arguments of `plastic viz frames`.
+#[derive(Debug, clap::Args)]
+pub struct FramesArgs {
+    /// `plastic-sim --json` summaries (one file per device).
+    #[arg(required = true)]
+    summaries: Vec<PathBuf>,
+    /// Where to write the SVG.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 /// Arguments of `plastic viz fields`.
@@ -46,7 +61,58 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             eprintln!("wrote {}", a.out.display());
             Ok(())
         }
+        Command::Frames(a) => {
+            let runs = a
+                .summaries
+                .iter()
+                .map(|path| {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("could not read {}", path.display()))?;
+                    serde_json::from_str(&text).with_context(|| {
+                        format!("{} is not a plastic-sim --json summary", path.display())
+                    })
+                })
+                .collect::<anyhow::Result<Vec<serde_json::Value>>>()?;
+            let svg = frames_chart(&runs)?;
+            write_atomically(&a.out, svg.as_bytes())?;
+            eprintln!("wrote {}", a.out.display());
+            Ok(())
+        }
     }
+}
+
+/// The chart of `plastic viz frames` for the given summaries.
+pub fn frames_chart(runs: &[serde_json::Value]) -> anyhow::Result<String> {
+    let mut curves = Vec::new();
+    let mut block = None;
+    for run in runs {
+        let per_block = &run["accuracy_per_block"];
+        let (Some(frames), Some(points)) = (
+            per_block["frames"].as_u64(),
+            per_block["accuracy"].as_array(),
+        ) else {
+            bail!("a summary has no `accuracy_per_block`: rerun plastic-sim with --json");
+        };
+        if *block.get_or_insert(frames) != frames {
+            bail!("the summaries use different block sizes ({frames} and {block:?} frames)");
+        }
+        let name = run["adapt"].as_str().unwrap_or("run");
+        curves.push((name, points.iter().map(|v| v.as_f64()).collect::<Vec<_>>()));
+    }
+    let block = block.unwrap_or(1).max(1) as f64;
+    let band = runs[0]["shift"].as_array().and_then(|r| {
+        let (start, end) = (r.first()?.as_f64()?, r.get(1)?.as_f64()?);
+        Some((start / block, end / block))
+    });
+    let x_label = format!("frame (accuracy per block of {block} frames)");
+    Ok(accuracy_chart(
+        &curves,
+        &Axes {
+            x_label: &x_label,
+            band,
+            band_label: "camera shifted",
+        },
+    ))
 }
 
 /// Diverging colour of `v` in -1..=1: white at 0, red for positive, blue for negative.
@@ -112,4 +178,28 @@ pub fn fields(
         }
     }
     Ok(img)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn frames_chart_draws_each_run_and_shades_the_shift() {
+        let run = |adapt: &str, acc: [f64; 4]| {
+            json!({"adapt": adapt, "shift": [200, 400],
+                   "accuracy_per_block": {"frames": 100, "accuracy": acc}})
+        };
+        let svg = frames_chart(&[
+            run("off", [0.9, 0.9, 0.6, 0.6]),
+            run("labels:0.05", [0.9, 0.9, 0.7, 0.8]),
+        ])
+        .unwrap();
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert!(svg.contains(">off</text>") && svg.contains(">labels:0.05</text>"));
+        assert!(svg.contains(">camera shifted</text>"), "{svg}");
+        let err = frames_chart(&[json!({"frames": 3})]).unwrap_err();
+        assert!(err.to_string().contains("accuracy_per_block"), "{err}");
+    }
 }

@@ -33,10 +33,15 @@ pub fn shared_data_dir() -> Option<PathBuf> {
 
 /// True when `data/mnist` holds the test images and labels (raw or gzipped).
 pub fn has_test_set(data: &Path) -> bool {
-    let dir = data.join("mnist");
+    has_test_set_in(&data.join("mnist"))
+}
+
+/// True when `dir` itself holds IDX test images and labels of these names (MNIST's or
+/// Fashion-MNIST's folder).
+pub fn has_test_set_in(dir: &Path) -> bool {
     [TEST_IMAGES, TEST_LABELS]
         .iter()
-        .all(|name| find(&dir, name).is_some())
+        .all(|name| find(dir, name).is_some())
 }
 
 fn find(dir: &Path, name: &str) -> Option<PathBuf> {

@@ -9,6 +9,8 @@ mod dir;
 pub mod mnist;
 mod raw;
 mod synthetic;
+#[cfg(all(feature = "v4l2", target_os = "linux"))]
+mod v4l2;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -18,6 +20,8 @@ use plastic_runtime::preprocess::PixelFormat;
 pub use dir::DirCamera;
 pub use raw::RawCamera;
 pub use synthetic::{Digit, Optics, Scenario, SyntheticDigits};
+#[cfg(all(feature = "v4l2", target_os = "linux"))]
+pub use v4l2::V4l2Camera;
 
 /// One captured frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +85,24 @@ pub enum CameraError {
         /// What the OS said.
         source: std::io::Error,
     },
+    /// A source this build leaves out (a cargo feature that was not enabled).
+    #[error(
+        "camera `{spec}` needs the `{feature}` feature: rebuild with `cargo build --release -p plastic-sim --features {feature}` (on Linux)"
+    )]
+    NotBuilt {
+        /// The spec as given.
+        spec: String,
+        /// The cargo feature that adds it.
+        feature: &'static str,
+    },
+    /// A device opened but cannot serve as a camera.
+    #[error("camera `{}` is unusable: {reason}", path.display())]
+    Unusable {
+        /// The device.
+        path: PathBuf,
+        /// Why, and what to try.
+        reason: String,
+    },
     /// A file is not an image this build can decode.
     #[error("could not decode image `{}`: {source}", path.display())]
     Decode {
@@ -143,13 +165,18 @@ pub enum CameraSpec {
         /// Pixel layout.
         format: PixelFormat,
     },
+    /// `v4l2:/dev/videoN`: a Video4Linux2 camera, its luma at the size the driver picks near
+    /// 320x240 (feature `v4l2`).
+    #[cfg(all(feature = "v4l2", target_os = "linux"))]
+    V4l2(PathBuf),
 }
 
 impl CameraSpec {
     /// The spec strings [`parse_camera`] accepts, for error messages and `--help`.
     pub const VALID: &'static str = "`dir:PATH` (a folder of images), `synthetic:digits`, \
-        `synthetic:mnist-drift`, `synthetic:mnist-return` and `stdin:WxH:gray8|rgb24` (raw frames \
-        on standard input)";
+        `synthetic:mnist-drift`, `synthetic:mnist-return`, `synthetic:fashion-after-mnist`, \
+        `stdin:WxH:gray8|rgb24` (raw frames \
+        on standard input), and `v4l2:/dev/videoN` (a camera; feature `v4l2`)";
 }
 
 impl std::fmt::Display for CameraSpec {
@@ -162,6 +189,8 @@ impl std::fmt::Display for CameraSpec {
                 height,
                 format,
             } => write!(f, "stdin:{width}x{height}:{}", format_name(*format)),
+            #[cfg(all(feature = "v4l2", target_os = "linux"))]
+            CameraSpec::V4l2(path) => write!(f, "v4l2:{}", path.display()),
         }
     }
 }
@@ -197,6 +226,13 @@ pub fn parse_camera(spec: &str) -> Result<CameraSpec, CameraError> {
                 format,
             })
         }
+        #[cfg(all(feature = "v4l2", target_os = "linux"))]
+        Some(("v4l2", path)) if !path.is_empty() => Ok(CameraSpec::V4l2(PathBuf::from(path))),
+        #[cfg(not(all(feature = "v4l2", target_os = "linux")))]
+        Some(("v4l2", path)) if !path.is_empty() => Err(CameraError::NotBuilt {
+            spec: spec.into(),
+            feature: "v4l2",
+        }),
         _ => Err(unknown()),
     }
 }
@@ -253,6 +289,8 @@ pub fn open(spec: &CameraSpec, options: OpenOptions<'_>) -> Result<Opened, Camer
             )),
             None,
         ),
+        #[cfg(all(feature = "v4l2", target_os = "linux"))]
+        CameraSpec::V4l2(path) => (Box::new(V4l2Camera::open(path)?), None),
         CameraSpec::Synthetic(scenario) => {
             let (kind, dir) = digit_source(options.samples, *scenario);
             let digits = if kind == MNIST_TEST {
@@ -261,16 +299,32 @@ pub fn open(spec: &CameraSpec, options: OpenOptions<'_>) -> Result<Opened, Camer
                 synthetic::load_samples(&dir)?
             };
             let frames = options.frames.unwrap_or(scenario.default_frames());
-            let camera = SyntheticDigits::scenario(digits, options.seed, *scenario, frames)
+            let mut camera = SyntheticDigits::scenario(digits, options.seed, *scenario, frames)
                 .ok_or_else(|| CameraError::Empty {
                     path: dir.clone(),
                     what: "digits",
                 })?;
-            let source = format!(
+            let mut source = format!(
                 "{kind}:{} ({} digits)",
                 dir.display(),
                 camera.digits().len()
             );
+            if *scenario == Scenario::FashionAfterMnist {
+                let fashion = fashion_dir().ok_or_else(|| CameraError::Empty {
+                    path: mnist::shared_data_dir()
+                        .unwrap_or_else(|| PathBuf::from("../shared/data"))
+                        .join("fashion-mnist"),
+                    what: "Fashion-MNIST test set (t10k-*-ubyte.gz): set PLASTIC_DATA to the \
+                           data folder",
+                })?;
+                let items = mnist::load_test_set(&fashion)?;
+                source.push_str(&format!(
+                    ", then fashion-mnist-test:{} ({} items)",
+                    fashion.display(),
+                    items.len()
+                ));
+                camera = camera.with_new_task(items);
+            }
             (Box::new(camera), Some(source))
         }
     };
@@ -278,6 +332,12 @@ pub fn open(spec: &CameraSpec, options: OpenOptions<'_>) -> Result<Opened, Camer
         camera,
         digits_source,
     })
+}
+
+/// The Fashion-MNIST test set's folder in the shared data folder, when it is there.
+fn fashion_dir() -> Option<PathBuf> {
+    let dir = mnist::shared_data_dir()?.join("fashion-mnist");
+    mnist::has_test_set_in(&dir).then_some(dir)
 }
 
 /// How [`Opened::digits_source`] names the MNIST test set.
@@ -322,6 +382,7 @@ mod tests {
             ("synthetic:digits", Scenario::Digits),
             ("synthetic:mnist-drift", Scenario::MnistDrift),
             ("synthetic:mnist-return", Scenario::MnistReturn),
+            ("synthetic:fashion-after-mnist", Scenario::FashionAfterMnist),
         ] {
             let spec = parse_camera(text).unwrap();
             assert_eq!(spec, CameraSpec::Synthetic(scenario));
@@ -337,8 +398,16 @@ mod tests {
             }
         );
         assert_eq!(stdin.to_string(), "stdin:320x240:rgb24");
+        let v4l2 = parse_camera("v4l2:/dev/video0");
+        #[cfg(all(feature = "v4l2", target_os = "linux"))]
+        assert_eq!(v4l2.unwrap().to_string(), "v4l2:/dev/video0");
+        #[cfg(not(all(feature = "v4l2", target_os = "linux")))]
+        assert!(
+            v4l2.unwrap_err().to_string().contains("--features v4l2"),
+            "the error says how to get the camera"
+        );
         for bad in [
-            "v4l2:/dev/video0",
+            "v4l2:",
             "synthetic:cats",
             "dir:",
             "dir",

@@ -18,6 +18,11 @@
 //! third and goes back to the original camera for the last third. Optics draw nothing from the
 //! stream, so every scenario with the same seed shows the same digits at the same places, and
 //! frozen and adapting devices can be compared frame by frame.
+//!
+//! `fashion-after-mnist` keeps the original camera but changes what it looks at: from the
+//! middle of the run on, Fashion-MNIST items (printed the same way) instead of digits, class i
+//! of Fashion-MNIST on the model's output i. A new task on the same ten outputs: the frozen
+//! device scores near chance on it, and only a device that is told labels can learn it.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -52,14 +57,17 @@ pub enum Scenario {
     /// The original camera, [`Optics::SHIFTED`] for the middle third, the original again for
     /// the last third: does an adapting device still know the original camera afterwards?
     MnistReturn,
+    /// Digits for the first half, Fashion-MNIST items (same camera) for the second.
+    FashionAfterMnist,
 }
 
 impl Scenario {
     /// Every scenario, in the order `--help` lists them.
-    pub const ALL: [Scenario; 3] = [
+    pub const ALL: [Scenario; 4] = [
         Scenario::Digits,
         Scenario::MnistDrift,
         Scenario::MnistReturn,
+        Scenario::FashionAfterMnist,
     ];
 
     /// The name used in `synthetic:NAME`.
@@ -68,6 +76,7 @@ impl Scenario {
             Scenario::Digits => "digits",
             Scenario::MnistDrift => "mnist-drift",
             Scenario::MnistReturn => "mnist-return",
+            Scenario::FashionAfterMnist => "fashion-after-mnist",
         }
     }
 
@@ -80,15 +89,18 @@ impl Scenario {
     pub fn default_frames(self) -> u64 {
         match self {
             Scenario::Digits => DEFAULT_FRAMES,
-            Scenario::MnistDrift | Scenario::MnistReturn => DEFAULT_SCENARIO_FRAMES,
+            Scenario::MnistDrift | Scenario::MnistReturn | Scenario::FashionAfterMnist => {
+                DEFAULT_SCENARIO_FRAMES
+            }
         }
     }
 
-    /// The frames seen through the shifted camera in a run of `frames` frames.
+    /// The frames seen through the shifted camera (or, for `fashion-after-mnist`, showing the
+    /// new task) in a run of `frames` frames.
     pub fn shift(self, frames: u64) -> Option<Range<u64>> {
         match self {
             Scenario::Digits => None,
-            Scenario::MnistDrift => Some(frames / 2..frames),
+            Scenario::MnistDrift | Scenario::FashionAfterMnist => Some(frames / 2..frames),
             Scenario::MnistReturn => Some(frames / 3..2 * frames / 3),
         }
     }
@@ -155,6 +167,8 @@ pub struct SyntheticDigits {
     /// A frame buffer handed back by [`Camera::recycle`], reused for the next capture.
     spare: Option<Vec<u8>>,
     last: Option<usize>,
+    /// What the camera looks at during the shift instead of `digits`, when set.
+    new_task: Option<Vec<Digit>>,
 }
 
 /// Loads the sample digits of `dir` (files `NNNN_L.png`, 28x28 gray), sorted by name.
@@ -227,15 +241,23 @@ impl SyntheticDigits {
             blurred: vec![0.0; WIDTH * HEIGHT],
             spare: None,
             last: None,
+            new_task: None,
         })
     }
 
     /// The optics of the frame with 0-based index `frame`.
     pub fn optics_at(&self, frame: u64) -> Optics {
         match &self.shift {
-            Some(range) if range.contains(&frame) => Optics::SHIFTED,
+            Some(range) if range.contains(&frame) && self.new_task.is_none() => Optics::SHIFTED,
             _ => Optics::ORIGINAL,
         }
+    }
+
+    /// Shows `items` instead of the digits during the shift, through the original camera
+    /// (the `fashion-after-mnist` scenario); ignored when `items` is empty.
+    pub fn with_new_task(mut self, items: Vec<Digit>) -> Self {
+        self.new_task = Some(items).filter(|items| !items.is_empty());
+        self
     }
 
     /// The sample digits the stream draws from.
@@ -245,16 +267,25 @@ impl SyntheticDigits {
 
     /// The sample shown in the latest frame (for checking what the preprocessing recovers).
     pub fn last_digit(&self) -> Option<&Digit> {
-        self.last.map(|i| &self.digits[i])
+        let pool = match (&self.new_task, &self.shift) {
+            (Some(items), Some(range)) if range.contains(&self.captured.saturating_sub(1)) => items,
+            _ => &self.digits,
+        };
+        self.last.map(|i| &pool[i])
     }
 
     /// Renders the next scene into `out` (`WIDTH * HEIGHT` gray bytes) through `optics`;
     /// returns its label.
-    fn render(&mut self, optics: Optics, out: &mut [u8]) -> u8 {
+    fn render(&mut self, frame: u64, out: &mut [u8]) -> u8 {
+        let optics = self.optics_at(frame);
+        let pool = match (&self.new_task, &self.shift) {
+            (Some(items), Some(range)) if range.contains(&frame) => items,
+            _ => &self.digits,
+        };
         let rng = &mut self.rng;
-        let index = rng.below(self.digits.len());
+        let index = rng.below(pool.len());
         self.last = Some(index);
-        let digit = &self.digits[index];
+        let digit = &pool[index];
         let scale = rng.uniform(2.0, 3.5);
         let size = DIGIT_SIDE as f32 * scale;
         let ox = rng.uniform(0.0, WIDTH as f32 - size);
@@ -318,9 +349,9 @@ impl Camera for SyntheticDigits {
     fn next_frame(&mut self) -> Option<Result<Frame, CameraError>> {
         let mut data = self.spare.take().unwrap_or_default();
         data.resize(WIDTH * HEIGHT, 0);
-        let optics = self.optics_at(self.captured);
+        let frame = self.captured;
         self.captured += 1;
-        let label = self.render(optics, &mut data);
+        let label = self.render(frame, &mut data);
         Some(Ok(Frame {
             width: WIDTH,
             height: HEIGHT,

@@ -109,8 +109,21 @@ pub fn correlation(a: &[u8], b: &[u8]) -> f64 {
 }
 
 /// The simulator binary, ready to take arguments.
+///
+/// `PLASTIC_SIM_RUNNER` (e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`) is put in front of it,
+/// so the tests of a cross-built simulator run it the way cargo runs the tests themselves.
 pub fn sim() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_plastic-sim"))
+    let binary = env!("CARGO_BIN_EXE_plastic-sim");
+    let runner = std::env::var("PLASTIC_SIM_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(words).arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    }
 }
 
 /// Starts the simulator with `args`, stdout and stderr captured, stdin closed.
