@@ -697,7 +697,7 @@ mod tests {
         );
         // 250 frames: blocks of 100, 100 and 50; the second has no labels.
         for i in 4..250 {
-            s.outcomes.push((i < 100 || i >= 200).then_some(i % 2 == 0));
+            s.outcomes.push((!(100..200).contains(&i)).then_some(i % 2 == 0));
         }
         assert_eq!(s.block_accuracies(), [Some(0.52), None, Some(0.5)]);
         let text = s.to_string();
