@@ -695,11 +695,11 @@ mod tests {
             json["accuracy_per_block"]["accuracy"],
             serde_json::json!([0.75])
         );
-        // 250 frames: blocks of 100, 100 and 50; the second has no labels.
+        // 250 frames: blocks of 100 (3 + 48 right), 100 (no labels) and 50 (25 right).
         for i in 4..250 {
             s.outcomes.push((!(100..200).contains(&i)).then_some(i % 2 == 0));
         }
-        assert_eq!(s.block_accuracies(), [Some(0.52), None, Some(0.5)]);
+        assert_eq!(s.block_accuracies(), [Some(0.51), None, Some(0.5)]);
         let text = s.to_string();
         assert!(
             text.contains("75.0 %") && text.contains("50.0 % before the shift"),
