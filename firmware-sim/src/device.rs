@@ -697,7 +697,8 @@ mod tests {
         );
         // 250 frames: blocks of 100 (3 + 48 right), 100 (no labels) and 50 (25 right).
         for i in 4..250 {
-            s.outcomes.push((!(100..200).contains(&i)).then_some(i % 2 == 0));
+            s.outcomes
+                .push((!(100..200).contains(&i)).then_some(i % 2 == 0));
         }
         assert_eq!(s.block_accuracies(), [Some(0.51), None, Some(0.5)]);
         let text = s.to_string();

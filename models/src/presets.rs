@@ -22,6 +22,26 @@ pub const PRESETS: &[(&str, &str)] = &[
         "mlp-dfa-mnist",
         include_str!("../presets/mlp-dfa-mnist.toml"),
     ),
+    (
+        "hebbnet-mnist",
+        include_str!("../presets/hebbnet-mnist.toml"),
+    ),
+    (
+        "hebbnet-mix-1-4-mnist",
+        include_str!("../presets/hebbnet-mix-1-4-mnist.toml"),
+    ),
+    (
+        "hebbnet-mix-2-3-mnist",
+        include_str!("../presets/hebbnet-mix-2-3-mnist.toml"),
+    ),
+    (
+        "hebbnet-mix-3-2-mnist",
+        include_str!("../presets/hebbnet-mix-3-2-mnist.toml"),
+    ),
+    (
+        "hebbnet-mix-4-1-mnist",
+        include_str!("../presets/hebbnet-mix-4-1-mnist.toml"),
+    ),
 ];
 
 /// The TOML text of the preset called `name`.

@@ -11,7 +11,7 @@ use anyhow::Context;
 use candle_core::Device;
 use plastic_runtime::Model;
 use plastic_trainer::data::{self, DatasetKind, Split};
-use plastic_trainer::experiment::{RunOptions, train_krotov, train_mlp};
+use plastic_trainer::experiment::{RunOptions, train_hebbnet, train_krotov, train_mlp};
 use plastic_trainer::preset::Preset;
 use serde_json::json;
 
@@ -21,7 +21,14 @@ use crate::io::write_atomically;
 use crate::quantize::quantize;
 
 /// The models compared, in table order.
-const MODELS: [&str; 5] = ["krotov", "krotov-linear", "mlp-bp", "mlp-fa", "mlp-dfa"];
+const MODELS: [&str; 6] = [
+    "krotov",
+    "krotov-linear",
+    "mlp-bp",
+    "mlp-fa",
+    "mlp-dfa",
+    "hebbnet",
+];
 
 /// Arguments of `plastic compare`.
 #[derive(Debug, clap::Args)]
@@ -71,6 +78,13 @@ fn preset_for(model: &str, args: &Args, epochs: usize) -> anyhow::Result<Preset>
         let r = p.readout_mut()?;
         r.epochs = epochs;
         r.batch = args.batch;
+    } else if model == "hebbnet" {
+        let h = p.hebbnet_mut()?;
+        h.epochs = epochs;
+        h.batch = args.batch;
+        if args.quick {
+            h.hebbian.iter_mut().for_each(|w| *w = 256);
+        }
     } else {
         let m = p.mlp_mut()?;
         m.epochs = epochs;
@@ -107,6 +121,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let start = Instant::now();
         let ckpt = if model.starts_with("mlp") {
             train_mlp(&preset, kind, &split, &Device::Cpu, &options)?
+        } else if model == "hebbnet" {
+            train_hebbnet(&preset, kind, &split, &Device::Cpu, &options)?
         } else {
             train_krotov(&preset, kind, &split, &Device::Cpu, &options)?
         };

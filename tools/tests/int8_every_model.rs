@@ -5,7 +5,7 @@
 use candle_core::Device;
 use plastic_runtime::Model;
 use plastic_trainer::data::{self, DatasetKind, Split};
-use plastic_trainer::experiment::{RunOptions, train_krotov, train_mlp};
+use plastic_trainer::experiment::{RunOptions, train_hebbnet, train_krotov, train_mlp};
 use plastic_trainer::preset::Preset;
 
 fn accuracy(model: &Model, split: &Split) -> f64 {
@@ -41,9 +41,22 @@ fn int8_is_within_0_3_points_of_f32_for_every_model_kind() {
         device_name: "cpu".into(),
         progress: false,
     };
-    for name in ["krotov", "krotov-linear", "mlp-bp", "mlp-fa", "mlp-dfa"] {
+    for name in [
+        "krotov",
+        "krotov-linear",
+        "mlp-bp",
+        "mlp-fa",
+        "mlp-dfa",
+        "hebbnet",
+    ] {
         let mut preset = Preset::load(&format!("{name}-mnist")).unwrap();
-        let ckpt = if name.starts_with("mlp") {
+        let ckpt = if name == "hebbnet" {
+            let h = preset.hebbnet_mut().unwrap();
+            h.hebbian = vec![256];
+            h.epochs = 5;
+            (h.lr0, h.lr_end) = (3e-3, 1e-3);
+            train_hebbnet(&preset, DatasetKind::Mnist, &split, &Device::Cpu, &options).unwrap()
+        } else if name.starts_with("mlp") {
             let m = preset.mlp_mut().unwrap();
             m.hidden = vec![256];
             m.epochs = 5;

@@ -322,3 +322,86 @@ pub fn train_mlp(
         }),
     })
 }
+
+/// Trains the preset's HebbNet on `split` and returns its checkpoint: the Hebbian layers as
+/// dense ReLU layers without bias, then the linear stack (the runtime runs both as they are).
+pub fn train_hebbnet(
+    preset: &Preset,
+    kind: DatasetKind,
+    split: &Split,
+    device: &Device,
+    options: &RunOptions,
+) -> Result<Checkpoint> {
+    let started = Instant::now();
+    let (width, height, channels) = kind.geometry();
+    let n = width * height * channels;
+    let cfg = preset.hebbnet_config(n, kind.classes().len())?;
+    // Centred inputs: with all-positive pixels every ReLU of a unit-length row would be on.
+    let preprocess = channel_stats(&split.train);
+    let x_train = features::inputs(&split.train, &preprocess)?;
+    let x_test = features::inputs(&split.test, &preprocess)?;
+    let x_train = Tensor::from_vec(x_train, (split.train.len(), n), device)?;
+    let x_test = Tensor::from_vec(x_test, (split.test.len(), n), device)?;
+    let mut bar = EpochProgress::new(&preset.model, cfg.epochs, options.progress);
+    let mut curve = Vec::new();
+    let mut epoch_seconds = Vec::new();
+    let net = crate::hebbnet::train(
+        &cfg,
+        &x_train,
+        &features::labels(&split.train),
+        &x_test,
+        &features::labels(&split.test),
+        options.seed,
+        |e| {
+            curve.push(e.test_accuracy);
+            epoch_seconds.push(e.seconds);
+            bar.epoch_done(supervised_message(e.lr, e.loss, e.test_accuracy));
+        },
+    )?;
+    bar.finish();
+    let mut layers = Vec::new();
+    let mut tensors = Vec::new();
+    for (l, w) in net.hebbian.iter().enumerate() {
+        let (out, inp) = w.dims2()?;
+        layers.push(LayerSpec {
+            kind: LayerKind::Dense,
+            inputs: inp,
+            outputs: out,
+            bias: false,
+            activation: if l + 1 == net.hebbian.len() {
+                cfg.activation.clone()
+            } else {
+                Activation::Relu
+            },
+        });
+        tensors.push(LayerTensors {
+            weight: Weights::F32(w.flatten_all()?.to_vec1()?),
+            bias: None,
+            feedback: None,
+        });
+    }
+    let (head_layers, head_tensors) = net.head.export()?;
+    layers.extend(head_layers);
+    tensors.extend(head_tensors);
+    let spec = model_spec(preset, kind, preprocess, layers);
+    Ok(Checkpoint {
+        spec,
+        layers: tensors,
+        train: provenance(
+            preset,
+            kind,
+            split,
+            options,
+            started,
+            json!({
+                "epoch_seconds_mean": mean(&epoch_seconds),
+                "hebbian_rule": format!("{:?}", cfg.rule),
+                "hebbian_layers": net.hebbian.len(),
+            }),
+        ),
+        metrics: json!({
+            "test_accuracy": curve.last().copied().unwrap_or(0.0),
+            "test_accuracy_per_epoch": curve,
+        }),
+    })
+}

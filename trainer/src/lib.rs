@@ -10,6 +10,7 @@ mod error;
 pub mod experiment;
 pub mod features;
 pub mod hebbian;
+pub mod hebbnet;
 pub mod krotov;
 pub mod mlp;
 pub mod preset;

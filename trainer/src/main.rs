@@ -7,14 +7,15 @@ use anyhow::{Context, bail};
 use candle_core::Device;
 use clap::Parser;
 use plastic_trainer::data::{self, DatasetKind};
-use plastic_trainer::experiment::{RunOptions, train_krotov, train_mlp};
+use plastic_trainer::experiment::{RunOptions, train_hebbnet, train_krotov, train_mlp};
 use plastic_trainer::preset::Preset;
 
 /// Train a biologically plausible model and write its checkpoint.
 #[derive(Debug, Parser)]
 #[command(name = "plastic-train", version)]
 struct Args {
-    /// Model: `krotov` (Krotov-Hopfield layer + power/tanh readout) or `krotov-linear`.
+    /// Model: `krotov` (Krotov-Hopfield layer + power/tanh readout), `krotov-linear`, `mlp-bp`,
+    /// `mlp-fa`, `mlp-dfa` or `hebbnet`.
     model: String,
     /// Dataset: mnist, fashion-mnist or cifar10.
     #[arg(long, default_value = "mnist")]
@@ -77,7 +78,14 @@ fn device(name: &str) -> anyhow::Result<Device> {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let kind = DatasetKind::parse(&args.dataset)?;
-    const MODELS: [&str; 5] = ["krotov", "krotov-linear", "mlp-bp", "mlp-fa", "mlp-dfa"];
+    const MODELS: [&str; 6] = [
+        "krotov",
+        "krotov-linear",
+        "mlp-bp",
+        "mlp-fa",
+        "mlp-dfa",
+        "hebbnet",
+    ];
     if !MODELS.contains(&args.model.as_str()) {
         bail!(
             "unknown model `{}`: use one of {}",
@@ -91,7 +99,16 @@ fn run(args: Args) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("{}-{}", args.model, kind.name()));
     let mut preset = Preset::load(&preset_name)?;
-    if is_mlp {
+    let is_hebbnet = args.model == "hebbnet";
+    if is_hebbnet {
+        let h = preset.hebbnet_mut()?;
+        if let Some(e) = args.epochs {
+            h.epochs = e;
+        }
+        if let Some(w) = args.hidden {
+            h.hebbian.iter_mut().for_each(|v| *v = w);
+        }
+    } else if is_mlp {
         let mlp = preset.mlp_mut()?;
         if let Some(e) = args.epochs {
             mlp.epochs = e;
@@ -129,7 +146,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         device_name: args.device.clone(),
         progress: !args.quiet,
     };
-    let ckpt = if is_mlp {
+    let ckpt = if is_hebbnet {
+        train_hebbnet(&preset, kind, &split, &device, &options)?
+    } else if is_mlp {
         train_mlp(&preset, kind, &split, &device, &options)?
     } else {
         train_krotov(&preset, kind, &split, &device, &options)?

@@ -3,6 +3,10 @@
 use plastic_runtime::learn::krotov::KrotovParams;
 use serde::{Deserialize, Serialize};
 
+use plastic_models::Activation;
+
+use crate::hebbian::HebbianRule;
+use crate::hebbnet::HebbNetConfig;
 use crate::krotov::KrotovConfig;
 use crate::readout::{Head, ReadoutConfig};
 use crate::{Error, Result};
@@ -24,6 +28,33 @@ pub struct Preset {
     /// The network and its optimiser (MLP models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mlp: Option<MlpSection>,
+    /// The Hebbian layers, their rule and the linear stack (HebbNet models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hebbnet: Option<HebbNetSection>,
+}
+
+/// `[hebbnet]`: see [`crate::hebbnet::HebbNetConfig`]. `rule` is `hebb`, `oja` or `gupta`
+/// (with `percentile`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct HebbNetSection {
+    /// Widths of the Hebbian layers after the input.
+    pub hebbian: Vec<usize>,
+    /// Widths of the hidden linear layers (the classes follow).
+    pub linear: Vec<usize>,
+    pub rule: String,
+    #[serde(default)]
+    pub percentile: Option<f64>,
+    pub eta: f64,
+    pub winners: usize,
+    /// Rectified power `n` of what the linear stack sees; none: the plain ReLU output.
+    #[serde(default)]
+    pub power: Option<f64>,
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr0: f64,
+    pub lr_end: f64,
 }
 
 /// `[mlp]`: hidden widths and Adam's settings; the feedback comes from the model name.
@@ -144,6 +175,61 @@ impl Preset {
         self.mlp.as_mut().ok_or(err)
     }
 
+    /// The `[hebbnet]` section.
+    pub fn hebbnet(&self) -> Result<&HebbNetSection> {
+        self.hebbnet.as_ref().ok_or_else(|| self.missing("hebbnet"))
+    }
+
+    /// The `[hebbnet]` section, to override values.
+    pub fn hebbnet_mut(&mut self) -> Result<&mut HebbNetSection> {
+        let err = self.missing("hebbnet");
+        self.hebbnet.as_mut().ok_or(err)
+    }
+
+    /// The HebbNet configuration for `inputs` input values and `classes` classes.
+    pub fn hebbnet_config(&self, inputs: usize, classes: usize) -> Result<HebbNetConfig> {
+        let h = self.hebbnet()?;
+        let rule = match (h.rule.as_str(), h.percentile) {
+            ("hebb", _) => HebbianRule::Hebb,
+            ("oja", _) => HebbianRule::Oja,
+            ("gupta", Some(p)) => HebbianRule::Gupta {
+                percentile: p as f32,
+            },
+            ("gupta", None) => {
+                return Err(Error::Preset {
+                    name: self.model.clone(),
+                    reason: "rule `gupta` needs `percentile` (the reference used 60)".into(),
+                });
+            }
+            (other, _) => {
+                return Err(Error::Preset {
+                    name: self.model.clone(),
+                    reason: format!("unknown Hebbian rule `{other}` (hebb, oja, gupta)"),
+                });
+            }
+        };
+        let mut hebbian = vec![inputs];
+        hebbian.extend(&h.hebbian);
+        let mut linear = vec![*hebbian.last().unwrap_or(&inputs)];
+        linear.extend(&h.linear);
+        linear.push(classes);
+        Ok(HebbNetConfig {
+            hebbian,
+            linear,
+            rule,
+            eta: h.eta as f32,
+            winners: h.winners,
+            activation: match h.power {
+                Some(n) => Activation::RectifiedPower { n: n as f32 },
+                None => Activation::Relu,
+            },
+            epochs: h.epochs,
+            batch: h.batch,
+            lr0: h.lr0,
+            lr_end: h.lr_end,
+        })
+    }
+
     /// The unsupervised phase's configuration.
     pub fn krotov_config(&self) -> Result<KrotovConfig> {
         let k = self.krotov()?;
@@ -201,6 +287,9 @@ mod tests {
                 p.head().unwrap();
                 assert!(p.krotov().unwrap().hidden > 0, "{name}");
                 assert!(p.readout().unwrap().epochs > 0, "{name}");
+            } else if p.model == "hebbnet" {
+                let cfg = p.hebbnet_config(784, 10).unwrap();
+                assert!(cfg.epochs > 0 && cfg.winners > 0, "{name}");
             } else {
                 assert!(p.mlp().unwrap().epochs > 0, "{name}");
             }
