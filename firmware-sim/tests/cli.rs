@@ -145,13 +145,26 @@ fn a_missing_or_garbage_model_file_fails_with_its_path() {
 
 #[test]
 fn an_unknown_camera_lists_the_valid_ones() {
-    let out = sim(&["--camera", "v4l2:/dev/video0"]);
+    let out = sim(&["--camera", "webcam:0"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
         stderr.contains("dir:PATH") && stderr.contains("synthetic:digits"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_camera_that_opens_nothing_fails_with_a_message_not_a_panic() {
+    // Without the feature: how to rebuild. With it: the device path and the OS's reason.
+    let out = sim(&["--camera", "v4l2:/nonexistent/video9", "--frames", "1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--features v4l2") || stderr.contains("/nonexistent/video9"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]
