@@ -9,17 +9,6 @@ fn sim(args: &[&str]) -> Output {
     common::sim().args(args).output().unwrap()
 }
 
-fn json(out: &Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {stdout}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
-
 fn image_size(path: &Path) -> (u32, u32) {
     image::image_dimensions(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -41,7 +30,7 @@ fn class_mean_model_on_the_sample_folder_is_accurate_and_the_display_is_saved() 
         "--frames",
         "40",
     ]);
-    let summary = json(&out);
+    let summary = common::summary(&out);
     assert_eq!(summary["frames"], 40);
     assert_eq!(summary["labelled"], 40);
     let accuracy = summary["accuracy"].as_f64().expect("accuracy is a number");
@@ -114,7 +103,7 @@ fn a_garbage_image_is_skipped_and_the_run_goes_on() {
         &camera,
         "--json",
     ]);
-    let summary = json(&out);
+    let summary = common::summary(&out);
     assert_eq!(summary["frames"], 3);
     assert_eq!(summary["labelled"], 3);
     assert_eq!(summary["skipped"], 1);
@@ -172,7 +161,7 @@ fn a_model_that_cannot_learn_runs_frozen_but_refuses_to_adapt() {
     let dir = common::temp_dir("not-adaptive");
     let model = common::write_class_mean_model(&dir);
     let model = model.to_str().unwrap();
-    let frozen = json(&sim(&["--model", model, "--frames", "5", "--json"]));
+    let frozen = common::summary(&sim(&["--model", model, "--frames", "5", "--json"]));
     assert_eq!(frozen["frames"], 5);
     assert_eq!(frozen["adapt"], "off");
     let out = sim(&["--model", model, "--adapt", "unsupervised", "--frames", "5"]);
@@ -196,7 +185,7 @@ fn memory_and_frame_budgets_are_checked_and_counted() {
         "{stderr}"
     );
 
-    let s = json(&sim(&[
+    let s = common::summary(&sim(&[
         "--mem-budget",
         "4000000",
         "--frame-budget-us",
@@ -216,6 +205,6 @@ fn memory_and_frame_budgets_are_checked_and_counted() {
     if cfg!(target_os = "linux") {
         assert!(s["peak_rss_kb"].as_u64().unwrap() > 0);
     }
-    let unbudgeted = json(&sim(&["--frames", "2", "--json"]));
+    let unbudgeted = common::summary(&sim(&["--frames", "2", "--json"]));
     assert!(unbudgeted["budget_misses"].is_null());
 }
