@@ -12,11 +12,11 @@ use candle_core::Device;
 use plastic_runtime::Model;
 use plastic_trainer::data::{self, DatasetKind, Split};
 use plastic_trainer::experiment::{RunOptions, train_hebbnet, train_krotov, train_mlp};
+use plastic_trainer::features::runtime_correct_count;
 use plastic_trainer::preset::Preset;
 use serde_json::json;
 
 use crate::chart::{Axes, Curve, accuracy_chart};
-use crate::eval::correct_count;
 use crate::io::write_atomically;
 use crate::quantize::quantize;
 
@@ -136,8 +136,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             &int8_bytes,
         )?;
         let n = split.test.len().max(1) as f64;
-        let f32_accuracy = correct_count(&Model::from_checkpoint(&ckpt)?, &split.test)? as f64 / n;
-        let int8_accuracy = correct_count(&Model::from_checkpoint(&q)?, &split.test)? as f64 / n;
+        let f32_accuracy =
+            runtime_correct_count(&Model::from_checkpoint(&ckpt)?, &split.test)? as f64 / n;
+        let int8_accuracy =
+            runtime_correct_count(&Model::from_checkpoint(&q)?, &split.test)? as f64 / n;
         let metrics = &ckpt.metrics;
         let curve = metrics["test_accuracy_per_epoch"]
             .as_array()

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use plastic_runtime::Model;
-use plastic_runtime::preprocess::normalize;
-use plastic_trainer::data::{self, Dataset, DatasetKind};
+use plastic_trainer::data::{self, DatasetKind};
+use plastic_trainer::features::runtime_correct_count;
 use serde_json::json;
 
 use crate::io::read_bytes;
@@ -31,35 +31,6 @@ pub struct Args {
     json: bool,
 }
 
-/// Number of test samples the runtime classifies correctly, on all cores.
-pub fn correct_count(model: &Model, test: &Dataset) -> anyhow::Result<usize> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per = test.len().div_ceil(threads).max(1);
-    let preprocess = &model.spec().input.preprocess;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..test.len())
-            .step_by(per)
-            .map(|start| {
-                scope.spawn(move || -> anyhow::Result<usize> {
-                    let mut ws = model.workspace();
-                    let mut input = vec![0.0f32; test.sample_len()];
-                    let mut correct = 0;
-                    for i in start..(start + per).min(test.len()) {
-                        normalize(test.image(i), preprocess, &mut input)?;
-                        let p = model.infer(&input, &mut ws)?;
-                        correct += usize::from(p.class == usize::from(test.labels[i]));
-                    }
-                    Ok(correct)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("evaluation thread panicked"))
-            .sum()
-    })
-}
-
 /// Runs `plastic eval`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let model = Model::from_bytes(&read_bytes(&args.model)?)
@@ -80,7 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         test = test.take(limit);
     }
     let start = Instant::now();
-    let correct = correct_count(&model, &test)?;
+    let correct = runtime_correct_count(&model, &test)?;
     let accuracy = correct as f64 / test.len().max(1) as f64;
     let precision = match model.precision() {
         plastic_runtime::Precision::F32 => "f32",

@@ -6,23 +6,11 @@ use candle_core::Device;
 use plastic_runtime::Model;
 use plastic_trainer::data::{self, DatasetKind, Split};
 use plastic_trainer::experiment::{RunOptions, train_hebbnet, train_krotov, train_mlp};
+use plastic_trainer::features::runtime_correct_count;
 use plastic_trainer::preset::Preset;
 
 fn accuracy(model: &Model, split: &Split) -> f64 {
-    let mut ws = model.workspace();
-    let mut input = vec![0.0f32; model.spec().input_len()];
-    let mut correct = 0;
-    for i in 0..split.test.len() {
-        plastic_runtime::preprocess::normalize(
-            split.test.image(i),
-            &model.spec().input.preprocess,
-            &mut input,
-        )
-        .unwrap();
-        let p = model.infer(&input, &mut ws).unwrap();
-        correct += usize::from(p.class == usize::from(split.test.labels[i]));
-    }
-    correct as f64 / split.test.len() as f64
+    runtime_correct_count(model, &split.test).unwrap() as f64 / split.test.len() as f64
 }
 
 #[test]

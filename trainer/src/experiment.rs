@@ -11,6 +11,7 @@ use plastic_models::{
 use serde_json::json;
 
 use crate::data::{DatasetKind, Split};
+use crate::mlp::MlpEpoch;
 use crate::preset::Preset;
 use crate::progress::EpochProgress;
 use crate::{Result, features, krotov, readout};
@@ -255,6 +256,86 @@ pub fn channel_stats(data: &crate::data::Dataset) -> Preprocess {
     Preprocess::MeanStd { mean, std }
 }
 
+/// The inputs of a supervised model: centred and scaled per channel, as tensors on the device.
+struct CentredData {
+    preprocess: Preprocess,
+    x_train: Tensor,
+    x_test: Tensor,
+    y_train: Vec<u32>,
+    y_test: Vec<u32>,
+}
+
+impl CentredData {
+    fn new(split: &Split, kind: DatasetKind, device: &Device) -> Result<Self> {
+        let (width, height, channels) = kind.geometry();
+        let n = width * height * channels;
+        let preprocess = channel_stats(&split.train);
+        let x_train = features::inputs(&split.train, &preprocess)?;
+        let x_test = features::inputs(&split.test, &preprocess)?;
+        Ok(Self {
+            x_train: Tensor::from_vec(x_train, (split.train.len(), n), device)?,
+            x_test: Tensor::from_vec(x_test, (split.test.len(), n), device)?,
+            y_train: features::labels(&split.train),
+            y_test: features::labels(&split.test),
+            preprocess,
+        })
+    }
+}
+
+/// The progress bar and per-epoch record of a supervised run (MLP, HebbNet), and the
+/// checkpoint it ends in.
+struct EpochLog {
+    started: Instant,
+    bar: EpochProgress,
+    curve: Vec<f32>,
+    epoch_seconds: Vec<f32>,
+}
+
+impl EpochLog {
+    fn new(preset: &Preset, epochs: usize, options: &RunOptions, started: Instant) -> Self {
+        Self {
+            started,
+            bar: EpochProgress::new(&preset.model, epochs, options.progress),
+            curve: Vec::new(),
+            epoch_seconds: Vec::new(),
+        }
+    }
+
+    fn record(&mut self, e: MlpEpoch) {
+        self.curve.push(e.test_accuracy);
+        self.epoch_seconds.push(e.seconds);
+        self.bar
+            .epoch_done(supervised_message(e.lr, e.loss, e.test_accuracy));
+    }
+
+    /// The checkpoint of the trained `layers` (specs and tensors), with the provenance (plus
+    /// `extra`) and the test accuracy per epoch.
+    fn checkpoint(
+        self,
+        preset: &Preset,
+        kind: DatasetKind,
+        split: &Split,
+        options: &RunOptions,
+        (preprocess, layers, tensors): (Preprocess, Vec<LayerSpec>, Vec<LayerTensors>),
+        extra: serde_json::Value,
+    ) -> Checkpoint {
+        self.bar.finish();
+        let mut timings = json!({ "epoch_seconds_mean": mean(&self.epoch_seconds) });
+        if let (Some(map), serde_json::Value::Object(extra)) = (timings.as_object_mut(), extra) {
+            map.extend(extra);
+        }
+        Checkpoint {
+            spec: model_spec(preset, kind, preprocess, layers),
+            layers: tensors,
+            train: provenance(preset, kind, split, options, self.started, timings),
+            metrics: json!({
+                "test_accuracy": self.curve.last().copied().unwrap_or(0.0),
+                "test_accuracy_per_epoch": self.curve,
+            }),
+        }
+    }
+}
+
 /// Trains the preset's MLP (`mlp-bp`, `mlp-fa`, `mlp-dfa`) on `split` and returns its
 /// checkpoint.
 pub fn train_mlp(
@@ -267,17 +348,10 @@ pub fn train_mlp(
     let started = Instant::now();
     let feedback = crate::mlp::Feedback::parse(preset.model.trim_start_matches("mlp-"))?;
     let section = preset.mlp()?;
-    let (width, height, channels) = kind.geometry();
-    let n = width * height * channels;
-    let preprocess = channel_stats(&split.train);
-    let x_train = features::inputs(&split.train, &preprocess)?;
-    let x_test = features::inputs(&split.test, &preprocess)?;
-    let x_train = Tensor::from_vec(x_train, (split.train.len(), n), device)?;
-    let x_test = Tensor::from_vec(x_test, (split.test.len(), n), device)?;
-    let classes = kind.classes();
-    let mut sizes = vec![n];
+    let data = CentredData::new(split, kind, device)?;
+    let mut sizes = vec![data.x_train.dim(1)?];
     sizes.extend(&section.hidden);
-    sizes.push(classes.len());
+    sizes.push(kind.classes().len());
     let cfg = crate::mlp::MlpConfig {
         sizes,
         feedback,
@@ -286,41 +360,25 @@ pub fn train_mlp(
         lr0: section.lr0,
         lr_end: section.lr_end,
     };
-    let mut bar = EpochProgress::new(&preset.model, cfg.epochs, options.progress);
-    let mut curve = Vec::new();
-    let mut epoch_seconds = Vec::new();
+    let mut log = EpochLog::new(preset, cfg.epochs, options, started);
     let mlp = crate::mlp::train(
         &cfg,
-        &x_train,
-        &features::labels(&split.train),
-        &x_test,
-        &features::labels(&split.test),
+        &data.x_train,
+        &data.y_train,
+        &data.x_test,
+        &data.y_test,
         options.seed,
-        |e| {
-            curve.push(e.test_accuracy);
-            epoch_seconds.push(e.seconds);
-            bar.epoch_done(supervised_message(e.lr, e.loss, e.test_accuracy));
-        },
+        |e| log.record(e),
     )?;
-    bar.finish();
     let (layers, tensors) = mlp.export()?;
-    let spec = model_spec(preset, kind, preprocess, layers);
-    Ok(Checkpoint {
-        spec,
-        layers: tensors,
-        train: provenance(
-            preset,
-            kind,
-            split,
-            options,
-            started,
-            json!({ "epoch_seconds_mean": mean(&epoch_seconds) }),
-        ),
-        metrics: json!({
-            "test_accuracy": curve.last().copied().unwrap_or(0.0),
-            "test_accuracy_per_epoch": curve,
-        }),
-    })
+    Ok(log.checkpoint(
+        preset,
+        kind,
+        split,
+        options,
+        (data.preprocess, layers, tensors),
+        json!({}),
+    ))
 }
 
 /// Trains the preset's HebbNet on `split` and returns its checkpoint: the Hebbian layers as
@@ -334,41 +392,30 @@ pub fn train_hebbnet(
 ) -> Result<Checkpoint> {
     let started = Instant::now();
     let (width, height, channels) = kind.geometry();
-    let n = width * height * channels;
-    let cfg = preset.hebbnet_config(n, kind.classes().len())?;
+    let cfg = preset.hebbnet_config(width * height * channels, kind.classes().len())?;
     // Centred inputs: with all-positive pixels every ReLU of a unit-length row would be on.
-    let preprocess = channel_stats(&split.train);
-    let x_train = features::inputs(&split.train, &preprocess)?;
-    let x_test = features::inputs(&split.test, &preprocess)?;
-    let x_train = Tensor::from_vec(x_train, (split.train.len(), n), device)?;
-    let x_test = Tensor::from_vec(x_test, (split.test.len(), n), device)?;
-    let mut bar = EpochProgress::new(&preset.model, cfg.epochs, options.progress);
-    let mut curve = Vec::new();
-    let mut epoch_seconds = Vec::new();
+    let data = CentredData::new(split, kind, device)?;
+    let mut log = EpochLog::new(preset, cfg.epochs, options, started);
     let net = crate::hebbnet::train(
         &cfg,
-        &x_train,
-        &features::labels(&split.train),
-        &x_test,
-        &features::labels(&split.test),
+        &data.x_train,
+        &data.y_train,
+        &data.x_test,
+        &data.y_test,
         options.seed,
-        |e| {
-            curve.push(e.test_accuracy);
-            epoch_seconds.push(e.seconds);
-            bar.epoch_done(supervised_message(e.lr, e.loss, e.test_accuracy));
-        },
+        |e| log.record(e),
     )?;
-    bar.finish();
+    let hebbian = &net.hebbian.weights;
     let mut layers = Vec::new();
     let mut tensors = Vec::new();
-    for (l, w) in net.hebbian.iter().enumerate() {
+    for (l, w) in hebbian.iter().enumerate() {
         let (out, inp) = w.dims2()?;
         layers.push(LayerSpec {
             kind: LayerKind::Dense,
             inputs: inp,
             outputs: out,
             bias: false,
-            activation: if l + 1 == net.hebbian.len() {
+            activation: if l + 1 == hebbian.len() {
                 cfg.activation.clone()
             } else {
                 Activation::Relu
@@ -383,25 +430,15 @@ pub fn train_hebbnet(
     let (head_layers, head_tensors) = net.head.export()?;
     layers.extend(head_layers);
     tensors.extend(head_tensors);
-    let spec = model_spec(preset, kind, preprocess, layers);
-    Ok(Checkpoint {
-        spec,
-        layers: tensors,
-        train: provenance(
-            preset,
-            kind,
-            split,
-            options,
-            started,
-            json!({
-                "epoch_seconds_mean": mean(&epoch_seconds),
-                "hebbian_rule": format!("{:?}", cfg.rule),
-                "hebbian_layers": net.hebbian.len(),
-            }),
-        ),
-        metrics: json!({
-            "test_accuracy": curve.last().copied().unwrap_or(0.0),
-            "test_accuracy_per_epoch": curve,
+    Ok(log.checkpoint(
+        preset,
+        kind,
+        split,
+        options,
+        (data.preprocess, layers, tensors),
+        json!({
+            "hebbian_rule": format!("{:?}", cfg.rule),
+            "hebbian_layers": hebbian.len(),
         }),
-    })
+    ))
 }

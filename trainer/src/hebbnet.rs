@@ -18,15 +18,12 @@
 //! - The linear layers have ReLUs between them (the reference's had none, which makes a stack
 //!   of linear layers one linear map).
 
-use std::time::Instant;
-
-use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_core::{DType, Device, Tensor};
 
 use plastic_models::Activation;
 
 use crate::hebbian::{GuptaState, HebbianRule, forward, hebb_step, oja_step};
-use crate::mlp::{Feedback, Mlp};
+use crate::mlp::{Feedback, InputStage, Mlp, MlpConfig, MlpEpoch, fit};
 use crate::readout::activate;
 use crate::rng::SplitMix64;
 use crate::{Error, Result};
@@ -61,26 +58,18 @@ pub struct HebbNetConfig {
 /// A trained (or training) HebbNet.
 #[derive(Debug)]
 pub struct HebbNet {
-    /// Hebbian weights, `[out, in]` per layer.
-    pub hebbian: Vec<Tensor>,
+    /// The Hebbian layers.
+    pub hebbian: HebbianLayers,
     /// The linear stack (its feedback is backprop: it is the supervised readout).
     pub head: Mlp,
-    gupta: Vec<Option<GuptaState>>,
 }
 
-/// What one epoch did.
-#[derive(Debug, Clone, Copy)]
-pub struct HebbNetEpoch {
-    /// 0-based epoch.
-    pub epoch: usize,
-    /// Adam learning rate of the linear layers.
-    pub lr: f64,
-    /// Mean training loss of the linear stack.
-    pub loss: f32,
-    /// Test accuracy after the epoch.
-    pub test_accuracy: f32,
-    /// Seconds the epoch took.
-    pub seconds: f32,
+/// The Hebbian layers of a HebbNet and what their rule remembers.
+#[derive(Debug)]
+pub struct HebbianLayers {
+    /// Hebbian weights, `[out, in]` per layer.
+    pub weights: Vec<Tensor>,
+    gupta: Vec<Option<GuptaState>>,
 }
 
 /// Rows of `w` scaled to unit length (rows of zeros stay zero).
@@ -123,7 +112,7 @@ impl HebbNet {
             )));
         }
         let mut rng = SplitMix64::new(seed);
-        let mut hebbian = Vec::new();
+        let mut weights = Vec::new();
         let mut gupta = Vec::new();
         for pair in cfg.hebbian.windows(2) {
             let (inp, out) = (pair[0], pair[1]);
@@ -133,42 +122,49 @@ impl HebbNet {
                 HebbianRule::Gupta { percentile } => Some(GuptaState::new(&w, percentile)?),
                 _ => None,
             });
-            hebbian.push(w);
+            weights.push(w);
         }
         let head = Mlp::new(&cfg.linear, Feedback::Backprop, rng.next_u64(), device)?;
         Ok(Self {
-            hebbian,
+            hebbian: HebbianLayers { weights, gupta },
             head,
-            gupta,
         })
     }
 
+    /// One local update of every Hebbian layer on the batch `x` at the rate `cfg.eta`; see
+    /// [`HebbianLayers::step`].
+    pub fn hebbian_step(&mut self, x: &Tensor, cfg: &HebbNetConfig) -> Result<Tensor> {
+        self.hebbian.step(x, cfg, cfg.eta)
+    }
+}
+
+impl HebbianLayers {
     /// What the linear stack sees of a batch: the last Hebbian layer's output through
     /// `activation`.
     pub fn features(&self, x: &Tensor, activation: &Activation) -> Result<Tensor> {
         let mut h = x.clone();
-        for w in &self.hebbian {
+        for w in &self.weights {
             h = forward(w, &h)?;
         }
         activate(&h, activation)
     }
 
-    /// One local update of every Hebbian layer on the batch `x`; returns the last layer's
-    /// output before its update, through `cfg.activation` (what the linear stack learns from
-    /// this batch).
-    pub fn hebbian_step(&mut self, x: &Tensor, cfg: &HebbNetConfig) -> Result<Tensor> {
-        let eta = cfg.eta / x.dim(0)?.max(1) as f32;
+    /// One local update of every layer on the batch `x`, by `cfg`'s rule at the per-sample
+    /// rate `eta`; returns the last layer's output before its update, through
+    /// `cfg.activation` (what the linear stack learns from this batch).
+    pub fn step(&mut self, x: &Tensor, cfg: &HebbNetConfig, eta: f32) -> Result<Tensor> {
+        let batch_eta = eta / x.dim(0)?.max(1) as f32;
         let mut input = x.clone();
-        for (w, gupta) in self.hebbian.iter_mut().zip(&mut self.gupta) {
+        for (w, gupta) in self.weights.iter_mut().zip(&mut self.gupta) {
             let z = forward(w, &input)?;
             let zk = keep_winners(&z, cfg.winners)?;
             let updated = match (cfg.rule, gupta) {
-                (HebbianRule::Hebb, _) => unit_rows(&hebb_step(w, &input, &zk, eta)?)?,
-                (HebbianRule::Oja, _) => oja_step(w, &input, &zk, eta)?,
+                (HebbianRule::Hebb, _) => unit_rows(&hebb_step(w, &input, &zk, batch_eta)?)?,
+                (HebbianRule::Oja, _) => oja_step(w, &input, &zk, batch_eta)?,
                 (HebbianRule::Gupta { .. }, Some(state)) => {
                     // Only units that won for some sample of the batch learn from it: the
                     // running-mean term would otherwise move every unit, every batch.
-                    let stepped = state.step(w, &input, &zk, eta)?;
+                    let stepped = state.step(w, &input, &zk, batch_eta)?;
                     let won = zk.sum(0)?.gt(0.0)?.to_dtype(DType::F32)?.unsqueeze(1)?;
                     let delta = (stepped - &*w)?.broadcast_mul(&won)?;
                     unit_rows(&(&*w + delta)?)?
@@ -181,24 +177,43 @@ impl HebbNet {
                 *w = updated;
             } else {
                 return Err(Error::Diverged(format!(
-                    "Hebbian weights are no longer finite ({:?}, eta {})",
-                    cfg.rule, cfg.eta
+                    "Hebbian weights are no longer finite ({:?}, eta {eta})",
+                    cfg.rule
                 )));
             }
             input = z;
         }
         activate(&input, &cfg.activation)
     }
+}
 
-    /// Fraction of rows of `x` classified as their label.
-    pub fn accuracy(&self, x: &Tensor, labels: &[u32], activation: &Activation) -> Result<f32> {
+/// The Hebbian layers as the linear stack's input stage while it trains: each batch updates
+/// them, at a rate that falls linearly to zero over the run, as Krotov's does. A layer that
+/// keeps moving at full rate drifts away from what the readout has learned (measured: 67 %
+/// after 3 epochs, 26 % after 5, with a constant rate).
+struct Training<'a> {
+    layers: &'a mut HebbianLayers,
+    cfg: &'a HebbNetConfig,
+}
+
+impl InputStage for Training<'_> {
+    const MODEL: &'static str = "HebbNet";
+
+    fn train_batch(&mut self, x: &Tensor, epoch: usize, epochs: usize) -> Result<Tensor> {
+        let eta = self.cfg.eta * (1.0 - epoch as f32 / epochs.max(1) as f32);
+        Ok(self.layers.step(x, self.cfg, eta)?.to_dtype(DType::F32)?)
+    }
+
+    /// Evaluated 2000 rows at a time: the hidden layers of the whole test set at once would
+    /// be large.
+    fn accuracy(&self, net: &Mlp, x: &Tensor, labels: &[u32]) -> Result<f32> {
         let mut correct = 0.0;
         let rows = x.dim(0)?;
         for start in (0..rows).step_by(2000) {
             let len = 2000.min(rows - start);
             let xb = x.narrow(0, start, len)?;
-            let acc = self.head.accuracy(
-                &self.features(&xb, activation)?,
+            let acc = net.accuracy(
+                &self.layers.features(&xb, &self.cfg.activation)?,
                 &labels[start..start + len],
             )?;
             correct += acc * len as f32;
@@ -208,7 +223,7 @@ impl HebbNet {
 }
 
 /// Trains a HebbNet on `x_train` (`[samples, in]`) in one phase: per batch, the Hebbian
-/// updates, then an Adam step of the linear stack on the Hebbian output.
+/// updates, then an Adam step of the linear stack on the Hebbian output ([`fit`]).
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     cfg: &HebbNetConfig,
@@ -217,64 +232,30 @@ pub fn train(
     x_test: &Tensor,
     y_test: &[u32],
     seed: u64,
-    mut on_epoch: impl FnMut(HebbNetEpoch),
+    on_epoch: impl FnMut(MlpEpoch),
 ) -> Result<HebbNet> {
-    let device = x_train.device().clone();
-    let mut net = HebbNet::new(cfg, seed, &device)?;
-    let params: Vec<Var> = net
-        .head
-        .weights
-        .iter()
-        .chain(&net.head.biases)
-        .cloned()
-        .collect();
-    let mut opt = AdamW::new(
-        params,
-        ParamsAdamW {
-            lr: cfg.lr0,
-            weight_decay: 0.0,
-            ..Default::default()
-        },
+    let mut net = HebbNet::new(cfg, seed, x_train.device())?;
+    let schedule = MlpConfig {
+        sizes: cfg.linear.clone(),
+        feedback: Feedback::Backprop,
+        epochs: cfg.epochs,
+        batch: cfg.batch,
+        lr0: cfg.lr0,
+        lr_end: cfg.lr_end,
+    };
+    let mut stage = Training {
+        layers: &mut net.hebbian,
+        cfg,
+    };
+    fit(
+        &net.head,
+        &schedule,
+        &mut stage,
+        [x_train, x_test],
+        [y_train, y_test],
+        seed.wrapping_add(11),
+        on_epoch,
     )?;
-    let samples = y_train.len();
-    let y_all = Tensor::from_slice(y_train, samples, &device)?;
-    let mut rng = SplitMix64::new(seed.wrapping_add(11));
-    let mut order: Vec<u32> = (0..samples as u32).collect();
-    for epoch in 0..cfg.epochs {
-        let start = Instant::now();
-        let lr = crate::readout::geometric_rate(cfg.lr0, cfg.lr_end, epoch, cfg.epochs);
-        opt.set_learning_rate(lr);
-        // The Hebbian rate falls linearly to zero over the run, as Krotov's does: a layer
-        // that keeps moving at full rate drifts away from what the readout has learned
-        // (measured: 67 % after 3 epochs, 26 % after 5, with a constant rate).
-        let epoch_cfg = HebbNetConfig {
-            eta: cfg.eta * (1.0 - epoch as f32 / cfg.epochs.max(1) as f32),
-            ..cfg.clone()
-        };
-        rng.shuffle(&mut order);
-        let mut total = 0.0;
-        for chunk in order.chunks(cfg.batch.max(1)) {
-            let idx = Tensor::from_slice(chunk, chunk.len(), &device)?;
-            let x = x_train.index_select(&idx, 0)?;
-            let h = net.hebbian_step(&x, &epoch_cfg)?.to_dtype(DType::F32)?;
-            let (loss, grads) = net.head.gradients(&h, &y_all.index_select(&idx, 0)?)?;
-            opt.step(&grads)?;
-            total += loss * chunk.len() as f32;
-        }
-        let loss = total / samples.max(1) as f32;
-        if !loss.is_finite() {
-            return Err(Error::Diverged(format!(
-                "HebbNet loss is {loss} at epoch {epoch}"
-            )));
-        }
-        on_epoch(HebbNetEpoch {
-            epoch,
-            lr,
-            loss,
-            test_accuracy: net.accuracy(x_test, y_test, &cfg.activation)?,
-            seconds: start.elapsed().as_secs_f32(),
-        });
-    }
     Ok(net)
 }
 
@@ -318,10 +299,10 @@ mod tests {
             lr_end: 1e-3,
         };
         let mut net = HebbNet::new(&cfg, 0, &Device::Cpu).unwrap();
-        net.hebbian[0] = t(&[1.0, 0.0, 0.0, 1.0], 2, 2);
+        net.hebbian.weights[0] = t(&[1.0, 0.0, 0.0, 1.0], 2, 2);
         let out = net.hebbian_step(&t(&[2.0, 1.0], 1, 2), &cfg).unwrap();
         assert_eq!(out.to_vec2::<f32>().unwrap(), [[2.0, 1.0]]);
-        let w = net.hebbian[0].to_vec2::<f32>().unwrap();
+        let w = net.hebbian.weights[0].to_vec2::<f32>().unwrap();
         let s = 10f32.sqrt();
         for (a, e) in w.concat().iter().zip([3.0 / s, 1.0 / s, 0.0, 1.0]) {
             assert!((a - e).abs() < 1e-6, "{w:?}");

@@ -247,6 +247,37 @@ pub struct MlpEpoch {
     pub seconds: f32,
 }
 
+/// What the network is fed: the data as it is, or layers of their own in front of it that
+/// learn with local rules while the network trains (HebbNet's Hebbian layers). [`fit`] runs
+/// the same Adam loop over either.
+pub trait InputStage {
+    /// Names the model in a divergence error (`MLP`, `HebbNet`).
+    const MODEL: &'static str;
+
+    /// The network's input for a training batch `x` of epoch `epoch` (of `epochs`); a
+    /// learning stage updates itself here, once per batch.
+    fn train_batch(&mut self, x: &Tensor, epoch: usize, epochs: usize) -> Result<Tensor>;
+
+    /// Fraction of rows of `x` that `net`, fed through this stage, classifies as their label.
+    fn accuracy(&self, net: &Mlp, x: &Tensor, labels: &[u32]) -> Result<f32>;
+}
+
+/// The data fed as it is: a plain MLP.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawInput;
+
+impl InputStage for RawInput {
+    const MODEL: &'static str = "MLP";
+
+    fn train_batch(&mut self, x: &Tensor, _epoch: usize, _epochs: usize) -> Result<Tensor> {
+        Ok(x.clone())
+    }
+
+    fn accuracy(&self, net: &Mlp, x: &Tensor, labels: &[u32]) -> Result<f32> {
+        net.accuracy(x, labels)
+    }
+}
+
 /// Trains an MLP with Adam on `x_train` (`[samples, in]`, on the device).
 #[allow(clippy::too_many_arguments)]
 pub fn train(
@@ -256,10 +287,35 @@ pub fn train(
     x_test: &Tensor,
     y_test: &[u32],
     seed: u64,
-    mut on_epoch: impl FnMut(MlpEpoch),
+    on_epoch: impl FnMut(MlpEpoch),
 ) -> Result<Mlp> {
+    let mlp = Mlp::new(&cfg.sizes, cfg.feedback, seed, x_train.device())?;
+    let data = [x_train, x_test];
+    fit(
+        &mlp,
+        cfg,
+        &mut RawInput,
+        data,
+        [y_train, y_test],
+        seed.wrapping_add(7),
+        on_epoch,
+    )?;
+    Ok(mlp)
+}
+
+/// Trains `mlp` with Adam on the schedule of `cfg` (epochs, batch, learning rates; its sizes
+/// and feedback are `mlp`'s), each batch fed through `stage`; `[train, test]` inputs and
+/// labels; batches drawn in an order shuffled from `shuffle_seed`. Reports every epoch.
+pub fn fit<S: InputStage>(
+    mlp: &Mlp,
+    cfg: &MlpConfig,
+    stage: &mut S,
+    [x_train, x_test]: [&Tensor; 2],
+    [y_train, y_test]: [&[u32]; 2],
+    shuffle_seed: u64,
+    mut on_epoch: impl FnMut(MlpEpoch),
+) -> Result<()> {
     let device = x_train.device().clone();
-    let mlp = Mlp::new(&cfg.sizes, cfg.feedback, seed, &device)?;
     let params: Vec<Var> = mlp.weights.iter().chain(&mlp.biases).cloned().collect();
     let mut opt = AdamW::new(
         params,
@@ -271,7 +327,7 @@ pub fn train(
     )?;
     let samples = y_train.len();
     let y_all = Tensor::from_slice(y_train, samples, &device)?;
-    let mut rng = SplitMix64::new(seed.wrapping_add(7));
+    let mut rng = SplitMix64::new(shuffle_seed);
     let mut order: Vec<u32> = (0..samples as u32).collect();
     for epoch in 0..cfg.epochs {
         let start = std::time::Instant::now();
@@ -281,28 +337,27 @@ pub fn train(
         let mut total = 0.0;
         for chunk in order.chunks(cfg.batch.max(1)) {
             let idx = Tensor::from_slice(chunk, chunk.len(), &device)?;
-            let (loss, grads) = mlp.gradients(
-                &x_train.index_select(&idx, 0)?,
-                &y_all.index_select(&idx, 0)?,
-            )?;
+            let input = stage.train_batch(&x_train.index_select(&idx, 0)?, epoch, cfg.epochs)?;
+            let (loss, grads) = mlp.gradients(&input, &y_all.index_select(&idx, 0)?)?;
             opt.step(&grads)?;
             total += loss * chunk.len() as f32;
         }
         let loss = total / samples.max(1) as f32;
         if !loss.is_finite() {
             return Err(Error::Diverged(format!(
-                "MLP loss is {loss} at epoch {epoch}"
+                "{} loss is {loss} at epoch {epoch}",
+                S::MODEL
             )));
         }
         on_epoch(MlpEpoch {
             epoch,
             lr,
             loss,
-            test_accuracy: mlp.accuracy(x_test, y_test)?,
+            test_accuracy: stage.accuracy(mlp, x_test, y_test)?,
             seconds: start.elapsed().as_secs_f32(),
         });
     }
-    Ok(mlp)
+    Ok(())
 }
 
 #[cfg(test)]

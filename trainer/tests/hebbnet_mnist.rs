@@ -2,25 +2,14 @@
 //! updated them once per epoch), each rule trains to a usable model, and the runtime runs the
 //! checkpoint with the trainer's accuracy. Needs the shared data folder; skips without.
 
+mod common;
+
 use candle_core::{Device, Tensor};
-use plastic_runtime::Model;
-use plastic_trainer::data::{self, DatasetKind, Split};
+use plastic_trainer::data::DatasetKind;
 use plastic_trainer::experiment::{RunOptions, channel_stats, train_hebbnet};
 use plastic_trainer::features;
 use plastic_trainer::hebbnet::HebbNet;
 use plastic_trainer::preset::Preset;
-
-fn mnist_slice() -> Option<Split> {
-    let Some(dir) = data::shared_data_dir() else {
-        eprintln!("skipped: no shared data (set PLASTIC_DATA)");
-        return None;
-    };
-    let split = data::load(DatasetKind::Mnist, &dir.join("mnist")).expect("MNIST loads");
-    Some(Split {
-        train: split.train.take(6000),
-        test: split.test.take(1000),
-    })
-}
 
 fn small_preset(rule: &str) -> Preset {
     let mut p = Preset::load("hebbnet-mnist").unwrap();
@@ -35,7 +24,9 @@ fn small_preset(rule: &str) -> Preset {
 
 #[test]
 fn the_hebbian_weights_change_on_every_batch_for_every_rule() {
-    let Some(split) = mnist_slice() else { return };
+    let Some(split) = common::mnist_slice(6000, 1000) else {
+        return;
+    };
     let pre = channel_stats(&split.train);
     let x = features::inputs(&split.train, &pre).unwrap();
     let x = Tensor::from_vec(x, (split.train.len(), 784), &Device::Cpu).unwrap();
@@ -43,14 +34,14 @@ fn the_hebbian_weights_change_on_every_batch_for_every_rule() {
         let cfg = small_preset(rule).hebbnet_config(784, 10).unwrap();
         let mut net = HebbNet::new(&cfg, 1, &Device::Cpu).unwrap();
         for batch in 0..5 {
-            let before = net.hebbian[0]
+            let before = net.hebbian.weights[0]
                 .flatten_all()
                 .unwrap()
                 .to_vec1::<f32>()
                 .unwrap();
             let xb = x.narrow(0, batch * cfg.batch, cfg.batch).unwrap();
             net.hebbian_step(&xb, &cfg).unwrap();
-            let after = net.hebbian[0]
+            let after = net.hebbian.weights[0]
                 .flatten_all()
                 .unwrap()
                 .to_vec1::<f32>()
@@ -66,7 +57,9 @@ fn the_hebbian_weights_change_on_every_batch_for_every_rule() {
 
 #[test]
 fn every_rule_trains_a_model_the_runtime_runs() {
-    let Some(split) = mnist_slice() else { return };
+    let Some(split) = common::mnist_slice(6000, 1000) else {
+        return;
+    };
     let options = RunOptions {
         seed: 5,
         device_name: "cpu".into(),
@@ -86,21 +79,7 @@ fn every_rule_trains_a_model_the_runtime_runs() {
         eprintln!("hebbnet {rule}: {acc}");
         assert!(acc > 0.85, "{rule} reached only {acc}");
         let bytes = ckpt.to_bytes().unwrap();
-        let runtime = Model::from_bytes(&bytes).unwrap();
-        let mut ws = runtime.workspace();
-        let mut input = vec![0.0f32; 784];
-        let mut correct = 0;
-        for i in 0..split.test.len() {
-            plastic_runtime::preprocess::normalize(
-                split.test.image(i),
-                &runtime.spec().input.preprocess,
-                &mut input,
-            )
-            .unwrap();
-            let p = runtime.infer(&input, &mut ws).unwrap();
-            correct += usize::from(p.class == usize::from(split.test.labels[i]));
-        }
-        let runtime_acc = correct as f64 / split.test.len() as f64;
+        let runtime_acc = common::runtime_accuracy(&bytes, &split.test);
         assert!(
             (runtime_acc - acc).abs() < 0.002,
             "{rule}: runtime {runtime_acc} vs trainer {acc}"

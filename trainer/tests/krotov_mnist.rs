@@ -2,27 +2,21 @@
 //! learn, and the runtime computes exactly what the trainer computes from the same checkpoint.
 //! Needs the shared data folder ($PLASTIC_DATA or ../shared/data); skips with a message without.
 
+mod common;
+
 use candle_core::Device;
 use plastic_models::{Preprocess, Weights};
 use plastic_runtime::Model;
 use plastic_runtime::learn::krotov::KrotovParams;
-use plastic_trainer::data::{self, DatasetKind, Split};
+use plastic_trainer::data::{DatasetKind, Split};
 use plastic_trainer::experiment::{RunOptions, forward, train_krotov};
 use plastic_trainer::features;
 use plastic_trainer::krotov::{self, KrotovConfig};
 use plastic_trainer::preset::Preset;
 
-fn mnist() -> Option<Split> {
-    let Some(dir) = data::shared_data_dir() else {
-        eprintln!("skipped: no shared data (set PLASTIC_DATA)");
-        return None;
-    };
-    Some(data::load(DatasetKind::Mnist, &dir.join("mnist")).expect("MNIST loads"))
-}
-
 #[test]
 fn small_layer_converges_to_unit_norm_prototypes() {
-    let Some(split) = mnist() else { return };
+    let Some(split) = common::mnist() else { return };
     let train = split.train.take(3000);
     let x = features::inputs(&train, &Preprocess::UnitNorm).unwrap();
     let (n, hidden) = (784, 64);
@@ -103,7 +97,7 @@ fn small_split(split: Split) -> Split {
 
 #[test]
 fn small_model_with_power_tanh_readout_beats_90_percent() {
-    let Some(split) = mnist() else { return };
+    let Some(split) = common::mnist() else { return };
     let split = small_split(split);
     let options = RunOptions {
         seed: 1,
@@ -145,7 +139,7 @@ fn small_model_with_power_tanh_readout_beats_90_percent() {
 
 #[test]
 fn small_model_with_linear_readout_beats_85_percent() {
-    let Some(split) = mnist() else { return };
+    let Some(split) = common::mnist() else { return };
     let split = small_split(split);
     let options = RunOptions {
         seed: 2,
@@ -168,7 +162,7 @@ fn small_model_with_linear_readout_beats_85_percent() {
 #[test]
 fn int8_ranking_on_the_device_picks_the_exact_winner_on_real_digits() {
     use plastic_runtime::plastic::{Guards, MasterPrecision, PlasticLayer};
-    let Some(split) = mnist() else { return };
+    let Some(split) = common::mnist() else { return };
     let ckpt = plastic_models::Checkpoint::from_bytes(plastic_models::DEFAULT_CHECKPOINT).unwrap();
     let Weights::Int8 { q, scale } = &ckpt.layers[0].weight else {
         panic!("the shipped default model is int8")

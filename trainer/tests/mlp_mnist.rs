@@ -3,26 +3,15 @@
 //! point within 90 degrees of the true gradient, and the runtime runs the checkpoints.
 //! Needs the shared data folder; skips with a message without.
 
+mod common;
+
 use candle_core::{Device, Tensor};
 use plastic_models::Checkpoint;
-use plastic_runtime::Model;
-use plastic_trainer::data::{self, DatasetKind, Split};
+use plastic_trainer::data::DatasetKind;
 use plastic_trainer::experiment::{RunOptions, channel_stats, train_mlp};
 use plastic_trainer::features;
 use plastic_trainer::mlp::{self, Feedback, Mlp, MlpConfig};
 use plastic_trainer::preset::Preset;
-
-fn mnist_slice() -> Option<Split> {
-    let Some(dir) = data::shared_data_dir() else {
-        eprintln!("skipped: no shared data (set PLASTIC_DATA)");
-        return None;
-    };
-    let split = data::load(DatasetKind::Mnist, &dir.join("mnist")).expect("MNIST loads");
-    Some(Split {
-        train: split.train.take(6000),
-        test: split.test.take(1000),
-    })
-}
 
 fn small_preset(model: &str) -> Preset {
     let mut p = Preset::load(&format!("{model}-mnist")).unwrap();
@@ -36,7 +25,9 @@ fn small_preset(model: &str) -> Preset {
 
 #[test]
 fn bp_fa_and_dfa_learn_and_the_runtime_runs_their_checkpoints() {
-    let Some(split) = mnist_slice() else { return };
+    let Some(split) = common::mnist_slice(6000, 1000) else {
+        return;
+    };
     let options = RunOptions {
         seed: 3,
         device_name: "cpu".into(),
@@ -62,21 +53,7 @@ fn bp_fa_and_dfa_learn_and_the_runtime_runs_their_checkpoints() {
             back.layers, ckpt.layers,
             "{model}: feedback matrices survive the file"
         );
-        let runtime = Model::from_bytes(&bytes).unwrap();
-        let mut ws = runtime.workspace();
-        let mut input = vec![0.0f32; 784];
-        let mut correct = 0;
-        for i in 0..split.test.len() {
-            plastic_runtime::preprocess::normalize(
-                split.test.image(i),
-                &runtime.spec().input.preprocess,
-                &mut input,
-            )
-            .unwrap();
-            let p = runtime.infer(&input, &mut ws).unwrap();
-            correct += usize::from(p.class == usize::from(split.test.labels[i]));
-        }
-        let runtime_acc = correct as f64 / split.test.len() as f64;
+        let runtime_acc = common::runtime_accuracy(&bytes, &split.test);
         assert!(
             (runtime_acc - acc).abs() < 0.002,
             "{model}: runtime {runtime_acc} vs trainer {acc}"
@@ -86,7 +63,9 @@ fn bp_fa_and_dfa_learn_and_the_runtime_runs_their_checkpoints() {
 
 #[test]
 fn fa_keeps_b_fixed_and_its_updates_align_with_backprop() {
-    let Some(split) = mnist_slice() else { return };
+    let Some(split) = common::mnist_slice(6000, 1000) else {
+        return;
+    };
     let pre = channel_stats(&split.train);
     let dev = Device::Cpu;
     let x = features::inputs(&split.train, &pre).unwrap();
