@@ -11,7 +11,7 @@ use anyhow::Context;
 use candle_core::Device;
 use plastic_runtime::Model;
 use plastic_trainer::data::{self, DatasetKind, Split};
-use plastic_trainer::experiment::{RunOptions, train_hebbnet, train_krotov, train_mlp};
+use plastic_trainer::experiment::{MODELS, RunOptions, train_model};
 use plastic_trainer::features::runtime_correct_count;
 use plastic_trainer::preset::Preset;
 use serde_json::json;
@@ -19,16 +19,6 @@ use serde_json::json;
 use crate::chart::{Axes, Curve, accuracy_chart};
 use crate::io::write_atomically;
 use crate::quantize::quantize;
-
-/// The models compared, in table order.
-const MODELS: [&str; 6] = [
-    "krotov",
-    "krotov-linear",
-    "mlp-bp",
-    "mlp-fa",
-    "mlp-dfa",
-    "hebbnet",
-];
 
 /// Arguments of `plastic compare`.
 #[derive(Debug, clap::Args)]
@@ -119,13 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("compare: training {model}");
         let preset = preset_for(model, &args, epochs)?;
         let start = Instant::now();
-        let ckpt = if model.starts_with("mlp") {
-            train_mlp(&preset, kind, &split, &Device::Cpu, &options)?
-        } else if model == "hebbnet" {
-            train_hebbnet(&preset, kind, &split, &Device::Cpu, &options)?
-        } else {
-            train_krotov(&preset, kind, &split, &Device::Cpu, &options)?
-        };
+        let ckpt = train_model(model, &preset, kind, &split, &Device::Cpu, &options)?;
         let train_seconds = start.elapsed().as_secs_f64();
         let f32_bytes = ckpt.to_bytes()?;
         let q = quantize(&ckpt);

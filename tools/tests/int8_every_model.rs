@@ -5,7 +5,7 @@
 use candle_core::Device;
 use plastic_runtime::Model;
 use plastic_trainer::data::{self, DatasetKind, Split};
-use plastic_trainer::experiment::{RunOptions, train_hebbnet, train_krotov, train_mlp};
+use plastic_trainer::experiment::{MODELS, RunOptions, train_model};
 use plastic_trainer::features::runtime_correct_count;
 use plastic_trainer::preset::Preset;
 
@@ -29,26 +29,17 @@ fn int8_is_within_0_3_points_of_f32_for_every_model_kind() {
         device_name: "cpu".into(),
         progress: false,
     };
-    for name in [
-        "krotov",
-        "krotov-linear",
-        "mlp-bp",
-        "mlp-fa",
-        "mlp-dfa",
-        "hebbnet",
-    ] {
+    for name in MODELS {
         let mut preset = Preset::load(&format!("{name}-mnist")).unwrap();
-        let ckpt = if name == "hebbnet" {
+        if name == "hebbnet" {
             let h = preset.hebbnet_mut().unwrap();
             h.hebbian = vec![256];
             h.epochs = 5;
             (h.lr0, h.lr_end) = (3e-3, 1e-3);
-            train_hebbnet(&preset, DatasetKind::Mnist, &split, &Device::Cpu, &options).unwrap()
         } else if name.starts_with("mlp") {
             let m = preset.mlp_mut().unwrap();
             m.hidden = vec![256];
             m.epochs = 5;
-            train_mlp(&preset, DatasetKind::Mnist, &split, &Device::Cpu, &options).unwrap()
         } else {
             let k = preset.krotov_mut().unwrap();
             k.hidden = 200;
@@ -56,8 +47,16 @@ fn int8_is_within_0_3_points_of_f32_for_every_model_kind() {
             k.eps0 = 0.04;
             k.epochs = 20;
             preset.readout_mut().unwrap().epochs = 20;
-            train_krotov(&preset, DatasetKind::Mnist, &split, &Device::Cpu, &options).unwrap()
-        };
+        }
+        let ckpt = train_model(
+            name,
+            &preset,
+            DatasetKind::Mnist,
+            &split,
+            &Device::Cpu,
+            &options,
+        )
+        .unwrap();
         let f32_model = Model::from_checkpoint(&ckpt).unwrap();
         let (a32, a8) = (
             accuracy(&f32_model, &split),

@@ -256,6 +256,37 @@ pub fn channel_stats(data: &crate::data::Dataset) -> Preprocess {
     Preprocess::MeanStd { mean, std }
 }
 
+/// The models the trainer makes, as `plastic-train` and `plastic compare` name them, in the
+/// comparison's order.
+pub const MODELS: [&str; 6] = [
+    "krotov",
+    "krotov-linear",
+    "mlp-bp",
+    "mlp-fa",
+    "mlp-dfa",
+    "hebbnet",
+];
+
+/// Trains `model` (one of [`MODELS`]) with `preset` on `split` and returns its checkpoint.
+pub fn train_model(
+    model: &str,
+    preset: &Preset,
+    kind: DatasetKind,
+    split: &Split,
+    device: &Device,
+    options: &RunOptions,
+) -> Result<Checkpoint> {
+    match model {
+        "hebbnet" => train_hebbnet(preset, kind, split, device, options),
+        m if m.starts_with("mlp-") => train_mlp(preset, kind, split, device, options),
+        m if m.starts_with("krotov") => train_krotov(preset, kind, split, device, options),
+        other => Err(crate::Error::Config(format!(
+            "unknown model `{other}`: use one of {}",
+            MODELS.join(", ")
+        ))),
+    }
+}
+
 /// The inputs of a supervised model: centred and scaled per channel, as tensors on the device.
 struct CentredData {
     preprocess: Preprocess,

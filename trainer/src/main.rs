@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use candle_core::Device;
 use clap::Parser;
 use plastic_trainer::data::{self, DatasetKind};
-use plastic_trainer::experiment::{RunOptions, train_hebbnet, train_krotov, train_mlp};
+use plastic_trainer::experiment::{MODELS, RunOptions, train_model};
 use plastic_trainer::preset::Preset;
 
 /// Train a biologically plausible model and write its checkpoint.
@@ -78,14 +78,6 @@ fn device(name: &str) -> anyhow::Result<Device> {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let kind = DatasetKind::parse(&args.dataset)?;
-    const MODELS: [&str; 6] = [
-        "krotov",
-        "krotov-linear",
-        "mlp-bp",
-        "mlp-fa",
-        "mlp-dfa",
-        "hebbnet",
-    ];
     if !MODELS.contains(&args.model.as_str()) {
         bail!(
             "unknown model `{}`: use one of {}",
@@ -146,13 +138,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         device_name: args.device.clone(),
         progress: !args.quiet,
     };
-    let ckpt = if is_hebbnet {
-        train_hebbnet(&preset, kind, &split, &device, &options)?
-    } else if is_mlp {
-        train_mlp(&preset, kind, &split, &device, &options)?
-    } else {
-        train_krotov(&preset, kind, &split, &device, &options)?
-    };
+    let ckpt = train_model(&args.model, &preset, kind, &split, &device, &options)?;
     plastic_runtime::persist::write_atomically(&args.out, &ckpt.to_bytes()?)
         .with_context(|| format!("could not write {}", args.out.display()))?;
     eprintln!(
