@@ -247,6 +247,9 @@ impl Device {
         let LayerKind::Krotov { p, k, delta } = first.kind else {
             return Err(Failure::NotKrotovPowerTanh);
         };
+        if second.conv.is_some() {
+            return Err(Failure::NotKrotovPowerTanh);
+        }
         let mut layers = layers.into_iter();
         let (Some(t0), Some(t1)) = (layers.next(), layers.next()) else {
             return Err(Failure::NotKrotovPowerTanh);

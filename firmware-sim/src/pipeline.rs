@@ -282,6 +282,7 @@ mod tests {
                     outputs: 1,
                     bias: false,
                     activation: Activation::Identity,
+                    conv: None,
                 }],
                 classes: vec![],
             },

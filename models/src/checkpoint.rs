@@ -94,17 +94,18 @@ impl Checkpoint {
 
         let mut layers = Vec::with_capacity(spec.layers.len());
         for (i, layer) in spec.layers.iter().enumerate() {
-            let matrix = [layer.outputs, layer.inputs];
+            let matrix = layer.weight_shape();
+            let rows = layer.rows();
             let weight = if tensors.tensor(&keys::weight_q(i)).is_ok() {
                 Weights::Int8 {
                     q: read_i8(&tensors, &keys::weight_q(i), &matrix)?,
-                    scale: read_f32(&tensors, &keys::weight_scale(i), &[layer.outputs])?,
+                    scale: read_f32(&tensors, &keys::weight_scale(i), &[rows])?,
                 }
             } else {
                 Weights::F32(read_f32(&tensors, &keys::weight(i), &matrix)?)
             };
             let bias = if layer.bias {
-                Some(read_f32(&tensors, &keys::bias(i), &[layer.outputs])?)
+                Some(read_f32(&tensors, &keys::bias(i), &[rows])?)
             } else {
                 None
             };
@@ -138,7 +139,8 @@ impl Checkpoint {
         }
         let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
         for (i, (layer, spec)) in self.layers.iter().zip(&self.spec.layers).enumerate() {
-            let matrix = vec![spec.outputs, spec.inputs];
+            let matrix = spec.weight_shape();
+            let rows = spec.rows();
             match &layer.weight {
                 Weights::F32(w) => owned.push(f32_entry(keys::weight(i), matrix.clone(), w)?),
                 Weights::Int8 { q, scale } => {
@@ -149,11 +151,11 @@ impl Checkpoint {
                         matrix.clone(),
                         q.iter().map(|&v| v as u8).collect(),
                     ));
-                    owned.push(f32_entry(keys::weight_scale(i), vec![spec.outputs], scale)?);
+                    owned.push(f32_entry(keys::weight_scale(i), vec![rows], scale)?);
                 }
             }
             match (&layer.bias, spec.bias) {
-                (Some(b), true) => owned.push(f32_entry(keys::bias(i), vec![spec.outputs], b)?),
+                (Some(b), true) => owned.push(f32_entry(keys::bias(i), vec![rows], b)?),
                 (None, false) => {}
                 _ => {
                     return Err(Error::InvalidSpec(format!(
@@ -346,6 +348,40 @@ mod tests {
         for len in 0..bytes.len() {
             assert!(Checkpoint::from_bytes(&bytes[..len]).is_err(), "len {len}");
         }
+    }
+
+    #[test]
+    fn convolution_weights_are_stored_in_pytorch_layout() {
+        let mut spec = krotov_spec();
+        spec.input.width = 28;
+        spec.input.height = 28;
+        spec.input.preprocess = crate::Preprocess::Scale01;
+        spec.layers = vec![crate::spec::tests::conv_layer()];
+        spec.classes.clear();
+        let weight: Vec<f32> = (0..250).map(|i| i as f32 * 0.01).collect();
+        let ckpt = Checkpoint {
+            spec,
+            layers: vec![LayerTensors {
+                weight: Weights::F32(weight.clone()),
+                bias: Some(vec![0.5; 10]),
+                feedback: None,
+            }],
+            train: serde_json::Value::Null,
+            metrics: serde_json::Value::Null,
+        };
+        let bytes = ckpt.to_bytes().unwrap();
+        let tensors = SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(
+            tensors.tensor("layers.0.weight").unwrap().shape(),
+            [10, 1, 5, 5]
+        );
+        assert_eq!(tensors.tensor("layers.0.bias").unwrap().shape(), [10]);
+        let back = Checkpoint::from_bytes(&bytes).unwrap();
+        assert_eq!(back.layers[0].weight, Weights::F32(weight));
+        // One bias per output value instead of per channel is refused.
+        let mut wrong = ckpt.clone();
+        wrong.layers[0].bias = Some(vec![0.5; 1440]);
+        assert!(matches!(wrong.to_bytes(), Err(Error::WrongShape { .. })));
     }
 
     #[test]

@@ -42,6 +42,13 @@ pub const PRESETS: &[(&str, &str)] = &[
         "hebbnet-mix-4-1-mnist",
         include_str!("../presets/hebbnet-mix-4-1-mnist.toml"),
     ),
+    ("cnn-mnist", include_str!("../presets/cnn-mnist.toml")),
+    ("cnn-fa-mnist", include_str!("../presets/cnn-fa-mnist.toml")),
+    ("cnn-cifar10", include_str!("../presets/cnn-cifar10.toml")),
+    (
+        "cnn-fa-cifar10",
+        include_str!("../presets/cnn-fa-cifar10.toml"),
+    ),
 ];
 
 /// The TOML text of the preset called `name`.

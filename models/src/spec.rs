@@ -64,7 +64,8 @@ pub enum Preprocess {
     },
 }
 
-/// One layer: `y = activation(W x + b)`, `W` of shape `[outputs, inputs]`.
+/// One layer: `y = activation(W x + b)`, `W` of shape `[outputs, inputs]`; or, when `conv`
+/// is set, a 2-D convolution followed by max-pooling and the activation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerSpec {
     /// How the weights were learned (inference is the same matrix product for every kind).
@@ -77,6 +78,116 @@ pub struct LayerSpec {
     pub bias: bool,
     /// The nonlinearity after the affine map.
     pub activation: Activation,
+    /// Present when the layer is a convolution: its geometry. Absent (the default, so older
+    /// checkpoints still read) for a fully connected layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv: Option<Conv2d>,
+}
+
+/// A 2-D convolution (stride 1, zero padding), then `pool x pool` max-pooling (stride `pool`,
+/// the remainder dropped, as PyTorch's `max_pool2d`), then the layer's activation.
+///
+/// The layer's input and output vectors are planar, channel first (`[c][y][x]`), the layout of
+/// CIFAR-10 and of PyTorch's `flatten`, so a dense layer after it reads the same order. Its
+/// weight tensor is stored as `[out_channels, in_channels, kernel, kernel]` (PyTorch's layout);
+/// the runtime sees it as the `[out_channels, in_channels * kernel * kernel]` matrix it is,
+/// with one int8 scale per output channel. The bias is per output channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conv2d {
+    /// Channels of the input.
+    pub in_channels: usize,
+    /// Input height in pixels.
+    pub height: usize,
+    /// Input width in pixels.
+    pub width: usize,
+    /// Channels of the output (filters).
+    pub out_channels: usize,
+    /// Side of the square kernel.
+    pub kernel: usize,
+    /// Zeros added on every side of the input.
+    pub padding: usize,
+    /// Side of the square max-pooling window (1: no pooling).
+    pub pool: usize,
+}
+
+impl Conv2d {
+    /// Height and width of the convolution's output, before pooling.
+    pub fn conv_size(&self) -> (usize, usize) {
+        let grow = |side: usize| (side + 2 * self.padding + 1).saturating_sub(self.kernel);
+        (grow(self.height), grow(self.width))
+    }
+
+    /// Height and width of the layer's output, after pooling.
+    pub fn output_size(&self) -> (usize, usize) {
+        let (h, w) = self.conv_size();
+        let pool = self.pool.max(1);
+        (h / pool, w / pool)
+    }
+
+    /// Length of the input vector: `in_channels * height * width`.
+    pub fn input_len(&self) -> usize {
+        self.in_channels * self.height * self.width
+    }
+
+    /// Length of the output vector: `out_channels * output height * output width`.
+    pub fn output_len(&self) -> usize {
+        let (h, w) = self.output_size();
+        self.out_channels * h * w
+    }
+
+    /// Length of one receptive field (a row of the weight matrix).
+    pub fn patch_len(&self) -> usize {
+        self.in_channels * self.kernel * self.kernel
+    }
+
+    /// Why this geometry cannot be run, if it cannot.
+    fn problem(&self) -> Option<String> {
+        if [
+            self.in_channels,
+            self.height,
+            self.width,
+            self.out_channels,
+            self.kernel,
+        ]
+        .contains(&0)
+            || self.pool == 0
+        {
+            return Some("convolution sizes must be positive".into());
+        }
+        let (h, w) = self.conv_size();
+        if h < self.pool || w < self.pool {
+            return Some(format!(
+                "a {}x{} kernel with padding {} and pooling {} leaves no output of a {}x{} input",
+                self.kernel, self.kernel, self.padding, self.pool, self.height, self.width
+            ));
+        }
+        None
+    }
+}
+
+impl LayerSpec {
+    /// `[rows, cols]` of the weight matrix as the kernels see it: `[outputs, inputs]`, or
+    /// `[out_channels, patch length]` for a convolution.
+    pub fn weight_matrix(&self) -> [usize; 2] {
+        match &self.conv {
+            Some(c) => [c.out_channels, c.patch_len()],
+            None => [self.outputs, self.inputs],
+        }
+    }
+
+    /// Shape of the stored weight tensor: `[outputs, inputs]`, or PyTorch's
+    /// `[out_channels, in_channels, kernel, kernel]` for a convolution.
+    pub fn weight_shape(&self) -> Vec<usize> {
+        match &self.conv {
+            Some(c) => alloc::vec![c.out_channels, c.in_channels, c.kernel, c.kernel],
+            None => alloc::vec![self.outputs, self.inputs],
+        }
+    }
+
+    /// Length of the bias vector (and of the int8 scales): one per weight row.
+    pub fn rows(&self) -> usize {
+        self.weight_matrix()[0]
+    }
 }
 
 /// How a layer's weights are learned. Inference does not depend on it; on-device learning does.
@@ -196,6 +307,25 @@ impl ModelSpec {
             if layer.outputs == 0 {
                 return bad(format!("layer {i} has no outputs"));
             }
+            if let Some(conv) = &layer.conv {
+                if let Some(problem) = conv.problem() {
+                    return bad(format!("layer {i}: {problem}"));
+                }
+                if conv.input_len() != layer.inputs || conv.output_len() != layer.outputs {
+                    return bad(format!(
+                        "layer {i}: a convolution from {} to {} values is declared {} -> {}",
+                        conv.input_len(),
+                        conv.output_len(),
+                        layer.inputs,
+                        layer.outputs
+                    ));
+                }
+                if layer.kind != LayerKind::Dense {
+                    return bad(format!(
+                        "layer {i}: convolutions are trained by backpropagation (kind dense)"
+                    ));
+                }
+            }
             if let LayerKind::Krotov { p, k, delta } = layer.kind
                 && (!(p >= 2.0 && p.is_finite())
                     || k < 2
@@ -253,6 +383,7 @@ pub(crate) mod tests {
                     outputs: 3,
                     bias: false,
                     activation: Activation::RectifiedPower { n: 4.5 },
+                    conv: None,
                 },
                 LayerSpec {
                     kind: LayerKind::Dense,
@@ -260,6 +391,7 @@ pub(crate) mod tests {
                     outputs: 2,
                     bias: false,
                     activation: Activation::Tanh { beta: 1.0 },
+                    conv: None,
                 },
             ],
             classes: vec!["a".to_string(), "b".to_string()],
@@ -294,6 +426,76 @@ pub(crate) mod tests {
             delta: 0.4,
         };
         assert!(matches!(spec.validate(), Err(Error::InvalidSpec(_))));
+    }
+
+    /// MNIST's first convolution in the reference CNN: 1 -> 10 channels, 5x5, pooled by 2.
+    pub(crate) fn conv_layer() -> LayerSpec {
+        LayerSpec {
+            kind: LayerKind::Dense,
+            inputs: 28 * 28,
+            outputs: 10 * 12 * 12,
+            bias: true,
+            activation: Activation::Relu,
+            conv: Some(Conv2d {
+                in_channels: 1,
+                height: 28,
+                width: 28,
+                out_channels: 10,
+                kernel: 5,
+                padding: 0,
+                pool: 2,
+            }),
+        }
+    }
+
+    #[test]
+    fn convolution_sizes_follow_the_geometry() {
+        let layer = conv_layer();
+        let conv = layer.conv.unwrap();
+        assert_eq!(conv.conv_size(), (24, 24));
+        assert_eq!(conv.output_size(), (12, 12));
+        assert_eq!(layer.weight_matrix(), [10, 25]);
+        assert_eq!(layer.weight_shape(), [10, 1, 5, 5]);
+        assert_eq!(layer.rows(), 10);
+        // Padding 2 keeps a 32x32 CIFAR image 32x32 before pooling.
+        let cifar = Conv2d {
+            in_channels: 3,
+            height: 32,
+            width: 32,
+            out_channels: 16,
+            kernel: 5,
+            padding: 2,
+            pool: 2,
+        };
+        assert_eq!(cifar.output_size(), (16, 16));
+        assert_eq!(cifar.patch_len(), 75);
+    }
+
+    #[test]
+    fn convolutions_that_do_not_fit_are_refused() {
+        let mut spec = krotov_spec();
+        spec.input.width = 28;
+        spec.input.height = 28;
+        spec.layers = vec![conv_layer()];
+        spec.classes.clear();
+        assert!(spec.validate().is_ok(), "{:?}", spec.validate());
+        spec.layers[0].outputs = 10 * 24 * 24;
+        let err = spec.validate().unwrap_err().to_string();
+        assert!(err.contains("declared 784 -> 5760"), "{err}");
+        spec.layers[0] = conv_layer();
+        spec.layers[0].conv.as_mut().unwrap().kernel = 40;
+        let err = spec.validate().unwrap_err().to_string();
+        assert!(err.contains("leaves no output"), "{err}");
+        spec.layers[0] = conv_layer();
+        spec.layers[0].kind = LayerKind::FeedbackAlignment;
+        assert!(spec.validate().is_err());
+        let back = ModelSpec::from_json(&{
+            let mut ok = spec.clone();
+            ok.layers[0] = conv_layer();
+            ok.to_json()
+        })
+        .unwrap();
+        assert_eq!(back.layers[0], conv_layer());
     }
 
     #[test]

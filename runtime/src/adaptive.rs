@@ -51,6 +51,9 @@ impl AdaptiveModel {
         let LayerKind::Krotov { p, k, delta } = first.kind else {
             return Err(not_adaptive());
         };
+        if second.conv.is_some() {
+            return Err(not_adaptive());
+        }
         let params = KrotovParams { p, k, delta };
         let plastic = match &ckpt.layers[0].weight {
             Weights::F32(w) => {

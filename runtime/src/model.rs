@@ -2,7 +2,7 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
-use plastic_models::{Activation, Checkpoint, ModelSpec, Weights};
+use plastic_models::{Activation, Checkpoint, Conv2d, ModelSpec, Weights};
 
 use crate::kernels::{self, Kernels};
 use crate::quant::{quantize_rows, quantize_vector};
@@ -28,9 +28,12 @@ enum LayerWeights {
 struct Layer {
     inputs: usize,
     outputs: usize,
+    /// Length of a weight row: `inputs`, or a convolution's patch length.
+    cols: usize,
     weights: LayerWeights,
     bias: Option<Vec<f32>>,
     activation: Activation,
+    conv: Option<Conv2d>,
 }
 
 /// A model ready to run: weights in the precision of the checkpoint it came from.
@@ -39,6 +42,10 @@ pub struct Model {
     spec: ModelSpec,
     layers: Vec<Layer>,
     widest: usize,
+    /// Longest convolution patch and largest convolution output before pooling (0 without
+    /// convolutions).
+    patch: usize,
+    conv_out: usize,
     kernels: Kernels,
 }
 
@@ -49,6 +56,11 @@ pub struct Workspace {
     b: Vec<f32>,
     q: Vec<i8>,
     acc: Vec<i32>,
+    /// A convolution's receptive field, its outputs at one position, and its whole output
+    /// before pooling.
+    patch: Vec<f32>,
+    column: Vec<f32>,
+    conv_out: Vec<f32>,
 }
 
 impl Workspace {
@@ -88,11 +100,22 @@ impl Model {
             layers.push(Layer {
                 inputs: spec.inputs,
                 outputs: spec.outputs,
+                cols: spec.weight_matrix()[1],
                 weights,
                 bias: tensors.bias.clone(),
                 activation: spec.activation.clone(),
+                conv: spec.conv,
             });
         }
+        let convs = || ckpt.spec.layers.iter().filter_map(|l| l.conv);
+        let patch = convs().map(|c| c.patch_len()).max().unwrap_or(0);
+        let conv_out = convs()
+            .map(|c| {
+                let (h, w) = c.conv_size();
+                c.out_channels * h * w
+            })
+            .max()
+            .unwrap_or(0);
         let widest = ckpt
             .spec
             .layers
@@ -104,6 +127,8 @@ impl Model {
             spec: ckpt.spec.clone(),
             layers,
             widest,
+            patch,
+            conv_out,
             kernels: kernels::best(),
         })
     }
@@ -144,8 +169,8 @@ impl Model {
         for layer in &mut out.layers {
             if let LayerWeights::F32(w) = &layer.weights {
                 let mut q = vec![0i8; w.len()];
-                let mut scale = vec![0.0f32; layer.outputs];
-                quantize_rows(w, layer.inputs, &mut q, &mut scale);
+                let mut scale = vec![0.0f32; w.len() / layer.cols.max(1)];
+                quantize_rows(w, layer.cols, &mut q, &mut scale);
                 layer.weights = LayerWeights::Int8 { q, scale };
             }
         }
@@ -171,8 +196,11 @@ impl Model {
         Workspace {
             a: vec![0.0; self.widest],
             b: vec![0.0; self.widest],
-            q: vec![0; self.widest],
+            q: vec![0; self.widest.max(self.patch)],
             acc: vec![0; self.widest],
+            patch: vec![0.0; self.patch],
+            column: vec![0.0; self.widest],
+            conv_out: vec![0.0; self.conv_out],
         }
     }
 
@@ -186,7 +214,10 @@ impl Model {
                 found: input.len(),
             });
         }
-        if ws.a.len() < self.widest {
+        if ws.a.len() < self.widest
+            || ws.patch.len() < self.patch
+            || ws.conv_out.len() < self.conv_out
+        {
             return Err(Error::WrongWorkspace {
                 needed: self.widest,
                 found: ws.a.len(),
@@ -199,21 +230,28 @@ impl Model {
         let mut width = input.len();
         for layer in self.layers.iter().take(depth) {
             let (x, y) = (&ws.a[..layer.inputs], &mut ws.b[..layer.outputs]);
-            match &layer.weights {
-                LayerWeights::F32(w) => self.kernels.matvec_f32(w, x, y),
-                LayerWeights::Int8 { q, scale } => {
-                    let xq = &mut ws.q[..layer.inputs];
-                    let sx = quantize_vector(x, xq);
-                    let acc = &mut ws.acc[..layer.outputs];
-                    self.kernels.matvec_i8(q, xq, acc);
-                    for ((o, &a), &s) in y.iter_mut().zip(acc.iter()).zip(scale) {
-                        *o = a as f32 * s * sx;
-                    }
+            match &layer.conv {
+                None => {
+                    self.product(layer, x, y, &mut ws.q, &mut ws.acc);
+                    add_bias(y, layer.bias.as_deref());
                 }
-            }
-            if let Some(bias) = &layer.bias {
-                for (o, b) in y.iter_mut().zip(bias) {
-                    *o += b;
+                Some(conv) => {
+                    let (ch, cw) = conv.conv_size();
+                    let plane = ch * cw;
+                    let column = &mut ws.column[..conv.out_channels];
+                    let patch = &mut ws.patch[..conv.patch_len()];
+                    let conv_out = &mut ws.conv_out[..conv.out_channels * plane];
+                    for oy in 0..ch {
+                        for ox in 0..cw {
+                            crate::conv::gather_patch(conv, x, oy, ox, patch);
+                            self.product(layer, patch, column, &mut ws.q, &mut ws.acc);
+                            add_bias(column, layer.bias.as_deref());
+                            for (c, &v) in column.iter().enumerate() {
+                                conv_out[c * plane + oy * cw + ox] = v;
+                            }
+                        }
+                    }
+                    crate::conv::max_pool(conv, conv_out, y);
                 }
             }
             apply_activation(&layer.activation, y);
@@ -223,11 +261,36 @@ impl Model {
         Ok(width)
     }
 
+    /// `y = W x` with the layer's weights in their precision (`x` one weight row long); int8
+    /// layers quantize `x` into `q` and sum into `acc`.
+    fn product(&self, layer: &Layer, x: &[f32], y: &mut [f32], q: &mut [i8], acc: &mut [i32]) {
+        match &layer.weights {
+            LayerWeights::F32(w) => self.kernels.matvec_f32(w, x, y),
+            LayerWeights::Int8 { q: wq, scale } => {
+                let xq = &mut q[..x.len()];
+                let sx = quantize_vector(x, xq);
+                let acc = &mut acc[..y.len()];
+                self.kernels.matvec_i8(wq, xq, acc);
+                for ((o, &a), &s) in y.iter_mut().zip(acc.iter()).zip(scale) {
+                    *o = a as f32 * s * sx;
+                }
+            }
+        }
+    }
+
     /// Runs the whole model on a preprocessed input (see [`crate::preprocess`]).
     pub fn infer(&self, input: &[f32], ws: &mut Workspace) -> Result<Prediction> {
         let width = self.forward_to(input, self.layers.len(), ws)?;
         let out = &ws.a[..width];
         Ok(predict(out, self.layers.last().map(|l| &l.activation)))
+    }
+}
+
+fn add_bias(y: &mut [f32], bias: Option<&[f32]>) {
+    if let Some(bias) = bias {
+        for (o, b) in y.iter_mut().zip(bias) {
+            *o += b;
+        }
     }
 }
 
@@ -328,6 +391,7 @@ mod tests {
                     outputs: 3,
                     bias: false,
                     activation: Activation::RectifiedPower { n: 2.0 },
+                    conv: None,
                 },
                 LayerSpec {
                     kind: LayerKind::Dense,
@@ -335,6 +399,7 @@ mod tests {
                     outputs: 2,
                     bias: true,
                     activation: Activation::Identity,
+                    conv: None,
                 },
             ],
             classes: vec![],
@@ -371,6 +436,81 @@ mod tests {
         assert_eq!(p.class, 1);
         let e = libm::expf(out[0] - 1.0);
         assert!((p.confidence - 1.0 / (1.0 + e)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn convolution_layer_matches_hand_computation() {
+        // A 3x3 input 1..=9, one 2x2 filter [1, 1, 0, 0] (a pixel plus its right neighbour),
+        // bias -1: convolution outputs 3-1, 5-1, 9-1, 11-1; pooled 2x2 to 10; relu; then a
+        // dense layer [1, -1] with no bias: [10, -10].
+        let conv = plastic_models::Conv2d {
+            in_channels: 1,
+            height: 3,
+            width: 3,
+            out_channels: 1,
+            kernel: 2,
+            padding: 0,
+            pool: 2,
+        };
+        let spec = ModelSpec {
+            name: "c".into(),
+            input: InputSpec {
+                width: 3,
+                height: 3,
+                channels: 1,
+                preprocess: Preprocess::Scale01,
+            },
+            layers: vec![
+                LayerSpec {
+                    kind: LayerKind::Dense,
+                    inputs: 9,
+                    outputs: 1,
+                    bias: true,
+                    activation: Activation::Relu,
+                    conv: Some(conv),
+                },
+                LayerSpec {
+                    kind: LayerKind::Dense,
+                    inputs: 1,
+                    outputs: 2,
+                    bias: false,
+                    activation: Activation::Identity,
+                    conv: None,
+                },
+            ],
+            classes: vec![],
+        };
+        let ckpt = Checkpoint {
+            spec,
+            layers: vec![
+                LayerTensors {
+                    weight: Weights::F32(vec![1.0, 1.0, 0.0, 0.0]),
+                    bias: Some(vec![-1.0]),
+                    feedback: None,
+                },
+                LayerTensors {
+                    weight: Weights::F32(vec![1.0, -1.0]),
+                    bias: None,
+                    feedback: None,
+                },
+            ],
+            train: serde_json::Value::Null,
+            metrics: serde_json::Value::Null,
+        };
+        let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+        for model in [
+            Model::from_checkpoint(&ckpt).unwrap(),
+            Model::from_checkpoint(&ckpt).unwrap().quantized(),
+        ] {
+            let mut ws = model.workspace();
+            let p = model.infer(&x, &mut ws).unwrap();
+            assert_eq!(p.class, 0);
+            let out = ws.outputs(&model);
+            assert!(
+                (out[0] - 10.0).abs() < 0.2 && (out[1] + 10.0).abs() < 0.2,
+                "{out:?}"
+            );
+        }
     }
 
     #[test]

@@ -286,6 +286,7 @@ fn random_krotov_model(hidden: usize) -> anyhow::Result<Checkpoint> {
                     outputs: hidden,
                     bias: false,
                     activation: Activation::RectifiedPower { n: 4.5 },
+                    conv: None,
                 },
                 LayerSpec {
                     kind: LayerKind::Dense,
@@ -293,6 +294,7 @@ fn random_krotov_model(hidden: usize) -> anyhow::Result<Checkpoint> {
                     outputs: 10,
                     bias: false,
                     activation: Activation::Tanh { beta: 1.0 },
+                    conv: None,
                 },
             ],
             classes: vec![],

@@ -1,5 +1,6 @@
-//! Line charts of accuracy as standalone SVG: `plastic compare`'s accuracy per epoch and
-//! `plastic viz frames`' accuracy over a device's frames.
+//! Charts as standalone SVG: lines of accuracy (`plastic compare`'s accuracy per epoch,
+//! `plastic viz frames`' accuracy over a device's frames) and bars of costs (`plastic
+//! compare`'s train time, checkpoint size and int8 accuracy per model).
 //!
 //! Written by hand: a few polylines need no plotting library (and no fonts at build time).
 
@@ -20,9 +21,54 @@ pub struct Axes<'a> {
     pub band_label: &'a str,
 }
 
-const COLOURS: [&str; 6] = [
-    "#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+const COLOURS: [&str; 8] = [
+    "#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
 ];
+
+/// One panel of a bar chart: a title, and a value with its printed label per model.
+pub type Panel<'a> = (&'a str, Vec<(f64, String)>);
+
+/// Horizontal bars, one panel per measure side by side, one row per name (`names` in the
+/// panels' order); each panel scales its bars to its own largest value.
+pub fn bar_chart(names: &[&str], panels: &[Panel<'_>]) -> String {
+    let (label_w, panel_w, row_h, top) = (110.0, 220.0, 24.0, 30.0);
+    let w = label_w + panel_w * panels.len() as f64 + 10.0;
+    let h = top + row_h * names.len() as f64 + 10.0;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    );
+    for (i, name) in names.iter().enumerate() {
+        let _ = writeln!(
+            svg,
+            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{name}</text>",
+            label_w - 8.0,
+            top + row_h * i as f64 + 16.0
+        );
+    }
+    for (p, (title, values)) in panels.iter().enumerate() {
+        let x0 = label_w + panel_w * p as f64;
+        let _ = writeln!(
+            svg,
+            "<text x=\"{x0}\" y=\"18\" font-weight=\"bold\">{title}</text>"
+        );
+        let max = values.iter().map(|(v, _)| *v).fold(0.0f64, f64::max);
+        for (i, (value, label)) in values.iter().enumerate() {
+            let len = if max > 0.0 { 120.0 * value / max } else { 0.0 };
+            let y = top + row_h * i as f64 + 4.0;
+            let _ = writeln!(
+                svg,
+                "<rect x=\"{x0}\" y=\"{y:.1}\" width=\"{len:.1}\" height=\"16\" fill=\"{}\"/>\
+                 <text x=\"{:.1}\" y=\"{:.1}\">{label}</text>",
+                COLOURS[i % COLOURS.len()],
+                x0 + len + 4.0,
+                y + 12.0
+            );
+        }
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
 
 /// Draws `curves` on a 0..100 % scale whose floor is the lowest value rounded down to 5 %
 /// (at most 90 %, so close curves stay apart).
@@ -102,6 +148,22 @@ pub fn accuracy_chart(curves: &[Curve<'_>], axes: &Axes<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bars_scale_to_each_panels_largest_value() {
+        let svg = bar_chart(
+            &["a", "b"],
+            &[
+                ("time", vec![(10.0, "10 s".into()), (5.0, "5 s".into())]),
+                ("size", vec![(1.0, "1 MB".into()), (4.0, "4 MB".into())]),
+            ],
+        );
+        assert_eq!(svg.matches("<rect x=").count(), 4);
+        // a's time and b's size are their panels' largest: full length; the others in scale.
+        assert_eq!(svg.matches("width=\"120.0\"").count(), 2, "{svg}");
+        assert!(svg.contains("width=\"60.0\"") && svg.contains("width=\"30.0\""));
+        assert!(svg.contains(">time</text>") && svg.contains(">4 MB</text>"));
+    }
 
     #[test]
     fn chart_has_one_line_per_curve_a_legend_and_the_band() {

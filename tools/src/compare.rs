@@ -16,14 +16,15 @@ use plastic_trainer::features::runtime_correct_count;
 use plastic_trainer::preset::Preset;
 use serde_json::json;
 
-use crate::chart::{Axes, Curve, accuracy_chart};
+use crate::chart::{Axes, Curve, accuracy_chart, bar_chart};
 use crate::io::write_atomically;
 use crate::quantize::quantize;
 
 /// Arguments of `plastic compare`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// mnist, fashion-mnist or cifar10 (presets exist for mnist; the others reuse them).
+    /// mnist, fashion-mnist or cifar10 (a model trains with its `<model>-<dataset>` preset
+    /// where one exists, else with its MNIST one).
     #[arg(long, default_value = "mnist")]
     dataset: String,
     /// Folder holding the dataset's folder; defaults to $PLASTIC_DATA or ../shared/data.
@@ -41,6 +42,9 @@ pub struct Args {
     /// A quick version: 20,000 training and 5,000 test images, 5 epochs, smaller layers.
     #[arg(long)]
     quick: bool,
+    /// Only these models, comma-separated (default: all of them).
+    #[arg(long, value_delimiter = ',')]
+    models: Vec<String>,
     /// Folder for the report.
     #[arg(long)]
     out: PathBuf,
@@ -57,37 +61,39 @@ struct Entry {
 }
 
 fn preset_for(model: &str, args: &Args, epochs: usize) -> anyhow::Result<Preset> {
-    let mut p = Preset::load(&format!("{model}-mnist"))?;
-    if model.starts_with("krotov") {
-        let k = p.krotov_mut()?;
-        k.epochs = epochs;
-        k.batch = args.batch;
-        if args.quick {
-            k.hidden = 400;
-        }
-        let r = p.readout_mut()?;
-        r.epochs = epochs;
-        r.batch = args.batch;
-    } else if model == "hebbnet" {
-        let h = p.hebbnet_mut()?;
-        h.epochs = epochs;
-        h.batch = args.batch;
-        if args.quick {
-            h.hebbian.iter_mut().for_each(|w| *w = 256);
-        }
+    // The dataset's own preset where there is one (CIFAR-10's CNN pads its convolutions),
+    // else the MNIST one: the widths follow the input.
+    let own = format!("{model}-{}", DatasetKind::parse(&args.dataset)?.name());
+    let name = if Preset::names().contains(&own.as_str()) {
+        own
     } else {
-        let m = p.mlp_mut()?;
-        m.epochs = epochs;
-        m.batch = args.batch;
-        if args.quick {
-            m.hidden.iter_mut().for_each(|w| *w = 256);
-        }
+        format!("{model}-mnist")
+    };
+    let mut p = Preset::load(&name)?;
+    p.set_epochs(epochs);
+    if let Ok(r) = p.readout_mut() {
+        r.epochs = epochs;
+    }
+    p.set_batch(args.batch);
+    // Quick runs narrow the wide layers; the CNNs' heads are small already.
+    if args.quick && !model.starts_with("cnn") {
+        p.set_hidden(if model.starts_with("krotov") {
+            400
+        } else {
+            256
+        });
     }
     Ok(p)
 }
 
 /// Runs `plastic compare`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(unknown) = args.models.iter().find(|m| !MODELS.contains(&m.as_str())) {
+        anyhow::bail!(
+            "unknown model `{unknown}` in --models: use some of {}",
+            MODELS.join(",")
+        );
+    }
     let kind = DatasetKind::parse(&args.dataset)?;
     let mut split = data::load(kind, &data::dataset_folder(kind, args.data_dir.as_deref())?)?;
     let epochs = if args.quick { 5 } else { args.epochs };
@@ -105,7 +111,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         progress: true,
     };
     let mut entries = Vec::new();
-    for model in MODELS {
+    let chosen = MODELS
+        .into_iter()
+        .filter(|m| args.models.is_empty() || args.models.iter().any(|a| a == m));
+    for model in chosen {
         eprintln!("compare: training {model}");
         let preset = preset_for(model, &args, epochs)?;
         let start = Instant::now();
@@ -172,7 +181,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )?;
     }
     md.push_str(
-        "\nTest accuracy per epoch (readout epochs for the Krotov models): `accuracy.svg`.\n",
+        "\nTest accuracy per epoch (readout epochs for the Krotov models; the FA head's for \
+         cnn-fa): `accuracy.svg`. Train time, int8 checkpoint size and int8 accuracy: `cost.svg`.\n",
     );
     let table = json!({
         "setting": setting,
@@ -201,6 +211,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &args.out.join("accuracy.svg"),
         accuracy_chart(&curves, &axes).as_bytes(),
     )?;
+    let names: Vec<&str> = entries.iter().map(|e| e.model).collect();
+    let panel = |title, value: &dyn Fn(&Entry) -> (f64, String)| -> crate::chart::Panel<'_> {
+        (title, entries.iter().map(value).collect())
+    };
+    let cost = bar_chart(
+        &names,
+        &[
+            panel("train time", &|e| {
+                (e.train_seconds, format!("{:.0} s", e.train_seconds))
+            }),
+            panel("int8 checkpoint", &|e| {
+                let mb = e.int8_bytes as f64 / 1e6;
+                (mb, format!("{mb:.2} MB"))
+            }),
+            panel("int8 test accuracy", &|e| {
+                (e.int8_accuracy, format!("{:.2} %", e.int8_accuracy * 100.0))
+            }),
+        ],
+    );
+    write_atomically(&args.out.join("cost.svg"), cost.as_bytes())?;
     print!("{md}");
     eprintln!("wrote {}", args.out.display());
     Ok(())

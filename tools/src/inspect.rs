@@ -33,7 +33,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             };
             json!({
                 "kind": spec.kind,
-                "shape": [spec.outputs, spec.inputs],
+                "shape": spec.weight_shape(),
+                "conv": spec.conv,
                 "bias": spec.bias,
                 "activation": spec.activation,
                 "precision": precision,

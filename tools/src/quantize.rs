@@ -29,8 +29,9 @@ pub fn quantize(ckpt: &Checkpoint) -> Checkpoint {
             let weight = match &layer.weight {
                 Weights::F32(w) => {
                     let mut q = vec![0i8; w.len()];
-                    let mut scale = vec![0.0f32; spec.outputs];
-                    quantize_rows(w, spec.inputs, &mut q, &mut scale);
+                    let [rows, cols] = spec.weight_matrix();
+                    let mut scale = vec![0.0f32; rows];
+                    quantize_rows(w, cols, &mut q, &mut scale);
                     Weights::Int8 { q, scale }
                 }
                 int8 => int8.clone(),

@@ -139,6 +139,12 @@ pub fn fields(
     if c != 1 && c != 3 {
         bail!("fields are drawn for gray or RGB inputs, not {c} channels");
     }
+    if layer.conv.is_some() {
+        bail!(
+            "fields are drawn for a fully connected first layer; this model starts with a \
+             convolution (its filters are in `plastic inspect`)"
+        );
+    }
     let row_of = |mu: usize| -> Vec<f32> {
         let n = layer.inputs;
         match &ckpt.layers[0].weight {

@@ -208,7 +208,9 @@ fn compare_quick_trains_every_model_and_writes_the_report() {
             "mlp-bp",
             "mlp-fa",
             "mlp-dfa",
-            "hebbnet"
+            "hebbnet",
+            "cnn",
+            "cnn-fa"
         ]
     );
     for m in models {
@@ -224,7 +226,24 @@ fn compare_quick_trains_every_model_and_writes_the_report() {
         assert!(out.join(format!("{name}.int8.safetensors")).is_file());
     }
     let md = std::fs::read_to_string(out.join("table.md")).unwrap();
-    assert_eq!(md.matches("\n| ").count(), 1 + 6, "{md}");
+    assert_eq!(md.matches("\n| ").count(), 1 + 8, "{md}");
     let svg = std::fs::read_to_string(out.join("accuracy.svg")).unwrap();
-    assert_eq!(svg.matches("<polyline").count(), 6);
+    assert_eq!(svg.matches("<polyline").count(), 8);
+    let cost = std::fs::read_to_string(out.join("cost.svg")).unwrap();
+    assert_eq!(cost.matches("<rect x=").count(), 3 * 8, "{cost}");
+}
+
+#[test]
+fn compare_refuses_an_unknown_model() {
+    let out = temp("compare-unknown");
+    let run = plastic(&[
+        "compare",
+        "--models",
+        "cnn,resnet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("unknown model `resnet`"), "{err}");
 }

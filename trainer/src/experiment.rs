@@ -106,6 +106,7 @@ pub fn train_krotov(
                 outputs: cfg.hidden,
                 bias: false,
                 activation: hidden_activation,
+                conv: None,
             },
             LayerSpec {
                 kind: LayerKind::Dense,
@@ -113,6 +114,7 @@ pub fn train_krotov(
                 outputs: classes.len(),
                 bias: head.has_bias(),
                 activation: head.activation(),
+                conv: None,
             },
         ],
     );
@@ -223,11 +225,28 @@ pub fn forward(ckpt: &Checkpoint, x: &[f32], device: &Device) -> Result<Tensor> 
                 "the trainer's forward pass takes f32 checkpoints".into(),
             ));
         };
-        let w = Tensor::from_slice(w, (spec.outputs, spec.inputs), device)?;
-        let mut y = h.matmul(&w.t()?)?;
-        if let Some(b) = &layer.bias {
-            y = y.broadcast_add(&Tensor::from_slice(b, spec.outputs, device)?)?;
-        }
+        let w = Tensor::from_slice(w, spec.weight_shape(), device)?;
+        let bias = match &layer.bias {
+            Some(b) => Some(Tensor::from_slice(b, spec.rows(), device)?),
+            None => None,
+        };
+        let y = match &spec.conv {
+            None => {
+                let y = h.matmul(&w.t()?)?;
+                match &bias {
+                    Some(b) => y.broadcast_add(b)?,
+                    None => y,
+                }
+            }
+            Some(c) => {
+                let image = h.reshape((h.dim(0)?, c.in_channels, c.height, c.width))?;
+                let mut y = image.conv2d(&w, c.padding, 1, 1, 1)?;
+                if let Some(b) = &bias {
+                    y = y.broadcast_add(&b.reshape((1, c.out_channels, 1, 1))?)?;
+                }
+                y.max_pool2d(c.pool)?.flatten_from(1)?
+            }
+        };
         h = readout::activate(&y, &spec.activation)?;
     }
     Ok(h)
@@ -258,13 +277,15 @@ pub fn channel_stats(data: &crate::data::Dataset) -> Preprocess {
 
 /// The models the trainer makes, as `plastic-train` and `plastic compare` name them, in the
 /// comparison's order.
-pub const MODELS: [&str; 6] = [
+pub const MODELS: [&str; 8] = [
     "krotov",
     "krotov-linear",
     "mlp-bp",
     "mlp-fa",
     "mlp-dfa",
     "hebbnet",
+    "cnn",
+    "cnn-fa",
 ];
 
 /// Trains `model` (one of [`MODELS`]) with `preset` on `split` and returns its checkpoint.
@@ -278,6 +299,7 @@ pub fn train_model(
 ) -> Result<Checkpoint> {
     match model {
         "hebbnet" => train_hebbnet(preset, kind, split, device, options),
+        "cnn" | "cnn-fa" => train_cnn(preset, kind, split, device, options),
         m if m.starts_with("mlp-") => train_mlp(preset, kind, split, device, options),
         m if m.starts_with("krotov") => train_krotov(preset, kind, split, device, options),
         other => Err(crate::Error::Config(format!(
@@ -451,6 +473,7 @@ pub fn train_hebbnet(
             } else {
                 Activation::Relu
             },
+            conv: None,
         });
         tensors.push(LayerTensors {
             weight: Weights::F32(w.flatten_all()?.to_vec1()?),
@@ -471,5 +494,119 @@ pub fn train_hebbnet(
             "hebbian_rule": format!("{:?}", cfg.rule),
             "hebbian_layers": hebbian.len(),
         }),
+    ))
+}
+
+/// Trains the preset's CNN on `split` and returns its checkpoint: convolutions and head by
+/// backprop (`cnn`); or that for `epochs`, then the convolutions frozen and a fresh head
+/// trained by feedback alignment for as many epochs (`cnn-fa`), the test accuracy per epoch
+/// being the head's.
+pub fn train_cnn(
+    preset: &Preset,
+    kind: DatasetKind,
+    split: &Split,
+    device: &Device,
+    options: &RunOptions,
+) -> Result<Checkpoint> {
+    use crate::cnn::{ConvConfig, ConvStack, FrozenConvs, TrainedConvs};
+    use crate::mlp::{Feedback, Mlp, MlpConfig, fit};
+
+    let started = Instant::now();
+    let section = preset.cnn()?;
+    let (width, height, channels) = kind.geometry();
+    let data = CentredData::new(split, kind, device)?;
+    let convs = ConvStack::new(
+        &ConvConfig {
+            input: (channels, height, width),
+            channels: section.channels.clone(),
+            kernel: section.kernel,
+            padding: section.padding,
+            pool: section.pool,
+        },
+        options.seed,
+        device,
+    )?;
+    let mut sizes = vec![convs.feature_len()];
+    sizes.extend(&section.hidden);
+    sizes.push(kind.classes().len());
+    let cfg = MlpConfig {
+        sizes: sizes.clone(),
+        feedback: Feedback::Backprop,
+        epochs: section.epochs,
+        batch: section.batch,
+        lr0: section.lr0,
+        lr_end: section.lr_end,
+    };
+    let data_pair = [&data.x_train, &data.x_test];
+    let labels = [data.y_train.as_slice(), data.y_test.as_slice()];
+    let head_seed = options.seed.wrapping_add(1);
+    let shuffle_seed = options.seed.wrapping_add(7);
+    let bp_head = Mlp::new(&sizes, Feedback::Backprop, head_seed, device)?;
+    let frozen = preset.model == "cnn-fa";
+    let mut log = EpochLog::new(preset, cfg.epochs, options, started);
+    let mut bp_curve = Vec::new();
+    let mut stage = TrainedConvs::new(&convs, section.shift, options.seed.wrapping_add(11));
+    if frozen {
+        let mut bar = EpochProgress::new("convolutions (bp)", cfg.epochs, options.progress);
+        fit(
+            &bp_head,
+            &cfg,
+            &mut stage,
+            data_pair,
+            labels,
+            shuffle_seed,
+            |e| {
+                bp_curve.push(e.test_accuracy);
+                bar.epoch_done(supervised_message(e.lr, e.loss, e.test_accuracy));
+            },
+        )?;
+        bar.finish();
+    } else {
+        fit(
+            &bp_head,
+            &cfg,
+            &mut stage,
+            data_pair,
+            labels,
+            shuffle_seed,
+            |e| log.record(e),
+        )?;
+    }
+    let head = if frozen {
+        let fa_head = Mlp::new(&sizes, Feedback::Alignment, head_seed, device)?;
+        let fa_cfg = MlpConfig {
+            feedback: Feedback::Alignment,
+            ..cfg
+        };
+        let mut stage = FrozenConvs::new(&convs, &data.x_train)?;
+        fit(
+            &fa_head,
+            &fa_cfg,
+            &mut stage,
+            data_pair,
+            labels,
+            shuffle_seed,
+            |e| log.record(e),
+        )?;
+        stage.fold_into(&fa_head)?;
+        fa_head
+    } else {
+        bp_head
+    };
+    let (mut layers, mut tensors) = convs.export()?;
+    let (head_layers, head_tensors) = head.export()?;
+    layers.extend(head_layers);
+    tensors.extend(head_tensors);
+    Ok(log.checkpoint(
+        preset,
+        kind,
+        split,
+        options,
+        (data.preprocess, layers, tensors),
+        if frozen {
+            json!({ "backprop_test_accuracy_per_epoch": bp_curve })
+        } else {
+            json!({})
+        },
     ))
 }

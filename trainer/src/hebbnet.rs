@@ -207,18 +207,9 @@ impl InputStage for Training<'_> {
     /// Evaluated 2000 rows at a time: the hidden layers of the whole test set at once would
     /// be large.
     fn accuracy(&self, net: &Mlp, x: &Tensor, labels: &[u32]) -> Result<f32> {
-        let mut correct = 0.0;
-        let rows = x.dim(0)?;
-        for start in (0..rows).step_by(2000) {
-            let len = 2000.min(rows - start);
-            let xb = x.narrow(0, start, len)?;
-            let acc = net.accuracy(
-                &self.layers.features(&xb, &self.cfg.activation)?,
-                &labels[start..start + len],
-            )?;
-            correct += acc * len as f32;
-        }
-        Ok(correct / rows.max(1) as f32)
+        crate::mlp::accuracy_in_chunks(net, x, labels, 2000, |xb| {
+            self.layers.features(xb, &self.cfg.activation)
+        })
     }
 }
 

@@ -5,6 +5,7 @@
 //! runs a [`preset::Preset`] end to end into a `plastic/1` checkpoint.
 #![deny(missing_docs)]
 
+pub mod cnn;
 pub mod data;
 mod error;
 pub mod experiment;

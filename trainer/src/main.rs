@@ -15,7 +15,8 @@ use plastic_trainer::preset::Preset;
 #[command(name = "plastic-train", version)]
 struct Args {
     /// Model: `krotov` (Krotov-Hopfield layer + power/tanh readout), `krotov-linear`, `mlp-bp`,
-    /// `mlp-fa`, `mlp-dfa` or `hebbnet`.
+    /// `mlp-fa`, `mlp-dfa`, `hebbnet`, `cnn` (trained by backprop) or `cnn-fa` (its
+    /// convolutions frozen under a head trained by feedback alignment).
     model: String,
     /// Dataset: mnist, fashion-mnist or cifar10.
     #[arg(long, default_value = "mnist")]
@@ -27,13 +28,14 @@ struct Args {
     /// Preset name or TOML file; defaults to `<model>-<dataset>`.
     #[arg(long)]
     preset: Option<String>,
-    /// Override the unsupervised epochs of the preset.
+    /// Override the epochs of the preset (of each phase of `cnn-fa`; of the unsupervised layer
+    /// of a Krotov model).
     #[arg(long)]
     epochs: Option<usize>,
     /// Override the readout epochs of the preset.
     #[arg(long)]
     readout_epochs: Option<usize>,
-    /// Override the number of hidden units.
+    /// Override the width of the hidden layers (a CNN's: of its fully connected head).
     #[arg(long)]
     hidden: Option<usize>,
     /// Train on the first N training samples only (quick runs, tests).
@@ -85,39 +87,19 @@ fn run(args: Args) -> anyhow::Result<()> {
             MODELS.join(", ")
         );
     }
-    let is_mlp = args.model.starts_with("mlp-");
     let preset_name = args
         .preset
         .clone()
         .unwrap_or_else(|| format!("{}-{}", args.model, kind.name()));
     let mut preset = Preset::load(&preset_name)?;
-    let is_hebbnet = args.model == "hebbnet";
-    if is_hebbnet {
-        let h = preset.hebbnet_mut()?;
-        if let Some(e) = args.epochs {
-            h.epochs = e;
-        }
-        if let Some(w) = args.hidden {
-            h.hebbian.iter_mut().for_each(|v| *v = w);
-        }
-    } else if is_mlp {
-        let mlp = preset.mlp_mut()?;
-        if let Some(e) = args.epochs {
-            mlp.epochs = e;
-        }
-        if let Some(h) = args.hidden {
-            mlp.hidden.iter_mut().for_each(|w| *w = h);
-        }
-    } else {
-        if let Some(e) = args.epochs {
-            preset.krotov_mut()?.epochs = e;
-        }
-        if let Some(e) = args.readout_epochs {
-            preset.readout_mut()?.epochs = e;
-        }
-        if let Some(h) = args.hidden {
-            preset.krotov_mut()?.hidden = h;
-        }
+    if let Some(e) = args.epochs {
+        preset.set_epochs(e);
+    }
+    if let Some(e) = args.readout_epochs {
+        preset.readout_mut()?.epochs = e;
+    }
+    if let Some(h) = args.hidden {
+        preset.set_hidden(h);
     }
     let device = device(&args.device)?;
     let dir = data::dataset_folder(kind, args.data_dir.as_deref())?;

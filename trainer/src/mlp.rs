@@ -81,7 +81,12 @@ pub struct Mlp {
 }
 
 /// Kaiming-uniform values for a `[out, in]` matrix: bound `sqrt(6 / in)`, right for ReLU.
-fn kaiming(rng: &mut SplitMix64, out: usize, inp: usize, device: &Device) -> Result<Tensor> {
+pub(crate) fn kaiming(
+    rng: &mut SplitMix64,
+    out: usize,
+    inp: usize,
+    device: &Device,
+) -> Result<Tensor> {
     let bound = (6.0 / inp as f32).sqrt();
     Ok(Tensor::from_vec(
         rng.uniform_vec(out * inp, bound),
@@ -160,6 +165,21 @@ impl Mlp {
         labels: &Tensor,
         kind: Feedback,
     ) -> Result<(f32, GradStore)> {
+        let (loss, grads, _) = self.gradients_below(x, labels, kind, false)?;
+        Ok((loss, grads))
+    }
+
+    /// As [`Mlp::gradients_as`], and, when `input_error` is asked for, the gradient of the
+    /// batch-mean loss with respect to `x` (`delta_0 W_0 / batch`): what trainable layers
+    /// below the network (convolutions) learn from. Only backprop sends it; the feedback
+    /// matrices of FA and DFA stop at the first layer.
+    pub fn gradients_below(
+        &self,
+        x: &Tensor,
+        labels: &Tensor,
+        kind: Feedback,
+        input_error: bool,
+    ) -> Result<(f32, GradStore, Option<Tensor>)> {
         let (pre, act) = self.forward_all(x)?;
         let logits = &act[act.len() - 1];
         let n = x.dim(0)? as f64;
@@ -176,7 +196,16 @@ impl Mlp {
             );
             grads.insert(self.biases[l].as_tensor(), (delta.sum(0)? / n)?);
             if l == 0 {
-                break;
+                if !input_error {
+                    break;
+                }
+                if kind != Feedback::Backprop {
+                    return Err(Error::Config(
+                        "only a backprop network trains the layers below it".into(),
+                    ));
+                }
+                let below = (delta.matmul(self.weights[0].as_tensor())? / n)?;
+                return Ok((loss, grads, Some(below)));
             }
             let upstream = match (kind, &self.feedback[l], &self.feedback[l - 1]) {
                 (Feedback::Backprop, _, _) => delta.matmul(self.weights[l].as_tensor())?,
@@ -188,7 +217,7 @@ impl Mlp {
             let relu_grad = pre[l - 1].ge(0.0)?.to_dtype(DType::F32)?;
             delta = (upstream * relu_grad)?;
         }
-        Ok((loss, grads))
+        Ok((loss, grads, None))
     }
 
     /// Fraction of rows of `x` classified as their label.
@@ -218,6 +247,7 @@ impl Mlp {
                 } else {
                     Activation::Relu
                 },
+                conv: None,
             });
             tensors.push(LayerTensors {
                 weight: Weights::F32(w.as_tensor().flatten_all()?.to_vec1()?),
@@ -260,6 +290,44 @@ pub trait InputStage {
 
     /// Fraction of rows of `x` that `net`, fed through this stage, classifies as their label.
     fn accuracy(&self, net: &Mlp, x: &Tensor, labels: &[u32]) -> Result<f32>;
+
+    /// Parameters of the stage that the optimiser updates together with the network's (and
+    /// by the network's backprop): none for the data, or for layers that learn by local rules
+    /// or are frozen.
+    fn params(&self) -> Vec<Var> {
+        Vec::new()
+    }
+
+    /// Adds to `grads` the gradients of [`InputStage::params`], given `input_error`, the
+    /// loss's gradient with respect to `input` (the tensor [`InputStage::train_batch`]
+    /// returned). Called only for stages with parameters.
+    fn backward(
+        &self,
+        _input: &Tensor,
+        _input_error: &Tensor,
+        _grads: &mut GradStore,
+    ) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Fraction of rows of `x` that `net` classifies as their label when fed `features` of them,
+/// computed `rows` at a time: the features of a whole test set at once can be large.
+pub fn accuracy_in_chunks(
+    net: &Mlp,
+    x: &Tensor,
+    labels: &[u32],
+    rows: usize,
+    features: impl Fn(&Tensor) -> Result<Tensor>,
+) -> Result<f32> {
+    let mut correct = 0.0;
+    let total = x.dim(0)?;
+    for start in (0..total).step_by(rows.max(1)) {
+        let len = rows.min(total - start);
+        let part = &labels[start..start + len];
+        correct += net.accuracy(&features(&x.narrow(0, start, len)?)?, part)? * len as f32;
+    }
+    Ok(correct / total.max(1) as f32)
 }
 
 /// The data fed as it is: a plain MLP.
@@ -316,7 +384,10 @@ pub fn fit<S: InputStage>(
     mut on_epoch: impl FnMut(MlpEpoch),
 ) -> Result<()> {
     let device = x_train.device().clone();
-    let params: Vec<Var> = mlp.weights.iter().chain(&mlp.biases).cloned().collect();
+    let stage_params = stage.params();
+    let trains_stage = !stage_params.is_empty();
+    let mut params: Vec<Var> = mlp.weights.iter().chain(&mlp.biases).cloned().collect();
+    params.extend(stage_params);
     let mut opt = AdamW::new(
         params,
         ParamsAdamW {
@@ -338,7 +409,12 @@ pub fn fit<S: InputStage>(
         for chunk in order.chunks(cfg.batch.max(1)) {
             let idx = Tensor::from_slice(chunk, chunk.len(), &device)?;
             let input = stage.train_batch(&x_train.index_select(&idx, 0)?, epoch, cfg.epochs)?;
-            let (loss, grads) = mlp.gradients(&input, &y_all.index_select(&idx, 0)?)?;
+            let labels = y_all.index_select(&idx, 0)?;
+            let (loss, mut grads, below) =
+                mlp.gradients_below(&input, &labels, mlp.kind, trains_stage)?;
+            if let Some(input_error) = below {
+                stage.backward(&input, &input_error, &mut grads)?;
+            }
             opt.step(&grads)?;
             total += loss * chunk.len() as f32;
         }

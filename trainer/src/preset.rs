@@ -31,6 +31,33 @@ pub struct Preset {
     /// The Hebbian layers, their rule and the linear stack (HebbNet models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hebbnet: Option<HebbNetSection>,
+    /// The convolutions and the fully connected head (CNN models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnn: Option<CnnSection>,
+}
+
+/// `[cnn]`: convolutions (each `relu(max_pool(conv))`, stride 1), the fully connected head's
+/// hidden widths, and Adam's settings. `cnn` trains all of it by backprop; `cnn-fa` does so
+/// for `epochs`, freezes the convolutions, and trains a fresh head by feedback alignment for
+/// another `epochs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct CnnSection {
+    /// Output channels of each convolution.
+    pub channels: Vec<usize>,
+    pub kernel: usize,
+    pub padding: usize,
+    pub pool: usize,
+    /// Widths of the head's hidden layers (the classes follow).
+    pub hidden: Vec<usize>,
+    /// Largest random shift, in pixels, of training images (0: none).
+    #[serde(default)]
+    pub shift: usize,
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr0: f64,
+    pub lr_end: f64,
 }
 
 /// `[hebbnet]`: see [`crate::hebbnet::HebbNetConfig`]. `rule` is `hebb`, `oja` or `gupta`
@@ -186,6 +213,64 @@ impl Preset {
         self.hebbnet.as_mut().ok_or(err)
     }
 
+    /// The `[cnn]` section.
+    pub fn cnn(&self) -> Result<&CnnSection> {
+        self.cnn.as_ref().ok_or_else(|| self.missing("cnn"))
+    }
+
+    /// Sets the epochs of the model's training (of each phase of a CNN + FA; of a Krotov
+    /// model's unsupervised layer, its readout's being `readout.epochs`).
+    pub fn set_epochs(&mut self, epochs: usize) {
+        if let Some(k) = &mut self.krotov {
+            k.epochs = epochs;
+        }
+        if let Some(m) = &mut self.mlp {
+            m.epochs = epochs;
+        }
+        if let Some(h) = &mut self.hebbnet {
+            h.epochs = epochs;
+        }
+        if let Some(c) = &mut self.cnn {
+            c.epochs = epochs;
+        }
+    }
+
+    /// Sets the minibatch size of every phase.
+    pub fn set_batch(&mut self, batch: usize) {
+        if let Some(k) = &mut self.krotov {
+            k.batch = batch;
+        }
+        if let Some(r) = &mut self.readout {
+            r.batch = batch;
+        }
+        if let Some(m) = &mut self.mlp {
+            m.batch = batch;
+        }
+        if let Some(h) = &mut self.hebbnet {
+            h.batch = batch;
+        }
+        if let Some(c) = &mut self.cnn {
+            c.batch = batch;
+        }
+    }
+
+    /// Sets the width of every hidden layer the model learns without convolution: the
+    /// Krotov layer, the MLP's, HebbNet's Hebbian layers, a CNN head's.
+    pub fn set_hidden(&mut self, width: usize) {
+        if let Some(k) = &mut self.krotov {
+            k.hidden = width;
+        }
+        if let Some(m) = &mut self.mlp {
+            m.hidden.iter_mut().for_each(|w| *w = width);
+        }
+        if let Some(h) = &mut self.hebbnet {
+            h.hebbian.iter_mut().for_each(|w| *w = width);
+        }
+        if let Some(c) = &mut self.cnn {
+            c.hidden.iter_mut().for_each(|w| *w = width);
+        }
+    }
+
     /// The HebbNet configuration for `inputs` input values and `classes` classes.
     pub fn hebbnet_config(&self, inputs: usize, classes: usize) -> Result<HebbNetConfig> {
         let h = self.hebbnet()?;
@@ -287,6 +372,9 @@ mod tests {
                 p.head().unwrap();
                 assert!(p.krotov().unwrap().hidden > 0, "{name}");
                 assert!(p.readout().unwrap().epochs > 0, "{name}");
+            } else if p.model.starts_with("cnn") {
+                let c = p.cnn().unwrap();
+                assert!(c.epochs > 0 && !c.channels.is_empty(), "{name}");
             } else if p.model == "hebbnet" {
                 let cfg = p.hebbnet_config(784, 10).unwrap();
                 assert!(cfg.epochs > 0 && cfg.winners > 0, "{name}");

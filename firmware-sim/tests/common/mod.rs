@@ -68,6 +68,7 @@ pub fn class_mean_checkpoint(digits: &[Digit]) -> Checkpoint {
                 outputs: 10,
                 bias: false,
                 activation: Activation::Identity,
+                conv: None,
             }],
             classes: vec![],
         },
