@@ -1,5 +1,5 @@
 //! Every kind of model the trainer makes keeps its accuracy when quantized to int8: the
-//! runtime's int8 accuracy is within 0.3 points of its f32 accuracy on MNIST test digits.
+//! runtime's int8 accuracy is within 0.3 points of its f32 accuracy on the 10,000 MNIST test digits.
 //! Small models on a slice of MNIST keep this fast; needs the shared data (skips without).
 
 use candle_core::Device;
@@ -22,7 +22,7 @@ fn int8_is_within_0_3_points_of_f32_for_every_model_kind() {
     let full = data::load(DatasetKind::Mnist, &dir.join("mnist")).unwrap();
     let split = Split {
         train: full.train.take(6000),
-        test: full.test.take(3000),
+        test: full.test,
     };
     let options = RunOptions {
         seed: 4,
@@ -36,6 +36,10 @@ fn int8_is_within_0_3_points_of_f32_for_every_model_kind() {
             h.hebbian = vec![256];
             h.epochs = 5;
             (h.lr0, h.lr_end) = (3e-3, 1e-3);
+        } else if name.starts_with("cnn") {
+            // Three epochs of each phase of a CNN + FA: after two, the network is still
+            // unsure of so many digits that int8 rounding flips 0.3 % of them.
+            preset.set_epochs(3);
         } else if name.starts_with("mlp") {
             let m = preset.mlp_mut().unwrap();
             m.hidden = vec![256];
