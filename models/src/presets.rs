@@ -23,6 +23,18 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../presets/mlp-dfa-mnist.toml"),
     ),
     (
+        "mlp-bp-mnist-deep",
+        include_str!("../presets/mlp-bp-mnist-deep.toml"),
+    ),
+    (
+        "mlp-fa-mnist-deep",
+        include_str!("../presets/mlp-fa-mnist-deep.toml"),
+    ),
+    (
+        "mlp-dfa-mnist-deep",
+        include_str!("../presets/mlp-dfa-mnist-deep.toml"),
+    ),
+    (
         "hebbnet-mnist",
         include_str!("../presets/hebbnet-mnist.toml"),
     ),
