@@ -110,6 +110,12 @@ pub struct Conv2d {
     pub pool: usize,
 }
 
+/// Largest side, channel count, kernel, padding or pool a checkpoint may declare: a hostile
+/// file must not make the runtime allocate or loop without bound.
+const MAX_CONV_SIDE: usize = 4096;
+/// Largest input, pre-pooling output or receptive field of a convolution, in values.
+const MAX_CONV_LEN: u64 = 1 << 24;
+
 impl Conv2d {
     /// Height and width of the convolution's output, before pooling.
     pub fn conv_size(&self) -> (usize, usize) {
@@ -153,6 +159,40 @@ impl Conv2d {
             || self.pool == 0
         {
             return Some("convolution sizes must be positive".into());
+        }
+        let sizes = [
+            self.in_channels,
+            self.height,
+            self.width,
+            self.out_channels,
+            self.kernel,
+            self.padding,
+            self.pool,
+        ];
+        if sizes.iter().any(|&s| s > MAX_CONV_SIDE) {
+            return Some(format!(
+                "convolution sizes above {MAX_CONV_SIDE} are refused"
+            ));
+        }
+        if self.padding >= self.kernel {
+            return Some("convolution padding must be smaller than its kernel".into());
+        }
+        // In u64, so the check itself cannot wrap on a 32-bit target.
+        let grow = |side: usize| (side + 2 * self.padding + 1).saturating_sub(self.kernel) as u64;
+        let (c_in, c_out, k) = (
+            self.in_channels as u64,
+            self.out_channels as u64,
+            self.kernel as u64,
+        );
+        let lengths = [
+            c_in * self.height as u64 * self.width as u64,
+            c_out * grow(self.height) * grow(self.width),
+            c_in * k * k,
+        ];
+        if lengths.iter().any(|&l| l > MAX_CONV_LEN) {
+            return Some(format!(
+                "a convolution's input, output or receptive field above {MAX_CONV_LEN} values is refused"
+            ));
         }
         let (h, w) = self.conv_size();
         if h < self.pool || w < self.pool {
@@ -486,6 +526,18 @@ pub(crate) mod tests {
         spec.layers[0].conv.as_mut().unwrap().kernel = 40;
         let err = spec.validate().unwrap_err().to_string();
         assert!(err.contains("leaves no output"), "{err}");
+        // A hostile file: huge padding cancelled by a huge pool, or sides whose product
+        // would make the runtime allocate gigabytes; refused before any size is multiplied.
+        for (padding, pool, side, kernel) in
+            [(50_000, 100_001, 28, 1), (0, 1, 4096, 1), (3, 1, 28, 3)]
+        {
+            spec.layers[0] = conv_layer();
+            let c = spec.layers[0].conv.as_mut().unwrap();
+            (c.padding, c.pool, c.height, c.width, c.kernel) = (padding, pool, side, side, kernel);
+            c.in_channels = if side == 4096 { 4096 } else { c.in_channels };
+            let err = spec.validate().unwrap_err().to_string();
+            assert!(err.contains("refused") || err.contains("padding"), "{err}");
+        }
         spec.layers[0] = conv_layer();
         spec.layers[0].kind = LayerKind::FeedbackAlignment;
         assert!(spec.validate().is_err());
