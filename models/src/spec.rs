@@ -337,6 +337,9 @@ impl ModelSpec {
             }
         }
         let mut width = self.input.len();
+        // The (channels, height, width) the previous layer hands on, while it has one: the
+        // image itself, then each convolution's pooled planes; a dense layer flattens it.
+        let mut planes = Some((self.input.channels, self.input.height, self.input.width));
         for (i, layer) in self.layers.iter().enumerate() {
             if layer.inputs != width {
                 return bad(format!(
@@ -365,7 +368,19 @@ impl ModelSpec {
                         "layer {i}: convolutions are trained by backpropagation (kind dense)"
                     ));
                 }
+                let declared = (conv.in_channels, conv.height, conv.width);
+                if let Some(given) = planes.filter(|&given| given != declared) {
+                    return bad(format!(
+                        "layer {i}: a convolution over {}x{}x{} (channels x height x width) \
+                         receives {}x{}x{}",
+                        declared.0, declared.1, declared.2, given.0, given.1, given.2
+                    ));
+                }
             }
+            planes = layer.conv.as_ref().map(|conv| {
+                let (h, w) = conv.output_size();
+                (conv.out_channels, h, w)
+            });
             if let LayerKind::Krotov { p, k, delta } = layer.kind
                 && (!(p >= 2.0 && p.is_finite())
                     || k < 2
@@ -538,6 +553,37 @@ pub(crate) mod tests {
             let err = spec.validate().unwrap_err().to_string();
             assert!(err.contains("refused") || err.contains("padding"), "{err}");
         }
+        // The right length in the wrong geometry: 784 values read as 4 planes of 14x14.
+        spec.layers[0] = conv_layer();
+        let c = spec.layers[0].conv.as_mut().unwrap();
+        (c.in_channels, c.height, c.width) = (4, 14, 14);
+        spec.layers[0].outputs = spec.layers[0].conv.unwrap().output_len();
+        let err = spec.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("over 4x14x14") && err.contains("receives 1x28x28"),
+            "{err}"
+        );
+        // A second convolution must take the first one's pooled planes (10 x 12 x 12).
+        spec.layers[0] = conv_layer();
+        let mut second = conv_layer();
+        second.conv = Some(Conv2d {
+            in_channels: 10,
+            height: 12,
+            width: 12,
+            out_channels: 20,
+            kernel: 5,
+            padding: 0,
+            pool: 2,
+        });
+        (second.inputs, second.outputs) = (10 * 12 * 12, 20 * 4 * 4);
+        spec.layers.push(second);
+        assert!(spec.validate().is_ok(), "{:?}", spec.validate());
+        let c = spec.layers[1].conv.as_mut().unwrap();
+        (c.in_channels, c.height, c.width) = (40, 6, 6);
+        spec.layers[1].outputs = spec.layers[1].conv.unwrap().output_len();
+        let err = spec.validate().unwrap_err().to_string();
+        assert!(err.contains("receives 10x12x12"), "{err}");
+        spec.layers.truncate(1);
         spec.layers[0] = conv_layer();
         spec.layers[0].kind = LayerKind::FeedbackAlignment;
         assert!(spec.validate().is_err());

@@ -1,12 +1,14 @@
 //! The two steps a convolution layer adds to a matrix-vector product: gathering one receptive
 //! field of the input (im2col, one output position at a time, so the buffer is one patch long)
 //! and max-pooling the convolution's output. Layouts are planar, channel first (`[c][y][x]`).
+//! Private to the crate: callers pass only convolutions a validated spec declared, whose sizes
+//! are non-zero and whose buffers the model sized from them.
 
 use plastic_models::Conv2d;
 
 /// Writes into `patch` (`conv.patch_len()` long) the receptive field of output position
 /// `(oy, ox)`, in the weight rows' order `[c][ky][kx]`; positions in the padding read 0.
-pub fn gather_patch(conv: &Conv2d, x: &[f32], oy: usize, ox: usize, patch: &mut [f32]) {
+pub(crate) fn gather_patch(conv: &Conv2d, x: &[f32], oy: usize, ox: usize, patch: &mut [f32]) {
     let (h, w, k) = (conv.height, conv.width, conv.kernel);
     let mut out = patch.iter_mut();
     for plane in x.chunks_exact(h * w).take(conv.in_channels) {
@@ -29,7 +31,7 @@ pub fn gather_patch(conv: &Conv2d, x: &[f32], oy: usize, ox: usize, patch: &mut 
 
 /// Max-pools `conv_out` (`[out_channels][conv h][conv w]`) into `y`
 /// (`[out_channels][h / pool][w / pool]`), windows of `pool x pool` with stride `pool`.
-pub fn max_pool(conv: &Conv2d, conv_out: &[f32], y: &mut [f32]) {
+pub(crate) fn max_pool(conv: &Conv2d, conv_out: &[f32], y: &mut [f32]) {
     let (ch, cw) = conv.conv_size();
     let (ph, pw) = conv.output_size();
     let pool = conv.pool.max(1);

@@ -18,7 +18,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod adaptive;
-pub mod conv;
+mod conv;
 mod error;
 #[allow(unsafe_code)] // SIMD intrinsics only; each block has a SAFETY note
 pub mod kernels;

@@ -191,21 +191,67 @@ pub fn random_shifts(
     Ok(Tensor::cat(&moved, 0)?.reshape((n, c * h * w))?)
 }
 
+/// Each image of `x` (`[samples, c * h * w]`, planar) mirrored left to right with probability
+/// one half. The standard augmentation of CIFAR-10, whose classes look the same mirrored; never
+/// for digits, which do not.
+pub fn random_flips(
+    x: &Tensor,
+    (c, h, w): (usize, usize, usize),
+    rng: &mut SplitMix64,
+) -> Result<Tensor> {
+    let n = x.dim(0)?;
+    let images = x.reshape((n, c, h, w))?;
+    let reversed = Tensor::from_vec((0..w as u32).rev().collect::<Vec<_>>(), w, x.device())?;
+    let mirrored = images.index_select(&reversed, 3)?;
+    let chosen: Vec<u8> = (0..n).map(|_| u8::from(rng.below(2) == 1)).collect();
+    let mask = Tensor::from_vec(chosen, (n, 1, 1, 1), x.device())?.broadcast_as((n, c, h, w))?;
+    Ok(mask
+        .where_cond(&mirrored, &images)?
+        .reshape((n, c * h * w))?)
+}
+
+/// How training images are varied, fresh every batch: random shifts ([`random_shifts`]) and,
+/// where the classes allow it, mirror images ([`random_flips`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Augmentation {
+    /// Largest shift, in pixels (0: none).
+    pub shift: usize,
+    /// Mirror half of the images left to right.
+    pub flip: bool,
+}
+
+impl Augmentation {
+    /// `x` varied as configured; `geometry` is `(channels, height, width)`.
+    pub fn apply(
+        &self,
+        x: &Tensor,
+        geometry: (usize, usize, usize),
+        rng: &mut SplitMix64,
+    ) -> Result<Tensor> {
+        let x = random_shifts(x, geometry, self.shift, rng)?;
+        if self.flip {
+            random_flips(&x, geometry, rng)
+        } else {
+            Ok(x)
+        }
+    }
+}
+
 /// The convolutions trained with the head, by backprop: the stage for the CNN. Training
-/// images are shifted at random by up to `shift` pixels ([`random_shifts`]).
+/// images are varied by an [`Augmentation`].
 #[derive(Debug)]
 pub struct TrainedConvs<'a> {
     stack: &'a ConvStack,
-    shift: usize,
+    augmentation: Augmentation,
     rng: SplitMix64,
 }
 
 impl<'a> TrainedConvs<'a> {
-    /// Trains `stack`, shifting training images by up to `shift` pixels (drawn from `seed`).
-    pub fn new(stack: &'a ConvStack, shift: usize, seed: u64) -> Self {
+    /// Trains `stack`, varying training images with `augmentation` (drawn from `seed`).
+    pub fn new(stack: &'a ConvStack, augmentation: Augmentation, seed: u64) -> Self {
         Self {
             stack,
-            shift,
+            augmentation,
             rng: SplitMix64::new(seed),
         }
     }
@@ -217,12 +263,10 @@ impl InputStage for TrainedConvs<'_> {
     fn train_batch(&mut self, x: &Tensor, _epoch: usize, _epochs: usize) -> Result<Tensor> {
         let geometry = self.stack.layers.first().map(|l| l.geometry);
         let x = match geometry {
-            Some(g) => random_shifts(
-                x,
-                (g.in_channels, g.height, g.width),
-                self.shift,
-                &mut self.rng,
-            )?,
+            Some(g) => {
+                self.augmentation
+                    .apply(x, (g.in_channels, g.height, g.width), &mut self.rng)?
+            }
             None => x.clone(),
         };
         self.stack.forward(&x)
@@ -383,7 +427,7 @@ mod tests {
         let s = stack();
         let (x, y) = batch();
         let head = Mlp::new(&[4, 5, 3], Feedback::Backprop, 2, &Device::Cpu).unwrap();
-        let stage = TrainedConvs::new(&s, 0, 1);
+        let stage = TrainedConvs::new(&s, Augmentation::default(), 1);
         let input = s.forward(&x).unwrap();
         let (_, mut ours, below) = head
             .gradients_below(&input, &y, Feedback::Backprop, true)
@@ -453,6 +497,30 @@ mod tests {
         assert_eq!(
             random_shifts(&x, (1, 3, 3), 0, &mut rng).unwrap().dims(),
             [1, 9]
+        );
+    }
+
+    #[test]
+    fn flips_mirror_about_half_of_the_images_and_leave_the_rest() {
+        // Two channels of a 2x3 image: each result is the image or its mirror, whole.
+        let image: Vec<f32> = (1..=12).map(|v| v as f32).collect();
+        let mirror = [3., 2., 1., 6., 5., 4., 9., 8., 7., 12., 11., 10.];
+        let x = Tensor::from_vec(image.repeat(400), (400, 12), &Device::Cpu).unwrap();
+        let mut rng = SplitMix64::new(5);
+        let out = random_flips(&x, (2, 2, 3), &mut rng)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let flipped = out.iter().filter(|row| row[..] == mirror[..]).count();
+        assert!(out.iter().all(|row| *row == image || row[..] == mirror[..]));
+        assert!((150..=250).contains(&flipped), "{flipped} of 400 mirrored");
+        let both = Augmentation {
+            shift: 1,
+            flip: true,
+        };
+        assert_eq!(
+            both.apply(&x, (2, 2, 3), &mut rng).unwrap().dims(),
+            [400, 12]
         );
     }
 

@@ -289,6 +289,10 @@ pub const MODELS: [&str; 8] = [
 ];
 
 /// Trains `model` (one of [`MODELS`]) with `preset` on `split` and returns its checkpoint.
+///
+/// The preset must be one written for `model`: the trainers read the learning rule from the
+/// preset (`mlp-fa` against `mlp-bp`, `cnn-fa` against `cnn`), so a preset of another model
+/// would silently train that other model under this one's name.
 pub fn train_model(
     model: &str,
     preset: &Preset,
@@ -297,6 +301,19 @@ pub fn train_model(
     device: &Device,
     options: &RunOptions,
 ) -> Result<Checkpoint> {
+    if MODELS.contains(&model) && preset.model != model {
+        return Err(crate::Error::Config(format!(
+            "the preset is for model `{}`, not `{model}`: pass `--model {}`, or one of the \
+             presets written for `{model}`: {}",
+            preset.model,
+            preset.model,
+            Preset::names()
+                .into_iter()
+                .filter(|n| Preset::load(n).is_ok_and(|p| p.model == model))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     match model {
         "hebbnet" => train_hebbnet(preset, kind, split, device, options),
         "cnn" | "cnn-fa" => train_cnn(preset, kind, split, device, options),
@@ -508,7 +525,7 @@ pub fn train_cnn(
     device: &Device,
     options: &RunOptions,
 ) -> Result<Checkpoint> {
-    use crate::cnn::{ConvConfig, ConvStack, FrozenConvs, TrainedConvs};
+    use crate::cnn::{Augmentation, ConvConfig, ConvStack, FrozenConvs, TrainedConvs};
     use crate::mlp::{Feedback, Mlp, MlpConfig, fit};
 
     let started = Instant::now();
@@ -545,7 +562,11 @@ pub fn train_cnn(
     let frozen = preset.model == "cnn-fa";
     let mut log = EpochLog::new(preset, cfg.epochs, options, started);
     let mut bp_curve = Vec::new();
-    let mut stage = TrainedConvs::new(&convs, section.shift, options.seed.wrapping_add(11));
+    let augmentation = Augmentation {
+        shift: section.shift,
+        flip: section.flip,
+    };
+    let mut stage = TrainedConvs::new(&convs, augmentation, options.seed.wrapping_add(11));
     if frozen {
         let mut bar = EpochProgress::new("convolutions (bp)", cfg.epochs, options.progress);
         fit(
@@ -609,4 +630,51 @@ pub fn train_cnn(
             json!({})
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Dataset;
+
+    fn empty_split() -> Split {
+        let empty = Dataset {
+            images: Vec::new(),
+            labels: Vec::new(),
+            width: 28,
+            height: 28,
+            channels: 1,
+        };
+        Split {
+            train: empty.clone(),
+            test: empty,
+        }
+    }
+
+    #[test]
+    fn a_preset_written_for_another_model_is_refused_by_name() {
+        let preset = Preset::load("cnn-fa-mnist").unwrap();
+        let options = RunOptions {
+            seed: 0,
+            device_name: "cpu".into(),
+            progress: false,
+        };
+        let err = train_model(
+            "cnn",
+            &preset,
+            DatasetKind::Mnist,
+            &empty_split(),
+            &Device::Cpu,
+            &options,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("for model `cnn-fa`, not `cnn`"), "{err}");
+        let offered = err.split("written for `cnn`: ").nth(1).unwrap();
+        assert!(offered.contains("cnn-mnist"), "{err}");
+        assert!(
+            !offered.contains("cnn-fa"),
+            "presets of cnn-fa offered for cnn: {err}"
+        );
+    }
 }

@@ -54,6 +54,9 @@ pub struct CnnSection {
     /// Largest random shift, in pixels, of training images (0: none).
     #[serde(default)]
     pub shift: usize,
+    /// Mirror half of the training images left to right (CIFAR-10, not digits).
+    #[serde(default)]
+    pub flip: bool,
     pub epochs: usize,
     pub batch: usize,
     pub lr0: f64,

@@ -7,7 +7,7 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use plastic_models::Weights;
-use plastic_trainer::cnn::{ConvConfig, ConvStack, FrozenConvs, TrainedConvs};
+use plastic_trainer::cnn::{Augmentation, ConvConfig, ConvStack, FrozenConvs, TrainedConvs};
 use plastic_trainer::data::DatasetKind;
 use plastic_trainer::experiment::{RunOptions, channel_stats, train_cnn};
 use plastic_trainer::features;
@@ -139,7 +139,7 @@ fn frozen_convolutions_are_bit_identical_after_the_fa_head_trains() {
     fit(
         &bp,
         &cfg(Feedback::Backprop, 1),
-        &mut TrainedConvs::new(&convs, 0, 1),
+        &mut TrainedConvs::new(&convs, Augmentation::default(), 1),
         data,
         labels,
         4,

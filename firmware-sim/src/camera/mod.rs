@@ -375,8 +375,8 @@ mod tests {
     #[test]
     fn specs_parse_and_unknown_kinds_list_the_valid_ones() {
         assert_eq!(
-            parse_camera("dir:/tmp/x").unwrap(),
-            CameraSpec::Dir("/tmp/x".into())
+            parse_camera("dir:frames").unwrap(),
+            CameraSpec::Dir("frames".into())
         );
         for (text, scenario) in [
             ("synthetic:digits", Scenario::Digits),
