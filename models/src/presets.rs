@@ -13,6 +13,10 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../presets/krotov-mnist-demo.toml"),
     ),
     (
+        "krotov-cifar10",
+        include_str!("../presets/krotov-cifar10.toml"),
+    ),
+    (
         "krotov-linear-mnist",
         include_str!("../presets/krotov-linear-mnist.toml"),
     ),

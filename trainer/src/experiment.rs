@@ -288,6 +288,13 @@ pub const MODELS: [&str; 8] = [
     "cnn-fa",
 ];
 
+/// True when a test accuracy is no better than guessing among `classes` (under 1.5 times
+/// chance): a run that learned nothing, as when a readout saturates from its first epoch and
+/// predicts one class for every image. Such a run must not pass for a result.
+pub fn learned_nothing(test_accuracy: f64, classes: usize) -> bool {
+    test_accuracy < 1.5 / classes.max(1) as f64
+}
+
 /// Trains `model` (one of [`MODELS`]) with `preset` on `split` and returns its checkpoint.
 ///
 /// The preset must be one written for `model`: the trainers read the learning rule from the
@@ -649,6 +656,14 @@ mod tests {
             train: empty.clone(),
             test: empty,
         }
+    }
+
+    #[test]
+    fn chance_level_is_learning_nothing() {
+        // One class for every CIFAR-10 image: 10 %; the worst model we ship: 33 %.
+        assert!(learned_nothing(0.10, 10));
+        assert!(learned_nothing(0.1288, 10));
+        assert!(!learned_nothing(0.3367, 10));
     }
 
     #[test]

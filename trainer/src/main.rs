@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use candle_core::Device;
 use clap::Parser;
 use plastic_trainer::data::{self, DatasetKind};
-use plastic_trainer::experiment::{MODELS, RunOptions, train_model};
+use plastic_trainer::experiment::{MODELS, RunOptions, learned_nothing, train_model};
 use plastic_trainer::preset::Preset;
 
 /// Train a biologically plausible model and write its checkpoint.
@@ -129,5 +129,19 @@ fn run(args: Args) -> anyhow::Result<()> {
         ckpt.train["wall_seconds"].as_f64().unwrap_or(0.0),
         args.out.display()
     );
+    let accuracy = ckpt.metrics["test_accuracy"].as_f64().unwrap_or(0.0);
+    if learned_nothing(accuracy, kind.classes().len()) {
+        bail!(
+            "{:.2} % is chance level: the model learned nothing (the checkpoint is kept for \
+             inspection). {}",
+            accuracy * 100.0,
+            if args.model == "krotov" {
+                "A power/tanh readout on a dense hidden code saturates at once: raise the \
+                 readout's `n` (the paper uses 10 on CIFAR-10) or lower its `beta`"
+            } else {
+                "Lower the preset's learning rates, or check the data"
+            }
+        );
+    }
     Ok(())
 }

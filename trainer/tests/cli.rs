@@ -1,0 +1,52 @@
+//! The `plastic-train` binary: a run that learned nothing is an error, not a result.
+
+mod common;
+
+use std::process::Command;
+
+/// A Krotov run whose readout never moves (learning rate 0) stays at chance level: the binary
+/// keeps the checkpoint for inspection, says why and what to change, and exits non-zero so
+/// that no script takes it for a model.
+#[test]
+fn a_run_at_chance_level_fails_with_a_hint() {
+    let Some(dir) = plastic_trainer::data::shared_data_dir() else {
+        eprintln!("skipped: no shared data (set PLASTIC_DATA)");
+        return;
+    };
+    let tmp = std::env::temp_dir().join(format!("plastic-train-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let preset = tmp.join("still.toml");
+    let (_, shipped) = plastic_models::presets::PRESETS
+        .iter()
+        .find(|(name, _)| *name == "krotov-mnist")
+        .unwrap();
+    let text = shipped
+        .replace("lr0 = 3e-3", "lr0 = 0.0")
+        .replace("lr_end = 1e-5", "lr_end = 0.0")
+        .replace("hidden = 2000", "hidden = 20");
+    std::fs::write(&preset, text).unwrap();
+    let out_file = tmp.join("still.safetensors");
+    let out = Command::new(env!("CARGO_BIN_EXE_plastic-train"))
+        .args(["krotov", "--data-dir"])
+        .arg(&dir)
+        .arg("--preset")
+        .arg(&preset)
+        .args([
+            "--train-limit",
+            "10",
+            "--epochs",
+            "1",
+            "--readout-epochs",
+            "1",
+        ])
+        .args(["--quiet", "--seed", "3", "--out"])
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("is chance level"), "{stderr}");
+    assert!(stderr.contains("raise the readout's `n`"), "{stderr}");
+    assert!(out_file.exists(), "the checkpoint is kept for inspection");
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
