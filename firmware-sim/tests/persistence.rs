@@ -107,8 +107,9 @@ fn the_state_file_survives_power_cuts_at_random_moments() {
         torn_temp += u32::from(dir.join("state.safetensors.tmp").exists());
     }
     println!(
-        "{cycles} power cuts in {:.1} s (first save after {first_save:?}): state present after {with_state}, {last_seen} frames \
-         remembered, a temp file left behind {torn_temp} times",
+        "{cycles} power cuts in {:.1} s (first save after {first_save:?}): state present \
+         after {with_state}, {last_seen} frames remembered, a temp file left behind \
+         {torn_temp} times",
         start.elapsed().as_secs_f64()
     );
     assert!(

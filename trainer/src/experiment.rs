@@ -310,8 +310,8 @@ pub fn train_model(
 ) -> Result<Checkpoint> {
     if MODELS.contains(&model) && preset.model != model {
         return Err(crate::Error::Config(format!(
-            "the preset is for model `{}`, not `{model}`: pass `--model {}`, or one of the \
-             presets written for `{model}`: {}",
+            "the preset is for model `{}`, not `{model}`: train `{}` with it, or pick one of \
+             the presets written for `{model}`: {}",
             preset.model,
             preset.model,
             Preset::names()

@@ -1,7 +1,5 @@
 //! The `plastic-train` binary: a run that learned nothing is an error, not a result.
 
-mod common;
-
 use std::process::Command;
 
 /// A Krotov run whose readout never moves (learning rate 0) stays at chance level: the binary
