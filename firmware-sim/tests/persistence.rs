@@ -4,6 +4,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use plastic_models::Checkpoint;
@@ -26,11 +27,10 @@ fn check_state(path: &Path) -> u64 {
     ckpt.train["frames_seen"].as_u64().expect("frames_seen")
 }
 
-/// The arguments of a learning device that saves after every frame, so that a kill often lands
-/// inside a save.
-fn saving_device_args(state: &str, seed: u64) -> Vec<String> {
-    let seed = seed.to_string();
-    [
+/// Starts a learning device that saves to `state` after every frame, so that a kill often
+/// lands inside a save.
+fn spawn_saving_device(state: &Path, seed: u64) -> Child {
+    common::spawn(&[
         "--camera",
         "synthetic:digits",
         "--frames",
@@ -38,24 +38,21 @@ fn saving_device_args(state: &str, seed: u64) -> Vec<String> {
         "--adapt",
         "unsupervised",
         "--state",
-        state,
+        state.to_str().unwrap(),
         "--persist-every",
         "1",
         "--seed",
-        &seed,
-    ]
-    .map(String::from)
-    .to_vec()
+        &seed.to_string(),
+    ])
 }
 
 /// How long a device takes from its start to its first saved state on this machine. Natively
-/// that is a few tens of milliseconds; under an emulator (qemu runs the aarch64 build) it is
+/// that is about ten milliseconds; under an emulator (qemu runs the aarch64 build) it is
 /// ten or more times longer, so the kill moments are spread around this measurement rather
 /// than around a fixed number.
 fn time_to_first_save(dir: &Path) -> Duration {
     let state = dir.join("calibration.safetensors");
-    let args = saving_device_args(state.to_str().unwrap(), 0);
-    let mut child = common::spawn(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut child = spawn_saving_device(&state, 0);
     let start = Instant::now();
     while !state.exists() && start.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(2));
@@ -73,7 +70,7 @@ fn time_to_first_save(dir: &Path) -> Duration {
 /// to three times the measured time to a first save, so some cuts land before anything was
 /// saved, many inside a save, and some after many saves. After every cut the state file must
 /// load and be valid, and what it remembers never goes backwards. 200 cycles, as the issue asks
-/// (about 20 s on 2 cores); `PLASTIC_SIM_POWER_CUTS=N` runs another count.
+/// (about 5 s on 2 cores, a minute under qemu); `PLASTIC_SIM_POWER_CUTS=N` runs another count.
 #[test]
 fn the_state_file_survives_power_cuts_at_random_moments() {
     let cycles: u64 = std::env::var("PLASTIC_SIM_POWER_CUTS")
@@ -89,8 +86,7 @@ fn the_state_file_survives_power_cuts_at_random_moments() {
     let first_save = time_to_first_save(&dir);
     let start = Instant::now();
     for cycle in 0..cycles {
-        let args = saving_device_args(state_arg, cycle);
-        let mut child = common::spawn(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let mut child = spawn_saving_device(&state, cycle);
         let fraction = 0.5 + 2.5 * rng.below(1000) as f64 / 1000.0;
         std::thread::sleep(first_save.mul_f64(fraction));
         child.kill().unwrap(); // SIGKILL on Unix

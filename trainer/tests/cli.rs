@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use plastic_trainer::preset::Preset;
+
 /// A Krotov run whose readout never moves (learning rate 0) stays at chance level: the binary
 /// keeps the checkpoint for inspection, says why and what to change, and exits non-zero so
 /// that no script takes it for a model.
@@ -14,14 +16,10 @@ fn a_run_at_chance_level_fails_with_a_hint() {
     let tmp = std::env::temp_dir().join(format!("plastic-train-cli-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     let preset = tmp.join("still.toml");
-    let (_, shipped) = plastic_models::presets::PRESETS
-        .iter()
-        .find(|(name, _)| *name == "krotov-mnist")
-        .unwrap();
-    let text = shipped
-        .replace("lr0 = 3e-3", "lr0 = 0.0")
-        .replace("lr_end = 1e-5", "lr_end = 0.0")
-        .replace("hidden = 2000", "hidden = 20");
+    let mut still = Preset::load("krotov-mnist").unwrap();
+    let readout = still.readout_mut().unwrap();
+    (readout.lr0, readout.lr_end) = (0.0, 0.0);
+    let text = toml::to_string(&still).unwrap();
     std::fs::write(&preset, text).unwrap();
     let out_file = tmp.join("still.safetensors");
     let out = Command::new(env!("CARGO_BIN_EXE_plastic-train"))
@@ -36,6 +34,8 @@ fn a_run_at_chance_level_fails_with_a_hint() {
             "1",
             "--readout-epochs",
             "1",
+            "--hidden",
+            "20",
         ])
         .args(["--quiet", "--seed", "3", "--out"])
         .arg(&out_file)
