@@ -43,6 +43,10 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../presets/hebbnet-mnist.toml"),
     ),
     (
+        "hebbnet-cifar10",
+        include_str!("../presets/hebbnet-cifar10.toml"),
+    ),
+    (
         "hebbnet-mix-1-4-mnist",
         include_str!("../presets/hebbnet-mix-1-4-mnist.toml"),
     ),

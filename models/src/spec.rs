@@ -55,6 +55,11 @@ pub enum Preprocess {
     /// `x / ||x||_2`: each image becomes a unit vector. Krotov & Hopfield need this for their
     /// readout (the reference ports skipped it and lost accuracy).
     UnitNorm,
+    /// `(x - mean(x)) / ||x - mean(x)||_2`, the mean over the image's own pixels: a unit vector
+    /// with zero mean, whatever the image's brightness and contrast (all zeros for a uniform
+    /// image). Without the centring, the unit vectors of natural images (CIFAR-10) all point
+    /// near the mean colour, and a Krotov layer spends its units on brightness and tint.
+    CentredUnitNorm,
     /// `(x / 255 - mean[c]) / std[c]` per channel.
     MeanStd {
         /// Mean per channel, on the 0..1 scale.

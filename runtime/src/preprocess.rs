@@ -230,6 +230,20 @@ pub fn normalize(pixels: &[u8], preprocess: &Preprocess, out: &mut [f32]) -> Res
                 *o = f32::from(p) * inv;
             }
         }
+        Preprocess::CentredUnitNorm => {
+            let mean =
+                pixels.iter().map(|&p| f32::from(p)).sum::<f32>() / pixels.len().max(1) as f32;
+            let norm = libm::sqrtf(
+                pixels
+                    .iter()
+                    .map(|&p| (f32::from(p) - mean) * (f32::from(p) - mean))
+                    .sum(),
+            );
+            let inv = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+            for (o, &p) in out.iter_mut().zip(pixels) {
+                *o = (f32::from(p) - mean) * inv;
+            }
+        }
         Preprocess::MeanStd { mean, std } => {
             let plane = pixels.len() / mean.len().max(1);
             for (i, (o, &p)) in out.iter_mut().zip(pixels).enumerate() {
@@ -269,6 +283,28 @@ mod tests {
         assert_eq!(out, [0.6, 0.8]);
         normalize(&[0, 0], &Preprocess::UnitNorm, &mut out).unwrap();
         assert_eq!(out, [0.0, 0.0]);
+    }
+
+    #[test]
+    fn centred_unit_norm_removes_the_images_mean_first() {
+        // Pixels 1, 2, 3, 6: mean 3, deviations -2, -1, 0, 3, length sqrt(14).
+        let mut out = [0.0f32; 4];
+        normalize(&[1, 2, 3, 6], &Preprocess::CentredUnitNorm, &mut out).unwrap();
+        let r = 14f32.sqrt();
+        for (o, e) in out.iter().zip([-2.0 / r, -1.0 / r, 0.0, 3.0 / r]) {
+            assert!((o - e).abs() < 1e-6, "{out:?}");
+        }
+        // Brighter by 50: the same vector. Uniform: zeros, not NaN.
+        let mut brighter = [0.0f32; 4];
+        normalize(
+            &[51, 52, 53, 56],
+            &Preprocess::CentredUnitNorm,
+            &mut brighter,
+        )
+        .unwrap();
+        assert_eq!(out, brighter);
+        normalize(&[7, 7, 7, 7], &Preprocess::CentredUnitNorm, &mut out).unwrap();
+        assert_eq!(out, [0.0; 4]);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use plastic_models::{Activation, Conv2d, LayerKind, LayerSpec, LayerTensors, Wei
 
 use crate::mlp::{InputStage, Mlp, accuracy_in_chunks, kaiming};
 use crate::rng::SplitMix64;
+use crate::standardise::Standardiser;
 use crate::{Error, Result};
 
 /// Rows per chunk when a whole set goes through the convolutions (the first layer's output
@@ -311,8 +312,7 @@ impl InputStage for TrainedConvs<'_> {
 pub struct FrozenConvs<'a> {
     stack: &'a ConvStack,
     filters: Vec<(Tensor, Tensor)>,
-    mean: Tensor,
-    inv_std: Tensor,
+    scale: Standardiser,
 }
 
 impl<'a> FrozenConvs<'a> {
@@ -323,53 +323,22 @@ impl<'a> FrozenConvs<'a> {
             .iter()
             .map(|l| (l.weight.as_tensor().detach(), l.bias.as_tensor().detach()))
             .collect();
-        let (rows, width) = (x_train.dim(0)?, stack.feature_len());
-        let device = x_train.device();
-        let (mut sum, mut sq) = (
-            Tensor::zeros(width, DType::F32, device)?,
-            Tensor::zeros(width, DType::F32, device)?,
-        );
-        for start in (0..rows).step_by(CHUNK_ROWS) {
-            let len = CHUNK_ROWS.min(rows - start);
-            let f = stack.apply(&x_train.narrow(0, start, len)?, &filters)?;
-            sum = (sum + f.sum(0)?)?;
-            sq = (sq + f.sqr()?.sum(0)?)?;
-        }
-        let n = rows.max(1) as f64;
-        let mean = (sum / n)?;
-        let var = ((sq / n)? - mean.sqr()?)?;
-        // A feature's scale is at most 10x the average one: a feature that rarely fires would
-        // otherwise get a huge column in the folded head, and one int8 scale per row would
-        // crush the rest of its row (measured: 84 % int8 against 94 % f32).
-        let std = var.clamp(0.0, f32::MAX)?.sqrt()?;
-        let floor = (std.mean_all()?.to_scalar::<f32>()? * 0.1).max(1e-6);
-        let inv_std = std.clamp(floor, f32::MAX)?.recip()?;
+        let scale = Standardiser::measure(x_train, CHUNK_ROWS, |x| stack.apply(x, &filters))?;
         Ok(Self {
             stack,
             filters,
-            mean,
-            inv_std,
+            scale,
         })
     }
 
     fn features(&self, x: &Tensor) -> Result<Tensor> {
-        let raw = self.stack.apply(x, &self.filters)?;
-        Ok(raw
-            .broadcast_sub(&self.mean)?
-            .broadcast_mul(&self.inv_std)?)
+        self.scale.apply(&self.stack.apply(x, &self.filters)?)
     }
 
-    /// Folds the standardisation into `head`'s first layer: `W ((f - m) / s) + b` becomes
-    /// `(W / s) f + (b - (W / s) m)`, so the head reads the raw features.
+    /// Folds the standardisation into `head`'s first layer (see [`Standardiser::fold_into`]),
+    /// so the head reads the raw features.
     pub fn fold_into(&self, head: &Mlp) -> Result<()> {
-        let (Some(w), Some(b)) = (head.weights.first(), head.biases.first()) else {
-            return Ok(());
-        };
-        let scaled = w.as_tensor().broadcast_mul(&self.inv_std)?;
-        let shift = scaled.matmul(&self.mean.unsqueeze(1)?)?.squeeze(1)?;
-        b.set(&(b.as_tensor() - shift)?)?;
-        w.set(&scaled)?;
-        Ok(())
+        self.scale.fold_into(head)
     }
 }
 

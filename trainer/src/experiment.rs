@@ -27,9 +27,6 @@ pub struct RunOptions {
     pub progress: bool,
 }
 
-/// The inputs of a Krotov model: each image a unit vector (see [`Preprocess::UnitNorm`]).
-pub const KROTOV_PREPROCESS: Preprocess = Preprocess::UnitNorm;
-
 /// Trains the preset's Krotov model on `split` and returns its checkpoint.
 pub fn train_krotov(
     preset: &Preset,
@@ -41,8 +38,9 @@ pub fn train_krotov(
     let started = Instant::now();
     let (width, height, channels) = kind.geometry();
     let n = width * height * channels;
-    let x_train = features::inputs(&split.train, &KROTOV_PREPROCESS)?;
-    let x_test = features::inputs(&split.test, &KROTOV_PREPROCESS)?;
+    let preprocess = preset.krotov_preprocess()?;
+    let x_train = features::inputs(&split.train, &preprocess)?;
+    let x_test = features::inputs(&split.test, &preprocess)?;
     let cfg = preset.krotov_config()?;
 
     let mut bar = EpochProgress::new("unsupervised", cfg.epochs, options.progress);
@@ -94,7 +92,7 @@ pub fn train_krotov(
     let spec = model_spec(
         preset,
         kind,
-        KROTOV_PREPROCESS,
+        preprocess,
         vec![
             LayerSpec {
                 kind: LayerKind::Krotov {

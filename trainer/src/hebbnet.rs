@@ -26,6 +26,7 @@ use crate::hebbian::{GuptaState, HebbianRule, forward, hebb_step, oja_step};
 use crate::mlp::{Feedback, InputStage, Mlp, MlpConfig, MlpEpoch, fit};
 use crate::readout::activate;
 use crate::rng::SplitMix64;
+use crate::standardise::Standardiser;
 use crate::{Error, Result};
 
 /// Settings of a HebbNet.
@@ -47,6 +48,12 @@ pub struct HebbNetConfig {
     pub activation: Activation,
     /// Passes over the training set.
     pub epochs: usize,
+    /// The first epochs, during which the Hebbian layers learn (their rate falls to zero over
+    /// these); the linear stack goes on learning on the settled layers for the rest. A layer
+    /// that moves until the last epoch leaves the readout no time at the final features
+    /// (measured on MNIST: 96.7 % learning for all 10 epochs, against 97.2 % for a readout
+    /// trained on the final layer afterwards).
+    pub hebbian_epochs: usize,
     /// Minibatch size.
     pub batch: usize,
     /// Adam learning rate of the linear layers at the first epoch.
@@ -125,6 +132,12 @@ impl HebbNet {
             weights.push(w);
         }
         let head = Mlp::new(&cfg.linear, Feedback::Backprop, rng.next_u64(), device)?;
+        // The readout layer starts at zero: a random start adds to every logit a random
+        // function of 2000 features that Adam's steps never quite remove (measured on random
+        // features: 96.3 % against 96.6 % after 4 epochs).
+        if let Some(last) = head.weights.last() {
+            last.set(&last.as_tensor().zeros_like()?)?;
+        }
         Ok(Self {
             hebbian: HebbianLayers { weights, gupta },
             head,
@@ -191,24 +204,45 @@ impl HebbianLayers {
 /// them, at a rate that falls linearly to zero over the run, as Krotov's does. A layer that
 /// keeps moving at full rate drifts away from what the readout has learned (measured: 67 %
 /// after 3 epochs, 26 % after 5, with a constant rate).
+///
+/// The linear stack reads the features standardised by running statistics that follow the
+/// layer as it learns (see [`crate::standardise`]; 95.8 % raw against 97.2 % standardised
+/// on MNIST); [`train`] folds them into the stack's first layer at the end.
 struct Training<'a> {
     layers: &'a mut HebbianLayers,
     cfg: &'a HebbNetConfig,
+    scale: Standardiser,
+    batches: usize,
 }
+
+/// How far the running feature statistics move towards each batch's: a time constant of 100
+/// batches, short next to an epoch and long next to one batch's noise.
+const STATISTICS_MOMENTUM: f64 = 0.01;
 
 impl InputStage for Training<'_> {
     const MODEL: &'static str = "HebbNet";
 
-    fn train_batch(&mut self, x: &Tensor, epoch: usize, epochs: usize) -> Result<Tensor> {
-        let eta = self.cfg.eta * (1.0 - epoch as f32 / epochs.max(1) as f32);
-        Ok(self.layers.step(x, self.cfg, eta)?.to_dtype(DType::F32)?)
+    fn train_batch(&mut self, x: &Tensor, epoch: usize, _epochs: usize) -> Result<Tensor> {
+        let learning = self.cfg.hebbian_epochs.max(1);
+        let features = if epoch < learning && self.cfg.eta != 0.0 {
+            let eta = self.cfg.eta * (1.0 - epoch as f32 / learning as f32);
+            self.layers.step(x, self.cfg, eta)?
+        } else {
+            self.layers.features(x, &self.cfg.activation)?
+        }
+        .to_dtype(DType::F32)?;
+        self.scale
+            .track(&features, STATISTICS_MOMENTUM, self.batches == 0)?;
+        self.batches += 1;
+        self.scale.apply(&features)
     }
 
     /// Evaluated 2000 rows at a time: the hidden layers of the whole test set at once would
     /// be large.
     fn accuracy(&self, net: &Mlp, x: &Tensor, labels: &[u32]) -> Result<f32> {
         crate::mlp::accuracy_in_chunks(net, x, labels, 2000, |xb| {
-            self.layers.features(xb, &self.cfg.activation)
+            self.scale
+                .apply(&self.layers.features(xb, &self.cfg.activation)?)
         })
     }
 }
@@ -234,9 +268,12 @@ pub fn train(
         lr0: cfg.lr0,
         lr_end: cfg.lr_end,
     };
+    let width = cfg.linear[0];
     let mut stage = Training {
         layers: &mut net.hebbian,
         cfg,
+        scale: Standardiser::identity(width, x_train.device())?,
+        batches: 0,
     };
     fit(
         &net.head,
@@ -247,6 +284,7 @@ pub fn train(
         seed.wrapping_add(11),
         on_epoch,
     )?;
+    stage.scale.fold_into(&net.head)?;
     Ok(net)
 }
 
@@ -285,6 +323,7 @@ mod tests {
             winners: 1,
             activation: Activation::Relu,
             epochs: 1,
+            hebbian_epochs: 1,
             batch: 1,
             lr0: 1e-3,
             lr_end: 1e-3,
@@ -298,5 +337,71 @@ mod tests {
         for (a, e) in w.concat().iter().zip([3.0 / s, 1.0 / s, 0.0, 1.0]) {
             assert!((a - e).abs() < 1e-6, "{w:?}");
         }
+    }
+
+    /// The Hebbian weights after `epochs` of training, `hebbian_epochs` of them learning.
+    fn hebbian_after(epochs: usize, hebbian_epochs: usize) -> Vec<f32> {
+        let cfg = HebbNetConfig {
+            hebbian: vec![6, 8],
+            linear: vec![8, 2],
+            rule: HebbianRule::Gupta { percentile: 60.0 },
+            eta: 0.5,
+            winners: 2,
+            activation: Activation::Relu,
+            epochs,
+            hebbian_epochs,
+            batch: 4,
+            lr0: 1e-2,
+            lr_end: 1e-3,
+        };
+        let mut rng = SplitMix64::new(3);
+        let x = t(&rng.uniform_vec(32 * 6, 1.0), 32, 6);
+        let y: Vec<u32> = (0..32).map(|i| i % 2).collect();
+        let net = train(&cfg, &x, &y, &x, &y, 1, |_| {}).unwrap();
+        net.hebbian.weights[0]
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_hebbian_layer_stops_learning_after_its_epochs_and_the_readout_goes_on() {
+        let one = hebbian_after(1, 1);
+        assert_eq!(hebbian_after(3, 1), one, "learned after its epoch");
+        assert_ne!(
+            hebbian_after(2, 2),
+            one,
+            "did not learn in its second epoch"
+        );
+    }
+
+    #[test]
+    fn the_exported_readout_reads_raw_features_with_the_trainers_accuracy() {
+        // The readout learns on standardised features; after folding, raw features in must
+        // give the accuracy the trainer reported for its last epoch.
+        let cfg = HebbNetConfig {
+            hebbian: vec![6, 16],
+            linear: vec![16, 2],
+            rule: HebbianRule::Hebb,
+            eta: 0.1,
+            winners: 4,
+            activation: Activation::Relu,
+            epochs: 3,
+            hebbian_epochs: 1,
+            batch: 8,
+            lr0: 1e-2,
+            lr_end: 1e-3,
+        };
+        let mut rng = SplitMix64::new(8);
+        let values = rng.uniform_vec(200 * 6, 1.0);
+        let y: Vec<u32> = values.chunks(6).map(|r| u32::from(r[0] > r[1])).collect();
+        let x = t(&values, 200, 6);
+        let mut reported = 0.0;
+        let net = train(&cfg, &x, &y, &x, &y, 2, |e| reported = e.test_accuracy).unwrap();
+        let raw = net.hebbian.features(&x, &cfg.activation).unwrap();
+        let folded = net.head.accuracy(&raw, &y).unwrap();
+        assert!(reported > 0.8, "learned only {reported}");
+        assert!((folded - reported).abs() < 1e-6, "{folded} vs {reported}");
     }
 }

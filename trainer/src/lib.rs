@@ -18,5 +18,6 @@ pub mod preset;
 pub mod progress;
 pub mod readout;
 pub mod rng;
+pub mod standardise;
 
 pub use error::{Error, Result};

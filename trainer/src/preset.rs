@@ -3,7 +3,7 @@
 use plastic_runtime::learn::krotov::KrotovParams;
 use serde::{Deserialize, Serialize};
 
-use plastic_models::Activation;
+use plastic_models::{Activation, Preprocess};
 
 use crate::hebbian::HebbianRule;
 use crate::hebbnet::HebbNetConfig;
@@ -82,6 +82,9 @@ pub struct HebbNetSection {
     #[serde(default)]
     pub power: Option<f64>,
     pub epochs: usize,
+    /// The first epochs, during which the Hebbian layers learn; all of them if absent.
+    #[serde(default)]
+    pub hebbian_epochs: Option<usize>,
     pub batch: usize,
     pub lr0: f64,
     pub lr_end: f64,
@@ -113,6 +116,11 @@ pub struct KrotovSection {
     pub epochs: usize,
     pub batch: usize,
     pub init_std: f64,
+    /// Each image's own mean removed before it is made a unit vector
+    /// ([`Preprocess::CentredUnitNorm`]); the paper's plain unit vectors if
+    /// absent.
+    #[serde(default)]
+    pub centre: bool,
 }
 
 /// `[readout]`: head kind, rectified power `n` of the hidden layer, and Adam's settings.
@@ -312,6 +320,7 @@ impl Preset {
                 None => Activation::Relu,
             },
             epochs: h.epochs,
+            hebbian_epochs: h.hebbian_epochs.unwrap_or(h.epochs).min(h.epochs),
             batch: h.batch,
             lr0: h.lr0,
             lr_end: h.lr_end,
@@ -332,6 +341,16 @@ impl Preset {
             epochs: k.epochs,
             batch: k.batch,
             init_std: k.init_std as f32,
+        })
+    }
+
+    /// How the Krotov model's inputs are normalised: each image a unit vector, centred first
+    /// if the preset says so.
+    pub fn krotov_preprocess(&self) -> Result<Preprocess> {
+        Ok(if self.krotov()?.centre {
+            Preprocess::CentredUnitNorm
+        } else {
+            Preprocess::UnitNorm
         })
     }
 

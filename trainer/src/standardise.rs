@@ -1,0 +1,176 @@
+//! Per-feature standardisation of what a supervised head reads, folded into the head's first
+//! layer at export so that the checkpoint runs on the raw features, as the runtime computes
+//! them.
+//!
+//! Why: the features under a head (ReLUs of frozen convolutions, of a Hebbian layer) are all
+//! non-negative and of very different scales. Raw, every weight of a hidden unit moves the same
+//! way at each step, and a few large features set the step size for all. Standardised, a linear
+//! readout on 2000 random ReLUs of MNIST reaches 97.2 % against 95.2 % raw, at the same Adam
+//! schedule.
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::Result;
+use crate::mlp::Mlp;
+
+/// A feature's scale is at least this fraction of the average feature's: a feature that
+/// rarely fires would otherwise get a huge column in the folded head, and one int8 scale per
+/// row would crush the rest of its row (measured: 84 % int8 against 94 % f32 on a CNN head).
+const STD_FLOOR: f64 = 0.1;
+
+/// `(f - mean) * inv_std`, feature by feature.
+#[derive(Debug, Clone)]
+pub struct Standardiser {
+    mean: Tensor,
+    inv_std: Tensor,
+}
+
+impl Standardiser {
+    /// From the sums of the features and of their squares over `n` rows.
+    pub fn from_sums(sum: &Tensor, sum_sq: &Tensor, n: usize) -> Result<Self> {
+        let n = n.max(1) as f64;
+        let mean = (sum / n)?;
+        let var = ((sum_sq / n)? - mean.sqr()?)?;
+        Self::from_moments(mean, var)
+    }
+
+    /// The statistics of `features(rows)` over all rows of `x`, `chunk` rows at a time.
+    pub fn measure(
+        x: &Tensor,
+        chunk: usize,
+        features: impl Fn(&Tensor) -> Result<Tensor>,
+    ) -> Result<Self> {
+        let rows = x.dim(0)?;
+        let (mut sum, mut sum_sq) = (None::<Tensor>, None::<Tensor>);
+        for start in (0..rows).step_by(chunk.max(1)) {
+            let f = features(&x.narrow(0, start, chunk.min(rows - start))?)?;
+            let (s, q) = (f.sum(0)?, f.sqr()?.sum(0)?);
+            sum = Some(match sum {
+                Some(acc) => (acc + s)?,
+                None => s,
+            });
+            sum_sq = Some(match sum_sq {
+                Some(acc) => (acc + q)?,
+                None => q,
+            });
+        }
+        match (sum, sum_sq) {
+            (Some(s), Some(q)) => Self::from_sums(&s, &q, rows),
+            _ => Err(crate::Error::Config(
+                "no rows to measure features on".into(),
+            )),
+        }
+    }
+
+    /// Mean 0 and scale 1 for `width` features: the identity, until running statistics move it.
+    pub fn identity(width: usize, device: &Device) -> Result<Self> {
+        Ok(Self {
+            mean: Tensor::zeros(width, DType::F32, device)?,
+            inv_std: Tensor::ones(width, DType::F32, device)?,
+        })
+    }
+
+    fn from_moments(mean: Tensor, var: Tensor) -> Result<Self> {
+        let std = var.clamp(0.0, f32::MAX)?.sqrt()?;
+        let floor = (f64::from(std.mean_all()?.to_scalar::<f32>()?) * STD_FLOOR).max(1e-6);
+        let inv_std = std.clamp(floor, f64::from(f32::MAX))?.recip()?;
+        Ok(Self { mean, inv_std })
+    }
+
+    /// Running statistics for features that drift while the head learns (a Hebbian layer):
+    /// the mean and variance move towards the batch's by `momentum`, as batch normalisation's
+    /// running estimates do. The first call takes the batch's statistics outright.
+    pub fn track(&mut self, batch: &Tensor, momentum: f64, first: bool) -> Result<()> {
+        let rows = batch.dim(0)?.max(1) as f64;
+        let mean = (batch.sum(0)? / rows)?;
+        let var = ((batch.sqr()?.sum(0)? / rows)? - mean.sqr()?)?;
+        let (mean, var) = if first {
+            (mean, var)
+        } else {
+            let old_var = self.inv_std.recip()?.sqr()?;
+            (
+                ((&self.mean * (1.0 - momentum))? + (mean * momentum)?)?,
+                ((old_var * (1.0 - momentum))? + (var * momentum)?)?,
+            )
+        };
+        *self = Self::from_moments(mean, var)?;
+        Ok(())
+    }
+
+    /// `features` standardised.
+    pub fn apply(&self, features: &Tensor) -> Result<Tensor> {
+        Ok(features
+            .broadcast_sub(&self.mean)?
+            .broadcast_mul(&self.inv_std)?)
+    }
+
+    /// Folds the standardisation into `head`'s first layer: `W ((f - m) / s) + b` becomes
+    /// `(W / s) f + (b - (W / s) m)`, so the head reads the raw features.
+    pub fn fold_into(&self, head: &Mlp) -> Result<()> {
+        let (Some(w), Some(b)) = (head.weights.first(), head.biases.first()) else {
+            return Ok(());
+        };
+        let scaled = w.as_tensor().broadcast_mul(&self.inv_std)?;
+        let shift = scaled.matmul(&self.mean.unsqueeze(1)?)?.squeeze(1)?;
+        b.set(&(b.as_tensor() - shift)?)?;
+        w.set(&scaled)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mlp::Feedback;
+    use crate::rng::SplitMix64;
+
+    fn matrix(seed: u64, rows: usize, cols: usize) -> Tensor {
+        let v = SplitMix64::new(seed).uniform_vec(rows * cols, 1.0);
+        Tensor::from_vec(v, (rows, cols), &Device::Cpu).unwrap()
+    }
+
+    fn values(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    #[test]
+    fn measured_features_come_out_with_mean_zero_and_unit_variance() {
+        // Three features with the hand-computable columns (1, 3), (2, 2) and (0, 10).
+        let x =
+            Tensor::from_slice(&[1f32, 2.0, 0.0, 3.0, 2.0, 10.0], (2, 3), &Device::Cpu).unwrap();
+        let s = Standardiser::measure(&x, 1, |f| Ok(f.clone())).unwrap();
+        // Means 2, 2, 5; standard deviations 1, 0 (floored to 0.1 x mean std 2), 5.
+        assert_eq!(values(&s.mean), vec![2.0, 2.0, 5.0]);
+        let inv = values(&s.inv_std);
+        assert!((inv[0] - 1.0).abs() < 1e-6 && (inv[1] - 5.0).abs() < 1e-5);
+        assert!((inv[2] - 0.2).abs() < 1e-6);
+        let z = values(&s.apply(&x).unwrap());
+        for (got, want) in z.iter().zip([-1.0, 0.0, -1.0, 1.0, 0.0, 1.0]) {
+            assert!((got - want).abs() < 1e-5, "{z:?}");
+        }
+    }
+
+    #[test]
+    fn tracking_moves_the_statistics_by_the_momentum() {
+        let mut s = Standardiser::identity(1, &Device::Cpu).unwrap();
+        let batch = |a: f32, b: f32| Tensor::from_slice(&[a, b], (2, 1), &Device::Cpu).unwrap();
+        s.track(&batch(0.0, 2.0), 0.5, true).unwrap(); // mean 1, variance 1
+        s.track(&batch(4.0, 4.0), 0.5, false).unwrap(); // mean 2.5, variance 0.5
+        assert!((values(&s.mean)[0] - 2.5).abs() < 1e-6);
+        assert!((values(&s.inv_std)[0] - 2f32.sqrt()).abs() < 1e-5);
+    }
+
+    #[test]
+    fn folding_keeps_the_heads_outputs() {
+        let head = Mlp::new(&[4, 3, 2], Feedback::Backprop, 1, &Device::Cpu).unwrap();
+        let x = matrix(2, 6, 4);
+        let s = Standardiser::measure(&x, 4, |f| Ok((f * 3.0)?.exp()?)).unwrap();
+        let raw = (&x * 3.0).unwrap().exp().unwrap();
+        let before = values(&head.logits(&s.apply(&raw).unwrap()).unwrap());
+        s.fold_into(&head).unwrap();
+        let after = values(&head.logits(&raw).unwrap());
+        for (a, b) in before.iter().zip(&after) {
+            assert!((a - b).abs() < 1e-4, "{before:?} vs {after:?}");
+        }
+    }
+}
