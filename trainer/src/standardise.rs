@@ -4,9 +4,9 @@
 //!
 //! Why: the features under a head (ReLUs of frozen convolutions, of a Hebbian layer) are all
 //! non-negative and of very different scales. Raw, every weight of a hidden unit moves the same
-//! way at each step, and a few large features set the step size for all. Standardised, a linear
-//! readout on 2000 random ReLUs of MNIST reaches 97.2 % against 95.2 % raw, at the same Adam
-//! schedule.
+//! way at each step, and a few large features set the step size for all. Standardised (and
+//! from a zero start), a linear readout on 2000 random ReLUs of MNIST reaches 96.9 % against
+//! 96.2 % raw, at the same Adam schedule; a CNN's FA head on raw features stalled at 17-58 %.
 
 use candle_core::{DType, Device, Tensor};
 
