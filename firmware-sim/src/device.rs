@@ -21,6 +21,7 @@ use plastic_runtime::plastic::StepOutcome;
 use crate::adapt::AdaptMode;
 use crate::camera::Camera;
 use crate::display::{self, Framebuffer, InputView, Learning, Recorder, ScreenState, draw_screen};
+use crate::drift::DriftMonitor;
 use crate::error::Error;
 use crate::pipeline::{Pipeline, precision_name};
 use crate::rng::SplitMix64;
@@ -433,6 +434,8 @@ pub fn run(
     let mut saved_at = 0;
     let mut largest_frame = 0;
     let mut frame_secs: Option<f32> = None;
+    let mut drift = DriftMonitor::new();
+    let mut confidences = vec![0.0f32; spec.output_len()];
     let start = Instant::now();
 
     while limit.is_none_or(|n| summary.frames < n) {
@@ -466,6 +469,10 @@ pub fn run(
                 continue;
             }
         };
+        drift.observe(prediction.confidence);
+        if screen.is_some() {
+            pipeline.engine().class_confidences(&mut confidences);
+        }
         let right = frame
             .label
             .map(|label| usize::from(label) == prediction.class);
@@ -520,6 +527,12 @@ pub fn run(
                     steps: summary.adaptation_steps,
                     label_steps: summary.label_steps,
                 }),
+                confidences: &confidences,
+                drift: drift.drift(),
+                memory_bytes: summary.model_bytes
+                    + pipeline.buffer_bytes()
+                    + frame.data.capacity()
+                    + DISPLAY_BYTES,
             };
             // Drawing into the in-memory framebuffer cannot fail (its error type is Infallible).
             let Ok(()) = draw_screen(fb, &state);

@@ -21,6 +21,7 @@ pub mod camera;
 pub mod cli;
 pub mod device;
 pub mod display;
+pub mod drift;
 mod error;
 pub mod loader;
 pub mod persist;

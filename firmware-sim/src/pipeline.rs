@@ -92,6 +92,21 @@ impl Engine {
         }
     }
 
+    /// The last layer's outputs after the latest inference.
+    pub fn outputs(&self) -> &[f32] {
+        match self {
+            Engine::Frozen { model, workspace } => workspace.outputs(model),
+            Engine::Adaptive(m) => m.outputs(),
+        }
+    }
+
+    /// Every class's confidence after the latest inference, on the scale of the prediction's
+    /// (see [`plastic_runtime::class_confidences`]), into `conf`.
+    pub fn class_confidences(&self, conf: &mut [f32]) {
+        let last = self.spec().layers.last().map(|l| &l.activation);
+        plastic_runtime::class_confidences(self.outputs(), last, conf);
+    }
+
     fn infer(&mut self, input: &[f32]) -> Result<Prediction, Error> {
         Ok(match self {
             Engine::Frozen { model, workspace } => model.infer(input, workspace)?,

@@ -32,5 +32,5 @@ pub mod quant;
 
 pub use adaptive::AdaptiveModel;
 pub use error::{Error, Result};
-pub use model::{Model, Precision, Prediction, Workspace, apply_activation};
+pub use model::{Model, Precision, Prediction, Workspace, apply_activation, class_confidences};
 pub use plastic_models as models;

@@ -354,6 +354,26 @@ pub fn apply_activation(activation: &Activation, y: &mut [f32]) {
     }
 }
 
+/// Every class's confidence from the last layer's outputs `out`, on the scale of
+/// [`Prediction::confidence`]: `(c + 1) / 2` for tanh outputs, the softmax otherwise. For a
+/// display's class bars. `conf` takes as many values as both hold.
+pub fn class_confidences(out: &[f32], last: Option<&Activation>, conf: &mut [f32]) {
+    match last {
+        Some(Activation::Tanh { .. }) => {
+            for (c, &o) in conf.iter_mut().zip(out) {
+                *c = ((o + 1.0) * 0.5).clamp(0.0, 1.0);
+            }
+        }
+        _ => {
+            let best = out.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let total: f32 = out.iter().map(|&v| libm::expf(v - best)).sum();
+            for (c, &o) in conf.iter_mut().zip(out) {
+                *c = libm::expf(o - best) / total;
+            }
+        }
+    }
+}
+
 pub(crate) fn predict(out: &[f32], last: Option<&Activation>) -> Prediction {
     let (class, &best) =
         out.iter().enumerate().fold(
@@ -374,6 +394,22 @@ pub(crate) fn predict(out: &[f32], last: Option<&Activation>) -> Prediction {
 mod tests {
     use super::*;
     use plastic_models::{InputSpec, LayerKind, LayerSpec, LayerTensors, Preprocess};
+
+    #[test]
+    fn class_confidences_agree_with_the_prediction() {
+        let out = [0.5f32, -1.0, 2.0];
+        let mut conf = [0.0f32; 3];
+        // Softmax of logits: e^(o - 2) / (e^-1.5 + e^-3 + 1).
+        class_confidences(&out, None, &mut conf);
+        let total = libm::expf(-1.5) + libm::expf(-3.0) + 1.0;
+        assert!((conf[2] - 1.0 / total).abs() < 1e-6);
+        assert!((conf.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert_eq!(conf[2], predict(&out, None).confidence);
+        // Tanh outputs: (c + 1) / 2.
+        let tanh = Activation::Tanh { beta: 1.0 };
+        class_confidences(&[0.5, -0.5, -1.0], Some(&tanh), &mut conf);
+        assert_eq!(conf, [0.75, 0.25, 0.0]);
+    }
 
     fn two_layer(weight: Weights) -> Checkpoint {
         let spec = ModelSpec {

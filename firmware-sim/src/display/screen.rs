@@ -1,4 +1,5 @@
-//! What the device shows: camera view, model input, prediction, truth, speed, model.
+//! What the device shows: camera view, model input, prediction with every class's confidence,
+//! truth, speed, learning, drift, memory, model.
 //!
 //! Why generic over [`DrawTarget`]: the same [`draw_screen`] draws into the simulator's
 //! [`super::Framebuffer`] and, on hardware, into the panel driver. It allocates nothing (text is
@@ -12,10 +13,10 @@
 //! +----------------+----------------+
 //! | prediction     | truth          |
 //! |  7   93%       |  7 (green/red) |
-//! |      [bar]     | fps, frame     |
-//! | learning: steps, labels         |
+//! |  class bars    | fps, frame     |
+//! | learning on/off, steps, labels  | drift
 //! +---------------------------------+
-//! | model name, precision           |
+//! | model name, precision, memory   |
 //! +---------------------------------+
 //! ```
 
@@ -32,6 +33,7 @@ use plastic_runtime::{Precision, Prediction};
 
 use super::gray;
 use crate::camera::Frame;
+use crate::drift::DRIFT_ALERT;
 use crate::pipeline::precision_name;
 
 /// Area of the camera view.
@@ -84,9 +86,25 @@ pub struct ScreenState<'a> {
     pub model_name: &'a str,
     /// The model's weight precision.
     pub precision: Precision,
-    /// What the device has learned so far, when it learns.
+    /// What the device has learned so far, when it learns (`None`: learning off).
     pub learning: Option<Learning>,
+    /// Every class's confidence, in 0..=1 (the first [`MAX_BARS`] are drawn as bars).
+    pub confidences: &'a [f32],
+    /// The drift indicator ([`crate::drift::DriftMonitor::drift`]).
+    pub drift: f32,
+    /// Bytes the device holds (weights and buffers).
+    pub memory_bytes: usize,
 }
+
+/// Class bars drawn at most (ten fit under the prediction).
+pub const MAX_BARS: usize = 10;
+/// Where the class bars stand: left edge, bottom edge, width of a bar, distance between bars,
+/// full height.
+const BARS_X: i32 = 82;
+const BARS_BOTTOM: i32 = LOWER_Y + 72;
+const BAR_WIDTH: u32 = 9;
+const BAR_PITCH: i32 = 12;
+const BAR_HEIGHT: f32 = 24.0;
 
 /// Counters of on-device learning, shown under the prediction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,14 +144,22 @@ where
         Baseline::Top,
     )
     .draw(target)?;
-    let bar = Rectangle::new(Point::new(82, LOWER_Y + 46), Size::new(100, 10));
-    bar.into_styled(PrimitiveStyle::with_stroke(DIM, 1))
+    // One bar per class, the predicted one in colour.
+    for (i, &c) in state.confidences.iter().take(MAX_BARS).enumerate() {
+        let height = (c.clamp(0.0, 1.0) * BAR_HEIGHT).round().max(1.0) as u32;
+        let colour = match (i == state.prediction.class, confidence >= 0.5) {
+            (true, true) => GOOD,
+            (true, false) => AMBER,
+            _ => DIM,
+        };
+        let x = BARS_X + BAR_PITCH * i as i32;
+        Rectangle::new(
+            Point::new(x, BARS_BOTTOM - height as i32),
+            Size::new(BAR_WIDTH, height),
+        )
+        .into_styled(PrimitiveStyle::with_fill(colour))
         .draw(target)?;
-    let filled = (confidence * 98.0).round() as u32;
-    let bar_colour = if confidence >= 0.5 { GOOD } else { AMBER };
-    Rectangle::new(bar.top_left + Point::new(1, 1), Size::new(filled, 8))
-        .into_styled(PrimitiveStyle::with_fill(bar_colour))
-        .draw(target)?;
+    }
 
     // Truth, speed, frame counter.
     caption(target, "truth", 220, LOWER_Y)?;
@@ -158,28 +184,39 @@ where
     caption(target, fps.as_str(), 220, LOWER_Y + 46)?;
     let counter = line::<24>(format_args!("frame {}", state.frame_index));
     caption(target, counter.as_str(), 220, LOWER_Y + 60)?;
-    if let Some(learning) = state.learning {
-        let text = line::<48>(format_args!(
-            "learning: {} steps, {} labels",
+    let text = match state.learning {
+        Some(learning) => line::<48>(format_args!(
+            "learning on: {} steps, {} labels",
             learning.steps, learning.label_steps
-        ));
-        Text::with_baseline(
-            text.as_str(),
-            Point::new(4, LOWER_Y + 76),
-            MonoTextStyle::new(&FONT_6X10, AMBER),
-            Baseline::Top,
-        )
-        .draw(target)?;
-    }
+        )),
+        None => line::<48>(format_args!("learning off")),
+    };
+    Text::with_baseline(
+        text.as_str(),
+        Point::new(4, LOWER_Y + 76),
+        MonoTextStyle::new(&FONT_6X10, AMBER),
+        Baseline::Top,
+    )
+    .draw(target)?;
+    let drift = line::<16>(format_args!("drift {:.2}", state.drift));
+    let drift_colour = if state.drift >= DRIFT_ALERT { BAD } else { DIM };
+    Text::with_baseline(
+        drift.as_str(),
+        Point::new(220, LOWER_Y + 76),
+        MonoTextStyle::new(&FONT_6X10, drift_colour),
+        Baseline::Top,
+    )
+    .draw(target)?;
 
     // Footer: which model is running, in which precision.
     Line::new(Point::new(0, FOOTER_Y), Point::new(319, FOOTER_Y))
         .into_styled(PrimitiveStyle::with_stroke(DIM, 1))
         .draw(target)?;
     let footer = line::<53>(format_args!(
-        "model {} ({})",
+        "model {} ({}), {} KiB",
         state.model_name,
-        precision_name(state.precision)
+        precision_name(state.precision),
+        state.memory_bytes.div_ceil(1024)
     ));
     Text::with_baseline(
         footer.as_str(),
@@ -423,6 +460,9 @@ mod tests {
                 steps: 5,
                 label_steps: 1,
             }),
+            confidences: &[0.02, 0.0, 0.01, 0.5, 0.0, 0.0, 0.0, 0.93, 0.0, 0.0],
+            drift: 0.25,
+            memory_bytes: 4096,
         };
         let mut fb = Framebuffer::new();
         draw_screen(&mut fb, &state).unwrap();
@@ -439,8 +479,20 @@ mod tests {
         assert_eq!(fb.pixel(184, 2), Some(Rgb565::WHITE));
         assert_eq!(fb.pixel(295, 113), Some(Rgb565::WHITE));
         assert_eq!(fb.pixel(296, 113), Some(Rgb565::BLACK));
-        // The confidence bar is filled 91 of 98 pixels.
-        assert_eq!(fb.pixel(83 + 90, LOWER_Y as u32 + 50), Some(GOOD));
+        // Class 7's bar is 22 of 24 pixels high and green; class 3's, 12 high and dim; class
+        // 1's, one pixel.
+        let bar = |class: i32, from_bottom: i32| {
+            let x = BARS_X + BAR_PITCH * class + 4;
+            fb.pixel(x as u32, (BARS_BOTTOM - from_bottom) as u32)
+        };
+        assert_eq!((bar(7, 22), bar(7, 23)), (Some(GOOD), Some(Rgb565::BLACK)));
+        assert_eq!((bar(3, 12), bar(3, 13)), (Some(DIM), Some(Rgb565::BLACK)));
+        assert_eq!((bar(1, 1), bar(1, 2)), (Some(DIM), Some(Rgb565::BLACK)));
+        // The drift indicator is past its alert level: drawn in red at the right.
+        let drift_red = (220..320).any(|x| {
+            (LOWER_Y as u32 + 76..LOWER_Y as u32 + 86).any(|y| fb.pixel(x, y) == Some(BAD))
+        });
+        assert!(drift_red);
         let in_truth = |fb: &Framebuffer, colour| {
             (220..320).any(|x| {
                 (LOWER_Y as u32 + 14..LOWER_Y as u32 + 34).any(|y| fb.pixel(x, y) == Some(colour))

@@ -1,0 +1,102 @@
+//! The display's drift indicator: how far the model's recent confidence has fallen below its
+//! usual level.
+//!
+//! Why confidence: a deployed device has no labels, but when its camera changes (a knock that
+//! turns it, a smudge, new lighting) the model grows unsure before anyone notices wrong
+//! answers. Two running means of the winning class's confidence, a fast one (about 20 frames)
+//! and a slow one (about 500), are cheap and allocate nothing; their gap is the indicator.
+
+/// Running means of the prediction's confidence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DriftMonitor {
+    fast: f32,
+    slow: f32,
+    frames: u64,
+}
+
+/// Weight of each new frame in the fast mean (about 20 frames of memory).
+const FAST: f32 = 0.05;
+/// ... in the slow mean (about 500 frames).
+const SLOW: f32 = 0.002;
+/// A gap of this much confidence is shown as drift.
+pub const DRIFT_ALERT: f32 = 0.1;
+
+impl Default for DriftMonitor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DriftMonitor {
+    /// No frames seen.
+    pub fn new() -> Self {
+        Self {
+            fast: 0.0,
+            slow: 0.0,
+            frames: 0,
+        }
+    }
+
+    /// Takes one frame's confidence (in 0..=1; anything else, NaN included, is ignored).
+    pub fn observe(&mut self, confidence: f32) {
+        if !(0.0..=1.0).contains(&confidence) {
+            return;
+        }
+        if self.frames == 0 {
+            (self.fast, self.slow) = (confidence, confidence);
+        } else {
+            self.fast += FAST * (confidence - self.fast);
+            self.slow += SLOW * (confidence - self.slow);
+        }
+        self.frames += 1;
+    }
+
+    /// How far the recent confidence lies below the usual one (0 when it does not).
+    pub fn drift(&self) -> f32 {
+        (self.slow - self.fast).max(0.0)
+    }
+
+    /// Whether the gap is large enough to show as drift.
+    pub fn alert(&self) -> bool {
+        self.drift() >= DRIFT_ALERT
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_steady_stream_shows_no_drift_and_a_drop_in_confidence_does() {
+        let mut m = DriftMonitor::new();
+        for _ in 0..2000 {
+            m.observe(0.9);
+        }
+        assert_eq!(m.drift(), 0.0);
+        assert!(!m.alert());
+        // The camera changes: confidence falls to 0.6. Within 20 frames the fast mean has
+        // covered 1 - 0.95^20 = 64 % of the fall (0.19), the slow one 4 % (0.01).
+        for _ in 0..20 {
+            m.observe(0.6);
+        }
+        assert!(m.alert(), "drift {}", m.drift());
+        assert!((m.drift() - 0.18).abs() < 0.02, "drift {}", m.drift());
+        // Garbage does not move it.
+        let before = m;
+        m.observe(f32::NAN);
+        m.observe(7.0);
+        assert_eq!(m, before);
+    }
+
+    #[test]
+    fn the_indicator_settles_once_the_new_level_is_the_usual_one() {
+        let mut m = DriftMonitor::new();
+        for _ in 0..1000 {
+            m.observe(0.9);
+        }
+        for _ in 0..5000 {
+            m.observe(0.6);
+        }
+        assert!(m.drift() < 0.01 && !m.alert(), "drift {}", m.drift());
+    }
+}
