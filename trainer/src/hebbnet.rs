@@ -277,7 +277,7 @@ pub fn train(
     let mut stage = Training {
         layers: &mut net.hebbian,
         cfg,
-        scale: Standardiser::identity(width, x_train.device())?,
+        scale: Standardiser::tracking(width, x_train.device())?,
         batches: 0,
     };
     fit(
