@@ -216,8 +216,8 @@ impl HebbianLayers {
 struct Training<'a> {
     layers: &'a mut HebbianLayers,
     cfg: &'a HebbNetConfig,
-    scale: Standardiser,
-    batches: usize,
+    /// The running statistics, from the first batch on.
+    scale: Option<Standardiser>,
 }
 
 /// How far the running feature statistics move towards each batch's: a time constant of 100
@@ -236,18 +236,27 @@ impl InputStage for Training<'_> {
             self.layers.features(x, &self.cfg.activation)?
         }
         .to_dtype(DType::F32)?;
-        self.scale
-            .track(&features, STATISTICS_MOMENTUM, self.batches == 0)?;
-        self.batches += 1;
-        self.scale.apply(&features)
+        let scale = match self.scale.take() {
+            Some(mut scale) => {
+                scale.track(&features, STATISTICS_MOMENTUM)?;
+                scale
+            }
+            None => Standardiser::tracking(&features)?,
+        };
+        let standardised = scale.apply(&features);
+        self.scale = Some(scale);
+        standardised
     }
 
     /// Evaluated 2000 rows at a time: the hidden layers of the whole test set at once would
     /// be large.
     fn accuracy(&self, net: &Mlp, x: &Tensor, labels: &[u32]) -> Result<f32> {
         crate::mlp::accuracy_in_chunks(net, x, labels, 2000, |xb| {
-            self.scale
-                .apply(&self.layers.features(xb, &self.cfg.activation)?)
+            let features = self.layers.features(xb, &self.cfg.activation)?;
+            match &self.scale {
+                Some(scale) => scale.apply(&features),
+                None => Ok(features),
+            }
         })
     }
 }
@@ -273,12 +282,10 @@ pub fn train(
         lr0: cfg.lr0,
         lr_end: cfg.lr_end,
     };
-    let width = cfg.linear[0];
     let mut stage = Training {
         layers: &mut net.hebbian,
         cfg,
-        scale: Standardiser::tracking(width, x_train.device())?,
-        batches: 0,
+        scale: None,
     };
     fit(
         &net.head,
@@ -289,7 +296,9 @@ pub fn train(
         seed.wrapping_add(11),
         on_epoch,
     )?;
-    stage.scale.fold_into(&net.head)?;
+    if let Some(scale) = &stage.scale {
+        scale.fold_into(&net.head)?;
+    }
     Ok(net)
 }
 

@@ -191,22 +191,10 @@ where
         )),
         None => line::<48>(format_args!("learning off")),
     };
-    Text::with_baseline(
-        text.as_str(),
-        Point::new(4, LOWER_Y + 76),
-        MonoTextStyle::new(&FONT_6X10, AMBER),
-        Baseline::Top,
-    )
-    .draw(target)?;
+    small_text(target, text.as_str(), 4, LOWER_Y + 76, AMBER)?;
     let drift = line::<16>(format_args!("drift {:.2}", state.drift));
     let drift_colour = if state.drift >= DRIFT_ALERT { BAD } else { DIM };
-    Text::with_baseline(
-        drift.as_str(),
-        Point::new(220, LOWER_Y + 76),
-        MonoTextStyle::new(&FONT_6X10, drift_colour),
-        Baseline::Top,
-    )
-    .draw(target)?;
+    small_text(target, drift.as_str(), 220, LOWER_Y + 76, drift_colour)?;
 
     // Footer: which model is running, in which precision.
     Line::new(Point::new(0, FOOTER_Y), Point::new(319, FOOTER_Y))
@@ -218,13 +206,7 @@ where
         precision_name(state.precision),
         state.memory_bytes.div_ceil(1024)
     ));
-    Text::with_baseline(
-        footer.as_str(),
-        Point::new(4, FOOTER_Y + 3),
-        MonoTextStyle::new(&FONT_6X10, Rgb565::WHITE),
-        Baseline::Top,
-    )
-    .draw(target)?;
+    small_text(target, footer.as_str(), 4, FOOTER_Y + 3, Rgb565::WHITE)?;
     Ok(())
 }
 
@@ -283,14 +265,9 @@ where
         let area = Rectangle::new(INPUT_AT, Size::new((w * k) as u32, (h * k) as u32));
         target.fill_contiguous(&area, colours)?;
     }
-    let caption = line::<24>(format_args!("input {w}x{h}"));
-    Text::with_baseline(
-        caption.as_str(),
-        INPUT_AT + Point::new(0, INPUT_SIDE as i32 + 3),
-        MonoTextStyle::new(&FONT_6X10, DIM),
-        Baseline::Top,
-    )
-    .draw(target)?;
+    let text = line::<24>(format_args!("input {w}x{h}"));
+    let below = INPUT_AT + Point::new(0, INPUT_SIDE as i32 + 3);
+    caption(target, text.as_str(), below.x, below.y)?;
     Ok(())
 }
 
@@ -299,7 +276,15 @@ fn caption<D>(target: &mut D, text: &str, x: i32, y: i32) -> Result<(), D::Error
 where
     D: DrawTarget<Color = Rgb565>,
 {
-    let style = MonoTextStyle::new(&FONT_6X10, DIM);
+    small_text(target, text, x, y, DIM)
+}
+
+/// Small text in `colour` with its top-left corner at (`x`, `y`).
+fn small_text<D>(target: &mut D, text: &str, x: i32, y: i32, colour: Rgb565) -> Result<(), D::Error>
+where
+    D: DrawTarget<Color = Rgb565>,
+{
+    let style = MonoTextStyle::new(&FONT_6X10, colour);
     Text::with_baseline(text, Point::new(x, y), style, Baseline::Top).draw(target)?;
     Ok(())
 }
