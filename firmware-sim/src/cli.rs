@@ -175,10 +175,11 @@ pub fn run_until(
             (build(&shipped)?, Some(status))
         }
         Some((path, found)) => {
-            let (engine, frames_seen, resumed) = match found {
+            let (engine, frames_seen, drift, resumed) = match found {
                 StateFile::Loaded {
                     checkpoint,
                     frames_seen,
+                    drift,
                 } => {
                     let _ = writeln!(
                         log,
@@ -186,15 +187,16 @@ pub fn run_until(
                         path.display()
                     );
                     let resumed = format!("resumed after {frames_seen} frames");
-                    (build(checkpoint)?, *frames_seen, resumed)
+                    (build(checkpoint)?, *frames_seen, *drift, resumed)
                 }
-                _ => (build(&shipped)?, 0, "new state".to_string()),
+                _ => (build(&shipped)?, 0, None, "new state".to_string()),
             };
             let status = if args.adapt.learns() {
                 persist = Some(PersistOptions {
                     path: (*path).clone(),
                     every: args.persist_every,
                     frames_seen,
+                    drift,
                 });
                 format!("enabled: {resumed}")
             } else {

@@ -112,7 +112,7 @@ impl Default for AdaptOptions {
 }
 
 /// Persistence of what the device learned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PersistOptions {
     /// The state file.
     pub path: PathBuf,
@@ -120,6 +120,9 @@ pub struct PersistOptions {
     pub every: u64,
     /// Frames seen before this run (from a resumed state), so the saved count keeps growing.
     pub frames_seen: u64,
+    /// The drift indicator of a resumed state, so the learning rate goes on from where it had
+    /// settled (`None`: start it afresh).
+    pub drift: Option<DriftMonitor>,
 }
 
 /// Frames per point of the summary's accuracy-over-frames curve.
@@ -447,7 +450,11 @@ pub fn run(
     let mut saved_at = 0;
     let mut largest_frame = 0;
     let mut frame_secs: Option<f32> = None;
-    let mut drift = DriftMonitor::new();
+    let mut drift = options
+        .persist
+        .as_ref()
+        .and_then(|p| p.drift)
+        .unwrap_or_default();
     let mut confidences = vec![0.0f32; spec.output_len()];
     let start = Instant::now();
 
@@ -569,7 +576,7 @@ pub fn run(
         if let Some(p) = persist
             && summary.frames.is_multiple_of(p.every)
         {
-            save(pipeline, p, frames_before, &mut summary, log);
+            save(pipeline, p, frames_before, &drift, &mut summary, log);
             saved_at = summary.frames;
         }
         if summary.frames.is_multiple_of(PROGRESS_EVERY) {
@@ -579,7 +586,7 @@ pub fn run(
     if let Some(p) = persist
         && saved_at != summary.frames
     {
-        save(pipeline, p, frames_before, &mut summary, log);
+        save(pipeline, p, frames_before, &drift, &mut summary, log);
     }
     summary.wall = start.elapsed();
     summary.frames_seen = frames_before + summary.frames;
@@ -601,6 +608,7 @@ fn save(
     pipeline: &Pipeline,
     options: &PersistOptions,
     frames_before: u64,
+    drift: &DriftMonitor,
     summary: &mut Summary,
     log: &mut dyn Write,
 ) {
@@ -613,6 +621,7 @@ fn save(
         "eps": summary.adapt.eps,
         "eps_settle": summary.adapt.eps_settle,
         "eta": summary.adapt.eta,
+        "drift": drift.to_json(),
     });
     let metrics = serde_json::json!({
         "frames": summary.frames,

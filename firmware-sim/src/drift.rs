@@ -59,6 +59,33 @@ impl DriftMonitor {
         (self.slow - self.fast).max(0.0)
     }
 
+    /// The monitor as the state file keeps it, so a device that resumes after a power cut
+    /// goes on from its settled rate instead of learning at full rate again.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "fast": self.fast,
+            "slow": self.slow,
+            "frames": self.frames,
+            "quiet": self.quiet,
+        })
+    }
+
+    /// A monitor from [`DriftMonitor::to_json`]'s form; `None` when anything is missing or out
+    /// of range (means outside 0..=1, NaN), so a doctored state cannot set the learning rate.
+    pub fn from_json(value: &serde_json::Value) -> Option<Self> {
+        let mean = |key: &str| {
+            let v = value[key].as_f64()? as f32;
+            (0.0..=1.0).contains(&v).then_some(v)
+        };
+        let monitor = Self {
+            fast: mean("fast")?,
+            slow: mean("slow")?,
+            frames: value["frames"].as_u64()?,
+            quiet: value["quiet"].as_u64()?,
+        };
+        (monitor.quiet <= monitor.frames).then_some(monitor)
+    }
+
     /// Whether the gap is large enough to show as drift.
     pub fn alert(&self) -> bool {
         self.drift() >= DRIFT_ALERT
@@ -135,5 +162,32 @@ mod tests {
             m.observe(0.6);
         }
         assert!(m.drift() < 0.01 && !m.alert(), "drift {}", m.drift());
+    }
+
+    #[test]
+    fn a_saved_monitor_comes_back_equal_and_a_doctored_one_does_not_come_back() {
+        let mut m = DriftMonitor::new();
+        for i in 0..700 {
+            m.observe(if i < 600 { 0.9 } else { 0.5 });
+        }
+        let saved = m.to_json();
+        assert_eq!(DriftMonitor::from_json(&saved), Some(m));
+        // Through text, as the state file stores it.
+        let text = serde_json::to_string(&saved).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(DriftMonitor::from_json(&back), Some(m));
+
+        for (key, bad) in [
+            ("fast", serde_json::json!(1.5)),
+            ("slow", serde_json::json!(-0.1)),
+            ("slow", serde_json::json!("0.5")),
+            ("frames", serde_json::json!(-3)),
+            ("quiet", serde_json::json!(100_000)),
+        ] {
+            let mut doctored = saved.clone();
+            doctored[key] = bad;
+            assert_eq!(DriftMonitor::from_json(&doctored), None, "{key}");
+        }
+        assert_eq!(DriftMonitor::from_json(&serde_json::Value::Null), None);
     }
 }

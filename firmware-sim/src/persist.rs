@@ -11,6 +11,8 @@ use std::path::Path;
 
 use plastic_models::Checkpoint;
 
+use crate::drift::DriftMonitor;
+
 /// What was found at the state path on start.
 #[derive(Debug)]
 pub enum StateFile {
@@ -22,6 +24,9 @@ pub enum StateFile {
         checkpoint: Box<Checkpoint>,
         /// Frames the device had seen when it was saved (0 if the file does not say).
         frames_seen: u64,
+        /// The drift indicator as it was saved, which sets the learning rate (`None` if the
+        /// file does not hold a valid one: the device then starts it afresh).
+        drift: Option<DriftMonitor>,
     },
     /// A file that must not be used, nor overwritten.
     Refused {
@@ -62,9 +67,11 @@ pub fn read_state(path: &Path, spec: &plastic_models::ModelSpec) -> StateFile {
         };
     }
     let frames_seen = checkpoint.train["frames_seen"].as_u64().unwrap_or(0);
+    let drift = DriftMonitor::from_json(&checkpoint.train["drift"]);
     StateFile::Loaded {
         checkpoint: Box::new(checkpoint),
         frames_seen,
+        drift,
     }
 }
 
@@ -117,10 +124,24 @@ mod tests {
         let mut saved = ckpt.clone();
         saved.train = serde_json::json!({"frames_seen": 42});
         std::fs::write(&path, saved.to_bytes().unwrap()).unwrap();
-        let StateFile::Loaded { frames_seen, .. } = read_state(&path, &ckpt.spec) else {
+        let StateFile::Loaded {
+            frames_seen, drift, ..
+        } = read_state(&path, &ckpt.spec)
+        else {
             panic!("valid state refused");
         };
-        assert_eq!(frames_seen, 42);
+        assert_eq!((frames_seen, drift), (42, None));
+
+        let mut monitor = DriftMonitor::new();
+        for _ in 0..30 {
+            monitor.observe(0.8);
+        }
+        saved.train["drift"] = monitor.to_json();
+        std::fs::write(&path, saved.to_bytes().unwrap()).unwrap();
+        let StateFile::Loaded { drift, .. } = read_state(&path, &ckpt.spec) else {
+            panic!("valid state refused");
+        };
+        assert_eq!(drift, Some(monitor));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -241,3 +241,43 @@ fn sigterm_saves_what_was_learned_and_prints_the_summary() {
     assert_eq!(check_state(&state), frames);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A device that resumes goes on with its drift indicator, and so with the learning rate it
+/// had settled to, instead of starting again at full rate as after a camera change.
+#[test]
+fn a_resumed_device_goes_on_with_its_drift_indicator() {
+    let dir = common::temp_dir("resume-drift");
+    let state = dir.join("state.safetensors");
+    let run = |frames: &str| {
+        common::run_json(&[
+            "--camera",
+            "synthetic:digits",
+            "--frames",
+            frames,
+            "--adapt",
+            "unsupervised",
+            "--state",
+            state.to_str().unwrap(),
+            "--json",
+        ])
+    };
+    let saved_drift = || {
+        let ckpt = Checkpoint::from_bytes(&std::fs::read(&state).unwrap()).unwrap();
+        ckpt.train["drift"].clone()
+    };
+    run("300");
+    let first = saved_drift();
+    assert_eq!(first["frames"], 300, "{first}");
+    let quiet = first["quiet"].as_u64().unwrap();
+    assert!(quiet > 0 && quiet <= 300, "{first}");
+
+    let s = run("100");
+    assert_eq!(s["frames_seen"], 400);
+    let second = saved_drift();
+    assert_eq!(
+        second["frames"], 400,
+        "the monitor started afresh: {second}"
+    );
+    assert!(second["quiet"].as_u64().unwrap() <= quiet + 100, "{second}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
