@@ -319,6 +319,8 @@ pub fn train_model(
                 .join(", ")
         )));
     }
+    // Again after overrides (`--epochs 0`, compare's `--batch 0`).
+    preset.check()?;
     match model {
         "hebbnet" => train_hebbnet(preset, kind, split, device, options),
         "cnn" | "cnn-fa" => train_cnn(preset, kind, split, device, options),

@@ -15,6 +15,7 @@ pub mod hebbnet;
 pub mod krotov;
 pub mod mlp;
 pub mod preset;
+mod preset_check;
 pub mod progress;
 pub mod readout;
 pub mod rng;

@@ -157,12 +157,20 @@ impl Preset {
         Self::parse(name_or_path, &text)
     }
 
-    /// Parses preset TOML.
+    /// Parses preset TOML and checks its numbers ([`Preset::check`]).
     pub fn parse(name: &str, text: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|e| Error::Preset {
+        let preset: Self = toml::from_str(text).map_err(|e| Error::Preset {
             name: name.into(),
             reason: e.to_string(),
-        })
+        })?;
+        preset.check().map_err(|e| match e {
+            Error::Preset { reason, .. } => Error::Preset {
+                name: name.into(),
+                reason,
+            },
+            other => other,
+        })?;
+        Ok(preset)
     }
 
     /// Names of the built-in presets.
