@@ -26,6 +26,7 @@ pub const PRESETS: &[(&str, &str)] = &[
         "mlp-dfa-mnist",
         include_str!("../presets/mlp-dfa-mnist.toml"),
     ),
+    ("mlp-ss-mnist", include_str!("../presets/mlp-ss-mnist.toml")),
     (
         "mlp-bp-mnist-deep",
         include_str!("../presets/mlp-bp-mnist-deep.toml"),
@@ -37,6 +38,10 @@ pub const PRESETS: &[(&str, &str)] = &[
     (
         "mlp-dfa-mnist-deep",
         include_str!("../presets/mlp-dfa-mnist-deep.toml"),
+    ),
+    (
+        "mlp-ss-mnist-deep",
+        include_str!("../presets/mlp-ss-mnist-deep.toml"),
     ),
     (
         "hebbnet-mnist",

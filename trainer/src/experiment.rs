@@ -275,12 +275,13 @@ pub fn channel_stats(data: &crate::data::Dataset) -> Preprocess {
 
 /// The models the trainer makes, as `plastic-train` and `plastic compare` name them, in the
 /// comparison's order.
-pub const MODELS: [&str; 8] = [
+pub const MODELS: [&str; 9] = [
     "krotov",
     "krotov-linear",
     "mlp-bp",
     "mlp-fa",
     "mlp-dfa",
+    "mlp-ss",
     "hebbnet",
     "cnn",
     "cnn-fa",
@@ -413,7 +414,7 @@ impl EpochLog {
     }
 }
 
-/// Trains the preset's MLP (`mlp-bp`, `mlp-fa`, `mlp-dfa`) on `split` and returns its
+/// Trains the preset's MLP (`mlp-bp`, `mlp-fa`, `mlp-dfa`, `mlp-ss`) on `split` and returns its
 /// checkpoint.
 pub fn train_mlp(
     preset: &Preset,

@@ -1,5 +1,6 @@
-//! Multi-layer perceptrons trained by backpropagation, feedback alignment or direct feedback
-//! alignment, with the backward pass written out so that the three differ in one line.
+//! Multi-layer perceptrons trained by backpropagation, feedback alignment, direct feedback
+//! alignment or sign symmetry, with the backward pass written out so that they differ in one
+//! line.
 //!
 //! Symbols: layer `l` computes `a_l = h_{l-1} W_l^T + b_l`, `h_l = relu(a_l)` (the last layer's
 //! `a_L` are logits); `e = softmax(a_L) - onehot(t)` is the output error of the cross-entropy
@@ -9,10 +10,15 @@
 //! backprop (BP):                    delta_l = (delta_{l+1} W_{l+1}) * relu'(a_l)
 //! feedback alignment (Lillicrap 2016): delta_l = (delta_{l+1} B_{l+1}) * relu'(a_l), B fixed random
 //! direct FA (Nokland 2016):         delta_l = (e D_l) * relu'(a_l),  D_l fixed random [classes, out_l]
+//! sign symmetry (Liao et al. 2016):  delta_l = (delta_{l+1} S_{l+1}) * relu'(a_l),
+//!                                    S = sign(W) sqrt(2 / (fan_in + fan_out))
 //! ```
 //!
 //! and every layer's gradient is `delta_l^T h_{l-1} / batch` (weights) and the batch mean of
 //! `delta_l` (bias). The fixed matrices are saved in the checkpoint (`layers.{i}.feedback`).
+//! Sign symmetry (biotorch's uSF: uniform sign-concordant feedback) sends the error back
+//! through the signs of the current forward weights at Glorot's scale: no magnitudes travel
+//! backwards, only which way each weight points; nothing is stored, as the signs follow `W`.
 //! Unlike the reference FA network, every hidden layer has its ReLU (the reference FA twin had
 //! none while its BP twin did, so the comparison measured the missing nonlinearity).
 
@@ -34,17 +40,20 @@ pub enum Feedback {
     /// Direct feedback alignment: the output error to every hidden layer, through fixed
     /// random matrices.
     Direct,
+    /// Sign symmetry (uSF): the signs of the forward weights, at Glorot's scale.
+    SignSymmetry,
 }
 
 impl Feedback {
-    /// Parses `bp`, `fa` or `dfa`.
+    /// Parses `bp`, `fa`, `dfa` or `ss`.
     pub fn parse(name: &str) -> Result<Self> {
         match name {
             "bp" => Ok(Self::Backprop),
             "fa" => Ok(Self::Alignment),
             "dfa" => Ok(Self::Direct),
+            "ss" => Ok(Self::SignSymmetry),
             other => Err(Error::Config(format!(
-                "unknown feedback `{other}`: use bp, fa or dfa"
+                "unknown feedback `{other}`: use bp, fa, dfa or ss"
             ))),
         }
     }
@@ -93,6 +102,14 @@ pub(crate) fn kaiming(
         (out, inp),
         device,
     )?)
+}
+
+/// Sign symmetry's backward matrix for forward weights `w` (`[out, in]`):
+/// `sign(W) sqrt(2 / (in + out))`, Glorot's standard deviation, so the error sent down keeps
+/// the scale a Glorot-initialised `W^T` would give it.
+pub fn sign_feedback(w: &Tensor) -> Result<Tensor> {
+    let (out, inp) = w.dims2()?;
+    Ok((w.sign()? * (2.0 / (inp + out) as f64).sqrt())?)
 }
 
 impl Mlp {
@@ -211,6 +228,9 @@ impl Mlp {
                 (Feedback::Backprop, _, _) => delta.matmul(self.weights[l].as_tensor())?,
                 (Feedback::Alignment, Some(b), _) => delta.matmul(b)?,
                 (Feedback::Direct, _, Some(d)) => error.matmul(d)?,
+                (Feedback::SignSymmetry, _, _) => {
+                    delta.matmul(&sign_feedback(self.weights[l].as_tensor())?)?
+                }
                 _ => return Err(Error::Config("feedback matrix missing".into())),
             };
             // relu'(0) = 1, candle's convention, so BP here equals candle's autograd exactly.
@@ -509,5 +529,63 @@ mod tests {
         assert_eq!(dfa.feedback[0].as_ref().unwrap().dims(), [2, 5]);
         assert_eq!(dfa.feedback[1].as_ref().unwrap().dims(), [2, 4]);
         assert!(dfa.feedback[2].is_none());
+    }
+
+    #[test]
+    fn sign_symmetry_is_backprop_through_signs_at_glorot_scale() {
+        let dev = Device::Cpu;
+        let (x, y) = toy(&dev);
+        let labels = Tensor::from_slice(&y, 64, &dev).unwrap();
+        let ss = Mlp::new(&[6, 5, 4, 2], Feedback::SignSymmetry, 1, &dev).unwrap();
+        assert!(ss.feedback.iter().all(Option::is_none), "nothing is stored");
+        let s = sign_feedback(ss.weights[1].as_tensor()).unwrap();
+        // Layer 1 is [4, 5]: every entry is +-sqrt(2 / 9), with W's sign.
+        let (w1, s1) = (
+            ss.weights[1]
+                .as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap(),
+            s.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        );
+        for (w, s) in w1.iter().zip(&s1) {
+            assert_eq!(*s, w.signum() * (2.0f32 / 9.0).sqrt());
+        }
+        let grads = |m: &Mlp, kind| {
+            let (_, g) = m.gradients_as(&x, &labels, kind).unwrap();
+            (0..3)
+                .map(|l| {
+                    g.get(m.weights[l].as_tensor())
+                        .unwrap()
+                        .flatten_all()
+                        .unwrap()
+                        .to_vec1::<f32>()
+                        .unwrap()
+                })
+                .collect::<Vec<_>>()
+        };
+        let (g_ss, g_bp) = (
+            grads(&ss, Feedback::SignSymmetry),
+            grads(&ss, Feedback::Backprop),
+        );
+        assert_eq!(
+            g_ss[2], g_bp[2],
+            "the top layer hears the output error itself"
+        );
+        assert_ne!(g_ss[0], g_bp[0]);
+        // Forward weights that already are signs at Glorot's scale: sign symmetry is backprop.
+        for w in &ss.weights[1..] {
+            w.set(&sign_feedback(w.as_tensor()).unwrap()).unwrap();
+        }
+        let (g_ss, g_bp) = (
+            grads(&ss, Feedback::SignSymmetry),
+            grads(&ss, Feedback::Backprop),
+        );
+        for l in 0..3 {
+            for (a, b) in g_ss[l].iter().zip(&g_bp[l]) {
+                assert!((a - b).abs() < 1e-6, "layer {l}: {a} vs {b}");
+            }
+        }
     }
 }
