@@ -21,8 +21,10 @@ pub struct Axes<'a> {
     pub band_label: &'a str,
 }
 
-const COLOURS: [&str; 8] = [
+/// One colour per curve or bar, distinct for as many as the comparison has models.
+pub(crate) const COLOURS: [&str; 10] = [
     "#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+    "#7f7f7f", "#bcbd22",
 ];
 
 /// One panel of a bar chart: a title, and a value with its printed label per model.
@@ -148,6 +150,16 @@ pub fn accuracy_chart(curves: &[Curve<'_>], axes: &Axes<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_model_of_the_comparison_gets_its_own_colour() {
+        let models = plastic_trainer::experiment::MODELS;
+        assert!(COLOURS.len() >= models.len());
+        let mut distinct = COLOURS.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), COLOURS.len());
+    }
 
     #[test]
     fn bars_scale_to_each_panels_largest_value() {

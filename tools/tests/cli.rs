@@ -208,6 +208,7 @@ fn compare_quick_trains_every_model_and_writes_the_report() {
             "mlp-bp",
             "mlp-fa",
             "mlp-dfa",
+            "mlp-ss",
             "hebbnet",
             "cnn",
             "cnn-fa"
@@ -226,11 +227,11 @@ fn compare_quick_trains_every_model_and_writes_the_report() {
         assert!(out.join(format!("{name}.int8.safetensors")).is_file());
     }
     let md = std::fs::read_to_string(out.join("table.md")).unwrap();
-    assert_eq!(md.matches("\n| ").count(), 1 + 8, "{md}");
+    assert_eq!(md.matches("\n| ").count(), 1 + 9, "{md}");
     let svg = std::fs::read_to_string(out.join("accuracy.svg")).unwrap();
-    assert_eq!(svg.matches("<polyline").count(), 8);
+    assert_eq!(svg.matches("<polyline").count(), 9);
     let cost = std::fs::read_to_string(out.join("cost.svg")).unwrap();
-    assert_eq!(cost.matches("<rect x=").count(), 3 * 8, "{cost}");
+    assert_eq!(cost.matches("<rect x=").count(), 3 * 9, "{cost}");
 }
 
 #[test]
