@@ -4,9 +4,9 @@ use std::process::Command;
 
 use plastic_trainer::preset::Preset;
 
-/// A Krotov run whose readout never moves (learning rate 0) stays at chance level: the binary
-/// keeps the checkpoint for inspection, says why and what to change, and exits non-zero so
-/// that no script takes it for a model.
+/// A Krotov run whose readout never moves (a learning rate of 1e-30, too small to change an
+/// f32 weight) stays at chance level: the binary keeps the checkpoint for inspection, says why
+/// and what to change, and exits non-zero so that no script takes it for a model.
 #[test]
 fn a_run_at_chance_level_fails_with_a_hint() {
     let Some(dir) = plastic_trainer::data::shared_data_dir() else {
@@ -18,7 +18,7 @@ fn a_run_at_chance_level_fails_with_a_hint() {
     let preset = tmp.join("still.toml");
     let mut still = Preset::load("krotov-mnist").unwrap();
     let readout = still.readout_mut().unwrap();
-    (readout.lr0, readout.lr_end) = (0.0, 0.0);
+    (readout.lr0, readout.lr_end) = (1e-30, 0.0);
     let text = toml::to_string(&still).unwrap();
     std::fs::write(&preset, text).unwrap();
     let out_file = tmp.join("still.safetensors");
@@ -46,5 +46,32 @@ fn a_run_at_chance_level_fails_with_a_hint() {
     assert!(stderr.contains("is chance level"), "{stderr}");
     assert!(stderr.contains("raise the readout's `n`"), "{stderr}");
     assert!(out_file.exists(), "the checkpoint is kept for inspection");
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+/// A preset whose rate is 0 never trains: the binary refuses it before loading any data,
+/// names the key, and writes nothing.
+#[test]
+fn a_preset_that_cannot_learn_is_refused_before_training() {
+    let tmp = std::env::temp_dir().join(format!("plastic-train-zero-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let preset = tmp.join("zero.toml");
+    let mut zero = Preset::load("mlp-bp-mnist").unwrap();
+    zero.mlp_mut().unwrap().lr0 = 0.0;
+    std::fs::write(&preset, toml::to_string(&zero).unwrap()).unwrap();
+    let out_file = tmp.join("zero.safetensors");
+    let out = Command::new(env!("CARGO_BIN_EXE_plastic-train"))
+        .args(["mlp-bp", "--data-dir"])
+        .arg(tmp.join("no-data-needed"))
+        .arg("--preset")
+        .arg(&preset)
+        .arg("--out")
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("[mlp] lr0 = 0 would not learn"), "{stderr}");
+    assert!(!out_file.exists());
     std::fs::remove_dir_all(&tmp).unwrap();
 }
