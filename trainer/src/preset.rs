@@ -163,12 +163,9 @@ impl Preset {
             name: name.into(),
             reason: e.to_string(),
         })?;
-        preset.check().map_err(|e| match e {
-            Error::Preset { reason, .. } => Error::Preset {
-                name: name.into(),
-                reason,
-            },
-            other => other,
+        preset.numbers_problem().map_err(|reason| Error::Preset {
+            name: name.into(),
+            reason,
         })?;
         Ok(preset)
     }

@@ -47,6 +47,14 @@ impl Phase<'_> {
 impl Preset {
     /// Checks the numbers every phase trains with; the error names the key to fix.
     pub fn check(&self) -> Result<()> {
+        self.numbers_problem().map_err(|reason| Error::Preset {
+            name: self.model.clone(),
+            reason,
+        })
+    }
+
+    /// What is wrong with the numbers, as a phrase naming the key; the caller names the preset.
+    pub(crate) fn numbers_problem(&self) -> std::result::Result<(), String> {
         let mut phases = Vec::new();
         if let Some(k) = &self.krotov {
             phases.push(Phase {
@@ -56,10 +64,10 @@ impl Preset {
                 schedule: None,
             });
             if !(k.eps0.is_finite() && k.eps0 > 0.0) {
-                return Err(self.invalid(format!(
+                return Err(format!(
                     "[krotov] eps0 = {} would not learn: use a positive rate (the paper: 2e-2)",
                     k.eps0
-                )));
+                ));
             }
         }
         if let Some(r) = &self.readout {
@@ -94,30 +102,20 @@ impl Preset {
                 schedule: Some((h.lr0, h.lr_end)),
             });
             if !(h.eta.is_finite() && h.eta >= 0.0) {
-                return Err(self.invalid(format!(
+                return Err(format!(
                     "[hebbnet] eta = {} must be finite and 0 or more (0: random features)",
                     h.eta
-                )));
+                ));
             }
             if let Some(p) = h.percentile
                 && !(0.0..100.0).contains(&p)
             {
-                return Err(self.invalid(format!(
+                return Err(format!(
                     "[hebbnet] percentile = {p} must lie in 0..100 (the reference used 60)"
-                )));
+                ));
             }
         }
-        for phase in &phases {
-            phase.check().map_err(|reason| self.invalid(reason))?;
-        }
-        Ok(())
-    }
-
-    fn invalid(&self, reason: String) -> Error {
-        Error::Preset {
-            name: self.model.clone(),
-            reason,
-        }
+        phases.iter().try_for_each(Phase::check)
     }
 }
 

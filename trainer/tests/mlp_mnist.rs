@@ -69,14 +69,7 @@ fn fa_keeps_b_fixed_and_its_updates_align_with_backprop() {
     };
     let (x, y, xt, yt) = inputs(&split);
     let dev = Device::Cpu;
-    let cfg = MlpConfig {
-        sizes: vec![784, 256, 256, 10],
-        feedback: Feedback::Alignment,
-        epochs: 2,
-        batch: 100,
-        lr0: 1e-3,
-        lr_end: 1e-3,
-    };
+    let cfg = two_epochs_of(Feedback::Alignment);
     let fresh = Mlp::new(&cfg.sizes, Feedback::Alignment, 5, &dev).unwrap();
     let trained = mlp::train(&cfg, &x, &y, &xt, &yt, 5, |_| {}).unwrap();
     for (a, b) in fresh.feedback.iter().zip(&trained.feedback) {
@@ -102,16 +95,22 @@ fn sign_symmetry_updates_align_with_backprop() {
         return;
     };
     let (x, y, xt, yt) = inputs(&split);
-    let cfg = MlpConfig {
+    let cfg = two_epochs_of(Feedback::SignSymmetry);
+    let trained = mlp::train(&cfg, &x, &y, &xt, &yt, 5, |_| {}).unwrap();
+    assert_hidden_updates_align(&trained, Feedback::SignSymmetry, &x, &y);
+}
+
+/// A 784-256-256-10 network trained by `feedback` for 2 epochs at a constant rate: long enough
+/// for the feedback's updates to settle into their alignment with backprop.
+fn two_epochs_of(feedback: Feedback) -> MlpConfig {
+    MlpConfig {
         sizes: vec![784, 256, 256, 10],
-        feedback: Feedback::SignSymmetry,
+        feedback,
         epochs: 2,
         batch: 100,
         lr0: 1e-3,
         lr_end: 1e-3,
-    };
-    let trained = mlp::train(&cfg, &x, &y, &xt, &yt, 5, |_| {}).unwrap();
-    assert_hidden_updates_align(&trained, Feedback::SignSymmetry, &x, &y);
+    }
 }
 
 /// The training and test inputs of a split, as the MLP trainer standardises them.
