@@ -14,8 +14,8 @@ use clap::Parser;
 use crate::adapt::{AdaptMode, parse_adapt, parse_rate};
 use crate::camera::{self, CameraSpec, OpenOptions, parse_camera};
 use crate::device::{
-    self, AdaptOptions, DEFAULT_EPS, DEFAULT_EPS_SETTLE, DEFAULT_ETA, DisplayOptions,
-    PersistOptions, RunOptions, Summary,
+    self, AdaptOptions, DEFAULT_EPS, DEFAULT_EPS_SETTLE, DEFAULT_ETA, DEFAULT_LABEL_EPS,
+    DisplayOptions, PersistOptions, RunOptions, Summary,
 };
 use crate::error::Error;
 use crate::loader::{engine_for, load_checkpoint};
@@ -78,6 +78,12 @@ pub struct Args {
     /// Learning rate of the readout's delta rule, per label.
     #[arg(long, value_name = "RATE", default_value_t = DEFAULT_ETA, value_parser = parse_rate)]
     pub eta: f32,
+
+    /// Learning rate of the Krotov layer's supervised step on a labelled frame: the unit that
+    /// matches the frame best among those the readout reads as its label moves toward it
+    /// (largest weight change). 0 leaves the Krotov layer to the unsupervised steps.
+    #[arg(long, value_name = "RATE", default_value_t = DEFAULT_LABEL_EPS, value_parser = parse_rate)]
+    pub label_eps: f32,
 
     /// Count frames whose capture-to-display time exceeds N microseconds.
     #[arg(long, value_name = "N")]
@@ -233,6 +239,7 @@ pub fn run_until(
             eps: args.eps,
             eps_settle: args.eps_settle,
             eta: args.eta,
+            label_eps: args.label_eps,
             seed: args.seed,
         },
         frame_budget: args.frame_budget_us.map(Duration::from_micros),

@@ -187,15 +187,17 @@ impl Pipeline {
         }
     }
 
-    /// One delta-rule step of an adaptive engine's readout toward `label`, from the latest
-    /// [`Pipeline::run`]; false (nothing done) for a frozen engine.
-    pub fn adapt_label(&mut self, label: usize, eta: f32) -> Result<bool, Error> {
+    /// The steps a label brings to an adaptive engine, from the latest [`Pipeline::run`]: the
+    /// Krotov layer's supervised step at rate `eps` (none when 0), then the readout's
+    /// delta-rule step at rate `eta`. False (nothing done) for a frozen engine.
+    pub fn adapt_label(&mut self, label: usize, eta: f32, eps: f32) -> Result<bool, Error> {
         match &mut self.engine {
             Engine::Frozen { .. } => Ok(false),
-            Engine::Adaptive(m) => m
-                .adapt_label(label, eta)
-                .map(|()| true)
-                .map_err(Error::from),
+            Engine::Adaptive(m) => {
+                m.adapt_label_plastic(&self.input, label, eps)?;
+                m.adapt_label(label, eta)?;
+                Ok(true)
+            }
         }
     }
 

@@ -13,14 +13,15 @@ const DRIFT_FRAMES: &str = "4000";
 const RETURN_FRAMES: &str = "6000";
 
 /// Runs one device per adaptation mode on the same scenario, in parallel, and returns the
-/// summaries in the order of `modes`.
+/// summaries in the order of `modes`. A mode may carry more options after a space
+/// (`"labels:0.05 --label-eps 0"`).
 fn devices(camera: &str, frames: &str, modes: &[&str]) -> Vec<Value> {
     let children: Vec<_> = modes
         .iter()
         .map(|mode| {
-            common::spawn(&[
-                "--camera", camera, "--frames", frames, "--adapt", mode, "--json",
-            ])
+            let mut args = vec!["--camera", camera, "--frames", frames, "--json", "--adapt"];
+            args.extend(mode.split_whitespace());
+            common::spawn(&args)
         })
         .collect();
     let summaries: Vec<Value> = children
@@ -42,9 +43,14 @@ fn after_the_camera_drifts_the_frozen_device_drops_and_learning_devices_recover_
     let runs = devices(
         "synthetic:mnist-drift",
         DRIFT_FRAMES,
-        &["off", "unsupervised", "labels:0.05"],
+        &[
+            "off",
+            "unsupervised",
+            "labels:0.05",
+            "labels:0.05 --label-eps 0",
+        ],
     );
-    let [frozen, unsupervised, labels] = [0, 1, 2].map(|i| windows(&runs[i]));
+    let [frozen, unsupervised, labels, readout_only] = [0, 1, 2, 3].map(|i| windows(&runs[i]));
     println!(
         "windows (before_shift, after_shift, end): frozen {frozen:?}, unsupervised {unsupervised:?}, labels:0.05 {labels:?}"
     );
@@ -67,31 +73,39 @@ fn after_the_camera_drifts_the_frozen_device_drops_and_learning_devices_recover_
     }
 
     // With a label on 5 % of the frames, the device gets back part of the drop within the
-    // 2000 frames after the shift (4 points over the 2000 frames, 6 over the last 1000, on the
-    // MNIST test digits). Half of the drop, which the issue asks for, is not reached: see the
-    // ignored test below.
+    // 2000 frames after the shift (8 points over the 2000 frames, 10 over the last 1000, on
+    // the MNIST test digits). Half of the drop, which the issue asks for, is not reached: see
+    // the ignored test below.
     let recovered = (labels[2] - frozen[2]) / drop;
     println!(
         "labels:0.05 recovers {:.0} % of the drop by the end",
         recovered * 100.0
     );
-    assert!(labels[1] > frozen[1] + 0.03, "{labels:?} vs {frozen:?}");
-    assert!(labels[2] > frozen[2] + 0.04, "{labels:?} vs {frozen:?}");
+    assert!(labels[1] > frozen[1] + 0.05, "{labels:?} vs {frozen:?}");
+    assert!(labels[2] > frozen[2] + 0.07, "{labels:?} vs {frozen:?}");
+
+    // A label also moves a Krotov unit of its class toward the frame: without that step (the
+    // readout's delta rule alone) the device recovers less (2.4 points less over the last 1000
+    // frames on the MNIST test digits, 3.4 on the samples).
+    assert!(
+        labels[2] > readout_only[2] + 0.015,
+        "with the Krotov step {labels:?}, readout only {readout_only:?}"
+    );
 }
 
 /// The issue's target: a device with labels on 5 % of the frames recovers at least half of the
 /// drop within 2000 frames of the shift (here: its accuracy over frames 1000-2000 after the
 /// shift, the `end` window of a 4000-frame run, against the frozen device's on the same frames).
 ///
-/// It does not hold with the runtime's delta rule and the default rates: measured 27 % on the
-/// MNIST test digits (seed 0; 21 % and 22 % for seeds 1 and 2), 37 % on the shipped samples.
-/// Tuning does not get there either: the best found (`--eps 0.01 --eta 0.03`) gives 40 %. The
-/// demo readout's weights are large (its tanh outputs saturate), so one label step barely
-/// moves a decision; larger steps add noise rather than speed (eta 0.2 recovers no faster and
-/// costs 5 points on the original camera), and even a label on every frame needs about 1000
-/// frames before accuracy climbs. Kept as the issue states it: run with `--ignored`.
+/// It does not hold with the default rates: measured 46 % on the MNIST test digits (seed 0;
+/// 26 to 46 %, mean 38 %, over seeds 0 to 5), against 28 % on average when a label only
+/// trains the readout (`--label-eps 0`). What limits it is how fast the Krotov layer's units
+/// follow the new view: larger label steps overwrite units faster than unlabelled frames
+/// refine them (`--label-eps 0.2` ends below the frozen device), larger readout steps add
+/// noise; a label on every frame recovers 81 % (60 % without the Krotov step). Kept as the
+/// issue states it: run with `--ignored`.
 #[test]
-#[ignore = "does not hold yet: labels:0.05 recovers about a third of the drop in 2000 frames"]
+#[ignore = "does not hold yet: labels:0.05 recovers 26 to 46 % of the drop in 2000 frames"]
 fn labels_on_five_percent_of_frames_recover_half_the_drop_within_2000_frames() {
     let runs = devices(
         "synthetic:mnist-drift",

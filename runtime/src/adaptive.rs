@@ -163,6 +163,34 @@ impl AdaptiveModel {
         )
     }
 
+    /// One supervised step of the plastic layer on `v` toward `label` (see
+    /// [`PlasticLayer::learn_supervised`]): the best-matching unit among those the readout
+    /// reads as `label` (its largest weight from the unit is the label's) moves toward `v`,
+    /// and the winner, if the readout reads it as another class, away from it.
+    ///
+    /// Why: a label through the delta rule alone only re-weighs units that already answer
+    /// for `v`. After a camera shift those are often units of other classes, and the few labels
+    /// a user gives cannot re-label enough of them. Moving a unit of the right class toward the
+    /// new view makes it win such frames, and the unsupervised steps that follow refine it from
+    /// unlabelled ones (learning vector quantization, Kohonen, in the Krotov rule's terms).
+    pub fn adapt_label_plastic(
+        &mut self,
+        v: &[f32],
+        label: usize,
+        eps: f32,
+    ) -> Result<StepOutcome> {
+        let hidden = self.hidden.len();
+        let classes = self.outputs.len();
+        let readout = &self.readout;
+        let class_of = |mu: usize| {
+            (0..classes)
+                .max_by(|&a, &b| readout[a * hidden + mu].total_cmp(&readout[b * hidden + mu]))
+                .unwrap_or(0)
+        };
+        self.plastic
+            .learn_supervised(v, eps, |mu| class_of(mu) == label)
+    }
+
     /// The current state as an f32 checkpoint (the plastic layer from its master copy), with
     /// `train` and `metrics` as given.
     pub fn checkpoint(&self, train: serde_json::Value, metrics: serde_json::Value) -> Checkpoint {
@@ -249,6 +277,34 @@ mod tests {
         assert!(m.outputs()[3] > before, "{} <= {before}", m.outputs()[3]);
         assert_eq!(m.infer(&v).unwrap().class, 3);
         assert!(m.adapt_label(10, 0.1).is_err());
+    }
+
+    #[test]
+    fn a_label_teaches_a_unit_that_the_readout_reads_as_that_label() {
+        let (_, mut m) = default_model();
+        let v = input(2);
+        let predicted = m.infer(&v).unwrap().class;
+        let label = (predicted + 1) % 10;
+        let before = m.outputs()[label];
+        let out = m.adapt_label_plastic(&v, label, 0.05).unwrap();
+        let StepOutcome::Updated { winner: teacher } = out else {
+            panic!("{out:?}");
+        };
+        // The readout's largest weight from the unit that learned is the label's.
+        let hidden = m.plastic().shape().0;
+        let column: Vec<f32> = (0..10).map(|c| m.readout[c * hidden + teacher]).collect();
+        let read_as = (0..10).max_by(|&a, &b| column[a].total_cmp(&column[b]));
+        assert_eq!(read_as, Some(label), "{column:?}");
+        m.infer(&v).unwrap();
+        assert!(
+            m.outputs()[label] > before,
+            "{} <= {before}",
+            m.outputs()[label]
+        );
+        assert_eq!(
+            m.adapt_label_plastic(&v, 10, 0.05).unwrap(),
+            StepOutcome::Skipped
+        );
     }
 
     #[test]

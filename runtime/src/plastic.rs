@@ -331,6 +331,41 @@ impl PlasticLayer {
     /// `0..=guards.eps_max`): currents from the master copy, ranking, the Krotov update of the
     /// winner's and k-th unit's rows, guards, write-back and re-quantization of those rows.
     pub fn learn(&mut self, v: &[f32], eps: f32) -> Result<StepOutcome> {
+        let Some(eps) = self.checked_rate(v, eps)? else {
+            return Ok(StepOutcome::Skipped);
+        };
+        let ranked = self.rank(v);
+        self.learn_ranked(v, eps, ranked)
+    }
+
+    /// One supervised step (a label says which units may answer for `v`): the best-matching
+    /// unit among those `is_target` accepts gets the Hebbian part of the Krotov update and the
+    /// overall winner, when `is_target` refuses it, the anti-Hebbian part (else the `k`-th
+    /// ranked unit does, as in [`PlasticLayer::learn`]). `Updated` names the unit that learned;
+    /// `Skipped` when no unit is a target.
+    pub fn learn_supervised(
+        &mut self,
+        v: &[f32],
+        eps: f32,
+        is_target: impl Fn(usize) -> bool,
+    ) -> Result<StepOutcome> {
+        let Some(eps) = self.checked_rate(v, eps)? else {
+            return Ok(StepOutcome::Skipped);
+        };
+        let (winner, kth) = self.rank(v);
+        let teacher = (0..self.rows)
+            .filter(|&mu| is_target(mu))
+            .max_by(|&a, &b| self.currents[a].total_cmp(&self.currents[b]));
+        let Some(teacher) = teacher else {
+            return Ok(StepOutcome::Skipped);
+        };
+        let rival = if teacher == winner { kth } else { winner };
+        self.learn_ranked(v, eps, (teacher, rival))
+    }
+
+    /// Checks `v` and clamps `eps` to `0..=guards.eps_max`; `None` when the step would change
+    /// nothing (a zero rate or an all-zero input).
+    fn checked_rate(&self, v: &[f32], eps: f32) -> Result<Option<f32>> {
         if v.len() != self.cols {
             return Err(Error::WrongLength {
                 what: "plastic layer input",
@@ -346,13 +381,19 @@ impl PlasticLayer {
         } else {
             0.0
         };
-        if eps == 0.0 || v.iter().all(|&x| x == 0.0) {
-            return Ok(StepOutcome::Skipped);
-        }
+        Ok((eps > 0.0 && v.iter().any(|&x| x != 0.0)).then_some(eps))
+    }
+
+    /// The Krotov update of `winner` (Hebbian) and `kth` (anti-Hebbian) for `v`, guarded.
+    fn learn_ranked(
+        &mut self,
+        v: &[f32],
+        eps: f32,
+        (winner, kth): (usize, usize),
+    ) -> Result<StepOutcome> {
         let p = self.params.p;
         let cols = self.cols;
         self.step.clear();
-        let (winner, kth) = self.rank(v);
         // The update uses the exact currents of the two units it changes.
         self.currents[winner] = self.exact_current(winner, v);
         self.currents[kth] = self.exact_current(kth, v);
@@ -427,6 +468,54 @@ mod tests {
         assert_eq!(q[4], 127);
         assert!((scale[1] - 0.975 / 127.0).abs() < 1e-7);
         assert_eq!(layer.stats().updates, 1);
+    }
+
+    #[test]
+    fn a_supervised_step_moves_the_best_target_unit_and_pushes_a_wrong_winner() {
+        let guards = Guards {
+            eps_max: 0.1,
+            ..Guards::default()
+        };
+        let make =
+            || PlasticLayer::new(&weights(), 3, 4, PARAMS, MasterPrecision::F32, guards).unwrap();
+        let rows = |layer: &PlasticLayer| {
+            let mut w = [[0.0f32; 4]; 3];
+            for (mu, row) in w.iter_mut().enumerate() {
+                layer.master_row(mu, row);
+            }
+            w
+        };
+        // Currents for v = 0.5: 0.5, 0.625, 0.375. Only unit 2 may answer, so it learns
+        // (ds_2 = v - 0.375 W_2) and the winner, unit 1, is pushed (ds_1 = -0.4 (v - 0.625
+        // W_1)); max |ds| = 0.6875.
+        let mut layer = make();
+        let out = layer
+            .learn_supervised(&[0.5; 4], 0.1, |mu| mu == 2)
+            .unwrap();
+        assert_eq!(out, StepOutcome::Updated { winner: 2 });
+        let s = 0.1 / 0.6875;
+        let expected = [
+            [0.5, -0.5, 0.0, 1.0],
+            [1.0 + 0.05 * s, -0.2 * s, 0.5 - 0.075 * s, -0.2 * s],
+            [0.5 * s, 1.0 + 0.125 * s, 0.5 * s, -0.5 + 0.6875 * s],
+        ];
+        for (got, want) in rows(&layer).iter().zip(&expected) {
+            for (a, b) in got.iter().zip(want) {
+                assert!((a - b).abs() < 1e-6, "{got:?} vs {want:?}");
+            }
+        }
+        // When the winner may answer, the step is the unsupervised one.
+        let (mut supervised, mut plain) = (make(), make());
+        supervised
+            .learn_supervised(&[0.5; 4], 0.1, |mu| mu != 2)
+            .unwrap();
+        plain.learn(&[0.5; 4], 0.1).unwrap();
+        assert_eq!(rows(&supervised), rows(&plain));
+        // No unit may answer: nothing changes.
+        let mut none = make();
+        let out = none.learn_supervised(&[0.5; 4], 0.1, |_| false).unwrap();
+        assert_eq!(out, StepOutcome::Skipped);
+        assert_eq!(rows(&none), rows(&make()));
     }
 
     #[test]
