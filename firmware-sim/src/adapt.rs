@@ -4,7 +4,8 @@
 //! shipped model, frozen. `unsupervised` lets the Krotov layer follow the camera from the frames
 //! alone (no one labels anything on a deployed device). `labels:RATE` adds what a user gives now
 //! and then: on a fraction RATE of the labelled frames (a button press saying "this was a 7"),
-//! drawn from a seeded stream so a run replays exactly, the readout takes one delta-rule step.
+//! drawn from a seeded stream so a run replays exactly, the readout takes one delta-rule step and
+//! the Krotov layer one supervised step (`--label-eps`).
 
 /// How the device adapts.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -13,7 +14,8 @@ pub enum AdaptMode {
     Off,
     /// A Krotov step on every frame.
     Unsupervised,
-    /// A Krotov step on every frame and a readout step on this fraction of labelled frames.
+    /// A Krotov step on every frame, and a readout step and a supervised Krotov step on this
+    /// fraction of labelled frames.
     Labels(f32),
 }
 

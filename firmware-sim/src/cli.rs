@@ -61,7 +61,8 @@ pub struct Args {
     pub samples: Option<PathBuf>,
 
     /// What the device learns: `off`, `unsupervised` (its Krotov layer, from every frame) or
-    /// `labels:RATE` (also its readout, from a label on a fraction RATE of labelled frames).
+    /// `labels:RATE` (also its readout and its Krotov layer, from a label on a fraction RATE of
+    /// labelled frames).
     #[arg(long, value_name = "MODE", default_value = "off", value_parser = parse_adapt)]
     pub adapt: AdaptMode,
 
@@ -283,7 +284,7 @@ mod tests {
         assert!(args.model.is_none() && args.frames.is_none() && args.display.is_none());
         assert_eq!(args.adapt, AdaptMode::Off);
         assert_eq!((args.eps, args.eta, args.persist_every), (0.005, 0.01, 500));
-        assert_eq!(args.eps_settle, 2000);
+        assert_eq!((args.eps_settle, args.label_eps), (2000, 0.05));
     }
 
     #[test]
@@ -294,6 +295,7 @@ mod tests {
         assert!(Args::try_parse_from(["plastic-sim", "--persist-every", "0"]).is_err());
         assert!(Args::try_parse_from(["plastic-sim", "--adapt", "sometimes"]).is_err());
         assert!(Args::try_parse_from(["plastic-sim", "--eps", "-1"]).is_err());
+        assert!(Args::try_parse_from(["plastic-sim", "--label-eps", "nan"]).is_err());
         let args = Args::try_parse_from([
             "plastic-sim",
             "--camera",

@@ -174,7 +174,7 @@ pub struct Summary {
     pub adaptation_steps: u64,
     /// Krotov steps a guard refused (nothing changed).
     pub rollbacks: u64,
-    /// Readout steps from a label ("button presses").
+    /// Label steps ("button presses"): a readout step and a supervised Krotov step each.
     pub label_steps: u64,
     /// Per-frame outcomes, for the windows.
     pub outcomes: Outcomes,
