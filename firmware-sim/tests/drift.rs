@@ -52,7 +52,7 @@ fn after_the_camera_drifts_the_frozen_device_drops_and_learning_devices_recover_
     );
     let [frozen, unsupervised, labels, readout_only] = [0, 1, 2, 3].map(|i| windows(&runs[i]));
     println!(
-        "windows (before_shift, after_shift, end): frozen {frozen:?}, unsupervised {unsupervised:?}, labels:0.05 {labels:?}"
+        "windows (before_shift, after_shift, end): frozen {frozen:?}, unsupervised {unsupervised:?}, labels:0.05 {labels:?}, readout only {readout_only:?}"
     );
     assert_eq!(runs[0]["shift"], serde_json::json!([2000, 4000]));
     assert_eq!(runs[2]["adaptation_steps"], 4000);
@@ -130,7 +130,7 @@ fn back_on_the_original_camera_the_learning_device_has_not_forgotten_it() {
     );
     let [frozen, unsupervised, labels] = [0, 1, 2].map(|i| windows(&runs[i]));
     println!(
-        "windows (before_shift, after_shift, end): frozen {frozen:?}, unsupervised {unsupervised:?}, labels:0.05 {labels:?}"
+        "windows (before_shift, after_shift, end): frozen {frozen:?}, unsupervised {unsupervised:?}, labels:0.05 {labels:?}, readout only {readout_only:?}"
     );
     assert_eq!(runs[0]["shift"], serde_json::json!([2000, 4000]));
     assert_eq!(
