@@ -130,7 +130,7 @@ fn back_on_the_original_camera_the_learning_device_has_not_forgotten_it() {
     );
     let [frozen, unsupervised, labels] = [0, 1, 2].map(|i| windows(&runs[i]));
     println!(
-        "windows (before_shift, after_shift, end): frozen {frozen:?}, unsupervised {unsupervised:?}, labels:0.05 {labels:?}, readout only {readout_only:?}"
+        "windows (before_shift, after_shift, end): frozen {frozen:?}, unsupervised {unsupervised:?}, labels:0.05 {labels:?}"
     );
     assert_eq!(runs[0]["shift"], serde_json::json!([2000, 4000]));
     assert_eq!(
