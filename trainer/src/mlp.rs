@@ -460,6 +460,11 @@ pub fn fit<S: InputStage>(
 mod tests {
     use super::*;
 
+    /// Every entry of `t`, flattened.
+    fn values(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1().unwrap()
+    }
+
     fn toy(device: &Device) -> (Tensor, Vec<u32>) {
         let mut rng = SplitMix64::new(4);
         let x: Vec<f32> = rng.uniform_vec(64 * 6, 1.0);
@@ -477,20 +482,8 @@ mod tests {
         let loss = candle_nn::loss::cross_entropy(&mlp.logits(&x).unwrap(), &labels).unwrap();
         let auto = loss.backward().unwrap();
         for (i, v) in mlp.weights.iter().chain(&mlp.biases).enumerate() {
-            let a = ours
-                .get(v.as_tensor())
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap();
-            let b = auto
-                .get(v.as_tensor())
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap();
+            let a = values(ours.get(v.as_tensor()).unwrap());
+            let b = values(auto.get(v.as_tensor()).unwrap());
             for (p, q) in a.iter().zip(&b) {
                 assert!((p - q).abs() < 1e-5, "param {i}: {p} vs {q}");
             }
@@ -507,23 +500,9 @@ mod tests {
         // Same forward weights (same seed, drawn first), so the top layer's gradient is equal.
         let (_, g_bp) = bp.gradients(&x, &labels).unwrap();
         let (_, g_fa) = fa.gradients(&x, &labels).unwrap();
-        let top = |g: &GradStore, m: &Mlp| {
-            g.get(m.weights[2].as_tensor())
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap()
-        };
+        let top = |g: &GradStore, m: &Mlp| values(g.get(m.weights[2].as_tensor()).unwrap());
         assert_eq!(top(&g_bp, &bp), top(&g_fa, &fa));
-        let bottom = |g: &GradStore, m: &Mlp| {
-            g.get(m.weights[0].as_tensor())
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap()
-        };
+        let bottom = |g: &GradStore, m: &Mlp| values(g.get(m.weights[0].as_tensor()).unwrap());
         assert_ne!(bottom(&g_bp, &bp), bottom(&g_fa, &fa));
         let dfa = Mlp::new(&[6, 5, 4, 2], Feedback::Direct, 1, &dev).unwrap();
         assert_eq!(dfa.feedback[0].as_ref().unwrap().dims(), [2, 5]);
@@ -540,29 +519,14 @@ mod tests {
         assert!(ss.feedback.iter().all(Option::is_none), "nothing is stored");
         let s = sign_feedback(ss.weights[1].as_tensor()).unwrap();
         // Layer 1 is [4, 5]: every entry is +-sqrt(2 / 9), with W's sign.
-        let (w1, s1) = (
-            ss.weights[1]
-                .as_tensor()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap(),
-            s.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-        );
+        let (w1, s1) = (values(ss.weights[1].as_tensor()), values(&s));
         for (w, s) in w1.iter().zip(&s1) {
             assert_eq!(*s, w.signum() * (2.0f32 / 9.0).sqrt());
         }
         let grads = |m: &Mlp, kind| {
             let (_, g) = m.gradients_as(&x, &labels, kind).unwrap();
             (0..3)
-                .map(|l| {
-                    g.get(m.weights[l].as_tensor())
-                        .unwrap()
-                        .flatten_all()
-                        .unwrap()
-                        .to_vec1::<f32>()
-                        .unwrap()
-                })
+                .map(|l| values(g.get(m.weights[l].as_tensor()).unwrap()))
                 .collect::<Vec<_>>()
         };
         let (g_ss, g_bp) = (
