@@ -14,8 +14,8 @@ use clap::Parser;
 use crate::adapt::{AdaptMode, parse_adapt, parse_rate};
 use crate::camera::{self, CameraSpec, OpenOptions, parse_camera};
 use crate::device::{
-    self, AdaptOptions, DEFAULT_EPS, DEFAULT_EPS_SETTLE, DEFAULT_ETA, DEFAULT_LABEL_EPS,
-    DisplayOptions, PersistOptions, RunOptions, Summary,
+    self, AdaptOptions, DEFAULT_ALIGN_HORIZON, DEFAULT_EPS, DEFAULT_EPS_SETTLE, DEFAULT_ETA,
+    DEFAULT_LABEL_EPS, DisplayOptions, PersistOptions, RunOptions, Summary,
 };
 use crate::error::Error;
 use crate::loader::{engine_for, load_checkpoint};
@@ -85,6 +85,17 @@ pub struct Args {
     /// (largest weight change). 0 leaves the Krotov layer to the unsupervised steps.
     #[arg(long, value_name = "RATE", default_value_t = DEFAULT_LABEL_EPS, value_parser = parse_rate)]
     pub label_eps: f32,
+
+    /// Do not recruit units: by default a label the model got wrong gives its frame to the
+    /// Krotov unit idle longest, read by the readout as that label.
+    #[arg(long)]
+    pub no_recruit: bool,
+
+    /// Correct the hidden code for the camera's drift: the mean code of the first 1000 frames
+    /// is the reference, the mean over the last N frames is subtracted from it and the
+    /// difference added to every code. 0: no correction. Learning modes only.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_ALIGN_HORIZON)]
+    pub align_horizon: u32,
 
     /// Count frames whose capture-to-display time exceeds N microseconds.
     #[arg(long, value_name = "N")]
@@ -241,6 +252,8 @@ pub fn run_until(
             eps_settle: args.eps_settle,
             eta: args.eta,
             label_eps: args.label_eps,
+            recruit: !args.no_recruit,
+            align_horizon: args.align_horizon,
             seed: args.seed,
         },
         frame_budget: args.frame_budget_us.map(Duration::from_micros),
@@ -283,8 +296,9 @@ mod tests {
         assert!(args.samples.is_none() && args.state.is_none());
         assert!(args.model.is_none() && args.frames.is_none() && args.display.is_none());
         assert_eq!(args.adapt, AdaptMode::Off);
-        assert_eq!((args.eps, args.eta, args.persist_every), (0.005, 0.01, 500));
+        assert_eq!((args.eps, args.eta, args.persist_every), (0.01, 0.01, 500));
         assert_eq!((args.eps_settle, args.label_eps), (2000, 0.05));
+        assert_eq!((args.no_recruit, args.align_horizon), (false, 500));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! Why a simulator: everything from the camera bytes to the screen pixels is the code a board
 //! would run, so accuracy, per-stage latency and memory measured here are the device's, minus
 //! the hardware; only the camera and the panel are stand-ins.
+#![recursion_limit = "256"] // the `--json` summary is one `serde_json::json!` literal
 #![deny(missing_docs)]
 // Unsafe code only in the V4L2 camera (ioctls and mapped driver buffers).
 #![deny(unsafe_code)]

@@ -187,13 +187,32 @@ impl Pipeline {
         }
     }
 
-    /// The steps a label brings to an adaptive engine, from the latest [`Pipeline::run`]: the
-    /// Krotov layer's supervised step at rate `eps` (none when 0), then the readout's
-    /// delta-rule step at rate `eta`. False (nothing done) for a frozen engine.
-    pub fn adapt_label(&mut self, label: usize, eta: f32, eps: f32) -> Result<bool, Error> {
+    /// From now on, an adaptive engine corrects its hidden code for the camera's drift (see
+    /// [`AdaptiveModel::enable_alignment`]); a frozen engine is left as it is.
+    pub fn enable_alignment(&mut self, calibration: u64, horizon: u32) {
+        if let Engine::Adaptive(m) = &mut self.engine {
+            m.enable_alignment(calibration, horizon);
+        }
+    }
+
+    /// The steps a label brings to an adaptive engine, from the latest [`Pipeline::run`]: when
+    /// `recruit` is set and the model answered wrong, a unit recruited for the frame (see
+    /// [`AdaptiveModel::recruit`]); the Krotov layer's supervised step at rate `eps` (none when
+    /// 0); then the readout's delta-rule step at rate `eta`. False (nothing done) for a frozen
+    /// engine.
+    pub fn adapt_label(
+        &mut self,
+        label: usize,
+        eta: f32,
+        eps: f32,
+        recruit: bool,
+    ) -> Result<bool, Error> {
         match &mut self.engine {
             Engine::Frozen { .. } => Ok(false),
             Engine::Adaptive(m) => {
+                if recruit {
+                    m.recruit(&self.input, label)?;
+                }
                 m.adapt_label_plastic(&self.input, label, eps)?;
                 m.adapt_label(label, eta)?;
                 Ok(true)

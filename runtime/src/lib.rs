@@ -18,6 +18,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod adaptive;
+pub mod align;
 mod conv;
 mod error;
 #[allow(unsafe_code)] // SIMD intrinsics only; each block has a SAFETY note
@@ -29,6 +30,7 @@ pub mod persist;
 pub mod plastic;
 pub mod preprocess;
 pub mod quant;
+pub mod usage;
 
 pub use adaptive::AdaptiveModel;
 pub use error::{Error, Result};

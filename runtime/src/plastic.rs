@@ -363,6 +363,36 @@ impl PlasticLayer {
         self.learn_ranked(v, eps, (teacher, rival))
     }
 
+    /// Replaces unit `mu`'s weights by `row` (a recruited unit, see
+    /// [`crate::AdaptiveModel::recruit`]), master and int8 copy, under the same guards as a
+    /// learning step: a row with a non-finite weight or a p-norm past the bound is refused
+    /// (`RolledBack`, nothing written).
+    pub fn replace_row(&mut self, mu: usize, row: &[f32]) -> Result<StepOutcome> {
+        if row.len() != self.cols {
+            return Err(Error::WrongLength {
+                what: "plastic layer row",
+                expected: self.cols,
+                found: row.len(),
+            });
+        }
+        if mu >= self.rows {
+            return Err(Error::WrongLength {
+                what: "plastic layer unit",
+                expected: self.rows,
+                found: mu,
+            });
+        }
+        let p = self.params.p;
+        let norm: f32 = row.iter().map(|&w| lebesgue_weight(w, p) * w).sum();
+        if !norm.is_finite() || libm::powf(norm, 1.0 / p) > self.guards.max_row_norm {
+            self.stats.rollbacks += 1;
+            return Ok(StepOutcome::RolledBack);
+        }
+        self.store_row(mu, row);
+        self.stats.updates += 1;
+        Ok(StepOutcome::Updated { winner: mu })
+    }
+
     /// Checks `v` and clamps `eps` to `0..=guards.eps_max`; `None` when the step would change
     /// nothing (a zero rate or an all-zero input).
     fn checked_rate(&self, v: &[f32], eps: f32) -> Result<Option<f32>> {
@@ -443,6 +473,38 @@ mod tests {
             1.0, 0.0, 0.5, 0.0, //
             0.0, 1.0, 0.0, -0.5,
         ]
+    }
+
+    #[test]
+    fn a_replaced_row_is_stored_whole_and_a_bad_one_is_refused() {
+        let mut layer = PlasticLayer::new(
+            &weights(),
+            3,
+            4,
+            PARAMS,
+            MasterPrecision::F32,
+            Guards::default(),
+        )
+        .unwrap();
+        let new_row = [0.25, -0.5, 0.75, 0.0];
+        assert_eq!(
+            layer.replace_row(2, &new_row).unwrap(),
+            StepOutcome::Updated { winner: 2 }
+        );
+        let mut row = [0.0; 4];
+        layer.master_row(2, &mut row);
+        assert_eq!(row, new_row);
+        // int8 copy: largest magnitude to 127.
+        assert_eq!(&layer.int8().0[8..], &[42, -85, 127, 0]);
+
+        for bad in [[f32::NAN, 0.0, 0.0, 0.0], [5.0, 0.0, 0.0, 0.0]] {
+            assert_eq!(layer.replace_row(1, &bad).unwrap(), StepOutcome::RolledBack);
+        }
+        layer.master_row(1, &mut row);
+        assert_eq!(row, [1.0, 0.0, 0.5, 0.0], "refused rows write nothing");
+        assert!(layer.replace_row(3, &new_row).is_err());
+        assert!(layer.replace_row(0, &new_row[..3]).is_err());
+        assert_eq!(layer.stats().rollbacks, 2);
     }
 
     #[test]
