@@ -14,8 +14,8 @@ use clap::Parser;
 use crate::adapt::{AdaptMode, parse_adapt, parse_rate};
 use crate::camera::{self, CameraSpec, OpenOptions, parse_camera};
 use crate::device::{
-    self, AdaptOptions, DEFAULT_ALIGN_HORIZON, DEFAULT_EPS, DEFAULT_EPS_SETTLE, DEFAULT_ETA,
-    DEFAULT_LABEL_EPS, DisplayOptions, PersistOptions, RunOptions, Summary,
+    self, AdaptOptions, DEFAULT_ALIGN_HORIZON, DEFAULT_EPS_SETTLE, DEFAULT_ETA, DEFAULT_LABEL_EPS,
+    DisplayOptions, PersistOptions, RunOptions, Summary,
 };
 use crate::error::Error;
 use crate::loader::{engine_for, load_checkpoint};
@@ -66,9 +66,10 @@ pub struct Args {
     #[arg(long, value_name = "MODE", default_value = "off", value_parser = parse_adapt)]
     pub adapt: AdaptMode,
 
-    /// Learning rate of the Krotov layer: the largest weight change of one step.
-    #[arg(long, value_name = "RATE", default_value_t = DEFAULT_EPS, value_parser = parse_rate)]
-    pub eps: f32,
+    /// Learning rate of the Krotov layer: the largest weight change of one step [default:
+    /// 0.005, or 0.01 with labels, which re-teach the readout as the units move].
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub eps: Option<f32>,
 
     /// Let the Krotov layer's rate settle while nothing drifts: it halves after N frames
     /// without a drift alert, falls on as N / (N + quiet frames), and comes back in full when
@@ -248,7 +249,7 @@ pub fn run_until(
         }),
         adapt: AdaptOptions {
             mode: args.adapt,
-            eps: args.eps,
+            eps: args.eps.unwrap_or_else(|| device::default_eps(args.adapt)),
             eps_settle: args.eps_settle,
             eta: args.eta,
             label_eps: args.label_eps,
@@ -296,7 +297,9 @@ mod tests {
         assert!(args.samples.is_none() && args.state.is_none());
         assert!(args.model.is_none() && args.frames.is_none() && args.display.is_none());
         assert_eq!(args.adapt, AdaptMode::Off);
-        assert_eq!((args.eps, args.eta, args.persist_every), (0.01, 0.01, 500));
+        assert_eq!((args.eps, args.eta, args.persist_every), (None, 0.01, 500));
+        assert_eq!(device::default_eps(args.adapt), 0.005);
+        assert_eq!(device::default_eps(AdaptMode::Labels(0.05)), 0.01);
         assert_eq!((args.eps_settle, args.label_eps), (2000, 0.05));
         assert_eq!((args.no_recruit, args.align_horizon), (false, 500));
     }
