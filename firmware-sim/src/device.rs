@@ -111,6 +111,7 @@ pub fn default_eps(mode: AdaptMode) -> f32 {
         _ => DEFAULT_EPS,
     }
 }
+
 /// Default of `--eps-settle`. Measured on `mnist-drift` over 200,000 frames without labels
 /// (shift at mid-run): a constant rate ends 9 points below a frozen device (60.6 % against
 /// 69.6 % over the last quarter) and is 3.5 points below it before the shift; settling over
