@@ -564,7 +564,10 @@ pub fn run(
             {
                 let label = usize::from(label);
                 match pipeline.adapt_label(label, adapt.eta, adapt.label_eps, adapt.recruit) {
-                    Ok(stepped) => summary.label_steps += u64::from(stepped),
+                    Ok(stepped) => {
+                        summary.label_steps += u64::from(stepped);
+                        summary.recruited_units = recruited(pipeline) - recruited_before;
+                    }
                     Err(e) => {
                         let _ = writeln!(log, "warning: label step failed: {e}");
                     }
@@ -621,7 +624,6 @@ pub fn run(
         summary.infer += times.infer;
         summary.adapt_time += adapt_time;
         summary.display += t_display.elapsed();
-        summary.recruited_units = recruited(pipeline) - recruited_before;
         let elapsed = t0.elapsed();
         if options.frame_budget.is_some_and(|b| elapsed > b) {
             summary.budget_misses += 1;

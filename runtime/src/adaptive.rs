@@ -146,19 +146,10 @@ impl AdaptiveModel {
     /// exactly as the shipped checkpoint does.
     pub fn enable_alignment(&mut self, calibration: u64, horizon: u32) {
         let units = self.hidden.len();
-        let restored = self.alignment.take().and_then(|a| {
-            let (reference, recent, observed) = a.parts();
-            HiddenAlignment::from_parts(
-                units,
-                reference.to_vec(),
-                recent.to_vec(),
-                observed,
-                calibration,
-                horizon,
-            )
+        self.alignment = Some(match self.alignment.take() {
+            Some(restored) => restored.with_schedule(calibration, horizon),
+            None => HiddenAlignment::new(units, calibration, horizon),
         });
-        self.alignment =
-            Some(restored.unwrap_or_else(|| HiddenAlignment::new(units, calibration, horizon)));
         self.aligning = true;
     }
 
@@ -182,14 +173,7 @@ impl AdaptiveModel {
     /// [`AdaptiveModel::infer`]; `observe` says whether the code enters the running means (not
     /// when the same frame is run again after a recruitment).
     fn forward(&mut self, v: &[f32], observe: bool) -> Result<Prediction> {
-        let (rows, cols) = self.plastic.shape();
-        if v.len() != cols {
-            return Err(Error::WrongLength {
-                what: "model input",
-                expected: cols,
-                found: v.len(),
-            });
-        }
+        let rows = self.check_input(v)?;
         if v.iter().any(|x| !x.is_finite()) {
             return Err(Error::NonFiniteInput);
         }
@@ -216,6 +200,32 @@ impl AdaptiveModel {
         Ok(predict(&self.outputs, Some(last)))
     }
 
+    /// Checks that `v` is as wide as the plastic layer's input; returns the layer's units.
+    fn check_input(&self, v: &[f32]) -> Result<usize> {
+        let (rows, cols) = self.plastic.shape();
+        if v.len() != cols {
+            return Err(Error::WrongLength {
+                what: "model input",
+                expected: cols,
+                found: v.len(),
+            });
+        }
+        Ok(rows)
+    }
+
+    /// Checks that `label` names one of the readout's classes; returns the number of classes.
+    fn check_label(&self, label: usize) -> Result<usize> {
+        let classes = self.outputs.len();
+        if label >= classes {
+            return Err(Error::WrongLength {
+                what: "label",
+                expected: classes,
+                found: label,
+            });
+        }
+        Ok(classes)
+    }
+
     /// One unsupervised step of the plastic layer on `v`; the winner counts as used.
     pub fn adapt_unsupervised(&mut self, v: &[f32], eps: f32) -> Result<StepOutcome> {
         let outcome = self.plastic.learn(v, eps)?;
@@ -240,22 +250,8 @@ impl AdaptiveModel {
     /// the new unit to the centre of the frames it wins. Growing prototypes where the
     /// classifier errs is what incremental LVQ and ART networks do.
     pub fn recruit(&mut self, v: &[f32], label: usize) -> Result<Option<usize>> {
-        let classes = self.outputs.len();
-        if label >= classes {
-            return Err(Error::WrongLength {
-                what: "label",
-                expected: classes,
-                found: label,
-            });
-        }
-        let (rows, cols) = self.plastic.shape();
-        if v.len() != cols {
-            return Err(Error::WrongLength {
-                what: "model input",
-                expected: cols,
-                found: v.len(),
-            });
-        }
+        let classes = self.check_label(label)?;
+        let rows = self.check_input(v)?;
         let last = &self.spec.layers[1].activation;
         if predict(&self.outputs, Some(last)).class == label {
             return Ok(None);
@@ -291,13 +287,7 @@ impl AdaptiveModel {
     /// One delta-rule step of the readout toward `label`, using the hidden activity and the
     /// outputs of the latest [`AdaptiveModel::infer`].
     pub fn adapt_label(&mut self, label: usize, eta: f32) -> Result<()> {
-        if label >= self.outputs.len() {
-            return Err(Error::WrongLength {
-                what: "label",
-                expected: self.outputs.len(),
-                found: label,
-            });
-        }
+        self.check_label(label)?;
         let (hi, lo) = match self.spec.layers[1].activation {
             Activation::Tanh { .. } => (1.0, -1.0),
             _ => (1.0, 0.0),

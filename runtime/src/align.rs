@@ -70,6 +70,16 @@ impl HiddenAlignment {
         })
     }
 
+    /// The same statistics under another schedule: the first `calibration` codes set the
+    /// reference (at least 1), the recent mean spans `horizon` frames (at least 1).
+    pub fn with_schedule(self, calibration: u64, horizon: u32) -> Self {
+        Self {
+            calibration: calibration.max(1),
+            horizon: horizon.max(1),
+            ..self
+        }
+    }
+
     /// The reference mean, the recent mean and the number of codes observed.
     pub fn parts(&self) -> (&[f32], &[f32], u64) {
         (&self.reference, &self.recent, self.observed)
