@@ -4,6 +4,7 @@
 //! stays a thin shell that only prints results and errors.
 
 use std::io::Write;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -21,6 +22,8 @@ use crate::error::Error;
 use crate::loader::{engine_for, load_checkpoint};
 use crate::persist::{StateFile, read_state};
 use crate::pipeline::{Pipeline, precision_name};
+use plastic_runtime::guard::Arbiter;
+use plastic_runtime::preprocess::Framing;
 
 /// The sample digits shipped with the simulator, drawn from by `synthetic:digits`.
 pub const DEFAULT_SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/mnist");
@@ -38,15 +41,18 @@ pub struct Args {
     pub model: Option<PathBuf>,
 
     /// Frame source: `dir:PATH` (a folder of images, labels from names like `0000_7.png`),
-    /// `synthetic:digits` (sample digits through a simulated camera), `synthetic:mnist-drift`
-    /// (the camera turns 25 degrees, blurs and inverts at the middle of the run),
-    /// `synthetic:mnist-return` (shifted for the middle third only) or `stdin:WxH:gray8|rgb24`
-    /// (raw frames on standard input, e.g. from `ffmpeg -f rawvideo -`).
+    /// `stdin:WxH:gray8|rgb24` (raw frames on standard input, e.g. from `ffmpeg -f rawvideo -`),
+    /// `v4l2:/dev/videoN`, or a simulated camera: `synthetic:digits` (sample digits on paper),
+    /// `synthetic:mnist-drift` (the camera turns 25 degrees, blurs and inverts at mid-run),
+    /// `synthetic:mnist-return` (shifted for the middle third only),
+    /// `synthetic:fashion-after-mnist` (a new task at mid-run), and the bank of shifts, each
+    /// shifted from 2/5 to 4/5 of the run: `thick-pen`, `thin-pen`, `tilt`, `small`,
+    /// `perspective`, `dim-light`, `negative`, `noisy-blur`, `fill-frame`, `one-class`.
     #[arg(long, value_name = "SPEC", default_value = "synthetic:digits", value_parser = parse_camera)]
     pub camera: CameraSpec,
 
     /// Stop after N frames (default: until the camera ends; 200 for synthetic:digits, 4000 for
-    /// the drift scenarios).
+    /// the drift scenarios, 5000 for the bank).
     #[arg(long, value_name = "N")]
     pub frames: Option<u64>,
 
@@ -98,6 +104,31 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_ALIGN_HORIZON)]
     pub align_horizon: u32,
 
+    /// How a frame becomes the 28x28 digit an MNIST model reads: `auto` uses a frame that is
+    /// already a framed digit (28x28, light on a black field) as it is and frames anything else
+    /// as `mnist` does; `mnist` finds the digit on the paper (dark or light ink, uneven light,
+    /// any size) and frames it as MNIST was made; `none` area-resizes the whole frame.
+    #[arg(long, value_enum, default_value_t = FramingArg::Auto)]
+    pub framing: FramingArg,
+
+    /// Where the stream's shift is, for the per-window report: `N` (from frame N to the end)
+    /// or `N..M` (frames N to M-1; the frames from M on are the original view again). Replaces
+    /// a synthetic scenario's own shift.
+    #[arg(long, value_name = "N[..M]", value_parser = parse_shift)]
+    pub shift_at: Option<Range<u64>>,
+
+    /// Write one JSON line per frame to FILE: index, label (if known), prediction, confidence,
+    /// whether the device learned on it, the drift indicator, whether it is in the shift.
+    #[arg(long, value_name = "FILE")]
+    pub frames_log: Option<PathBuf>,
+
+    /// Do not run the shipped model beside the learning one. By default a learning device
+    /// keeps the shipped model as an anchor: without labels the anchor answers the frames it
+    /// is sure of and the learned weights roll back when they disagree with it there too
+    /// often; with labels the device answers with whichever model the recent labels favour.
+    #[arg(long)]
+    pub no_anchor: bool,
+
     /// Count frames whose capture-to-display time exceeds N microseconds.
     #[arg(long, value_name = "N")]
     pub frame_budget_us: Option<u64>,
@@ -128,6 +159,49 @@ pub struct Args {
     /// Print one JSON object on stdout (logs stay on stderr).
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--framing` on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FramingArg {
+    /// A framed digit as it is, anything else framed like MNIST.
+    Auto,
+    /// Always framed like MNIST.
+    Mnist,
+    /// The whole frame, resized.
+    None,
+}
+
+impl From<FramingArg> for Framing {
+    fn from(arg: FramingArg) -> Self {
+        match arg {
+            FramingArg::Auto => Framing::Auto,
+            FramingArg::Mnist => Framing::Mnist,
+            FramingArg::None => Framing::None,
+        }
+    }
+}
+
+/// Parses `N` (frame N to the end of the stream) or `N..M`.
+pub fn parse_shift(text: &str) -> Result<Range<u64>, String> {
+    let bad = || {
+        format!(
+            "`{text}` is not a shift: give the first shifted frame (`--shift-at 1000`) or a range \
+             of frames (`--shift-at 1000..3000`, the end excluded)"
+        )
+    };
+    let number = |t: &str| t.trim().parse::<u64>().map_err(|_| bad());
+    match text.split_once("..") {
+        None => Ok(number(text)?..u64::MAX),
+        Some((a, b)) => {
+            let (start, end) = (number(a)?, number(b)?);
+            if start < end {
+                Ok(start..end)
+            } else {
+                Err(bad())
+            }
+        }
+    }
 }
 
 /// [`run_until`] without a way to stop it early.
@@ -225,7 +299,14 @@ pub fn run_until(
         }
     };
 
-    let mut pipeline = Pipeline::new(engine)?;
+    let mut pipeline = Pipeline::new(engine)?.with_framing(args.framing.into());
+    if args.adapt.learns() && !args.no_anchor {
+        let arbiter = match args.adapt {
+            AdaptMode::Labels(_) => Arbiter::Labels,
+            _ => Arbiter::Confidence,
+        };
+        pipeline.enable_guard(&build(&shipped)?, arbiter)?;
+    }
     let needed = pipeline.engine().memory_bytes() + pipeline.buffer_bytes();
     if let Some(budget) = args.mem_budget
         && needed > budget
@@ -260,6 +341,8 @@ pub fn run_until(
         frame_budget: args.frame_budget_us.map(Duration::from_micros),
         persist,
         stop,
+        shift: args.shift_at.clone(),
+        frames_log: args.frames_log.clone(),
     };
     let engine = pipeline.engine();
     let _ = writeln!(
@@ -326,5 +409,17 @@ mod tests {
         .unwrap();
         assert_eq!(args.camera, CameraSpec::Dir("/x".into()));
         assert_eq!(args.frames, Some(5));
+        assert_eq!(args.framing, FramingArg::Auto);
+        assert!(Args::try_parse_from(["plastic-sim", "--framing", "crop"]).is_err());
+    }
+
+    #[test]
+    fn shifts_parse_as_a_start_or_a_range() {
+        assert_eq!(parse_shift("1000"), Ok(1000..u64::MAX));
+        assert_eq!(parse_shift("10..20"), Ok(10..20));
+        for bad in ["", "x", "20..10", "5..5", "-1", "1..", "..3"] {
+            let err = parse_shift(bad).unwrap_err();
+            assert!(err.contains("--shift-at 1000"), "{err}");
+        }
     }
 }

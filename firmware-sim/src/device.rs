@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use plastic_runtime::Precision;
 use plastic_runtime::align::DEFAULT_CALIBRATION_FRAMES;
+use plastic_runtime::guard::GuardStats;
 use plastic_runtime::plastic::StepOutcome;
 
 use crate::adapt::AdaptMode;
@@ -24,6 +25,7 @@ use crate::camera::Camera;
 use crate::display::{self, Framebuffer, InputView, Learning, Recorder, ScreenState, draw_screen};
 use crate::drift::DriftMonitor;
 use crate::error::Error;
+use crate::frames_log::{FrameRecord, FramesLog};
 use crate::pipeline::{Pipeline, precision_name};
 use crate::rng::SplitMix64;
 use crate::windows::{Outcomes, WindowRanges};
@@ -54,6 +56,11 @@ pub struct RunOptions {
     pub persist: Option<PersistOptions>,
     /// Set from outside (a signal handler) to end the run after the current frame.
     pub stop: Option<Arc<AtomicBool>>,
+    /// The frames of the stream that are shifted, when the user knows (`--shift-at`); it
+    /// replaces the camera's own planned shift.
+    pub shift: Option<Range<u64>>,
+    /// Write one JSON line per frame here (`--frames-log`).
+    pub frames_log: Option<PathBuf>,
 }
 
 /// Where and how often the screen is saved.
@@ -207,6 +214,10 @@ pub struct Summary {
     pub label_steps: u64,
     /// Units recruited by labels the model got wrong, this run.
     pub recruited_units: u64,
+    /// The anchor's counters, when the shipped model ran beside the learning one.
+    pub guard: Option<GuardStats>,
+    /// Bytes of the anchor (the shipped weights: flash or a memory-mapped file on a device).
+    pub anchor_bytes: usize,
     /// Per-frame outcomes, for the windows.
     pub outcomes: Outcomes,
     /// The source's planned shift (frame indices), if any.
@@ -258,6 +269,8 @@ impl Summary {
             rollbacks: 0,
             label_steps: 0,
             recruited_units: 0,
+            guard: None,
+            anchor_bytes: 0,
             outcomes: Outcomes::default(),
             shift: None,
             frame_budget: None,
@@ -338,14 +351,18 @@ impl Summary {
             "windows": {
                 "before_shift": self.outcomes.accuracy(w.before_shift.clone()),
                 "after_shift": w.after_shift.clone().and_then(|r| self.outcomes.accuracy(r)),
+                "late_shift": w.late_shift.clone().and_then(|r| self.outcomes.accuracy(r)),
+                "after_return": w.after_return.clone().and_then(|r| self.outcomes.accuracy(r)),
                 "end": self.outcomes.accuracy(w.end.clone()),
             },
             "window_frames": {
                 "before_shift": range(&w.before_shift),
                 "after_shift": w.after_shift.as_ref().map(range),
+                "late_shift": w.late_shift.as_ref().map(range),
+                "after_return": w.after_return.as_ref().map(range),
                 "end": range(&w.end),
             },
-            "shift": self.shift.as_ref().map(range),
+            "shift": self.shift.as_ref().map(|s| range(&(s.start..s.end.min(self.frames.max(s.start))))),
             "accuracy_per_block": {
                 "frames": ACCURACY_BLOCK_FRAMES,
                 "accuracy": self.block_accuracies(),
@@ -361,6 +378,13 @@ impl Summary {
             "rollbacks": self.rollbacks,
             "label_steps": self.label_steps,
             "recruited_units": self.recruited_units,
+            "anchor": self.guard.map(|g| serde_json::json!({
+                "answers": g.anchor_answers,
+                "disagreements": g.disagreements,
+                "rollbacks": g.rollbacks,
+                "worst_disagreement": shortest(g.worst_disagreement),
+            })),
+            "anchor_bytes": self.anchor_bytes,
             "mean_infer_us": self.mean_infer_us(),
             "mean_frame_us": self.mean_frame_us(),
             "mean_capture_us": self.mean_us(self.capture),
@@ -481,7 +505,11 @@ pub fn run(
     summary.adapt = options.adapt;
     summary.model_bytes = pipeline.engine().memory_bytes();
     summary.frame_budget = options.frame_budget;
-    summary.shift = camera.shift();
+    summary.shift = options.shift.clone().or_else(|| camera.shift());
+    let mut frames_log = match &options.frames_log {
+        Some(path) => Some(FramesLog::create(path)?),
+        None => None,
+    };
     let limit = options.frames.or_else(|| camera.default_frames());
     summary.outcomes = Outcomes::with_capacity(limit.unwrap_or(0));
     let mut screen = match &options.display {
@@ -558,6 +586,7 @@ pub fn run(
 
         // Learning: the label step uses this frame's inference, so it goes first.
         let t_adapt = Instant::now();
+        let steps_before = summary.adaptation_steps + summary.label_steps;
         if adapt.mode.learns() {
             if let (AdaptMode::Labels(rate), Some(label)) = (adapt.mode, frame.label)
                 && presses.next_f32() < rate
@@ -573,7 +602,8 @@ pub fn run(
                     }
                 }
             }
-            let eps = adapt.eps * drift.learning_scale(adapt.eps_settle);
+            let rate_scale = pipeline.engine().adaptive().map_or(1.0, |m| m.rate_scale());
+            let eps = adapt.eps * drift.learning_scale(adapt.eps_settle) * rate_scale;
             match pipeline.adapt_unsupervised(eps) {
                 Ok(Some(StepOutcome::Updated { .. })) => summary.adaptation_steps += 1,
                 Ok(Some(StepOutcome::RolledBack)) => summary.rollbacks += 1,
@@ -584,6 +614,24 @@ pub fn run(
             }
         }
         let adapt_time = t_adapt.elapsed();
+        if let Some(frames) = &mut frames_log {
+            let shifted = summary
+                .shift
+                .as_ref()
+                .is_some_and(|s| s.contains(&summary.frames));
+            frames.write(
+                &FrameRecord {
+                    index: summary.frames,
+                    label: frame.label,
+                    prediction: prediction.class,
+                    confidence: prediction.confidence,
+                    learned: summary.adaptation_steps + summary.label_steps > steps_before,
+                    drift: drift.drift(),
+                    shifted,
+                },
+                log,
+            );
+        }
 
         let t_display = Instant::now();
         if let Some((fb, recorder)) = &mut screen {
@@ -648,6 +696,14 @@ pub fn run(
     }
     summary.wall = start.elapsed();
     summary.frames_seen = frames_before + summary.frames;
+    if let Some(m) = pipeline.engine().adaptive() {
+        summary.guard = m.guard_stats();
+        summary.anchor_bytes = m.anchor_bytes();
+    }
+    if let Some(frames) = frames_log {
+        frames.finish(log);
+    }
+    warn_about_the_stream(&summary, log);
     summary.peak_memory_bytes = summary.model_bytes
         + pipeline.buffer_bytes()
         + largest_frame
@@ -709,6 +765,32 @@ fn save(
                 options.path.display()
             );
         }
+    }
+}
+
+/// Tells the user when the stream made part of what they asked for meaningless: a shift that
+/// starts after the last frame, labels asked for on a stream that has none.
+fn warn_about_the_stream(summary: &Summary, log: &mut dyn Write) {
+    if let Some(shift) = &summary.shift
+        && shift.start >= summary.frames
+    {
+        let _ = writeln!(
+            log,
+            "warning: the shift starts at frame {} but the stream had {} frames: there is no \
+             after-shift window (give --shift-at a frame index below {})",
+            shift.start, summary.frames, summary.frames
+        );
+    }
+    if let AdaptMode::Labels(rate) = summary.adapt.mode
+        && summary.labelled == 0
+        && summary.frames > 0
+    {
+        let _ = writeln!(
+            log,
+            "warning: --adapt labels:{rate} but no frame of this stream had a label, so no label \
+             step was taken (a dir: camera reads labels from names like 0000_7.png; stdin: and \
+             v4l2: frames have none)"
+        );
     }
 }
 

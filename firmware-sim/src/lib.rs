@@ -24,6 +24,7 @@ pub mod device;
 pub mod display;
 pub mod drift;
 mod error;
+pub mod frames_log;
 pub mod loader;
 pub mod persist;
 pub mod pipeline;

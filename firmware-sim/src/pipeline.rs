@@ -11,14 +11,16 @@
 //! preprocessing.
 //!
 //! Framing follows the model: a 28x28x1 model was trained on MNIST, so the frame is framed the
-//! way MNIST was made ([`preprocess::frame_like_mnist`]); any other model gets the whole frame
-//! area-resized to its input ([`preprocess::resize_area`]), per channel for colour models.
+//! way MNIST was made ([`preprocess::frame_digit`]: a frame that already is a framed digit is
+//! used as it is, `--framing` chooses); any other model gets the whole frame area-resized to its
+//! input ([`preprocess::resize_area`]), per channel for colour models.
 
 use std::time::{Duration, Instant};
 
 use plastic_models::ModelSpec;
+use plastic_runtime::adaptive::LabelRates;
 use plastic_runtime::plastic::StepOutcome;
-use plastic_runtime::preprocess::{self, PixelFormat};
+use plastic_runtime::preprocess::{self, Framing, PixelFormat};
 use plastic_runtime::{AdaptiveModel, Model, Precision, Prediction, Workspace};
 
 use crate::camera::Frame;
@@ -120,6 +122,7 @@ impl Engine {
 pub struct Pipeline {
     engine: Engine,
     mnist_like: bool,
+    framing: Framing,
     /// The frame as 8-bit gray (or one colour plane of it).
     gray: Vec<u8>,
     /// Area-resized plane, 0..255 scale.
@@ -157,12 +160,19 @@ impl Pipeline {
         let len = input.len();
         Ok(Self {
             mnist_like,
+            framing: Framing::default(),
             gray: Vec::with_capacity(INITIAL_FRAME_PIXELS),
             resized: vec![0.0; width * height],
             pixels: vec![0; len],
             input: vec![0.0; len],
             engine,
         })
+    }
+
+    /// How frames become a 28x28 digit for an MNIST-style model (default [`Framing::Auto`]).
+    pub fn with_framing(mut self, framing: Framing) -> Self {
+        self.framing = framing;
+        self
     }
 
     /// What runs the frames.
@@ -185,6 +195,20 @@ impl Pipeline {
             Engine::Frozen { .. } => Ok(None),
             Engine::Adaptive(m) => Ok(Some(m.adapt_unsupervised(&self.input, eps)?)),
         }
+    }
+
+    /// From now on, an adaptive engine runs `shipped` beside itself as its anchor (see
+    /// [`AdaptiveModel::enable_guard`]); a frozen engine, or a shipped engine that is not
+    /// adaptive, is left as it is.
+    pub fn enable_guard(
+        &mut self,
+        shipped: &Engine,
+        arbiter: plastic_runtime::guard::Arbiter,
+    ) -> Result<(), Error> {
+        if let (Engine::Adaptive(m), Some(anchor)) = (&mut self.engine, shipped.adaptive()) {
+            m.enable_guard(anchor, arbiter)?;
+        }
+        Ok(())
     }
 
     /// From now on, an adaptive engine corrects its hidden code for the camera's drift (see
@@ -210,11 +234,7 @@ impl Pipeline {
         match &mut self.engine {
             Engine::Frozen { .. } => Ok(false),
             Engine::Adaptive(m) => {
-                if recruit {
-                    m.recruit(&self.input, label)?;
-                }
-                m.adapt_label_plastic(&self.input, label, eps)?;
-                m.adapt_label(label, eta)?;
+                m.learn_label(&self.input, label, LabelRates { eta, eps, recruit })?;
                 Ok(true)
             }
         }
@@ -259,7 +279,7 @@ impl Pipeline {
             let out: &mut [u8; 784] = (&mut self.pixels[..])
                 .try_into()
                 .expect("a 28x28x1 input holds 784 pixels");
-            preprocess::frame_like_mnist(&self.gray, fw, fh, out)?;
+            preprocess::frame_digit(&self.gray, fw, fh, self.framing, out)?;
             return Ok(());
         }
         for c in 0..input.channels {

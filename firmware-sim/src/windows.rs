@@ -81,6 +81,12 @@ pub struct WindowRanges {
     pub before_shift: Range<u64>,
     /// The first [`AFTER_SHIFT_FRAMES`] frames of the shift (fewer if it is shorter).
     pub after_shift: Option<Range<u64>>,
+    /// The second half of `after_shift`: where a learning device has had
+    /// [`AFTER_SHIFT_FRAMES`]` / 2` frames to adapt (what it "won back" is measured here).
+    pub late_shift: Option<Range<u64>>,
+    /// Every frame after the shift ended, when the run goes on past it: the original view
+    /// again (what a learning device forgot is measured here).
+    pub after_return: Option<Range<u64>>,
     /// The last quarter of the run.
     pub end: Range<u64>,
 }
@@ -91,11 +97,24 @@ impl WindowRanges {
         let before_end = shift.map_or(frames, |s| s.start.min(frames));
         let after_shift = shift.map(|s| {
             let start = s.start.min(frames);
-            start..(s.start + AFTER_SHIFT_FRAMES).min(s.end).min(frames)
+            start
+                ..s.start
+                    .saturating_add(AFTER_SHIFT_FRAMES)
+                    .min(s.end)
+                    .min(frames)
         });
+        let late_shift = after_shift.as_ref().map(|r| {
+            let start = r.start.saturating_add(AFTER_SHIFT_FRAMES / 2).min(r.end);
+            start..r.end
+        });
+        let after_return = shift
+            .filter(|s| s.end < frames)
+            .map(|s| s.end.max(before_end)..frames);
         Self {
             before_shift: 0..before_end,
             after_shift,
+            late_shift,
+            after_return,
             end: frames - frames.div_ceil(4)..frames,
         }
     }
@@ -130,11 +149,18 @@ mod tests {
         assert_eq!(w.before_shift, 0..2000);
         assert_eq!(w.after_shift, Some(2000..4000));
         assert_eq!(w.end, 3000..4000);
+        assert_eq!((w.late_shift, w.after_return), (Some(3000..4000), None));
         let w = WindowRanges::new(9000, Some(&(3000..6000)));
         assert_eq!(w.after_shift, Some(3000..5000));
+        assert_eq!(w.late_shift, Some(4000..5000));
+        assert_eq!(w.after_return, Some(6000..9000));
         assert_eq!(w.end, 6750..9000);
         let w = WindowRanges::new(10, None);
         assert_eq!((w.before_shift, w.after_shift, w.end), (0..10, None, 7..10));
+        assert_eq!((w.late_shift, w.after_return), (None, None));
+        // A short shift: the late window is what is left of it.
+        let w = WindowRanges::new(1000, Some(&(100..600)));
+        assert_eq!(w.late_shift, Some(600..600));
         // A run stopped before its shift: the after-shift window is empty.
         let w = WindowRanges::new(100, Some(&(2000..4000)));
         assert_eq!(w.after_shift, Some(100..100));

@@ -8,11 +8,14 @@
 //! what is learned besides the weights (the hidden code's running means, which units the frames
 //! still use) goes into its `train` metadata under `on_device` and comes back with it.
 
+use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
 use plastic_models::{Activation, Checkpoint, LayerKind, LayerTensors, ModelSpec, Weights};
 
 use crate::align::{DEFAULT_CALIBRATION_FRAMES, DEFAULT_HORIZON_FRAMES, HiddenAlignment};
+use crate::balance::LabelBalance;
+use crate::guard::{Answer, Arbiter, Guard, GuardStats};
 use crate::kernels::{self, Kernels};
 use crate::learn::delta::{delta_update, one_hot};
 use crate::learn::krotov::KrotovParams;
@@ -48,7 +51,39 @@ pub struct AdaptiveModel {
     alignment: Option<HiddenAlignment>,
     /// Whether inference corrects the hidden code (see [`HiddenAlignment`]).
     aligning: bool,
+    /// The latest hidden code before the correction (what the running means take in).
+    raw_hidden: Vec<f32>,
     recruited: u64,
+    /// The shipped model beside the adapted one, and who decides whose answer counts.
+    anchor: Option<Box<Anchor>>,
+    /// The classes' shares of the recent labels, which weigh each label step.
+    balance: LabelBalance,
+}
+
+/// The rates of the steps a label brings (see [`AdaptiveModel::learn_label`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LabelRates {
+    /// The readout's delta rule.
+    pub eta: f32,
+    /// The Krotov layer's supervised step (0: none).
+    pub eps: f32,
+    /// Whether a label the model got wrong recruits a unit.
+    pub recruit: bool,
+}
+
+/// The model the device shipped with: its int8 plastic layer and its readout, frozen, with
+/// the buffers of its forward pass (see [`crate::guard`]).
+#[derive(Debug, Clone)]
+struct Anchor {
+    q: Vec<i8>,
+    scale: Vec<f32>,
+    readout: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    hidden: Vec<f32>,
+    outputs: Vec<f32>,
+    guard: Guard,
+    /// The two models' classes on the latest frame: (anchor, adapted).
+    last: Option<(usize, usize)>,
 }
 
 impl AdaptiveModel {
@@ -105,12 +140,91 @@ impl AdaptiveModel {
             alignment: HiddenAlignment::from_json(
                 &saved["alignment"],
                 units,
+                second.outputs,
                 DEFAULT_CALIBRATION_FRAMES,
                 DEFAULT_HORIZON_FRAMES,
             ),
+            raw_hidden: vec![0.0; units],
             aligning: false,
             recruited: saved["recruited_units"].as_u64().unwrap_or(0),
+            anchor: None,
+            balance: LabelBalance::new(second.outputs),
         })
+    }
+
+    /// From now on, `shipped` (the model the device shipped with, of the same shape) runs
+    /// beside this one as its anchor, and `arbiter` decides whose answer [`AdaptiveModel::
+    /// infer`] gives and when the learned weights roll back (see [`crate::guard`]).
+    pub fn enable_guard(&mut self, shipped: &AdaptiveModel, arbiter: Arbiter) -> Result<()> {
+        let (q, scale) = shipped.plastic.int8();
+        if shipped.plastic.shape() != self.plastic.shape()
+            || shipped.readout.len() != self.readout.len()
+        {
+            return Err(Error::WrongLength {
+                what: "anchor model weights",
+                expected: self.readout.len(),
+                found: shipped.readout.len(),
+            });
+        }
+        self.anchor = Some(Box::new(Anchor {
+            q: q.to_vec(),
+            scale: scale.to_vec(),
+            readout: shipped.readout.clone(),
+            bias: shipped.bias.clone(),
+            hidden: vec![0.0; self.hidden.len()],
+            outputs: vec![0.0; self.outputs.len()],
+            guard: Guard::new(arbiter),
+            last: None,
+        }));
+        Ok(())
+    }
+
+    /// Puts the anchor's weights back (plastic layer, readout, bias) and forgets the hidden
+    /// code's recent means; nothing without an anchor. What the guard does when the learned
+    /// weights disagree with the anchor where it is sure (see [`crate::guard`]).
+    pub fn roll_back(&mut self) -> Result<()> {
+        let Some(anchor) = self.anchor.as_ref() else {
+            return Ok(());
+        };
+        self.plastic.restore_int8(&anchor.q, &anchor.scale)?;
+        self.readout.copy_from_slice(&anchor.readout);
+        if let (Some(b), Some(shipped)) = (self.bias.as_mut(), anchor.bias.as_ref()) {
+            b.copy_from_slice(shipped);
+        }
+        if let Some(alignment) = self.alignment.as_mut() {
+            alignment.reset_recent();
+        }
+        Ok(())
+    }
+
+    /// The guard's counters, when an anchor runs.
+    pub fn guard_stats(&self) -> Option<GuardStats> {
+        self.anchor.as_ref().map(|a| a.guard.stats())
+    }
+
+    /// Factor on the learning rates: 1 without an anchor, halved at every roll-back.
+    pub fn rate_scale(&self) -> f32 {
+        self.anchor.as_ref().map_or(1.0, |a| a.guard.rate_scale())
+    }
+
+    /// Bytes of the anchor: the shipped weights, which a device reads from flash or a
+    /// memory-mapped file, plus its buffers.
+    pub fn anchor_bytes(&self) -> usize {
+        self.anchor.as_ref().map_or(0, |a| {
+            a.q.len()
+                + (a.scale.len() + a.readout.len() + a.hidden.len() + a.outputs.len()) * 4
+                + a.bias.as_ref().map_or(0, |b| b.len() * 4)
+        })
+    }
+
+    /// Tells the guard the true label of the latest inferred frame, so that in labelled mode
+    /// it knows which model has been right (call before any label step changes the model).
+    pub fn observe_label(&mut self, label: usize) {
+        if let Some(anchor) = self.anchor.as_mut()
+            && let Some((a, b)) = anchor.last
+        {
+            anchor.guard.observe_label(a == label, b == label);
+        }
     }
 
     /// The spec the model was built from.
@@ -135,7 +249,8 @@ impl AdaptiveModel {
         self.plastic.memory_bytes()
             + self.readout.len() * 4
             + self.bias.as_ref().map_or(0, |b| b.len() * 4)
-            + units * 16 // running means (f32) and usage (u64)
+            + units * 8 // usage (u64)
+            + self.alignment.as_ref().map_or(0, |_| units * (8 * self.outputs.len() + 8))
             + self.row.len() * 4
     }
 
@@ -148,7 +263,7 @@ impl AdaptiveModel {
         let units = self.hidden.len();
         self.alignment = Some(match self.alignment.take() {
             Some(restored) => restored.with_schedule(calibration, horizon),
-            None => HiddenAlignment::new(units, calibration, horizon),
+            None => HiddenAlignment::new(units, self.outputs.len(), calibration, horizon),
         });
         self.aligning = true;
     }
@@ -170,8 +285,9 @@ impl AdaptiveModel {
         self.forward(v, true)
     }
 
-    /// [`AdaptiveModel::infer`]; `observe` says whether the code enters the running means (not
-    /// when the same frame is run again after a recruitment).
+    /// [`AdaptiveModel::infer`]; `observe` says whether the frame counts as a new one (its code
+    /// enters the running means and the guard judges it), which it does not when the same frame
+    /// is run again after a recruitment.
     fn forward(&mut self, v: &[f32], observe: bool) -> Result<Prediction> {
         let rows = self.check_input(v)?;
         if v.iter().any(|x| !x.is_finite()) {
@@ -184,10 +300,8 @@ impl AdaptiveModel {
             *h = a as f32 * s * sx;
         }
         apply_activation(&self.spec.layers[0].activation, &mut self.hidden[..rows]);
-        if let Some(alignment) = self.alignment.as_mut().filter(|_| self.aligning) {
-            if observe {
-                alignment.observe(&self.hidden);
-            }
+        if let Some(alignment) = self.alignment.as_ref().filter(|_| self.aligning) {
+            self.raw_hidden.copy_from_slice(&self.hidden);
             alignment.apply(&mut self.hidden);
         }
         self.kernels
@@ -197,7 +311,48 @@ impl AdaptiveModel {
         }
         let last = &self.spec.layers[1].activation;
         apply_activation(last, &mut self.outputs);
-        Ok(predict(&self.outputs, Some(last)))
+        let adapted = predict(&self.outputs, Some(last));
+        if !observe {
+            return Ok(adapted);
+        }
+        let answer = self.judge(sx, adapted)?;
+        if let Some(alignment) = self.alignment.as_mut().filter(|_| self.aligning) {
+            alignment.observe(&self.raw_hidden, answer.class);
+        }
+        Ok(answer)
+    }
+
+    /// Runs the anchor on the input quantized by the latest forward pass (scale `sx`) and lets
+    /// the guard decide whose answer counts; rolls the plastic layer back when it says so.
+    fn judge(&mut self, sx: f32, adapted: Prediction) -> Result<Prediction> {
+        let Some(anchor) = self.anchor.as_mut() else {
+            return Ok(adapted);
+        };
+        self.kernels.matvec_i8(&anchor.q, &self.xq, &mut self.acc);
+        for ((h, &a), &s) in anchor.hidden.iter_mut().zip(&self.acc).zip(&anchor.scale) {
+            *h = a as f32 * s * sx;
+        }
+        apply_activation(&self.spec.layers[0].activation, &mut anchor.hidden);
+        self.kernels
+            .matvec_f32(&anchor.readout, &anchor.hidden, &mut anchor.outputs);
+        if let Some(b) = &anchor.bias {
+            anchor.outputs.iter_mut().zip(b).for_each(|(o, b)| *o += b);
+        }
+        let last = &self.spec.layers[1].activation;
+        apply_activation(last, &mut anchor.outputs);
+        let shipped = predict(&anchor.outputs, Some(last));
+        anchor.last = Some((shipped.class, adapted.class));
+        let verdict = anchor.guard.judge(
+            (shipped.class, shipped.confidence),
+            (adapted.class, adapted.confidence),
+        );
+        if verdict.roll_back {
+            self.roll_back()?;
+        }
+        Ok(match verdict.answer {
+            Answer::Anchor => shipped,
+            Answer::Adapted => adapted,
+        })
     }
 
     /// Checks that `v` is as wide as the plastic layer's input; returns the layer's units.
@@ -282,6 +437,25 @@ impl AdaptiveModel {
         self.recruited += 1;
         self.forward(v, false)?;
         Ok(Some(unit))
+    }
+
+    /// Everything a label brings, from the latest [`AdaptiveModel::infer`] on `v`: the guard
+    /// learns which model was right; when `rates.recruit` is set and the model answered wrong,
+    /// a unit is recruited for the frame ([`AdaptiveModel::recruit`]); the Krotov layer takes
+    /// its supervised step ([`AdaptiveModel::adapt_label_plastic`]) and the readout its
+    /// delta-rule step ([`AdaptiveModel::adapt_label`]), both weighed by the label's class
+    /// balance (see [`crate::balance`]). The policy lives here, not in an app, so that every
+    /// device that learns from labels learns the same way.
+    pub fn learn_label(&mut self, v: &[f32], label: usize, rates: LabelRates) -> Result<()> {
+        self.check_label(label)?;
+        self.check_input(v)?;
+        self.observe_label(label);
+        let weight = self.balance.weigh(label);
+        if rates.recruit {
+            self.recruit(v, label)?;
+        }
+        self.adapt_label_plastic(v, label, rates.eps * weight)?;
+        self.adapt_label(label, rates.eta * weight)
     }
 
     /// One delta-rule step of the readout toward `label`, using the hidden activity and the
@@ -534,19 +708,34 @@ mod tests {
     }
 
     #[test]
-    fn with_one_calibration_frame_and_a_horizon_of_one_every_frame_reads_as_the_first() {
-        // Reference = code of frame 1, recent = code of the current frame: the correction
-        // `reference - recent` turns every code into frame 1's.
+    fn with_a_horizon_of_one_frame_per_class_a_frame_reads_as_the_class_reference() {
+        // Calibration on ten copies of v1 sets its class's reference to v1's code. v2 (v1
+        // with a few pixels cleared) is answered as the same class; with one recent frame per
+        // class (horizon 10, ten classes) the correction is code(v1) - code(v2) once v2 has
+        // been seen five times, so v2 then reads exactly as v1.
         let (_, mut plain) = default_model();
         let (_, mut aligned) = default_model();
-        plain.infer(&input(1)).unwrap();
+        let v1 = input(1);
+        let mut v2 = v1.clone();
+        let lit: Vec<usize> = (0..784).filter(|&i| v1[i] > 0.0).take(12).collect();
+        lit.iter().for_each(|&i| v2[i] = 0.0);
+        let class = plain.infer(&v1).unwrap().class;
         let first = plain.outputs().to_vec();
-        plain.infer(&input(2)).unwrap();
+        plain.infer(&v2).unwrap();
         assert_ne!(plain.outputs(), &first[..], "two different frames");
+        assert_eq!(
+            plain.infer(&v2).unwrap().class,
+            class,
+            "v2 reads as v1's class"
+        );
 
-        aligned.enable_alignment(1, 1);
-        aligned.infer(&input(1)).unwrap();
-        aligned.infer(&input(2)).unwrap();
+        aligned.enable_alignment(10, 10);
+        for _ in 0..10 {
+            aligned.infer(&v1).unwrap();
+        }
+        for _ in 0..6 {
+            aligned.infer(&v2).unwrap();
+        }
         for (a, b) in aligned.outputs().iter().zip(&first) {
             assert!((a - b).abs() < 1e-4, "{a} vs {b}");
         }
@@ -598,5 +787,78 @@ mod tests {
                 .unwrap();
         assert_eq!(fresh.usage, UnitUsage::new(400));
         assert!(fresh.alignment.is_none());
+    }
+
+    #[test]
+    fn a_roll_back_puts_the_shipped_weights_back_and_the_anchor_is_judged() {
+        let ckpt = Checkpoint::from_bytes(plastic_models::DEFAULT_CHECKPOINT).unwrap();
+        let shipped =
+            AdaptiveModel::from_checkpoint(&ckpt, MasterPrecision::F32, Guards::default()).unwrap();
+        let mut m = shipped.clone();
+        m.enable_guard(&shipped, Arbiter::Confidence).unwrap();
+        assert!(m.anchor_bytes() > 400 * 784);
+        for seed in 0..20 {
+            m.infer(&input(seed)).unwrap();
+            m.adapt_unsupervised(&input(seed), 0.05).unwrap();
+            m.adapt_label(seed % 10, 0.1).unwrap();
+        }
+        let stats = m.guard_stats().unwrap();
+        assert_eq!(
+            stats.rollbacks, 0,
+            "20 frames do not complete a check window"
+        );
+        let row = |model: &AdaptiveModel, mu| {
+            let mut r = [0.0; 784];
+            model.plastic().master_row(mu, &mut r);
+            r
+        };
+        let moved = (0..400)
+            .filter(|&mu| row(&m, mu) != row(&shipped, mu))
+            .count();
+        assert!(moved > 0 && m.readout != shipped.readout);
+        m.roll_back().unwrap();
+        assert!((0..400).all(|mu| row(&m, mu) == row(&shipped, mu)));
+        assert_eq!(m.readout, shipped.readout);
+        let v = input(3);
+        let (mut a, mut b) = (m.clone(), shipped.clone());
+        assert_eq!(a.infer(&v).unwrap(), b.infer(&v).unwrap());
+
+        // An anchor of another shape is refused.
+        let mut other = shipped.clone();
+        other.readout.pop();
+        assert!(m.enable_guard(&other, Arbiter::Labels).is_err());
+    }
+
+    #[test]
+    fn a_label_step_is_weighed_down_for_a_class_that_fills_the_labels() {
+        let (_, mut balanced) = default_model();
+        let (_, mut flooded) = default_model();
+        let rates = LabelRates {
+            eta: 0.05,
+            eps: 0.0,
+            recruit: false,
+        };
+        // Twenty labels of class 3 on the flooded model, round-robin on the other; then one
+        // more 3 on each: the flooded model's step is a fraction of the balanced one's.
+        for i in 0..20 {
+            let v = input(i);
+            flooded.infer(&v).unwrap();
+            flooded.learn_label(&v, 3, rates).unwrap();
+            balanced.infer(&v).unwrap();
+            balanced.learn_label(&v, i % 10, rates).unwrap();
+        }
+        let v = input(40);
+        let gain = |m: &mut AdaptiveModel| {
+            m.infer(&v).unwrap();
+            let before = m.outputs()[3];
+            m.learn_label(&v, 3, rates).unwrap();
+            m.infer(&v).unwrap();
+            m.outputs()[3] - before
+        };
+        let (g_balanced, g_flooded) = (gain(&mut balanced), gain(&mut flooded));
+        assert!(g_balanced > 0.0, "{g_balanced}");
+        assert!(g_flooded < 0.3 * g_balanced, "{g_flooded} vs {g_balanced}");
+        assert!(balanced.learn_label(&v, 10, rates).is_err());
+        assert!(balanced.learn_label(&v[..10], 1, rates).is_err());
     }
 }

@@ -19,8 +19,10 @@ extern crate std;
 
 pub mod adaptive;
 pub mod align;
+pub mod balance;
 mod conv;
 mod error;
+pub mod guard;
 #[allow(unsafe_code)] // SIMD intrinsics only; each block has a SAFETY note
 pub mod kernels;
 pub mod learn;

@@ -211,6 +211,27 @@ impl PlasticLayer {
         Self::new(&w, rows, cols, params, precision, guards)
     }
 
+    /// Sets every row to `q * scale` (int8 weights of the same shape, such as the ones the layer
+    /// started from): a roll-back. Allocates nothing.
+    pub fn restore_int8(&mut self, q: &[i8], scale: &[f32]) -> Result<()> {
+        if q.len() != self.rows * self.cols || scale.len() != self.rows {
+            return Err(Error::WrongLength {
+                what: "plastic layer int8 weights",
+                expected: self.rows * self.cols,
+                found: q.len(),
+            });
+        }
+        let mut row = core::mem::take(&mut self.row);
+        for (mu, (qs, &s)) in q.chunks_exact(self.cols).zip(scale).enumerate() {
+            for (w, &qv) in row.iter_mut().zip(qs) {
+                *w = f32::from(qv) * s;
+            }
+            self.store_row(mu, &row);
+        }
+        self.row = row;
+        Ok(())
+    }
+
     /// The int8 weights and row scales that inference reads.
     pub fn int8(&self) -> (&[i8], &[f32]) {
         (&self.q, &self.scale)
@@ -505,6 +526,31 @@ mod tests {
         assert!(layer.replace_row(3, &new_row).is_err());
         assert!(layer.replace_row(0, &new_row[..3]).is_err());
         assert_eq!(layer.stats().rollbacks, 2);
+    }
+
+    #[test]
+    fn a_restore_puts_int8_rows_back() {
+        let mut layer = PlasticLayer::new(
+            &weights(),
+            3,
+            4,
+            PARAMS,
+            MasterPrecision::F32,
+            Guards::default(),
+        )
+        .unwrap();
+        let (q, scale) = (layer.int8().0.to_vec(), layer.int8().1.to_vec());
+        // Unit 1 wins [0.5; 4] (the hand case below) and learns.
+        let out = layer.learn(&[0.5; 4], 0.1).unwrap();
+        assert_eq!(out, StepOutcome::Updated { winner: 1 });
+        assert_ne!(layer.int8().0, &q[..]);
+        layer.restore_int8(&q, &scale).unwrap();
+        assert_eq!(layer.int8().0, &q[..]);
+        let mut row = [0.0; 4];
+        layer.master_row(1, &mut row);
+        let expected: Vec<f32> = q[4..8].iter().map(|&v| f32::from(v) * scale[1]).collect();
+        assert_eq!(row.to_vec(), expected);
+        assert!(layer.restore_int8(&q[..4], &scale).is_err());
     }
 
     #[test]

@@ -62,64 +62,249 @@ pub fn resize_area(
     dw: usize,
     dh: usize,
 ) {
-    resize_area_mapped(src, stride, window, dst, dw, dh, f32::from);
+    resize_area_mapped(src, stride, window, dst, dw, dh, |_, _, v| f32::from(v));
 }
 
-/// MNIST-style framing of a gray `width x height` image into `out` (28 x 28 bytes).
+/// How a camera frame becomes a 28x28 digit for an MNIST-style model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Framing {
+    /// A frame that is already a framed digit (28x28, light ink on a black field, as MNIST and
+    /// its exports are) is used as it is; anything else is framed as [`Framing::Mnist`] does.
+    #[default]
+    Auto,
+    /// Always find the digit and frame it as MNIST was made ([`frame_like_mnist`]).
+    Mnist,
+    /// No framing: the whole frame, area-resized to 28x28, as it comes.
+    None,
+}
+
+/// Whether a `width x height` gray frame already looks like an MNIST digit: 28x28, and its
+/// outer two-pixel ring (where MNIST's 20x20 box never reaches) almost black. Such frames (the
+/// MNIST files, their PNG exports, another dataset framed the same way) must not be framed
+/// again: re-framing crops to a thresholded box and stretches the contrast, which moves the
+/// strokes the model was trained on.
+pub fn is_framed_like_mnist(gray: &[u8], width: usize, height: usize) -> bool {
+    if (width, height) != (28, 28) || gray.len() != 784 {
+        return false;
+    }
+    let ring = (0..784).filter(|&i| {
+        let (x, y) = (i % 28, i / 28);
+        !(2..26).contains(&x) || !(2..26).contains(&y)
+    });
+    let (mut sum, mut count) = (0u32, 0u32);
+    for i in ring {
+        sum += u32::from(gray[i]);
+        count += 1;
+    }
+    sum <= count * 8
+}
+
+/// [`frame_like_mnist`] or a copy, as `framing` says; [`Framing::None`] area-resizes the whole
+/// frame into `out`.
+pub fn frame_digit(
+    gray: &[u8],
+    width: usize,
+    height: usize,
+    framing: Framing,
+    out: &mut [u8; 784],
+) -> Result<()> {
+    check_gray(gray, width, height)?;
+    match framing {
+        Framing::Auto if is_framed_like_mnist(gray, width, height) => {
+            out.copy_from_slice(gray);
+            Ok(())
+        }
+        Framing::Auto | Framing::Mnist => frame_like_mnist(gray, width, height, out),
+        Framing::None => {
+            let mut plane = [0.0f32; 784];
+            resize_area(gray, width, (0, 0, width, height), &mut plane, 28, 28);
+            for (o, v) in out.iter_mut().zip(plane) {
+                *o = libm::roundf(v).clamp(0.0, 255.0) as u8;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn check_gray(gray: &[u8], width: usize, height: usize) -> Result<()> {
+    match width.checked_mul(height) {
+        Some(n) if n == gray.len() && n > 0 => Ok(()),
+        _ => Err(Error::WrongLength {
+            what: "gray frame",
+            expected: width.saturating_mul(height),
+            found: gray.len(),
+        }),
+    }
+}
+
+/// The paper under the digit: a plane of light `a + b x + c y` (x, y centred on the frame),
+/// which is what a lamp to one side of a sheet gives to first order.
+#[derive(Debug, Clone, Copy)]
+struct Paper {
+    a: f32,
+    b: f32,
+    c: f32,
+    cx: f32,
+    cy: f32,
+}
+
+impl Paper {
+    fn at(&self, x: usize, y: usize) -> f32 {
+        self.a + self.b * (x as f32 - self.cx) + self.c * (y as f32 - self.cy)
+    }
+}
+
+/// Least-squares plane through the pixels `keep` accepts; `None` when they are too few or
+/// collinear.
+fn fit_paper(
+    gray: &[u8],
+    width: usize,
+    height: usize,
+    keep: impl Fn(usize, usize, f32) -> bool,
+) -> Option<Paper> {
+    let (cx, cy) = ((width as f64 - 1.0) / 2.0, (height as f64 - 1.0) / 2.0);
+    let mut m = [0.0f64; 9]; // n, sx, sy, sxx, sxy, syy, sv, sxv, syv
+    for y in 0..height {
+        for x in 0..width {
+            let v = f32::from(gray[y * width + x]);
+            if !keep(x, y, v) {
+                continue;
+            }
+            let (dx, dy, v) = (x as f64 - cx, y as f64 - cy, f64::from(v));
+            for (slot, term) in
+                m.iter_mut()
+                    .zip([1.0, dx, dy, dx * dx, dx * dy, dy * dy, v, dx * v, dy * v])
+            {
+                *slot += term;
+            }
+        }
+    }
+    let [n, sx, sy, sxx, sxy, syy, sv, sxv, syv] = m;
+    if n < 3.0 {
+        return None;
+    }
+    // Normal equations [n sx sy; sx sxx sxy; sy sxy syy] [a b c] = [sv sxv syv], by Cramer.
+    let det3 = |c0: [f64; 3], c1: [f64; 3], c2: [f64; 3]| {
+        c0[0] * (c1[1] * c2[2] - c1[2] * c2[1]) - c1[0] * (c0[1] * c2[2] - c0[2] * c2[1])
+            + c2[0] * (c0[1] * c1[2] - c0[2] * c1[1])
+    };
+    let (k0, k1, k2, rhs) = ([n, sx, sy], [sx, sxx, sxy], [sy, sxy, syy], [sv, sxv, syv]);
+    let det = det3(k0, k1, k2);
+    if det.abs() < 1e-9 * n * n * n {
+        return None;
+    }
+    Some(Paper {
+        a: (det3(rhs, k1, k2) / det) as f32,
+        b: (det3(k0, rhs, k2) / det) as f32,
+        c: (det3(k0, k1, rhs) / det) as f32,
+        cx: cx as f32,
+        cy: cy as f32,
+    })
+}
+
+/// The value that `fraction` of the histogram's samples do not exceed (bins are values + `lo`).
+fn histogram_quantile(histogram: &[u32], total: u32, fraction: f32) -> i32 {
+    let wanted = libm::ceilf(total as f32 * fraction).max(1.0) as u32;
+    let mut seen = 0;
+    histogram
+        .iter()
+        .position(|&h| {
+            seen += h;
+            seen >= wanted
+        })
+        .unwrap_or(histogram.len() - 1) as i32
+}
+
+/// Offset of residual 0 in the residual histograms (residuals -255..=255).
+const ZERO: i32 = 255;
+
+/// MNIST-style framing of a gray `width x height` image into `out` (28 x 28 bytes): the digit
+/// found, scaled into a 20x20 box keeping its aspect ratio, its centre of mass placed at the
+/// field's centre, light ink on black, as MNIST's authors made the dataset.
 ///
-/// Light-background frames (mean above mid-gray) are inverted so the ink is bright. The paper
-/// level (with its noise) is the 80th percentile of the ink values; the bounding box of the
-/// pixels more than halfway from it to the brightest ink is the digit. That box, with the paper
-/// level subtracted and the contrast stretched to 0..255, is scaled into 20 x 20 keeping its
-/// aspect ratio, then shifted so its centre of mass lands on (14, 14). A flat frame gives an
-/// all-black input.
+/// Finding the digit on a real frame: the paper's light is modelled as a plane (a lamp to one
+/// side), fitted to the frame, and the ink is what departs from it on one side. Which side is
+/// decided by the tails of the departures: ink is the minority, so its tail is the longer one,
+/// whether it is dark ink on paper, chalk on a board, or a dim room darker than mid-gray. The
+/// plane is then fitted again to the paper alone, and the paper's noise (the median absolute
+/// departure) sets a floor below which nothing is ink. None of it assumes how much of the frame
+/// the digit covers, so a digit that fills the frame is found as well as a small one. The box of
+/// the pixels more than halfway from the floor to the strongest ink is the digit; its ink above
+/// the floor, stretched to 0..255, is what is scaled. A flat frame gives an all-black field.
 pub fn frame_like_mnist(
     gray: &[u8],
     width: usize,
     height: usize,
     out: &mut [u8; 784],
 ) -> Result<()> {
-    if gray.len() != width * height || width == 0 || height == 0 {
-        return Err(Error::WrongLength {
-            what: "gray frame",
-            expected: width * height,
-            found: gray.len(),
-        });
-    }
+    check_gray(gray, width, height)?;
     out.fill(0);
-    let mean = gray.iter().map(|&v| u64::from(v)).sum::<u64>() / gray.len() as u64;
-    let invert = mean > 127;
-    let ink = |v: u8| if invert { 255 - v } else { v };
-    // The paper is most of the frame: its level is the median ink value. Strokes are what
-    // stands out above it; a floor a quarter of the way up to the brightest ink keeps sensor
-    // noise and uneven light on the paper out of the digit.
-    let mut histogram = [0u32; 256];
-    gray.iter()
-        .for_each(|&v| histogram[usize::from(ink(v))] += 1);
-    // The ink value that `fraction` of the frame's pixels do not exceed.
-    let percentile = |fraction: f32| {
-        let wanted = libm::ceilf(gray.len() as f32 * fraction) as u32;
-        let mut seen = 0;
-        (0..=255u8)
-            .find(|&v| {
-                seen += histogram[usize::from(v)];
-                seen >= wanted
-            })
-            .unwrap_or(0)
+    let Some(first) = fit_paper(gray, width, height, |_, _, _| true) else {
+        return Ok(());
     };
-    // Paper fills most of a frame and strokes a small part: 80 % of the pixels are paper, and
-    // the 80th percentile is the paper's level plus most of its noise and uneven light. In a
-    // clean MNIST image it is 0, so such images pass through unchanged.
-    let floor = percentile(0.8);
-    let hi = gray.iter().map(|&v| ink(v)).max().unwrap_or(0);
-    if hi <= floor.saturating_add(16) {
+    // Departures from the plane, as a histogram over -255..=255.
+    let residual_histogram = |paper: &Paper, keep: &dyn Fn(f32) -> bool| {
+        let mut histogram = [0u32; 511];
+        let mut total = 0;
+        for y in 0..height {
+            for x in 0..width {
+                let r = f32::from(gray[y * width + x]) - paper.at(x, y);
+                if keep(r) {
+                    let bin = (libm::roundf(r) as i32 + ZERO).clamp(0, 510);
+                    histogram[bin as usize] += 1;
+                    total += 1;
+                }
+            }
+        }
+        (histogram, total)
+    };
+    let (histogram, total) = residual_histogram(&first, &|_| true);
+    let median = histogram_quantile(&histogram, total, 0.5) - ZERO;
+    let low = histogram_quantile(&histogram, total, 0.01) - ZERO;
+    let high = histogram_quantile(&histogram, total, 0.99) - ZERO;
+    // Ink is the longer tail: darker than the paper (ink on paper) or lighter (a negative).
+    let dark_ink = median - low > high - median;
+    let ink_of = move |paper: &Paper, x: usize, y: usize, v: u8| {
+        let r = f32::from(v) - paper.at(x, y);
+        if dark_ink { -r } else { r }
+    };
+    // The paper's spread from the first fit: median absolute departure, robust to the ink.
+    let spread = |paper: &Paper, keep: &dyn Fn(f32) -> bool| {
+        let (histogram, total) = residual_histogram(paper, keep);
+        if total == 0 {
+            return (0, 0.0);
+        }
+        let centre = histogram_quantile(&histogram, total, 0.5) - ZERO;
+        let mut deviations = [0u32; 511];
+        for (bin, &count) in histogram.iter().enumerate() {
+            deviations[(bin as i32 - ZERO - centre).unsigned_abs().min(510) as usize] += count;
+        }
+        (centre, histogram_quantile(&deviations, total, 0.5) as f32)
+    };
+    let (_, mad) = spread(&first, &|_| true);
+    // Refit the paper without the ink (anything more than 3 spreads toward the ink side).
+    let cut = 3.0 * 1.4826 * mad.max(1.0);
+    let paper = fit_paper(gray, width, height, |x, y, v| {
+        ink_of(&first, x, y, v.clamp(0.0, 255.0) as u8) <= cut
+    })
+    .unwrap_or(first);
+    let (_, mad) = spread(&paper, &|r| (if dark_ink { -r } else { r }) <= cut);
+    // Sensor noise and paper texture stay below three robust standard deviations.
+    let floor = (3.0 * 1.4826 * mad).max(4.0);
+    let mut hi = 0.0f32;
+    for y in 0..height {
+        for x in 0..width {
+            hi = hi.max(ink_of(&paper, x, y, gray[y * width + x]));
+        }
+    }
+    if hi <= floor + 16.0 {
         return Ok(()); // flat frame: nothing written
     }
-    let threshold = floor + (hi - floor) / 2;
+    let threshold = floor + (hi - floor) / 2.0;
     let (mut x0, mut y0, mut x1, mut y1) = (width, height, 0, 0);
     for y in 0..height {
         for x in 0..width {
-            if ink(gray[y * width + x]) > threshold {
+            if ink_of(&paper, x, y, gray[y * width + x]) > threshold {
                 x0 = x0.min(x);
                 x1 = x1.max(x);
                 y0 = y0.min(y);
@@ -135,7 +320,8 @@ pub fn frame_like_mnist(
         (bh * 20).div_ceil(side).clamp(1, 20),
     );
     let mut small = [0.0f32; 400];
-    // Resize from an inked, background-subtracted view of the frame.
+    // Resize from the ink above the floor, stretched to 0..255.
+    let stretch = 255.0 / (hi - floor);
     resize_area_mapped(
         gray,
         width,
@@ -143,9 +329,15 @@ pub fn frame_like_mnist(
         &mut small[..dw * dh],
         dw,
         dh,
-        |v| f32::from(ink(v).saturating_sub(floor)) * 255.0 / f32::from(hi - floor),
+        |x, y, v| (ink_of(&paper, x, y, v) - floor).max(0.0) * stretch,
     );
-    // Centre of mass of the small image.
+    place_by_centre_of_mass(&small[..dw * dh], dw, dh, out);
+    Ok(())
+}
+
+/// Writes the `dw x dh` image `small` into the 28x28 field so that its centre of mass lands on
+/// the field's centre; nothing when it has no mass.
+fn place_by_centre_of_mass(small: &[f32], dw: usize, dh: usize, out: &mut [u8; 784]) {
     let (mut mass, mut cx, mut cy) = (0.0f32, 0.0f32, 0.0f32);
     for y in 0..dh {
         for x in 0..dw {
@@ -156,7 +348,7 @@ pub fn frame_like_mnist(
         }
     }
     if mass <= 0.0 {
-        return Ok(());
+        return;
     }
     let ox = libm::roundf(14.0 - cx / mass - 0.5) as isize;
     let oy = libm::roundf(14.0 - cy / mass - 0.5) as isize;
@@ -168,10 +360,10 @@ pub fn frame_like_mnist(
             }
         }
     }
-    Ok(())
 }
 
-/// [`resize_area`] with a per-pixel mapping applied to the source bytes first.
+/// [`resize_area`] with a per-pixel mapping applied to the source bytes first (it is given the
+/// pixel's frame coordinates and value).
 fn resize_area_mapped(
     src: &[u8],
     stride: usize,
@@ -179,7 +371,7 @@ fn resize_area_mapped(
     dst: &mut [f32],
     dw: usize,
     dh: usize,
-    map: impl Fn(u8) -> f32,
+    map: impl Fn(usize, usize, u8) -> f32,
 ) {
     let fx = sw as f32 / dw as f32;
     let fy = sh as f32 / dh as f32;
@@ -196,7 +388,7 @@ fn resize_area_mapped(
                 let mut x = libm::floorf(x0) as usize;
                 while (x as f32) < x1 && x < sw {
                     let wx = (x1.min(x as f32 + 1.0) - x0.max(x as f32)).max(0.0);
-                    sum += wx * wy * map(src[(sy + y) * stride + sx + x]);
+                    sum += wx * wy * map(sx + x, sy + y, src[(sy + y) * stride + sx + x]);
                     area += wx * wy;
                     x += 1;
                 }
@@ -328,6 +520,96 @@ mod tests {
             m += f32::from(v);
         }
         assert!((cx / m - 13.5).abs() <= 0.6 && (cy / m - 13.5).abs() <= 0.6);
+    }
+
+    /// A `w x h` frame of paper at `paper` under a left-to-right gradient of `gradient` levels,
+    /// with a bar of `ink` over columns `xs` and rows `ys`.
+    fn paper_with_bar(
+        (w, h): (usize, usize),
+        paper: f32,
+        gradient: f32,
+        ink: u8,
+        xs: core::ops::Range<usize>,
+        ys: core::ops::Range<usize>,
+    ) -> alloc::vec::Vec<u8> {
+        let mut frame = alloc::vec![0u8; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let light = paper + gradient * (x as f32 / w as f32 - 0.5);
+                frame[y * w + x] = if xs.contains(&x) && ys.contains(&y) {
+                    ink
+                } else {
+                    light as u8
+                };
+            }
+        }
+        frame
+    }
+
+    /// Bright pixels (> 200) of a framed field, and its centre of mass.
+    fn lit_and_centre(out: &[u8; 784]) -> (usize, f32, f32) {
+        let (mut cx, mut cy, mut m) = (0.0, 0.0, 0.0);
+        for (i, &v) in out.iter().enumerate() {
+            cx += f32::from(v) * (i % 28) as f32;
+            cy += f32::from(v) * (i / 28) as f32;
+            m += f32::from(v);
+        }
+        (out.iter().filter(|&&v| v > 200).count(), cx / m, cy / m)
+    }
+
+    #[test]
+    fn dark_ink_in_a_dim_room_under_a_strong_gradient_is_found() {
+        // Paper at 100 (darker than mid-gray: a mean test would call it dark paper), a gradient
+        // of 80 levels across the frame, faint ink at 40 (fainter than the gradient's span).
+        let frame = paper_with_bar((100, 60), 100.0, 80.0, 40, 70..80, 5..35);
+        let mut out = [0u8; 784];
+        frame_like_mnist(&frame, 100, 60, &mut out).unwrap();
+        let (lit, cx, cy) = lit_and_centre(&out);
+        assert_eq!(lit, 140, "the 10 x 30 bar becomes 7 x 20 bright pixels");
+        assert!((cx - 13.5).abs() <= 0.6 && (cy - 13.5).abs() <= 0.6);
+    }
+
+    #[test]
+    fn light_ink_on_dark_paper_and_a_bar_that_fills_the_frame_are_found() {
+        // A negative: chalk at 230 on a board at 40.
+        let frame = paper_with_bar((100, 60), 40.0, 0.0, 230, 70..80, 5..35);
+        let mut out = [0u8; 784];
+        frame_like_mnist(&frame, 100, 60, &mut out).unwrap();
+        assert_eq!(lit_and_centre(&out).0, 140);
+        // A bar covering 40 % of the frame (more than the 20 % a percentile of paper allows).
+        let frame = paper_with_bar((50, 60), 200.0, 0.0, 20, 15..35, 0..60);
+        frame_like_mnist(&frame, 50, 60, &mut out).unwrap();
+        let (lit, _, _) = lit_and_centre(&out);
+        assert!(
+            lit >= 6 * 20,
+            "{lit} bright pixels: the bar, 20 x 60 scaled to 7 x 20"
+        );
+    }
+
+    #[test]
+    fn an_already_framed_digit_is_used_as_it_is_by_auto_framing_only() {
+        let mut digit = [0u8; 784];
+        for y in 6..22 {
+            for x in 12..15 {
+                digit[y * 28 + x] = 180 + (x as u8);
+            }
+        }
+        assert!(is_framed_like_mnist(&digit, 28, 28));
+        let mut out = [0u8; 784];
+        frame_digit(&digit, 28, 28, Framing::Auto, &mut out).unwrap();
+        assert_eq!(out, digit);
+        // MNIST framing re-frames it: stretched to 20 rows and to full contrast.
+        frame_digit(&digit, 28, 28, Framing::Mnist, &mut out).unwrap();
+        assert_ne!(out, digit);
+        // Dark ink on white paper at 28x28 is not framed yet.
+        let paper: alloc::vec::Vec<u8> = digit.iter().map(|&v| 255 - v).collect();
+        assert!(!is_framed_like_mnist(&paper, 28, 28));
+        // None resizes the whole frame as it is.
+        let frame = [100u8; 56 * 56];
+        frame_digit(&frame, 56, 56, Framing::None, &mut out).unwrap();
+        assert!(out.iter().all(|&v| v == 100));
+        assert!(frame_digit(&frame, 56, 55, Framing::Auto, &mut out).is_err());
+        assert!(frame_digit(&frame, usize::MAX, 2, Framing::Auto, &mut out).is_err());
     }
 
     #[test]

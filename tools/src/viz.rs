@@ -15,15 +15,16 @@ pub enum Command {
     /// The receptive fields of the first layer as a grid of images, as in Krotov & Hopfield's
     /// figure: red positive, blue negative, each field scaled by its largest magnitude.
     Fields(FieldsArgs),
-    /// Accuracy over frames of `plastic-sim --json` runs, one line per run (named by its
-    /// adaptation mode), the camera's shift shaded.
+    /// Accuracy over frames of `plastic-sim` runs, one line per run, the camera's shift
+    /// shaded: from `--json` summaries (named by their adaptation mode) or `--frames-log`
+    /// files (named by their file name).
     Frames(FramesArgs),
 }
 
 /// Arguments of `plastic viz frames`.
 #[derive(Debug, clap::Args)]
 pub struct FramesArgs {
-    /// `plastic-sim --json` summaries (one file per device).
+    /// `plastic-sim --json` summaries or `--frames-log` files (one file per device).
     #[arg(required = true)]
     summaries: Vec<PathBuf>,
     /// Where to write the SVG.
@@ -68,8 +69,17 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 .map(|path| {
                     let text = std::fs::read_to_string(path)
                         .with_context(|| format!("could not read {}", path.display()))?;
-                    serde_json::from_str(&text).with_context(|| {
-                        format!("{} is not a plastic-sim --json summary", path.display())
+                    if let Ok(summary) = serde_json::from_str(&text) {
+                        return Ok(summary);
+                    }
+                    let name = path
+                        .file_stem()
+                        .map_or("run".into(), |n| n.to_string_lossy());
+                    summary_from_frames_log(&text, &name).with_context(|| {
+                        format!(
+                            "{} is neither a plastic-sim --json summary nor a --frames-log file",
+                            path.display()
+                        )
                     })
                 })
                 .collect::<anyhow::Result<Vec<serde_json::Value>>>()?;
@@ -79,6 +89,56 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Frames per point when a chart is drawn from a frames log.
+const LOG_BLOCK_FRAMES: u64 = 100;
+
+/// A `--frames-log` file (one JSON object per frame) as the parts of a summary that
+/// [`frames_chart`] reads: accuracy per block of [`LOG_BLOCK_FRAMES`] frames, the shifted
+/// frames' span, and `name` as the run's name.
+pub fn summary_from_frames_log(text: &str, name: &str) -> anyhow::Result<serde_json::Value> {
+    let mut blocks: Vec<(u64, u64)> = Vec::new();
+    let (mut first_shifted, mut last_shifted) = (None, None);
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let record: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("line {} is not JSON", n + 1))?;
+        let frame = record["frame"]
+            .as_u64()
+            .with_context(|| format!("line {} has no frame index", n + 1))?;
+        let block = usize::try_from(frame / LOG_BLOCK_FRAMES)?;
+        if block >= 1 << 24 {
+            bail!("line {}: frame index {frame} is implausibly large", n + 1);
+        }
+        if blocks.len() <= block {
+            blocks.resize(block + 1, (0, 0));
+        }
+        if let Some(right) = record["correct"].as_bool() {
+            blocks[block].0 += 1;
+            blocks[block].1 += u64::from(right);
+        }
+        if record["shifted"] == true {
+            first_shifted.get_or_insert(frame);
+            last_shifted = Some(frame);
+        }
+    }
+    if blocks.is_empty() {
+        bail!("no frames in the log");
+    }
+    let accuracy: Vec<Option<f64>> = blocks
+        .iter()
+        .map(|&(labelled, right)| (labelled > 0).then(|| right as f64 / labelled as f64))
+        .collect();
+    let shift = first_shifted.zip(last_shifted).map(|(a, b)| [a, b + 1]);
+    Ok(serde_json::json!({
+        "adapt": name,
+        "shift": shift,
+        "accuracy_per_block": {"frames": LOG_BLOCK_FRAMES, "accuracy": accuracy},
+    }))
 }
 
 /// The chart of `plastic viz frames` for the given summaries.
@@ -207,5 +267,30 @@ mod tests {
         assert!(svg.contains(">camera shifted</text>"), "{svg}");
         let err = frames_chart(&[json!({"frames": 3})]).unwrap_err();
         assert!(err.to_string().contains("accuracy_per_block"), "{err}");
+    }
+
+    #[test]
+    fn a_frames_log_becomes_accuracy_per_block_and_its_shift() {
+        // 250 frames: the first 100 all right, the next 100 half right and shifted from 150,
+        // the last 50 unlabelled.
+        let mut log = String::new();
+        for i in 0..250u64 {
+            let correct = match i {
+                0..100 => json!(true),
+                100..200 => json!(i % 2 == 0),
+                _ => json!(null),
+            };
+            let line = json!({"frame": i, "correct": correct, "shifted": (150..200).contains(&i)});
+            log.push_str(&format!("{line}\n"));
+        }
+        let s = summary_from_frames_log(&log, "mine").unwrap();
+        assert_eq!(s["adapt"], "mine");
+        assert_eq!(s["shift"], json!([150, 200]));
+        assert_eq!(s["accuracy_per_block"]["accuracy"], json!([1.0, 0.5, null]));
+        assert_eq!(frames_chart(&[s]).unwrap().matches("<polyline").count(), 1);
+        assert!(summary_from_frames_log("", "x").is_err());
+        assert!(summary_from_frames_log("{\"frame\": \"a\"}", "x").is_err());
+        assert!(summary_from_frames_log("garbage", "x").is_err());
+        assert!(summary_from_frames_log("{\"frame\": 18446744073709551615}", "x").is_err());
     }
 }

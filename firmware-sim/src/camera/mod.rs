@@ -8,9 +8,11 @@
 mod dir;
 pub mod mnist;
 mod raw;
+pub mod scenario;
 mod synthetic;
 #[cfg(all(feature = "v4l2", target_os = "linux"))]
 mod v4l2;
+pub mod view;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -19,9 +21,11 @@ use plastic_runtime::preprocess::PixelFormat;
 
 pub use dir::DirCamera;
 pub use raw::RawCamera;
-pub use synthetic::{Digit, Optics, Scenario, SyntheticDigits};
+pub use scenario::Scenario;
+pub use synthetic::{Digit, SyntheticDigits};
 #[cfg(all(feature = "v4l2", target_os = "linux"))]
 pub use v4l2::V4l2Camera;
+pub use view::View;
 
 /// One captured frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +76,7 @@ pub trait Camera {
 #[non_exhaustive]
 pub enum CameraError {
     /// The spec string names no known source.
-    #[error("unknown camera `{spec}`: valid cameras are {}", CameraSpec::VALID)]
+    #[error("unknown camera `{spec}`: valid cameras are {}", CameraSpec::valid())]
     UnknownKind {
         /// The spec as given.
         spec: String,
@@ -172,11 +176,15 @@ pub enum CameraSpec {
 }
 
 impl CameraSpec {
-    /// The spec strings [`parse_camera`] accepts, for error messages and `--help`.
-    pub const VALID: &'static str = "`dir:PATH` (a folder of images), `synthetic:digits`, \
-        `synthetic:mnist-drift`, `synthetic:mnist-return`, `synthetic:fashion-after-mnist`, \
-        `stdin:WxH:gray8|rgb24` (raw frames \
-        on standard input), and `v4l2:/dev/videoN` (a camera; feature `v4l2`)";
+    /// The spec strings [`parse_camera`] accepts, for error messages.
+    pub fn valid() -> String {
+        format!(
+            "`dir:PATH` (a folder of images), `stdin:WxH:gray8|rgb24` (raw frames on standard \
+             input), `v4l2:/dev/videoN` (a camera; feature `v4l2`), and the simulated cameras \
+             {}",
+            Scenario::describe()
+        )
+    }
 }
 
 impl std::fmt::Display for CameraSpec {
@@ -203,7 +211,7 @@ fn format_name(format: PixelFormat) -> &'static str {
     }
 }
 
-/// Parses a camera spec string (see [`CameraSpec::VALID`]).
+/// Parses a camera spec string (see [`CameraSpec::valid`]).
 pub fn parse_camera(spec: &str) -> Result<CameraSpec, CameraError> {
     let unknown = || CameraError::UnknownKind { spec: spec.into() };
     match spec.split_once(':') {
@@ -309,7 +317,7 @@ pub fn open(spec: &CameraSpec, options: OpenOptions<'_>) -> Result<Opened, Camer
                 dir.display(),
                 camera.digits().len()
             );
-            if *scenario == Scenario::FashionAfterMnist {
+            if scenario.new_task() {
                 let fashion = fashion_dir().ok_or_else(|| CameraError::Empty {
                     path: mnist::shared_data_dir()
                         .unwrap_or_else(|| PathBuf::from("../shared/data"))

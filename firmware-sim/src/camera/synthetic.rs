@@ -6,18 +6,16 @@
 //! known labels and from a seed, so the whole device path (framing, normalisation, int8
 //! inference, on-device learning) is measured on the same frames every run.
 //!
-//! Per frame, drawn from the seeded stream in this order: a sample digit; a scale in
-//! 2x..3.5x; a sub-pixel position that keeps the digit fully inside the 160x120 frame; the
-//! paper's brightness and a linear illumination gradient; the ink's darkness. Then the camera's
-//! [`Optics`]: a rotation of the scene about the digit's centre, box blurs (focus), optionally a
-//! negative (inverted) image, and additive Gaussian sensor noise (sigma 6), clamped to 0..=255.
+//! Per frame, drawn from the seeded stream in this order: a sample digit; a scale; a sub-pixel
+//! position that keeps the digit's box inside the 160x120 frame (or, for a digit larger than the
+//! frame, its centre near the frame's); the paper's brightness and a linear illumination
+//! gradient; the ink's darkness. Each is drawn as a fraction of the range the frame's [`View`]
+//! gives, so every view of one seed shows the same digits at the same places. Then the view's
+//! pen (thicker or thinner strokes), the camera's pose (a rotation about the digit's centre, a
+//! keystone), box blurs (focus), optionally a negative image, and additive Gaussian sensor
+//! noise, clamped to 0..=255.
 //!
-//! A [`Scenario`] decides which optics each frame gets: `digits` keeps the original camera;
-//! `mnist-drift` swaps in [`Optics::SHIFTED`] at the middle of the run (a camera replaced by
-//! one mounted askew, out of focus, in negative mode); `mnist-return` uses it for the middle
-//! third and goes back to the original camera for the last third. Optics draw nothing from the
-//! stream, so every scenario with the same seed shows the same digits at the same places, and
-//! frozen and adapting devices can be compared frame by frame.
+//! A [`Scenario`] decides which view each frame gets (see [`super::scenario`]).
 //!
 //! `fashion-after-mnist` keeps the original camera but changes what it looks at: from the
 //! middle of the run on, Fashion-MNIST items (printed the same way) instead of digits, class i
@@ -31,6 +29,8 @@ use image::ImageFormat;
 use plastic_runtime::preprocess::PixelFormat;
 
 use super::dir::decode;
+use super::scenario::{DEFAULT_FRAMES, Scenario};
+use super::view::{View, change_pen};
 use super::{Camera, CameraError, Frame, label_from_name};
 use crate::rng::SplitMix64;
 
@@ -40,103 +40,6 @@ pub const WIDTH: usize = 160;
 pub const HEIGHT: usize = 120;
 /// Side of a sample digit.
 pub const DIGIT_SIDE: usize = 28;
-/// Standard deviation of the additive sensor noise, in gray levels.
-pub const NOISE_SIGMA: f32 = 6.0;
-/// Frames a bare run takes from this endless source.
-pub const DEFAULT_FRAMES: u64 = 200;
-/// Frames a bare run of a drift scenario takes: enough for a device to adapt after the shift.
-pub const DEFAULT_SCENARIO_FRAMES: u64 = 4000;
-
-/// Which camera each frame of the stream is seen through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scenario {
-    /// The original camera throughout: the no-shift control.
-    Digits,
-    /// The original camera for the first half, [`Optics::SHIFTED`] for the second.
-    MnistDrift,
-    /// The original camera, [`Optics::SHIFTED`] for the middle third, the original again for
-    /// the last third: does an adapting device still know the original camera afterwards?
-    MnistReturn,
-    /// Digits for the first half, Fashion-MNIST items (same camera) for the second.
-    FashionAfterMnist,
-}
-
-impl Scenario {
-    /// Every scenario, in the order `--help` lists them.
-    pub const ALL: [Scenario; 4] = [
-        Scenario::Digits,
-        Scenario::MnistDrift,
-        Scenario::MnistReturn,
-        Scenario::FashionAfterMnist,
-    ];
-
-    /// The name used in `synthetic:NAME`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scenario::Digits => "digits",
-            Scenario::MnistDrift => "mnist-drift",
-            Scenario::MnistReturn => "mnist-return",
-            Scenario::FashionAfterMnist => "fashion-after-mnist",
-        }
-    }
-
-    /// The scenario called `name`, if any.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    /// Frames a run takes when `--frames` is not given.
-    pub fn default_frames(self) -> u64 {
-        match self {
-            Scenario::Digits => DEFAULT_FRAMES,
-            Scenario::MnistDrift | Scenario::MnistReturn | Scenario::FashionAfterMnist => {
-                DEFAULT_SCENARIO_FRAMES
-            }
-        }
-    }
-
-    /// The frames seen through the shifted camera (or, for `fashion-after-mnist`, showing the
-    /// new task) in a run of `frames` frames.
-    pub fn shift(self, frames: u64) -> Option<Range<u64>> {
-        match self {
-            Scenario::Digits => None,
-            Scenario::MnistDrift | Scenario::FashionAfterMnist => Some(frames / 2..frames),
-            Scenario::MnistReturn => Some(frames / 3..2 * frames / 3),
-        }
-    }
-}
-
-/// What the camera does to the scene: fixed per camera, so it draws nothing from the stream.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Optics {
-    /// Rotation of the image about the digit's centre, in degrees (counter-clockwise).
-    pub rotation_deg: f32,
-    /// Passes of the 3x3 box blur: 1 is a slightly soft lens; each pass widens the blur.
-    pub blur_passes: u8,
-    /// A negative image (`255 - v`): light ink on dark paper.
-    pub invert: bool,
-}
-
-impl Optics {
-    /// The camera of `synthetic:digits`.
-    pub const ORIGINAL: Optics = Optics {
-        rotation_deg: 0.0,
-        blur_passes: 1,
-        invert: false,
-    };
-    /// The replacement camera of the drift scenarios: mounted 25 degrees askew, out of focus
-    /// (three blur passes, about a Gaussian of sigma 1.4 pixels) and in negative mode.
-    ///
-    /// Measured on the demo model (MNIST test digits, seed 0): the MNIST framing undoes the
-    /// negative (it inverts by the frame's mean) and shrinks the blur with the digit, so those
-    /// two cost about 1 point; the rotation costs the rest, 93 % -> 70 %. 20 degrees would cost
-    /// 15 points, 30 degrees 32: 25 is a clear drop that leaves most digits readable.
-    pub const SHIFTED: Optics = Optics {
-        rotation_deg: 25.0,
-        blur_passes: 3,
-        invert: true,
-    };
-}
 
 /// One labelled sample digit, MNIST style: 28x28, white ink on black.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,8 +59,14 @@ pub struct SyntheticDigits {
     rng: SplitMix64,
     /// Frames captured so far (the index of the next one).
     captured: u64,
-    /// Frames seen through [`Optics::SHIFTED`] instead of [`Optics::ORIGINAL`].
+    /// Frames seen through `shifted` instead of [`View::ORIGINAL`].
     shift: Option<Range<u64>>,
+    /// The view during the shift.
+    shifted: View,
+    /// Indices of the digits of each class (for a view that favours one class).
+    by_class: Vec<Vec<usize>>,
+    /// The digit after the view's pen.
+    pen: [u8; 784],
     frames: u64,
     /// Light reaching the sensor before blur and noise, 0..255 scale; also the ping-pong
     /// buffer of the blur passes.
@@ -231,11 +140,18 @@ impl SyntheticDigits {
         if digits.is_empty() {
             return None;
         }
+        let mut by_class = vec![Vec::new(); 256];
+        for (i, d) in digits.iter().enumerate() {
+            by_class[usize::from(d.label)].push(i);
+        }
         Some(Self {
             digits,
             rng: SplitMix64::new(seed),
             captured: 0,
             shift: scenario.shift(frames),
+            shifted: scenario.shifted_view(),
+            by_class,
+            pen: [0; 784],
             frames,
             canvas: vec![0.0; WIDTH * HEIGHT],
             blurred: vec![0.0; WIDTH * HEIGHT],
@@ -245,11 +161,11 @@ impl SyntheticDigits {
         })
     }
 
-    /// The optics of the frame with 0-based index `frame`.
-    pub fn optics_at(&self, frame: u64) -> Optics {
+    /// The view of the frame with 0-based index `frame`.
+    pub fn view_at(&self, frame: u64) -> View {
         match &self.shift {
-            Some(range) if range.contains(&frame) && self.new_task.is_none() => Optics::SHIFTED,
-            _ => Optics::ORIGINAL,
+            Some(range) if range.contains(&frame) && self.new_task.is_none() => self.shifted,
+            _ => View::ORIGINAL,
         }
     }
 
@@ -274,56 +190,80 @@ impl SyntheticDigits {
         self.last.map(|i| &pool[i])
     }
 
-    /// Renders the next scene into `out` (`WIDTH * HEIGHT` gray bytes) through `optics`;
-    /// returns its label.
+    /// Renders the next scene into `out` (`WIDTH * HEIGHT` gray bytes) through the frame's
+    /// view; returns its label.
     fn render(&mut self, frame: u64, out: &mut [u8]) -> u8 {
-        let optics = self.optics_at(frame);
+        let view = self.view_at(frame);
         let pool = match (&self.new_task, &self.shift) {
             (Some(items), Some(range)) if range.contains(&frame) => items,
             _ => &self.digits,
         };
         let rng = &mut self.rng;
-        let index = rng.below(pool.len());
+        let mut index = rng.below(pool.len());
+        if let Some((class, share)) = view.favoured
+            && rng.next_f32() < share
+        {
+            let members = &self.by_class[usize::from(class)];
+            if !members.is_empty() {
+                index = members[rng.below(members.len())];
+            }
+        }
         self.last = Some(index);
         let digit = &pool[index];
-        let scale = rng.uniform(2.0, 3.5);
+        let lerp = |(lo, hi): (f32, f32), u: f32| lo + (hi - lo) * u;
+        let scale = lerp(view.scale, rng.next_f32());
         let size = DIGIT_SIDE as f32 * scale;
-        let ox = rng.uniform(0.0, WIDTH as f32 - size);
-        let oy = rng.uniform(0.0, HEIGHT as f32 - size);
+        // A digit larger than the frame is placed with its centre within a fifth of the
+        // frame's size from the frame's centre (the uniform over a reversed range would do it
+        // only by accident).
+        let place = |extent: f32, u: f32| {
+            if size <= extent {
+                (extent - size) * u
+            } else {
+                (extent - size) / 2.0 + extent * 0.2 * (u - 0.5)
+            }
+        };
+        let ox = place(WIDTH as f32, rng.next_f32());
+        let oy = place(HEIGHT as f32, rng.next_f32());
         // Paper brightness and a linear light gradient in a random direction: up to +-30
-        // levels across the frame, enough that a fixed threshold would fail.
-        let paper = rng.uniform(170.0, 225.0);
+        // levels across the frame in the original view, enough that a fixed threshold would
+        // fail.
+        let paper = lerp(view.paper, rng.next_f32());
         let angle = rng.uniform(0.0, core::f32::consts::TAU);
-        let strength = rng.uniform(20.0, 60.0);
+        let strength = lerp(view.gradient, rng.next_f32());
         let (gx, gy) = (
             strength * angle.cos() / WIDTH as f32,
             strength * angle.sin() / HEIGHT as f32,
         );
-        let ink = rng.uniform(0.75, 0.9);
+        let ink = lerp(view.ink, rng.next_f32());
+        change_pen(&digit.pixels, view.pen, &mut self.pen);
 
         // The camera turned by theta about the digit's centre: each sensor pixel looks at the
         // scene point rotated by -theta. The digit's 20x20 core, rotated, stays within its
-        // 28x28 box, so the placement above keeps it inside the frame at any angle.
-        let (sin, cos) = optics.rotation_deg.to_radians().sin_cos();
+        // 28x28 box, so the placement above keeps it inside the frame at any angle. A keystone
+        // changes the horizontal magnification along the digit's height.
+        let (sin, cos) = view.rotation_deg.to_radians().sin_cos();
         let half = size / 2.0;
         let (cx, cy) = (ox + half, oy + half);
         for y in 0..HEIGHT {
             for x in 0..WIDTH {
                 let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
                 let (sx, sy) = (cos * dx + sin * dy, cos * dy - sin * dx);
+                let widen = (1.0 + view.keystone * sy / half).max(0.2);
+                let sx = sx / widen;
                 let light = paper
                     + gx * (x as f32 - WIDTH as f32 / 2.0)
                     + gy * (y as f32 - HEIGHT as f32 / 2.0);
                 // Scene point mapped back into the digit's pixel grid.
                 let u = (sx + half) / scale - 0.5;
                 let v = (sy + half) / scale - 0.5;
-                let d = bilinear(&digit.pixels, u, v) / 255.0;
+                let d = bilinear(&self.pen, u, v) / 255.0;
                 self.canvas[y * WIDTH + x] = light * (1.0 - ink * d);
             }
         }
         // Blur passes ping-pong between the two buffers.
         let mut result_in_blurred = false;
-        for _ in 0..optics.blur_passes {
+        for _ in 0..view.blur_passes {
             if result_in_blurred {
                 box_blur_3x3(&self.blurred, &mut self.canvas, WIDTH, HEIGHT);
             } else {
@@ -337,8 +277,8 @@ impl SyntheticDigits {
             &self.canvas
         };
         for (o, &v) in out.iter_mut().zip(image) {
-            let v = if optics.invert { 255.0 - v } else { v };
-            let noisy = v + NOISE_SIGMA * rng.gaussian();
+            let v = if view.invert { 255.0 - v } else { v };
+            let noisy = v + view.noise_sigma * rng.gaussian();
             *o = noisy.round().clamp(0.0, 255.0) as u8;
         }
         digit.label
