@@ -11,7 +11,11 @@ original view returns).
 
     python3 bench/shift_bank.py [--sim target/release/plastic-sim] [--seeds 0,1,2]
         [--scenarios thick-pen,tilt] [--modes off,unsupervised,labels:0.05,labels:0.2]
-        [--extra "--model m.int8.safetensors"] [--json out.json]
+        [--extra "--model m.int8.safetensors"] [--json out.json] [--load out.json]
+
+The share won back is left out (n/a) where the frozen device's mean drop is under 3 points: a
+share of a drop that small is noise (a label shift, a negative the framing undoes).
+`--load` redraws the table from a `--json` file of an earlier run instead of running again.
 """
 import argparse
 import json
@@ -23,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 BANK = ["thick-pen", "thin-pen", "tilt", "small", "perspective", "dim-light", "negative",
         "noisy-blur", "fill-frame", "one-class"]
 WINDOWS = ["before_shift", "after_shift", "late_shift", "after_return"]
+MIN_DROP = 0.03
 
 
 def run(sim, scenario, mode, seed, extra):
@@ -48,6 +53,7 @@ def main():
     ap.add_argument("--extra", default="", help="more plastic-sim options for every run")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--json", help="also write every run's windows here")
+    ap.add_argument("--load", help="draw the table from this --json file, running nothing")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     scenarios = args.scenarios.split(",")
@@ -56,10 +62,15 @@ def main():
         modes.insert(0, "off")
     extra = shlex.split(args.extra)
     jobs = [(sc, m, s) for sc in scenarios for m in modes for s in seeds]
-    with ThreadPoolExecutor(args.jobs) as pool:
-        results = dict(zip(jobs, pool.map(lambda j: run(args.sim, *j, extra), jobs)))
-    win = {k: v["windows"] for k, v in results.items()}
-    if args.json:
+    if args.load:
+        with open(args.load) as f:
+            saved = json.load(f)
+        win = {j: saved[f"{j[0]}|{j[1]}|{j[2]}"] for j in jobs}
+    else:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            results = dict(zip(jobs, pool.map(lambda j: run(args.sim, *j, extra), jobs)))
+        win = {k: v["windows"] for k, v in results.items()}
+    if args.json and not args.load:
         with open(args.json, "w") as f:
             json.dump({f"{sc}|{m}|{s}": w for (sc, m, s), w in win.items()}, f, indent=1)
 
@@ -79,7 +90,7 @@ def main():
             for s, f in zip(seeds, frozen):
                 w = win[(sc, m, s)]
                 drop = f["before_shift"] - f["after_shift"]
-                if drop > 0.02:
+                if mean(drops) >= MIN_DROP:
                     won.append((w["late_shift"] - f["late_shift"]) / drop)
                 worst.append(min(w[k] - f[k] for k in WINDOWS if f.get(k) is not None))
                 if f.get("after_return") is not None:

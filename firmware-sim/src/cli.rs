@@ -13,6 +13,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::adapt::{AdaptMode, parse_adapt, parse_rate};
+use crate::baseline::BaselineSpec;
 use crate::camera::{self, CameraSpec, OpenOptions, parse_camera};
 use crate::device::{
     self, AdaptOptions, DEFAULT_ALIGN_HORIZON, DEFAULT_EPS_SETTLE, DEFAULT_ETA, DEFAULT_LABEL_EPS,
@@ -129,6 +130,14 @@ pub struct Args {
     #[arg(long)]
     pub no_anchor: bool,
 
+    /// Instead of the device's learning, a baseline learner reads the shipped model's hidden
+    /// code and gets a label on a fraction RATE of the labelled frames (the same frames as
+    /// `--adapt labels:RATE`): `slda:RATE` (a streaming linear discriminant: class means and a
+    /// shared covariance) or `refit:RATE` (the readout refitted to every labelled frame). With
+    /// `--adapt off` only.
+    #[arg(long, value_name = "KIND:RATE")]
+    pub baseline: Option<BaselineSpec>,
+
     /// Count frames whose capture-to-display time exceeds N microseconds.
     #[arg(long, value_name = "N")]
     pub frame_budget_us: Option<u64>,
@@ -216,6 +225,15 @@ pub fn run_until(
     stop: Option<Arc<AtomicBool>>,
     log: &mut dyn Write,
 ) -> Result<Summary, Error> {
+    if let Some(b) = args.baseline
+        && args.adapt.learns()
+    {
+        return Err(Error::Baseline(format!(
+            "--baseline {b} replaces the device's own learning, so it runs with --adapt off, not \
+             --adapt {}",
+            args.adapt
+        )));
+    }
     let shipped = load_checkpoint(args.model.as_deref())?;
     let model_error = |source| match &args.model {
         Some(path) => Error::BadModel {
@@ -343,6 +361,7 @@ pub fn run_until(
         stop,
         shift: args.shift_at.clone(),
         frames_log: args.frames_log.clone(),
+        baseline: args.baseline,
     };
     let engine = pipeline.engine();
     let _ = writeln!(

@@ -21,6 +21,7 @@ use plastic_runtime::guard::GuardStats;
 use plastic_runtime::plastic::StepOutcome;
 
 use crate::adapt::AdaptMode;
+use crate::baseline::{Baseline, BaselineSpec};
 use crate::camera::Camera;
 use crate::display::{self, Framebuffer, InputView, Learning, Recorder, ScreenState, draw_screen};
 use crate::drift::DriftMonitor;
@@ -37,6 +38,9 @@ const FPS_SMOOTHING: f32 = 0.1;
 /// Mixed into `--seed` for the button-press stream, so it is independent of the camera's
 /// stream drawn from the same seed.
 const LABEL_STREAM: u64 = 0x6275_7474_6f6e; // "button"
+/// Frames at the start of a run on which a baseline learns the shipped readout's answers (see
+/// [`crate::baseline`]).
+const BASELINE_WARMUP_FRAMES: u64 = 1000;
 /// Bytes the display holds when on: the RGB565 panel and the RGB snapshot buffer.
 const DISPLAY_BYTES: usize = (display::WIDTH * display::HEIGHT) as usize * (2 + 3);
 
@@ -61,6 +65,9 @@ pub struct RunOptions {
     pub shift: Option<Range<u64>>,
     /// Write one JSON line per frame here (`--frames-log`).
     pub frames_log: Option<PathBuf>,
+    /// A baseline learner that reads the frozen hidden code instead of the device learning
+    /// (`--baseline`, with `--adapt off`).
+    pub baseline: Option<BaselineSpec>,
 }
 
 /// Where and how often the screen is saved.
@@ -214,6 +221,8 @@ pub struct Summary {
     pub label_steps: u64,
     /// Units recruited by labels the model got wrong, this run.
     pub recruited_units: u64,
+    /// The baseline learner that answered instead of the device's readout, if any.
+    pub baseline: Option<BaselineSpec>,
     /// The anchor's counters, when the shipped model ran beside the learning one.
     pub guard: Option<GuardStats>,
     /// Bytes of the anchor (the shipped weights: flash or a memory-mapped file on a device).
@@ -269,6 +278,7 @@ impl Summary {
             rollbacks: 0,
             label_steps: 0,
             recruited_units: 0,
+            baseline: None,
             guard: None,
             anchor_bytes: 0,
             outcomes: Outcomes::default(),
@@ -385,6 +395,7 @@ impl Summary {
                 "worst_disagreement": shortest(g.worst_disagreement),
             })),
             "anchor_bytes": self.anchor_bytes,
+            "baseline": self.baseline.map(|b| b.to_string()),
             "mean_infer_us": self.mean_infer_us(),
             "mean_frame_us": self.mean_frame_us(),
             "mean_capture_us": self.mean_us(self.capture),
@@ -538,6 +549,16 @@ pub fn run(
         .and_then(|p| p.drift)
         .unwrap_or_default();
     let mut confidences = vec![0.0f32; spec.output_len()];
+    let mut baseline = match (options.baseline, pipeline.hidden()) {
+        (None, _) => None,
+        (Some(b), Some(code)) => Some((b, Baseline::new(b.kind, code.len(), spec.output_len()))),
+        (Some(b), None) => {
+            return Err(Error::Baseline(format!(
+                "--baseline {b} reads a Krotov model's hidden code; this model has none"
+            )));
+        }
+    };
+    summary.baseline = options.baseline;
     let start = Instant::now();
 
     while limit.is_none_or(|n| summary.frames < n) {
@@ -562,7 +583,7 @@ pub fn run(
         };
         let captured = t0.elapsed();
         largest_frame = largest_frame.max(frame.data.capacity());
-        let (prediction, times) = match pipeline.run(&frame) {
+        let (mut prediction, times) = match pipeline.run(&frame) {
             Ok(result) => result,
             Err(e) => {
                 let _ = writeln!(log, "warning: skipped frame {}: {e}", summary.frames);
@@ -571,6 +592,12 @@ pub fn run(
                 continue;
             }
         };
+        let shipped_class = prediction.class;
+        if let Some((_, learner)) = &baseline
+            && let Some(class) = pipeline.hidden().and_then(|h| learner.predict(h))
+        {
+            prediction.class = class;
+        }
         drift.observe(prediction.confidence);
         if screen.is_some() {
             pipeline.engine().class_confidences(&mut confidences);
@@ -611,6 +638,17 @@ pub fn run(
                 Err(e) => {
                     let _ = writeln!(log, "warning: learning step failed: {e}");
                 }
+            }
+        }
+        if let Some((spec, learner)) = &mut baseline
+            && let Some(code) = pipeline.hidden()
+        {
+            let pressed = frame.label.filter(|_| presses.next_f32() < spec.rate);
+            if let Some(label) = pressed {
+                learner.learn(code, usize::from(label));
+                summary.label_steps += 1;
+            } else if summary.frames < BASELINE_WARMUP_FRAMES {
+                learner.learn(code, shipped_class);
             }
         }
         let adapt_time = t_adapt.elapsed();

@@ -82,6 +82,9 @@ pub enum Error {
     /// The camera could not be opened.
     #[error(transparent)]
     Camera(#[from] CameraError),
+    /// A baseline learner cannot run as asked.
+    #[error("{0}")]
+    Baseline(String),
     /// A display output (folder, PNG, GIF) could not be written.
     #[error("could not write `{}`: {source}", path.display())]
     Write {
@@ -127,16 +130,21 @@ impl Error {
                 "this is a bug in the simulator or the model; please report it with the command line"
             }
             Error::Camera(CameraError::UnknownKind { .. }) => {
-                "use --camera dir:PATH, synthetic:digits, synthetic:mnist-drift, \
-                 synthetic:mnist-return or stdin:WxH:gray8"
+                "use --camera dir:PATH, stdin:WxH:gray8 or synthetic:NAME (plastic-sim --help \
+                 lists the scenarios)"
             }
             Error::Camera(CameraError::Empty { .. } | CameraError::BadSample { .. }) => {
                 "point --camera dir:PATH at a folder of images, or --samples DIR at 28x28 digits \
                  named like 0000_7.png"
             }
             Error::Camera(_) => "check that the folder exists and is readable",
+            Error::Baseline(_) => {
+                "use --baseline with --adapt off and a Krotov model (the built-in one, or one \
+                 written by `plastic-train krotov`)"
+            }
             Error::Write { .. } | Error::Encode { .. } => {
-                "check that the --display folder is writable and the disk has room"
+                "check that the --display folder or the --frames-log file's folder exists, is \
+                 writable, and the disk has room"
             }
         }
     }

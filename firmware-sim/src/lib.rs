@@ -18,6 +18,7 @@
 #![deny(unsafe_code)]
 
 pub mod adapt;
+pub mod baseline;
 pub mod camera;
 pub mod cli;
 pub mod device;

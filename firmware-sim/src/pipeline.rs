@@ -240,6 +240,12 @@ impl Pipeline {
         }
     }
 
+    /// The hidden code of an adaptive engine after the latest [`Pipeline::run`]; `None` for a
+    /// frozen engine.
+    pub fn hidden(&self) -> Option<&[f32]> {
+        self.engine.adaptive().map(AdaptiveModel::hidden)
+    }
+
     /// The model's input after the latest [`Pipeline::run`], as bytes (channel-planar).
     pub fn input_pixels(&self) -> &[u8] {
         &self.pixels

@@ -120,10 +120,37 @@ fn bad_requests_get_a_message_and_no_panic() {
         "{stderr}"
     );
 
+    // A baseline replaces the device's learning: not with a learning mode.
+    let out = sim(&["--baseline", "slda:0.1", "--adapt", "unsupervised"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("--adapt off"), "{stderr}");
+
     // A malformed shift is refused by the parser (exit 2).
     let out = sim(&["--shift-at", "9..3"]);
     assert_eq!(out.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_baseline_learns_from_the_same_presses_and_answers() {
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--camera", "synthetic:digits", "--frames", "300", "--json"];
+        args.extend(extra);
+        common::run_json(&args)
+    };
+    let labels = run(&["--adapt", "labels:0.2"]);
+    for kind in ["slda", "refit"] {
+        let spec = format!("{kind}:0.2");
+        let s = run(&["--baseline", &spec]);
+        assert_eq!(s["baseline"], spec);
+        assert_eq!(
+            s["label_steps"], labels["label_steps"],
+            "the same button presses"
+        );
+        let accuracy = s["accuracy"].as_f64().unwrap();
+        assert!(accuracy > 0.6, "{kind}: {accuracy}");
+    }
 }
 
 /// The shipped samples are MNIST test digits, already framed: the device must score on them

@@ -237,6 +237,12 @@ impl AdaptiveModel {
         &self.plastic
     }
 
+    /// The hidden code the readout read on the latest [`AdaptiveModel::infer`] (after the
+    /// drift correction, when it is on).
+    pub fn hidden(&self) -> &[f32] {
+        &self.hidden
+    }
+
     /// Outputs of the readout after the latest [`AdaptiveModel::infer`].
     pub fn outputs(&self) -> &[f32] {
         &self.outputs
