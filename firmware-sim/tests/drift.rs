@@ -12,26 +12,9 @@ use serde_json::Value;
 const DRIFT_FRAMES: &str = "4000";
 const RETURN_FRAMES: &str = "6000";
 
-/// Runs one device per adaptation mode on the same scenario, in parallel, and returns the
-/// summaries in the order of `modes`. A mode may carry more options after a space
-/// (`"labels:0.05 --no-recruit"`).
+/// One device per mode on `camera` for `frames` frames (see [`common::devices`]).
 fn devices(camera: &str, frames: &str, modes: &[&str]) -> Vec<Value> {
-    let children: Vec<_> = modes
-        .iter()
-        .map(|mode| {
-            let mut args = vec!["--camera", camera, "--frames", frames, "--json", "--adapt"];
-            args.extend(mode.split_whitespace());
-            common::spawn(&args)
-        })
-        .collect();
-    let summaries: Vec<Value> = children
-        .into_iter()
-        .map(|c| common::summary(&c.wait_with_output().unwrap()))
-        .collect();
-    for (mode, s) in modes.iter().zip(&summaries) {
-        println!("plastic-sim --camera {camera} --frames {frames} --adapt {mode} --json\n{s}\n");
-    }
-    summaries
+    common::devices(&["--camera", camera, "--frames", frames], modes)
 }
 
 fn windows(s: &Value) -> [f64; 3] {

@@ -301,23 +301,26 @@ impl AdaptiveModel {
         }
         let sx = quantize_vector(v, &mut self.xq);
         let (q, scale) = self.plastic.int8();
-        self.kernels.matvec_i8(q, &self.xq, &mut self.acc);
-        for ((h, &a), &s) in self.hidden.iter_mut().zip(&self.acc).zip(scale) {
-            *h = a as f32 * s * sx;
-        }
-        apply_activation(&self.spec.layers[0].activation, &mut self.hidden[..rows]);
+        let int8_input = (&self.xq[..], sx);
+        hidden_from_int8(
+            &self.kernels,
+            (q, scale),
+            int8_input,
+            &mut self.acc,
+            &self.spec.layers[0].activation,
+            &mut self.hidden[..rows],
+        );
         if let Some(alignment) = self.alignment.as_ref().filter(|_| self.aligning) {
             self.raw_hidden.copy_from_slice(&self.hidden);
             alignment.apply(&mut self.hidden);
         }
-        self.kernels
-            .matvec_f32(&self.readout, &self.hidden, &mut self.outputs);
-        if let Some(b) = &self.bias {
-            self.outputs.iter_mut().zip(b).for_each(|(o, b)| *o += b);
-        }
-        let last = &self.spec.layers[1].activation;
-        apply_activation(last, &mut self.outputs);
-        let adapted = predict(&self.outputs, Some(last));
+        let adapted = read_out(
+            &self.kernels,
+            (&self.readout, self.bias.as_deref()),
+            &self.hidden,
+            &self.spec.layers[1].activation,
+            &mut self.outputs,
+        );
         if !observe {
             return Ok(adapted);
         }
@@ -334,19 +337,21 @@ impl AdaptiveModel {
         let Some(anchor) = self.anchor.as_mut() else {
             return Ok(adapted);
         };
-        self.kernels.matvec_i8(&anchor.q, &self.xq, &mut self.acc);
-        for ((h, &a), &s) in anchor.hidden.iter_mut().zip(&self.acc).zip(&anchor.scale) {
-            *h = a as f32 * s * sx;
-        }
-        apply_activation(&self.spec.layers[0].activation, &mut anchor.hidden);
-        self.kernels
-            .matvec_f32(&anchor.readout, &anchor.hidden, &mut anchor.outputs);
-        if let Some(b) = &anchor.bias {
-            anchor.outputs.iter_mut().zip(b).for_each(|(o, b)| *o += b);
-        }
-        let last = &self.spec.layers[1].activation;
-        apply_activation(last, &mut anchor.outputs);
-        let shipped = predict(&anchor.outputs, Some(last));
+        hidden_from_int8(
+            &self.kernels,
+            (&anchor.q, &anchor.scale),
+            (&self.xq, sx),
+            &mut self.acc,
+            &self.spec.layers[0].activation,
+            &mut anchor.hidden,
+        );
+        let shipped = read_out(
+            &self.kernels,
+            (&anchor.readout, anchor.bias.as_deref()),
+            &anchor.hidden,
+            &self.spec.layers[1].activation,
+            &mut anchor.outputs,
+        );
         anchor.last = Some((shipped.class, adapted.class));
         let verdict = anchor.guard.judge(
             (shipped.class, shipped.confidence),
@@ -546,6 +551,40 @@ impl AdaptiveModel {
             metrics,
         }
     }
+}
+
+/// The hidden code of an int8 layer `(q, scale)` for an input quantized as `(xq, sx)`:
+/// `activation(scale * sx * q xq)`, through the fastest int8 kernel.
+fn hidden_from_int8(
+    kernels: &Kernels,
+    (q, scale): (&[i8], &[f32]),
+    (xq, sx): (&[i8], f32),
+    acc: &mut [i32],
+    activation: &Activation,
+    hidden: &mut [f32],
+) {
+    kernels.matvec_i8(q, xq, acc);
+    for ((h, &a), &s) in hidden.iter_mut().zip(acc.iter()).zip(scale) {
+        *h = a as f32 * s * sx;
+    }
+    apply_activation(activation, hidden);
+}
+
+/// The answer of a readout `(weights, bias)` with `activation` on `hidden`, its outputs in
+/// `outputs`.
+fn read_out(
+    kernels: &Kernels,
+    (readout, bias): (&[f32], Option<&[f32]>),
+    hidden: &[f32],
+    activation: &Activation,
+    outputs: &mut [f32],
+) -> Prediction {
+    kernels.matvec_f32(readout, hidden, outputs);
+    if let Some(b) = bias {
+        outputs.iter_mut().zip(b).for_each(|(o, b)| *o += b);
+    }
+    apply_activation(activation, outputs);
+    predict(outputs, Some(activation))
 }
 
 /// The class whose readout weight from unit `mu` is largest: what the readout reads the unit as.

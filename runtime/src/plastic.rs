@@ -496,9 +496,9 @@ mod tests {
         ]
     }
 
-    #[test]
-    fn a_replaced_row_is_stored_whole_and_a_bad_one_is_refused() {
-        let mut layer = PlasticLayer::new(
+    /// The 3x4 layer of [`weights`], f32 master, default guards.
+    fn layer() -> PlasticLayer {
+        PlasticLayer::new(
             &weights(),
             3,
             4,
@@ -506,7 +506,12 @@ mod tests {
             MasterPrecision::F32,
             Guards::default(),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn a_replaced_row_is_stored_whole_and_a_bad_one_is_refused() {
+        let mut layer = layer();
         let new_row = [0.25, -0.5, 0.75, 0.0];
         assert_eq!(
             layer.replace_row(2, &new_row).unwrap(),
@@ -530,15 +535,7 @@ mod tests {
 
     #[test]
     fn a_restore_puts_int8_rows_back() {
-        let mut layer = PlasticLayer::new(
-            &weights(),
-            3,
-            4,
-            PARAMS,
-            MasterPrecision::F32,
-            Guards::default(),
-        )
-        .unwrap();
+        let mut layer = layer();
         let (q, scale) = (layer.int8().0.to_vec(), layer.int8().1.to_vec());
         // Unit 1 wins [0.5; 4] (the hand case below) and learns.
         let out = layer.learn(&[0.5; 4], 0.1).unwrap();

@@ -161,3 +161,29 @@ pub fn window(summary: &serde_json::Value, name: &str) -> f64 {
         .as_f64()
         .unwrap_or_else(|| panic!("window {name} has no accuracy: {summary}"))
 }
+
+/// Runs one simulator per mode (an `--adapt` value, optionally followed by more options after a
+/// space: `"labels:0.05 --no-anchor"`) on `args`, in parallel, and returns their summaries in
+/// the order of `modes`, printing each with its command line.
+pub fn devices(args: &[&str], modes: &[&str]) -> Vec<serde_json::Value> {
+    let children: Vec<_> = modes
+        .iter()
+        .map(|mode| {
+            let mut all = args.to_vec();
+            all.extend(["--json", "--adapt"]);
+            all.extend(mode.split_whitespace());
+            spawn(&all)
+        })
+        .collect();
+    let runs: Vec<serde_json::Value> = children
+        .into_iter()
+        .map(|c| summary(&c.wait_with_output().unwrap()))
+        .collect();
+    for (mode, run) in modes.iter().zip(&runs) {
+        println!(
+            "plastic-sim {} --adapt {mode} --json\n{run}\n",
+            args.join(" ")
+        );
+    }
+    runs
+}
