@@ -104,12 +104,19 @@ fn back_on_the_original_camera_the_learning_device_has_not_forgotten_it() {
     // The middle third is the shifted camera: the frozen device drops there.
     assert!(frozen[1] < frozen[0] - 0.15, "{frozen:?}");
     // Back on the original camera, the device that learned through the shift is within a
-    // point of where it was before it (measured: 0.8 points below, seed 0).
+    // point of a frozen device on the same frames (measured: 0.1 point below, seed 0; 0.8
+    // points below its own accuracy before the shift, where the frames differ).
     assert!(
-        labels[2] >= labels[0] - 0.01,
-        "labels:0.05 before the shift {:.4}, after the return {:.4}",
-        labels[0],
-        labels[2]
+        labels[2] + 0.01 >= frozen[2],
+        "labels:0.05 after the return {:.4}, frozen {:.4}",
+        labels[2],
+        frozen[2]
+    );
+    assert!(
+        unsupervised[2] + 0.005 >= frozen[2],
+        "unsupervised after the return {:.4}, frozen {:.4}",
+        unsupervised[2],
+        frozen[2]
     );
 }
 
