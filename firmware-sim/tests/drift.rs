@@ -23,30 +23,27 @@ fn windows(s: &Value) -> [f64; 3] {
 
 #[test]
 fn after_the_camera_drifts_labels_on_five_percent_of_frames_win_back_a_share_of_the_drop() {
-    let runs = devices(
-        "synthetic:mnist-drift",
-        DRIFT_FRAMES,
-        &[
-            "off",
-            "unsupervised",
-            "labels:0.05",
+    // Under an emulator the ablation devices are left out: they measure the rules, which the
+    // kernel tests already hold equal across architectures, and each costs minutes there.
+    let emulated = std::env::var_os("PLASTIC_SIM_RUNNER").is_some();
+    let mut modes = vec!["off", "unsupervised", "labels:0.05"];
+    if !emulated {
+        modes.extend([
             "labels:0.05 --no-anchor",
             "labels:0.05 --no-anchor --no-recruit --align-horizon 0",
-        ],
-    );
-    let [frozen, unsupervised, labels, unanchored, plain] =
-        [0, 1, 2, 3, 4].map(|i| windows(&runs[i]));
+        ]);
+    }
+    let runs = devices("synthetic:mnist-drift", DRIFT_FRAMES, &modes);
+    let [frozen, unsupervised, labels] = [0, 1, 2].map(|i| windows(&runs[i]));
     println!(
-        "windows (before_shift, after_shift, end): frozen {frozen:?}, unsupervised {unsupervised:?}, labels:0.05 {labels:?}, without the anchor {unanchored:?}, without anchor, recruits and alignment {plain:?}"
+        "windows (before_shift, after_shift, end): frozen {frozen:?}, unsupervised {unsupervised:?}, labels:0.05 {labels:?}"
     );
     assert_eq!(runs[0]["shift"], serde_json::json!([2000, 4000]));
     assert_eq!(runs[2]["adaptation_steps"], 4000);
     assert!(runs[2]["label_steps"].as_u64().unwrap() > 100);
-    assert!(runs[3]["recruited_units"].as_u64().unwrap() > 10);
-    assert_eq!(runs[4]["recruited_units"], 0);
+    assert!(runs[2]["recruited_units"].as_u64().unwrap() > 10);
     assert_eq!(runs[0]["adaptation_steps"], 0);
     assert!(runs[2]["anchor"]["answers"].as_u64().unwrap() > 0);
-    assert!(runs[3]["anchor"].is_null());
 
     // The shift costs the frozen device a clear drop (22 points on the MNIST test digits,
     // 18.6 on the 200 samples).
@@ -67,11 +64,21 @@ fn after_the_camera_drifts_labels_on_five_percent_of_frames_win_back_a_share_of_
     // part of it: measured 40 % with it and 64 % without (seed 0, MNIST test digits).
     let recovered = |w: &[f64; 3]| (w[2] - frozen[2]) / drop;
     println!(
-        "labels:0.05 recovers {:.0} % of the drop by the end, {:.0} % without the anchor",
-        recovered(&labels) * 100.0,
-        recovered(&unanchored) * 100.0
+        "labels:0.05 recovers {:.0} % of the drop by the end",
+        recovered(&labels) * 100.0
     );
     assert!(recovered(&labels) >= 0.3, "{labels:?} vs {frozen:?}");
+    if emulated {
+        return;
+    }
+    let [unanchored, plain] = [3, 4].map(|i| windows(&runs[i]));
+    println!(
+        "without the anchor {unanchored:?} ({:.0} %), without anchor, recruits and alignment {plain:?}",
+        recovered(&unanchored) * 100.0
+    );
+    assert!(runs[3]["anchor"].is_null());
+    assert!(runs[3]["recruited_units"].as_u64().unwrap() > 10);
+    assert_eq!(runs[4]["recruited_units"], 0);
     assert!(
         recovered(&unanchored) >= 0.5,
         "{unanchored:?} vs {frozen:?}"
