@@ -7,11 +7,10 @@
 //! it beside the adapted one as an *anchor* and decides, frame by frame, whose answer to give:
 //!
 //! - Without labels ([`Arbiter::Confidence`]): the more confident of the two answers (the
-//!   adapted model must be [`ANSWER_MARGIN`] surer). Both
-//!   read their hidden code with readouts that started equal, so their confidences are on one
-//!   scale; where learning has made the adapted model surer of a frame than the shipped one, it
-//!   answers, and where learning has led it astray it is rarely surer than a model that still
-//!   knows the frame. And the device checks the adapted model where it can: on the frames
+//!   adapted model must be [`ANSWER_MARGIN`] surer). Both read their hidden code with readouts
+//!   that started equal, so their confidences are on one scale; where learning has made the
+//!   adapted model surer of a frame than the shipped one, it answers, and where learning has
+//!   led it astray it is rarely surer than a model that still knows the frame. And the device checks the adapted model where it can: on the frames
 //!   where the anchor is sure (its confidence above the [`DEFAULT_ANCHOR_QUANTILE`] quantile of
 //!   its confidences on the first frames, where it is nearly always right), the two should
 //!   agree. If, over a window of such frames, they disagree on more than
@@ -66,15 +65,16 @@ const BIN_RATE: f32 = 0.1;
 fn calibration_bin(confidence: f32) -> usize {
     ((confidence.clamp(0.0, 1.0) * CALIBRATION_BINS as f32) as usize).min(CALIBRATION_BINS - 1)
 }
+
 /// Bins of the confidence histogram (confidences are in 0..=1).
 const BINS: usize = 100;
 
 /// Who decides whose answer the device gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arbiter {
-    /// No labels: the anchor answers where it is sure; disagreements there roll back.
+    /// No labels: the surer model answers; disagreements where the anchor is sure roll back.
     Confidence,
-    /// Labels: whichever model has been right more often on the recent labels.
+    /// Labels: the model right more often on the recent labels at the confidence it has now.
     Labels,
 }
 
@@ -183,7 +183,8 @@ impl Guard {
         self.arbiter
     }
 
-    /// The anchor's confidence above which it answers, once calibrated.
+    /// The anchor's confidence above which it counts as sure (for the disagreement checks),
+    /// once calibrated.
     pub fn threshold(&self) -> Option<f32> {
         self.threshold
     }
