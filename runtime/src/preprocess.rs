@@ -164,19 +164,34 @@ fn fit_paper(
 ) -> Option<Paper> {
     let (cx, cy) = ((width as f64 - 1.0) / 2.0, (height as f64 - 1.0) / 2.0);
     let mut m = [0.0f64; 9]; // n, sx, sy, sxx, sxy, syy, sv, sxv, syv
+    // Sums along a row in f32 (at most a few hundred terms), across rows in f64.
     for y in 0..height {
-        for x in 0..width {
-            let v = f32::from(gray[y * width + x]);
+        let dy = y as f64 - cy;
+        let (mut n, mut sx, mut sxx, mut sv, mut sxv) = (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        for (x, &v) in gray[y * width..(y + 1) * width].iter().enumerate() {
+            let v = f32::from(v);
             if !keep(x, y, v) {
                 continue;
             }
-            let (dx, dy, v) = (x as f64 - cx, y as f64 - cy, f64::from(v));
-            for (slot, term) in
-                m.iter_mut()
-                    .zip([1.0, dx, dy, dx * dx, dx * dy, dy * dy, v, dx * v, dy * v])
-            {
-                *slot += term;
-            }
+            let dx = (x as f64 - cx) as f32;
+            n += 1.0;
+            sx += dx;
+            sxx += dx * dx;
+            sv += v;
+            sxv += dx * v;
+        }
+        let (n, sx, sxx, sv, sxv) = (
+            f64::from(n),
+            f64::from(sx),
+            f64::from(sxx),
+            f64::from(sv),
+            f64::from(sxv),
+        );
+        for (slot, term) in
+            m.iter_mut()
+                .zip([n, sx, dy * n, sxx, dy * sx, dy * dy * n, sv, sxv, dy * sv])
+        {
+            *slot += term;
         }
     }
     let [n, sx, sy, sxx, sxy, syy, sv, sxv, syv] = m;
@@ -247,10 +262,12 @@ pub fn frame_like_mnist(
         let mut histogram = [0u32; 511];
         let mut total = 0;
         for y in 0..height {
-            for x in 0..width {
-                let r = f32::from(gray[y * width + x]) - paper.at(x, y);
+            let row = &gray[y * width..(y + 1) * width];
+            for (x, &v) in row.iter().enumerate() {
+                let r = f32::from(v) - paper.at(x, y);
                 if keep(r) {
-                    let bin = (libm::roundf(r) as i32 + ZERO).clamp(0, 510);
+                    // Truncation of a non-negative value is rounding down: + 0.5 rounds.
+                    let bin = ((r + ZERO as f32 + 0.5).max(0.0) as i32).min(510);
                     histogram[bin as usize] += 1;
                     total += 1;
                 }
@@ -268,27 +285,28 @@ pub fn frame_like_mnist(
         let r = f32::from(v) - paper.at(x, y);
         if dark_ink { -r } else { r }
     };
-    // The paper's spread from the first fit: median absolute departure, robust to the ink.
-    let spread = |paper: &Paper, keep: &dyn Fn(f32) -> bool| {
-        let (histogram, total) = residual_histogram(paper, keep);
+    // The paper's spread: the median absolute departure from the median, robust to the ink.
+    let spread = |(histogram, total): ([u32; 511], u32)| {
         if total == 0 {
-            return (0, 0.0);
+            return 0.0;
         }
-        let centre = histogram_quantile(&histogram, total, 0.5) - ZERO;
+        let centre = histogram_quantile(&histogram, total, 0.5);
         let mut deviations = [0u32; 511];
         for (bin, &count) in histogram.iter().enumerate() {
-            deviations[(bin as i32 - ZERO - centre).unsigned_abs().min(510) as usize] += count;
+            deviations[(bin as i32 - centre).unsigned_abs().min(510) as usize] += count;
         }
-        (centre, histogram_quantile(&deviations, total, 0.5) as f32)
+        histogram_quantile(&deviations, total, 0.5) as f32
     };
-    let (_, mad) = spread(&first, &|_| true);
+    let mad = spread((histogram, total));
     // Refit the paper without the ink (anything more than 3 spreads toward the ink side).
     let cut = 3.0 * 1.4826 * mad.max(1.0);
     let paper = fit_paper(gray, width, height, |x, y, v| {
         ink_of(&first, x, y, v.clamp(0.0, 255.0) as u8) <= cut
     })
     .unwrap_or(first);
-    let (_, mad) = spread(&paper, &|r| (if dark_ink { -r } else { r }) <= cut);
+    let mad = spread(residual_histogram(&paper, &|r| {
+        (if dark_ink { -r } else { r }) <= cut
+    }));
     // Sensor noise and paper texture stay below three robust standard deviations.
     let floor = (3.0 * 1.4826 * mad).max(4.0);
     let mut hi = 0.0f32;
