@@ -124,9 +124,10 @@ pub struct Args {
     pub frames_log: Option<PathBuf>,
 
     /// Do not run the shipped model beside the learning one. By default a learning device
-    /// keeps the shipped model as an anchor: without labels the anchor answers the frames it
-    /// is sure of and the learned weights roll back when they disagree with it there too
-    /// often; with labels the device answers with whichever model the recent labels favour.
+    /// keeps the shipped model as an anchor: without labels the surer of the two answers and
+    /// the learned weights roll back when they disagree too often on the frames the anchor is
+    /// surest of; with labels each frame is answered by the model the recent labels show right
+    /// more often at the confidence it has.
     #[arg(long)]
     pub no_anchor: bool,
 

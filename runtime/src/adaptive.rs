@@ -82,8 +82,6 @@ struct Anchor {
     hidden: Vec<f32>,
     outputs: Vec<f32>,
     guard: Guard,
-    /// The two models' classes on the latest frame: (anchor, adapted).
-    last: Option<(usize, usize)>,
 }
 
 impl AdaptiveModel {
@@ -174,7 +172,6 @@ impl AdaptiveModel {
             hidden: vec![0.0; self.hidden.len()],
             outputs: vec![0.0; self.outputs.len()],
             guard: Guard::new(arbiter),
-            last: None,
         }));
         Ok(())
     }
@@ -220,10 +217,8 @@ impl AdaptiveModel {
     /// Tells the guard the true label of the latest inferred frame, so that in labelled mode
     /// it knows which model has been right (call before any label step changes the model).
     pub fn observe_label(&mut self, label: usize) {
-        if let Some(anchor) = self.anchor.as_mut()
-            && let Some((a, b)) = anchor.last
-        {
-            anchor.guard.observe_label(a == label, b == label);
+        if let Some(anchor) = self.anchor.as_mut() {
+            anchor.guard.observe_label(label);
         }
     }
 
@@ -301,11 +296,10 @@ impl AdaptiveModel {
         }
         let sx = quantize_vector(v, &mut self.xq);
         let (q, scale) = self.plastic.int8();
-        let int8_input = (&self.xq[..], sx);
         hidden_from_int8(
             &self.kernels,
             (q, scale),
-            int8_input,
+            (&self.xq, sx),
             &mut self.acc,
             &self.spec.layers[0].activation,
             &mut self.hidden[..rows],
@@ -352,7 +346,6 @@ impl AdaptiveModel {
             &self.spec.layers[1].activation,
             &mut anchor.outputs,
         );
-        anchor.last = Some((shipped.class, adapted.class));
         let verdict = anchor.guard.judge(
             (shipped.class, shipped.confidence),
             (adapted.class, adapted.confidence),

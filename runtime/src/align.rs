@@ -182,9 +182,10 @@ impl HiddenAlignment {
         self.recent_counts[class] = self.recent_counts[class].saturating_add(1);
         let per_class = (u64::from(self.horizon) / self.classes as u64).max(1);
         let rate = 1.0 / self.recent_counts[class].min(per_class) as f32;
-        let counts_before = self.counted_classes();
-        let counted = self.counts(class);
-        let step = if counted && !calibrating && counts_before == self.counted {
+        // The incremental update holds while the classes that count are the ones the
+        // correction was last computed over.
+        let same_classes = self.counted_classes() == self.counted;
+        let step = if self.counts(class) && !calibrating && same_classes {
             1.0 / self.counted as f32
         } else {
             0.0
@@ -198,11 +199,9 @@ impl HiddenAlignment {
             *m += delta;
             *c -= step * delta;
         }
-        if calibrating
-            || step == 0.0
-            || self.counted_classes() != self.counted
-            || self.observed.is_multiple_of(RECOMPUTE_EVERY)
-        {
+        // No incremental step (calibrating, a class that does not count, or the counting
+        // classes changed): compute the correction from scratch.
+        if step == 0.0 || self.observed.is_multiple_of(RECOMPUTE_EVERY) {
             self.recompute();
         }
     }

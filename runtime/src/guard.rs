@@ -51,9 +51,6 @@ pub const ANSWER_MARGIN: f32 = 0.05;
 pub const DEFAULT_CHECK_FRAMES: u32 = 200;
 /// Frames whose anchor confidences set the threshold.
 pub const DEFAULT_GUARD_CALIBRATION: u32 = 1000;
-/// Weight of one labelled frame in the running accuracies of both models (about the last 50
-/// labels; reported, not used to decide).
-const LABEL_RATE: f32 = 0.02;
 /// Bins of confidence in which labelled mode counts how often each model was right.
 const CALIBRATION_BINS: usize = 10;
 /// Labels a bin needs before its count replaces the confidence itself.
@@ -109,8 +106,8 @@ pub struct GuardStats {
     pub worst_disagreement: f32,
 }
 
-/// The guard's state: the anchor's confidence threshold, the current check window, the
-/// running accuracies on labels.
+/// The guard's state: the anchor's confidence threshold, the current check window, how often
+/// each model was right on labels at each confidence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Guard {
     arbiter: Arbiter,
@@ -123,14 +120,12 @@ pub struct Guard {
     check_frames: u32,
     sure: u32,
     sure_disagreements: u32,
-    anchor_accuracy: f32,
-    adapted_accuracy: f32,
-    labels: u64,
     /// Per model (anchor, adapted) and confidence bin: how often its answer was right on the
     /// labelled frames, and how many labelled frames fell in the bin.
     right_by_confidence: [[(f32, u32); CALIBRATION_BINS]; 2],
-    /// The two models' confidences on the latest judged frame.
-    last_confidences: (f32, f32),
+    /// The two models' answers `(class, confidence)` on the latest judged frame: anchor,
+    /// adapted.
+    last: Option<[(usize, f32); 2]>,
     rate_scale: f32,
     stats: GuardStats,
 }
@@ -168,11 +163,8 @@ impl Guard {
             check_frames: check_frames.max(1),
             sure: 0,
             sure_disagreements: 0,
-            anchor_accuracy: 0.0,
-            adapted_accuracy: 0.0,
-            labels: 0,
             right_by_confidence: [[(0.0, 0); CALIBRATION_BINS]; 2],
-            last_confidences: (0.0, 0.0),
+            last: None,
             rate_scale: 1.0,
             stats: GuardStats::default(),
         }
@@ -202,7 +194,7 @@ impl Guard {
     /// Decides one frame from the two models' answers: `(class, confidence)` of each.
     pub fn judge(&mut self, anchor: (usize, f32), adapted: (usize, f32)) -> Verdict {
         let disagree = anchor.0 != adapted.0;
-        self.last_confidences = (anchor.1, adapted.1);
+        self.last = Some([anchor, adapted]);
         self.stats.disagreements += u64::from(disagree);
         let verdict = match self.arbiter {
             Arbiter::Confidence => self.judge_by_confidence(anchor.1, adapted.1, disagree),
@@ -303,28 +295,18 @@ impl Guard {
         }
     }
 
-    /// Takes a label for the latest judged frame: whether each model was right.
-    pub fn observe_label(&mut self, anchor_right: bool, adapted_right: bool) {
-        let (anchor_confidence, adapted_confidence) = self.last_confidences;
-        for (model, confidence, right) in [
-            (0, anchor_confidence, anchor_right),
-            (1, adapted_confidence, adapted_right),
-        ] {
+    /// Takes the true label of the latest judged frame: each model's bin at the confidence it
+    /// had counts whether its answer was right. Nothing before the first judged frame.
+    pub fn observe_label(&mut self, label: usize) {
+        let Some(answers) = self.last else {
+            return;
+        };
+        for (model, (class, confidence)) in answers.into_iter().enumerate() {
             let (rate, seen) = &mut self.right_by_confidence[model][calibration_bin(confidence)];
             *seen = seen.saturating_add(1);
             let weight = (1.0 / *seen as f32).max(BIN_RATE);
-            *rate += weight * (f32::from(u8::from(right)) - *rate);
+            *rate += weight * (f32::from(u8::from(class == label)) - *rate);
         }
-        let rate = if self.labels == 0 { 1.0 } else { LABEL_RATE };
-        self.labels += 1;
-        self.anchor_accuracy += rate * (f32::from(u8::from(anchor_right)) - self.anchor_accuracy);
-        self.adapted_accuracy +=
-            rate * (f32::from(u8::from(adapted_right)) - self.adapted_accuracy);
-    }
-
-    /// The running accuracies on labels: (anchor, adapted, labels seen).
-    pub fn label_accuracies(&self) -> (f32, f32, u64) {
-        (self.anchor_accuracy, self.adapted_accuracy, self.labels)
     }
 }
 
@@ -390,7 +372,7 @@ mod tests {
         // (bin 6) right: bin 8 of the anchor now says 0, bin 6 of the adapted model 1.
         for _ in 0..5 {
             g.judge((0, 0.85), (1, 0.65));
-            g.observe_label(false, true);
+            g.observe_label(1);
         }
         assert_eq!(g.judge((0, 0.85), (1, 0.65)).answer, Answer::Adapted);
         // Another bin of the anchor has no labels yet: its confidence (0.95) stands, above
@@ -400,15 +382,12 @@ mod tests {
         // at 0.65 wrong; the anchor takes those frames back.
         for _ in 0..10 {
             g.judge((0, 0.85), (1, 0.65));
-            g.observe_label(true, false);
+            g.observe_label(0);
         }
         assert_eq!(g.judge((0, 0.85), (1, 0.65)).answer, Answer::Anchor);
         assert!(
             !g.judge((0, 0.85), (1, 0.65)).roll_back,
             "labels never roll back"
         );
-        let (anchor, adapted, labels) = g.label_accuracies();
-        assert_eq!(labels, 15);
-        assert!(anchor > 0.0 && adapted < 1.0);
     }
 }

@@ -217,7 +217,7 @@ fn fit_paper(
     })
 }
 
-/// The value that `fraction` of the histogram's samples do not exceed (bins are values + `lo`).
+/// The bin that `fraction` of the histogram's `total` samples do not exceed.
 fn histogram_quantile(histogram: &[u32], total: u32, fraction: f32) -> i32 {
     let wanted = libm::ceilf(total as f32 * fraction).max(1.0) as u32;
     let mut seen = 0;
@@ -281,10 +281,10 @@ pub fn frame_like_mnist(
     let high = histogram_quantile(&histogram, total, 0.99) - ZERO;
     // Ink is the longer tail: darker than the paper (ink on paper) or lighter (a negative).
     let dark_ink = median - low > high - median;
-    let ink_of = move |paper: &Paper, x: usize, y: usize, v: u8| {
-        let r = f32::from(v) - paper.at(x, y);
-        if dark_ink { -r } else { r }
-    };
+    // A departure from the paper, signed so that ink is positive.
+    let toward_ink = move |r: f32| if dark_ink { -r } else { r };
+    let ink_of =
+        move |paper: &Paper, x: usize, y: usize, v: u8| toward_ink(f32::from(v) - paper.at(x, y));
     // The paper's spread: the median absolute departure from the median, robust to the ink.
     let spread = |(histogram, total): ([u32; 511], u32)| {
         if total == 0 {
@@ -301,12 +301,10 @@ pub fn frame_like_mnist(
     // Refit the paper without the ink (anything more than 3 spreads toward the ink side).
     let cut = 3.0 * 1.4826 * mad.max(1.0);
     let paper = fit_paper(gray, width, height, |x, y, v| {
-        ink_of(&first, x, y, v.clamp(0.0, 255.0) as u8) <= cut
+        toward_ink(v - first.at(x, y)) <= cut
     })
     .unwrap_or(first);
-    let mad = spread(residual_histogram(&paper, &|r| {
-        (if dark_ink { -r } else { r }) <= cut
-    }));
+    let mad = spread(residual_histogram(&paper, &|r| toward_ink(r) <= cut));
     // Sensor noise and paper texture stay below three robust standard deviations.
     let floor = (3.0 * 1.4826 * mad).max(4.0);
     let mut hi = 0.0f32;
@@ -520,24 +518,13 @@ mod tests {
     #[test]
     fn a_dark_square_on_white_paper_is_centred_bright() {
         // 100 x 60 white frame with a dark 10 x 30 bar near a corner.
-        let mut frame = [250u8; 6000];
-        for y in 5..35 {
-            for x in 70..80 {
-                frame[y * 100 + x] = 10;
-            }
-        }
+        let frame = paper_with_bar((100, 60), 250.0, 0.0, 10, 70..80, 5..35);
         let mut out = [0u8; 784];
         frame_like_mnist(&frame, 100, 60, &mut out).unwrap();
         // The bar becomes 7 x 20 bright pixels centred on (14, 14): rows 4..24.
-        let lit: usize = out.iter().filter(|&&v| v > 200).count();
+        let (lit, cx, cy) = lit_and_centre(&out);
         assert_eq!(lit, 140);
-        let (mut cx, mut cy, mut m) = (0.0, 0.0, 0.0);
-        for (i, &v) in out.iter().enumerate() {
-            cx += f32::from(v) * (i % 28) as f32;
-            cy += f32::from(v) * (i / 28) as f32;
-            m += f32::from(v);
-        }
-        assert!((cx / m - 13.5).abs() <= 0.6 && (cy / m - 13.5).abs() <= 0.6);
+        assert!((cx - 13.5).abs() <= 0.6 && (cy - 13.5).abs() <= 0.6);
     }
 
     /// A `w x h` frame of paper at `paper` under a left-to-right gradient of `gradient` levels,
