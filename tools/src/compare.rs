@@ -17,8 +17,9 @@ use plastic_trainer::preset::Preset;
 use serde_json::json;
 
 use crate::chart::{Axes, Curve, accuracy_chart, bar_chart};
+use crate::dataset::Score;
 use crate::io::write_atomically;
-use crate::quantize::quantize;
+use crate::quantize::{int8_metrics, quantize};
 
 /// Arguments of `plastic compare`.
 #[derive(Debug, clap::Args)]
@@ -121,18 +122,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let ckpt = train_model(model, &preset, kind, &split, &Device::Cpu, &options)?;
         let train_seconds = start.elapsed().as_secs_f64();
         let f32_bytes = ckpt.to_bytes()?;
-        let q = quantize(&ckpt);
+        let mut q = quantize(&ckpt);
+        let n = split.test.len().max(1) as f64;
+        let f32_accuracy =
+            runtime_correct_count(&Model::from_checkpoint(&ckpt)?, &split.test)? as f64 / n;
+        let int8_score = Score {
+            correct: runtime_correct_count(&Model::from_checkpoint(&q)?, &split.test)?,
+            samples: split.test.len(),
+        };
+        let int8_accuracy = int8_score.accuracy();
+        // The int8 file records what it scored, as `plastic quantize --measure` does.
+        q.metrics = int8_metrics(kind, int8_score);
         let int8_bytes = q.to_bytes()?;
         write_atomically(&args.out.join(format!("{model}.safetensors")), &f32_bytes)?;
         write_atomically(
             &args.out.join(format!("{model}.int8.safetensors")),
             &int8_bytes,
         )?;
-        let n = split.test.len().max(1) as f64;
-        let f32_accuracy =
-            runtime_correct_count(&Model::from_checkpoint(&ckpt)?, &split.test)? as f64 / n;
-        let int8_accuracy =
-            runtime_correct_count(&Model::from_checkpoint(&q)?, &split.test)? as f64 / n;
         let metrics = &ckpt.metrics;
         let curve = metrics["test_accuracy_per_epoch"]
             .as_array()

@@ -1,25 +1,26 @@
 //! `plastic eval`: test accuracy of a checkpoint as the device computes it — by the runtime,
-//! from raw dataset bytes through the spec's preprocessing, in the checkpoint's precision.
+//! from raw dataset bytes through the spec's preprocessing, in the checkpoint's precision —
+//! on the dataset the checkpoint was trained on unless `--dataset` says otherwise.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
 use plastic_runtime::Model;
-use plastic_trainer::data::{self, DatasetKind};
-use plastic_trainer::features::runtime_correct_count;
 use serde_json::json;
 
-use crate::io::read_bytes;
+use crate::dataset;
+use crate::io::read_checkpoint;
 
 /// Arguments of `plastic eval`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The checkpoint (f32 or int8).
     model: PathBuf,
-    /// mnist, fashion-mnist or cifar10.
-    #[arg(long, default_value = "mnist")]
-    dataset: String,
+    /// mnist, fashion-mnist or cifar10; default: the dataset the checkpoint records it was
+    /// trained on (a warning on stderr when this differs).
+    #[arg(long)]
+    dataset: Option<String>,
     /// Folder holding the dataset's folder; defaults to $PLASTIC_DATA or ../shared/data.
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -33,26 +34,19 @@ pub struct Args {
 
 /// Runs `plastic eval`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let model = Model::from_bytes(&read_bytes(&args.model)?)
+    let ckpt = read_checkpoint(&args.model)?;
+    let model = Model::from_checkpoint(&ckpt)
         .with_context(|| format!("{} is not a valid plastic checkpoint", args.model.display()))?;
-    let kind = DatasetKind::parse(&args.dataset)?;
-    let (w, h, c) = kind.geometry();
-    if w * h * c != model.spec().input_len() {
-        anyhow::bail!(
-            "{} takes {} inputs but {} images have {}",
-            args.model.display(),
-            model.spec().input_len(),
-            kind.name(),
-            w * h * c
-        );
+    let choice = dataset::choose(&ckpt, args.dataset.as_deref())
+        .with_context(|| format!("evaluating {}", args.model.display()))?;
+    if let Some(note) = &choice.note {
+        eprintln!("{note}");
     }
-    let mut test = data::load(kind, &data::dataset_folder(kind, args.data_dir.as_deref())?)?.test;
-    if let Some(limit) = args.limit {
-        test = test.take(limit);
-    }
+    let kind = choice.kind;
     let start = Instant::now();
-    let correct = runtime_correct_count(&model, &test)?;
-    let accuracy = correct as f64 / test.len().max(1) as f64;
+    let score = dataset::score(&model, kind, args.data_dir.as_deref(), args.limit)
+        .with_context(|| format!("evaluating {}", args.model.display()))?;
+    let accuracy = score.accuracy();
     let precision = match model.precision() {
         plastic_runtime::Precision::F32 => "f32",
         plastic_runtime::Precision::Int8 => "int8",
@@ -62,8 +56,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "{}",
             json!({
                 "accuracy": accuracy,
-                "samples": test.len(),
-                "correct": correct,
+                "samples": score.samples,
+                "correct": score.correct,
                 "precision": precision,
                 "dataset": kind.name(),
                 "model": args.model.display().to_string(),
@@ -75,7 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "{}: {:.2} % of {} {} test images ({precision}, runtime)",
             args.model.display(),
             accuracy * 100.0,
-            test.len(),
+            score.samples,
             kind.name()
         );
     }

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod chart;
 mod compare;
+mod dataset;
 mod eval;
 mod inspect;
 mod io;
