@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use candle_core::Device;
+use clap::builder::PossibleValuesParser;
 use plastic_runtime::Model;
 use plastic_trainer::data::{self, DatasetKind, Split};
 use plastic_trainer::experiment::{MODELS, RunOptions, train_model};
@@ -24,10 +25,10 @@ use crate::quantize::{int8_metrics, quantize};
 /// Arguments of `plastic compare`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// mnist, fashion-mnist or cifar10 (a model trains with its `<model>-<dataset>` preset
-    /// where one exists, else with its MNIST one).
-    #[arg(long, default_value = "mnist")]
-    dataset: String,
+    /// Dataset (a model trains with its `<model>-<dataset>` preset where one exists, else with
+    /// its MNIST one).
+    #[arg(long, value_enum, ignore_case = true, default_value_t = DatasetKind::Mnist)]
+    dataset: DatasetKind,
     /// Folder holding the dataset's folder; defaults to $PLASTIC_DATA or ../shared/data.
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -44,7 +45,7 @@ pub struct Args {
     #[arg(long)]
     quick: bool,
     /// Only these models, comma-separated (default: all of them).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(MODELS))]
     models: Vec<String>,
     /// Folder for the report.
     #[arg(long)]
@@ -64,7 +65,7 @@ struct Entry {
 fn preset_for(model: &str, args: &Args, epochs: usize) -> anyhow::Result<Preset> {
     // The dataset's own preset where there is one (CIFAR-10's CNN pads its convolutions),
     // else the MNIST one: the widths follow the input.
-    let own = format!("{model}-{}", DatasetKind::parse(&args.dataset)?.name());
+    let own = format!("{model}-{}", args.dataset.name());
     let name = if Preset::names().contains(&own.as_str()) {
         own
     } else {
@@ -89,13 +90,7 @@ fn preset_for(model: &str, args: &Args, epochs: usize) -> anyhow::Result<Preset>
 
 /// Runs `plastic compare`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if let Some(unknown) = args.models.iter().find(|m| !MODELS.contains(&m.as_str())) {
-        anyhow::bail!(
-            "unknown model `{unknown}` in --models: use some of {}",
-            MODELS.join(",")
-        );
-    }
-    let kind = DatasetKind::parse(&args.dataset)?;
+    let kind = args.dataset;
     let mut split = data::load(kind, &data::dataset_folder(kind, args.data_dir.as_deref())?)?;
     let epochs = if args.quick { 5 } else { args.epochs };
     if args.quick {

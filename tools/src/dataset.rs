@@ -33,10 +33,9 @@ pub fn recorded(ckpt: &Checkpoint) -> anyhow::Result<Option<DatasetKind>> {
 
 /// `flag` (the `--dataset` value) if given, else the recorded dataset, else the dataset whose
 /// images have the model's input geometry (MNIST for 28x28 gray, CIFAR-10 for 32x32 RGB).
-pub fn choose(ckpt: &Checkpoint, flag: Option<&str>) -> anyhow::Result<Choice> {
+pub fn choose(ckpt: &Checkpoint, flag: Option<DatasetKind>) -> anyhow::Result<Choice> {
     let recorded = recorded(ckpt);
-    if let Some(flag) = flag {
-        let kind = DatasetKind::parse(flag)?;
+    if let Some(kind) = flag {
         let note = match recorded {
             Ok(Some(trained)) if trained != kind => Some(format!(
                 "warning: the model was trained on {}, evaluating on {} as --dataset says",
@@ -167,7 +166,7 @@ mod tests {
     #[test]
     fn an_override_that_disagrees_is_warned_about() {
         let fashion = checkpoint(serde_json::json!({"dataset": "fashion-mnist"}), 28, 1);
-        let choice = choose(&fashion, Some("mnist")).unwrap();
+        let choice = choose(&fashion, Some(DatasetKind::Mnist)).unwrap();
         assert_eq!(choice.kind, DatasetKind::Mnist);
         let note = choice.note.unwrap();
         assert!(
@@ -175,7 +174,12 @@ mod tests {
             "{note}"
         );
         // Naming the recorded dataset itself is no news.
-        assert_eq!(choose(&fashion, Some("fashion_mnist")).unwrap().note, None);
+        assert_eq!(
+            choose(&fashion, Some(DatasetKind::FashionMnist))
+                .unwrap()
+                .note,
+            None
+        );
     }
 
     #[test]
@@ -202,7 +206,7 @@ mod tests {
             "{err}"
         );
         assert_eq!(
-            choose(&svhn, Some("cifar10")).unwrap().kind,
+            choose(&svhn, Some(DatasetKind::Cifar10)).unwrap().kind,
             DatasetKind::Cifar10
         );
     }

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use plastic_runtime::Model;
+use plastic_trainer::data::DatasetKind;
 use serde_json::json;
 
 use crate::dataset;
@@ -17,10 +18,10 @@ use crate::io::read_checkpoint;
 pub struct Args {
     /// The checkpoint (f32 or int8).
     model: PathBuf,
-    /// mnist, fashion-mnist or cifar10; default: the dataset the checkpoint records it was
-    /// trained on (a warning on stderr when this differs).
-    #[arg(long)]
-    dataset: Option<String>,
+    /// Test set; default: the dataset the checkpoint records it was trained on (a warning on
+    /// stderr when this differs).
+    #[arg(long, value_enum, ignore_case = true)]
+    dataset: Option<DatasetKind>,
     /// Folder holding the dataset's folder; defaults to $PLASTIC_DATA or ../shared/data.
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -37,7 +38,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let ckpt = read_checkpoint(&args.model)?;
     let model = Model::from_checkpoint(&ckpt)
         .with_context(|| format!("{} is not a valid plastic checkpoint", args.model.display()))?;
-    let choice = dataset::choose(&ckpt, args.dataset.as_deref())
+    let choice = dataset::choose(&ckpt, args.dataset)
         .with_context(|| format!("evaluating {}", args.model.display()))?;
     if let Some(note) = &choice.note {
         eprintln!("{note}");

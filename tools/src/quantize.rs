@@ -29,9 +29,9 @@ pub struct Args {
     /// as the file's metrics; without it the int8 file has no metrics.
     #[arg(long)]
     measure: bool,
-    /// With --measure: mnist, fashion-mnist or cifar10 instead of the recorded dataset.
-    #[arg(long, requires = "measure")]
-    dataset: Option<String>,
+    /// With --measure: this test set instead of the recorded dataset's.
+    #[arg(long, value_enum, ignore_case = true, requires = "measure")]
+    dataset: Option<DatasetKind>,
     /// With --measure: folder holding the dataset's folder; defaults to $PLASTIC_DATA or
     /// ../shared/data.
     #[arg(long, requires = "measure")]
@@ -95,7 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let ckpt = read_checkpoint(&args.model)?;
     let mut int8 = quantize(&ckpt);
     if args.measure {
-        let choice = dataset::choose(&ckpt, args.dataset.as_deref())?;
+        let choice = dataset::choose(&ckpt, args.dataset)?;
         if let Some(note) = &choice.note {
             eprintln!("{note}");
         }

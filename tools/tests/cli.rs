@@ -253,7 +253,39 @@ fn compare_refuses_an_unknown_model() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(!run.status.success());
+    // A usage error: exit code 2, naming the value and every choice.
+    assert_eq!(run.status.code(), Some(2));
     let err = String::from_utf8_lossy(&run.stderr);
-    assert!(err.contains("unknown model `resnet`"), "{err}");
+    assert!(
+        err.contains("'resnet'") && err.contains("krotov-linear") && err.contains("cnn-fa"),
+        "{err}"
+    );
+}
+
+#[test]
+fn dataset_names_are_listed_and_a_wrong_one_exits_2_with_the_choices() {
+    for cmd in [
+        &["eval", F32][..],
+        &["compare", "--out", "x"],
+        &["quantize", F32, "--out", "x", "--measure"],
+    ] {
+        let help = plastic(&[cmd, &["--help"]].concat());
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert!(
+            ["mnist", "fashion-mnist", "cifar10"]
+                .iter()
+                .all(|d| text.contains(d)),
+            "{cmd:?}: {text}"
+        );
+        let out = plastic(&[cmd, &["--dataset", "svhn"]].concat());
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("'svhn'") && err.contains("fashion-mnist, cifar10"),
+            "{cmd:?}: {err}"
+        );
+    }
+    // Spellings that config files use are still accepted, in any case.
+    let help = plastic(&["eval", F32, "--dataset", "Fashion_MNIST", "--help"]);
+    assert!(help.status.success());
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use candle_core::Device;
 use clap::Parser;
+use clap::builder::PossibleValuesParser;
 use plastic_trainer::data::{self, DatasetKind};
 use plastic_trainer::experiment::{MODELS, RunOptions, learned_nothing, train_model};
 use plastic_trainer::preset::Preset;
@@ -15,12 +16,13 @@ use plastic_trainer::preset::Preset;
 #[command(name = "plastic-train", version)]
 struct Args {
     /// Model: `krotov` (Krotov-Hopfield layer + power/tanh readout), `krotov-linear`, `mlp-bp`,
-    /// `mlp-fa`, `mlp-dfa`, `hebbnet`, `cnn` (trained by backprop) or `cnn-fa` (its
+    /// `mlp-fa`, `mlp-dfa`, `mlp-ss`, `hebbnet`, `cnn` (trained by backprop) or `cnn-fa` (its
     /// convolutions frozen under a head trained by feedback alignment).
+    #[arg(value_parser = PossibleValuesParser::new(MODELS))]
     model: String,
-    /// Dataset: mnist, fashion-mnist or cifar10.
-    #[arg(long, default_value = "mnist")]
-    dataset: String,
+    /// Dataset to train and test on.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = DatasetKind::Mnist)]
+    dataset: DatasetKind,
     /// Folder holding the dataset's folder (or the dataset's folder itself); defaults to
     /// $PLASTIC_DATA or ../shared/data.
     #[arg(long)]
@@ -44,9 +46,9 @@ struct Args {
     /// Seed of init and shuffling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// cpu or cuda (needs a build with `--features cuda`).
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    /// Where to train.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = DeviceKind::Cpu)]
+    device: DeviceKind,
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
@@ -65,28 +67,40 @@ fn main() -> ExitCode {
     }
 }
 
-fn device(name: &str) -> anyhow::Result<Device> {
-    match name {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" if cfg!(feature = "cuda") => {
+/// Where training runs: a [`clap::ValueEnum`], so `--help` lists the choices and a wrong name
+/// exits with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DeviceKind {
+    /// The CPU, on every core.
+    Cpu,
+    /// CUDA device 0 (needs a build with `--features cuda`).
+    Cuda,
+}
+
+impl DeviceKind {
+    /// The name the provenance records.
+    fn name(self) -> &'static str {
+        match self {
+            DeviceKind::Cpu => "cpu",
+            DeviceKind::Cuda => "cuda",
+        }
+    }
+}
+
+fn device(kind: DeviceKind) -> anyhow::Result<Device> {
+    match kind {
+        DeviceKind::Cpu => Ok(Device::Cpu),
+        DeviceKind::Cuda if cfg!(feature = "cuda") => {
             Device::new_cuda(0).context("could not open CUDA device 0 (is the driver loaded?)")
         }
-        "cuda" => bail!(
+        DeviceKind::Cuda => bail!(
             "this plastic-train was built without CUDA: rebuild with `cargo build --release -p plastic-trainer --features cuda`"
         ),
-        other => bail!("unknown device `{other}`: use cpu or cuda"),
     }
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let kind = DatasetKind::parse(&args.dataset)?;
-    if !MODELS.contains(&args.model.as_str()) {
-        bail!(
-            "unknown model `{}`: use one of {}",
-            args.model,
-            MODELS.join(", ")
-        );
-    }
+    let kind = args.dataset;
     let preset_name = args
         .preset
         .clone()
@@ -101,7 +115,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     if let Some(h) = args.hidden {
         preset.set_hidden(h);
     }
-    let device = device(&args.device)?;
+    let device = device(args.device)?;
     let dir = data::dataset_folder(kind, args.data_dir.as_deref())?;
     let mut split = data::load(kind, &dir)?;
     if let Some(limit) = args.train_limit {
@@ -117,7 +131,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     );
     let options = RunOptions {
         seed: args.seed,
-        device_name: args.device.clone(),
+        device_name: args.device.name().into(),
         progress: !args.quiet,
     };
     let ckpt = train_model(&args.model, &preset, kind, &split, &device, &options)?;

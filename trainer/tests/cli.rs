@@ -1,4 +1,5 @@
-//! The `plastic-train` binary: a run that learned nothing is an error, not a result.
+//! The `plastic-train` binary: a run that learned nothing is an error, not a result; a model,
+//! dataset or device it does not know is a usage error that lists the choices.
 
 use std::process::Command;
 
@@ -74,4 +75,48 @@ fn a_preset_that_cannot_learn_is_refused_before_training() {
     assert!(stderr.contains("[mlp] lr0 = 0 would not learn"), "{stderr}");
     assert!(!out_file.exists());
     std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+/// `--help` lists the models, datasets and devices, and a name outside them exits with code 2
+/// and the choices before anything is loaded.
+#[test]
+fn wrong_names_exit_2_with_the_choices() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_plastic-train"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let help = run(&["--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    for name in [
+        "krotov-linear",
+        "cnn-fa",
+        "fashion-mnist",
+        "cifar10",
+        "cuda",
+    ] {
+        assert!(text.contains(name), "{name} missing from --help: {text}");
+    }
+    for (args, wrong, choices) in [
+        (&["resnet", "--out", "x"][..], "'resnet'", "mlp-dfa, mlp-ss"),
+        (
+            &["krotov", "--dataset", "svhn", "--out", "x"],
+            "'svhn'",
+            "fashion-mnist, cifar10",
+        ),
+        (
+            &["krotov", "--device", "tpu", "--out", "x"],
+            "'tpu'",
+            "cpu, cuda",
+        ),
+    ] {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(wrong) && err.contains(choices),
+            "{args:?}: {err}"
+        );
+    }
 }

@@ -16,13 +16,24 @@ use std::path::{Path, PathBuf};
 pub use error::DataError;
 
 /// Which dataset: picks the file layout, the image geometry and the class names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// A [`clap::ValueEnum`], so every command line that takes a dataset lists the names in its
+/// `--help` and refuses an unknown one with the choices (exit code 2), spelled as
+/// [`DatasetKind::parse`] spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DatasetKind {
     /// MNIST handwritten digits, 28x28 gray: the reference benchmark of the plastic models.
+    #[value(name = "mnist")]
     Mnist,
     /// Zalando's Fashion-MNIST clothes, 28x28 gray: same layout as MNIST, harder.
+    #[value(
+        name = "fashion-mnist",
+        alias = "fashion_mnist",
+        alias = "fashionmnist"
+    )]
     FashionMnist,
     /// CIFAR-10 small natural images, 32x32 RGB: colour and real-world texture.
+    #[value(name = "cifar10", alias = "cifar-10", alias = "cifar_10")]
     Cifar10,
 }
 
