@@ -13,12 +13,11 @@ use clap::builder::PossibleValuesParser;
 use plastic_runtime::Model;
 use plastic_trainer::data::{self, DatasetKind, Split};
 use plastic_trainer::experiment::{MODELS, RunOptions, train_model};
-use plastic_trainer::features::runtime_correct_count;
 use plastic_trainer::preset::Preset;
 use serde_json::json;
 
 use crate::chart::{Axes, Curve, accuracy_chart, bar_chart};
-use crate::dataset::Score;
+use crate::dataset;
 use crate::io::write_atomically;
 use crate::quantize::{int8_metrics, quantize};
 
@@ -118,13 +117,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let train_seconds = start.elapsed().as_secs_f64();
         let f32_bytes = ckpt.to_bytes()?;
         let mut q = quantize(&ckpt);
-        let n = split.test.len().max(1) as f64;
-        let f32_accuracy =
-            runtime_correct_count(&Model::from_checkpoint(&ckpt)?, &split.test)? as f64 / n;
-        let int8_score = Score {
-            correct: runtime_correct_count(&Model::from_checkpoint(&q)?, &split.test)?,
-            samples: split.test.len(),
-        };
+        let f32_accuracy = dataset::score(&Model::from_checkpoint(&ckpt)?, &split.test)?.accuracy();
+        let int8_score = dataset::score(&Model::from_checkpoint(&q)?, &split.test)?;
         let int8_accuracy = int8_score.accuracy();
         // The int8 file records what it scored, as `plastic quantize --measure` does.
         q.metrics = int8_metrics(kind, int8_score);

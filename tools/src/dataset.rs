@@ -7,7 +7,7 @@ use std::path::Path;
 
 use plastic_models::Checkpoint;
 use plastic_runtime::Model;
-use plastic_trainer::data::{self, DatasetKind};
+use plastic_trainer::data::{self, Dataset, DatasetKind};
 use plastic_trainer::features::runtime_correct_count;
 
 /// The dataset to use and, when the choice deserves a word on stderr, that word.
@@ -89,15 +89,14 @@ impl Score {
     }
 }
 
-/// Scores `model` on the first `limit` (all without one) test samples of `kind`, read from
-/// `data_dir` (or the default data folder), as the device computes: raw bytes through the
-/// spec's preprocessing, in the model's precision.
-pub fn score(
+/// The first `limit` (all without one) test samples of `kind`, read from `data_dir` (or the
+/// default data folder), after checking that their images fit `model`.
+pub fn test_set(
     model: &Model,
     kind: DatasetKind,
     data_dir: Option<&Path>,
     limit: Option<usize>,
-) -> anyhow::Result<Score> {
+) -> anyhow::Result<Dataset> {
     let (w, h, c) = kind.geometry();
     if w * h * c != model.spec().input_len() {
         anyhow::bail!(
@@ -111,8 +110,14 @@ pub fn score(
     if let Some(limit) = limit {
         test = test.take(limit);
     }
+    Ok(test)
+}
+
+/// What `model` scores on `test` as the device computes it: raw bytes through the spec's
+/// preprocessing, in the model's precision.
+pub fn score(model: &Model, test: &Dataset) -> anyhow::Result<Score> {
     Ok(Score {
-        correct: runtime_correct_count(model, &test)?,
+        correct: runtime_correct_count(model, test)?,
         samples: test.len(),
     })
 }

@@ -44,9 +44,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("{note}");
     }
     let kind = choice.kind;
-    let start = Instant::now();
-    let score = dataset::score(&model, kind, args.data_dir.as_deref(), args.limit)
+    let test = dataset::test_set(&model, kind, args.data_dir.as_deref(), args.limit)
         .with_context(|| format!("evaluating {}", args.model.display()))?;
+    let start = Instant::now();
+    let score = dataset::score(&model, &test)?;
     let accuracy = score.accuracy();
     let precision = match model.precision() {
         plastic_runtime::Precision::F32 => "f32",

@@ -99,12 +99,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if let Some(note) = &choice.note {
             eprintln!("{note}");
         }
-        let score = dataset::score(
-            &Model::from_checkpoint(&int8)?,
-            choice.kind,
-            args.data_dir.as_deref(),
-            None,
-        )?;
+        let model = Model::from_checkpoint(&int8)?;
+        let test = dataset::test_set(&model, choice.kind, args.data_dir.as_deref(), None)?;
+        let score = dataset::score(&model, &test)?;
         eprintln!(
             "int8 test accuracy {:.2} % of {} {} test images",
             score.accuracy() * 100.0,
