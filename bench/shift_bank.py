@@ -16,9 +16,12 @@ original view returns).
 The share won back is left out (n/a) where the frozen device's mean drop is under 3 points: a
 share of a drop that small is noise (a label shift, a negative the framing undoes).
 `--load` redraws the table from a `--json` file of an earlier run instead of running again.
+A scenario written `NAME=DIR` is a folder of frames played through `--camera dir:DIR` (made by
+`bench/writers_stream.py`, for instance), its shift range read from `DIR/shift.txt`.
 """
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -30,9 +33,20 @@ WINDOWS = ["before_shift", "after_shift", "late_shift", "after_return"]
 MIN_DROP = 0.03
 
 
+def camera_args(scenario):
+    """`NAME=DIR` is a `dir:` stream with its shift range in `DIR/shift.txt` (as
+    `bench/writers_stream.py` writes it); any other name is a `synthetic:` scenario."""
+    if "=" not in scenario:
+        return ["--camera", f"synthetic:{scenario}"]
+    folder = scenario.split("=", 1)[1]
+    with open(os.path.join(folder, "shift.txt")) as f:
+        shift = f.read().strip()
+    return ["--camera", f"dir:{folder}", "--shift-at", shift]
+
+
 def run(sim, scenario, mode, seed, extra):
-    cmd = [sim, "--camera", f"synthetic:{scenario}", "--adapt", *mode.split(), "--seed", str(seed),
-           "--json", *extra]
+    cmd = [sim, *camera_args(scenario), "--adapt", *mode.split(), "--seed", str(seed), "--json",
+           *extra]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
@@ -84,7 +98,7 @@ def main():
         frozen = [win[(sc, "off", s)] for s in seeds]
         before = mean([f["before_shift"] for f in frozen])
         drops = [f["before_shift"] - f["after_shift"] for f in frozen]
-        row = f"| {sc} | {before * 100:.1f} % | {mean(drops) * 100:.1f} pt |"
+        row = f"| {sc.split('=')[0]} | {before * 100:.1f} % | {mean(drops) * 100:.1f} pt |"
         for m in learners:
             won, worst, forgot = [], [], []
             for s, f in zip(seeds, frozen):
