@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A `dir:` stream of a new population of writers: MNIST, then UCI digits, then MNIST again.
 
-Writes 96x96 grey camera frames, dark ink on light paper, named `NNNNN_LABEL.bmp` (the label
+Writes 96x96 grey camera frames, dark ink on light paper, named `NNNNN_LABEL.png` (the label
 convention of `--camera dir:`): 2000 MNIST test digits (the original view), the 1797 digits of
 the UCI "optical recognition of handwritten digits" set (43 other writers, another scanner,
 8x8 at 17 grey levels, as shipped with scikit-learn), then 1000 more MNIST test digits. Each
@@ -19,6 +19,7 @@ import argparse
 import gzip
 import os
 import struct
+import zlib
 
 import numpy as np
 
@@ -77,18 +78,19 @@ def frame(ink, box, rng):
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def write_bmp(path, grey):
-    """A 24-bit BMP (rows bottom-up, padded to 4 bytes)."""
+def write_png(path, grey):
+    """An 8-bit greyscale PNG (no filter, zlib-compressed)."""
     h, w = grey.shape
-    row = w * 3 + (-w * 3) % 4
-    pixels = bytearray()
-    for y in range(h - 1, -1, -1):
-        line = np.repeat(grey[y], 3).tobytes()
-        pixels += line + b"\0" * (row - len(line))
-    header = struct.pack("<2sIHHI", b"BM", 54 + len(pixels), 0, 0, 54)
-    info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, 24, 0, len(pixels), 2835, 2835, 0, 0)
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    raw = b"".join(b"\0" + grey[y].tobytes() for y in range(h))
+    header = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
     with open(path, "wb") as f:
-        f.write(header + info + pixels)
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6))
+                + chunk(b"IEND", b""))
 
 
 def main():
@@ -109,7 +111,7 @@ def main():
               + [(mx[i], my[i], rng.integers(56, 76)) for i in last])
     os.makedirs(args.out, exist_ok=True)
     for n, (ink, label, box) in enumerate(stream):
-        write_bmp(os.path.join(args.out, f"{n:05d}_{label}.bmp"), frame(ink, int(box), rng))
+        write_png(os.path.join(args.out, f"{n:05d}_{label}.png"), frame(ink, int(box), rng))
     shift = f"2000..{2000 + len(ux)}"
     with open(os.path.join(args.out, "shift.txt"), "w") as f:
         f.write(shift + "\n")
