@@ -259,7 +259,47 @@ fn device_rows(args: &Args) -> anyhow::Result<Vec<Row>> {
             baseline_name: "one int8 inference".into(),
         });
     }
+    rows.push(device_frame_row(&q, &frames, i8_us)?);
     Ok(rows)
+}
+
+/// A whole frame of a device learning without labels, as `plastic-sim --adapt unsupervised`
+/// runs it by default: inference by the learning model and by its anchor (the shipped model,
+/// see `plastic_runtime::guard`), the drift correction of the hidden code, and the Krotov step.
+/// What a user budgets per frame, beside the step alone.
+fn device_frame_row(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow::Result<Row> {
+    use plastic_runtime::align::{DEFAULT_CALIBRATION_FRAMES, DEFAULT_HORIZON_FRAMES};
+    use plastic_runtime::guard::Arbiter;
+    use plastic_runtime::plastic::{Guards, MasterPrecision};
+    let mut device = plastic_runtime::AdaptiveModel::from_checkpoint(
+        q,
+        MasterPrecision::Q16,
+        Guards::default(),
+    )?;
+    let shipped = device.clone();
+    device.enable_guard(&shipped, Arbiter::Confidence)?;
+    device.enable_alignment(DEFAULT_CALIBRATION_FRAMES, DEFAULT_HORIZON_FRAMES);
+    let start = Instant::now();
+    for f in frames {
+        device.infer(f)?;
+        device.adapt_unsupervised(f, 0.001)?;
+    }
+    let frame_us = start.elapsed().as_secs_f64() * 1e6 / frames.len() as f64;
+    let (n, hidden) = (q.spec.input_len(), q.spec.layers[0].outputs);
+    Ok(Row {
+        key: "device_frame_us",
+        what: format!(
+            "a learning frame {n}-{hidden} as the device runs it: inference, the anchor's \
+             inference, drift correction, Krotov step (Q16); in memory {:.2} MB + the anchor's \
+             {:.2} MB (flash on a device)",
+            device.memory_bytes() as f64 / 1e6,
+            device.anchor_bytes() as f64 / 1e6
+        ),
+        ours: frame_us,
+        baseline: i8_us,
+        unit: "us",
+        baseline_name: "one int8 inference".into(),
+    })
 }
 
 /// A 784-hidden-10 Krotov model with random weights: inference cost does not depend on them.
@@ -314,4 +354,27 @@ fn random_krotov_model(hidden: usize) -> anyhow::Result<Checkpoint> {
         train: serde_json::Value::Null,
         metrics: serde_json::Value::Null,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_device_frame_row_runs_the_whole_learning_frame_and_names_the_anchor() {
+        let q = crate::quantize::quantize(&random_krotov_model(64).unwrap());
+        let frames: Vec<Vec<f32>> = (0..50)
+            .map(|i| {
+                let mut v = vec![0.0f32; 784];
+                v[(i * 37) % 784] = 0.6;
+                v[(i * 91 + 5) % 784] = 0.8;
+                v
+            })
+            .collect();
+        let row = device_frame_row(&q, &frames, 1.0).unwrap();
+        assert_eq!(row.key, "device_frame_us");
+        assert!(row.ours > 0.0 && row.ours.is_finite());
+        assert!(row.what.contains("784-64"), "{}", row.what);
+        assert!(row.what.contains("the anchor's"), "{}", row.what);
+    }
 }
