@@ -58,6 +58,9 @@ pub struct AdaptiveModel {
     anchor: Option<Box<Anchor>>,
     /// The classes' shares of the recent labels, which weigh each label step.
     balance: LabelBalance,
+    /// The guard saved in the state this model was built from (`Null` if none), taken back by
+    /// [`AdaptiveModel::enable_guard`].
+    saved_guard: serde_json::Value,
 }
 
 /// The rates of the steps a label brings (see [`AdaptiveModel::learn_label`]).
@@ -147,12 +150,15 @@ impl AdaptiveModel {
             recruited: saved["recruited_units"].as_u64().unwrap_or(0),
             anchor: None,
             balance: LabelBalance::new(second.outputs),
+            saved_guard: saved["guard"].clone(),
         })
     }
 
     /// From now on, `shipped` (the model the device shipped with, of the same shape) runs
     /// beside this one as its anchor, and `arbiter` decides whose answer [`AdaptiveModel::
-    /// infer`] gives and when the learned weights roll back (see [`crate::guard`]).
+    /// infer`] gives and when the learned weights roll back (see [`crate::guard`]). A guard
+    /// saved in the state this model came from goes on where it was (its threshold, rate
+    /// factor and records; see [`Guard::to_json`]); a damaged one starts afresh.
     pub fn enable_guard(&mut self, shipped: &AdaptiveModel, arbiter: Arbiter) -> Result<()> {
         let (q, scale) = shipped.plastic.int8();
         if shipped.plastic.shape() != self.plastic.shape()
@@ -173,6 +179,11 @@ impl AdaptiveModel {
             outputs: vec![0.0; self.outputs.len()],
             guard: Guard::new(arbiter),
         }));
+        if let Some(anchor) = self.anchor.as_mut()
+            && !self.saved_guard.is_null()
+        {
+            anchor.guard.restore_json(&self.saved_guard);
+        }
         Ok(())
     }
 
@@ -520,6 +531,7 @@ impl AdaptiveModel {
             "usage": self.usage.to_json(),
             "alignment": self.alignment.as_ref().map(HiddenAlignment::to_json),
             "recruited_units": self.recruited,
+            "guard": self.anchor.as_ref().map_or(self.saved_guard.clone(), |a| a.guard.to_json()),
         });
         let (rows, cols) = self.plastic.shape();
         let mut w = vec![0.0f32; rows * cols];
@@ -865,6 +877,36 @@ mod tests {
         let mut other = shipped.clone();
         other.readout.pop();
         assert!(m.enable_guard(&other, Arbiter::Labels).is_err());
+    }
+
+    #[test]
+    fn the_guard_comes_back_from_a_saved_state() {
+        let ckpt = Checkpoint::from_bytes(plastic_models::DEFAULT_CHECKPOINT).unwrap();
+        let shipped =
+            AdaptiveModel::from_checkpoint(&ckpt, MasterPrecision::F32, Guards::default()).unwrap();
+        let mut m = shipped.clone();
+        m.enable_guard(&shipped, Arbiter::Labels).unwrap();
+        for seed in 0..30 {
+            m.infer(&input(seed)).unwrap();
+            m.observe_label(seed % 10);
+        }
+        let saved = m.checkpoint(serde_json::json!({}), serde_json::Value::Null);
+        let expected = m.anchor.as_ref().unwrap().guard.to_json();
+        assert_eq!(saved.train["on_device"]["guard"], expected);
+
+        let mut back =
+            AdaptiveModel::from_checkpoint(&saved, MasterPrecision::F32, Guards::default())
+                .unwrap();
+        back.enable_guard(&shipped, Arbiter::Labels).unwrap();
+        assert_eq!(back.anchor.as_ref().unwrap().guard.to_json(), expected);
+        // Saved again without an anchor, the guard is kept for the next run that has one.
+        let plain = AdaptiveModel::from_checkpoint(&saved, MasterPrecision::F32, Guards::default())
+            .unwrap();
+        let again = plain.checkpoint(serde_json::json!({}), serde_json::Value::Null);
+        assert_eq!(again.train["on_device"]["guard"], expected);
+        // A fresh model saves no guard.
+        let fresh = shipped.checkpoint(serde_json::json!({}), serde_json::Value::Null);
+        assert!(fresh.train["on_device"]["guard"].is_null());
     }
 
     #[test]

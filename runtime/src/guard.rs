@@ -34,8 +34,16 @@
 //!   without the anchor), and 5 % of labels win back 15 % of the drop on average (3 % without
 //!   the anchor); on `mnist-drift` the anchor costs recovery (40 % of the drop instead of 64 %).
 //!
+//! What the guard has learned (the threshold, the rate factor, the label records) is saved
+//! with the device's state and taken back at the next boot ([`Guard::to_json`]), so a device
+//! that has drifted does not calibrate again on the drifted view. While it calibrates, the
+//! surer model answers as afterwards; only the disagreement checks wait for the threshold.
+//!
 //! Costs: one more int8 inference per frame (the anchor's), and the anchor's weights, which a
 //! device reads from flash or a memory-mapped file rather than holding in RAM.
+
+use alloc::vec::Vec;
+use serde_json::{Value, json};
 
 /// Quantile of the anchor's confidence on the first frames above which the anchor counts as
 /// sure, for the disagreement checks: the 70 % of frames the shipped model is surest of.
@@ -215,17 +223,17 @@ impl Guard {
         adapted_confidence: f32,
         disagree: bool,
     ) -> Verdict {
-        let Some(threshold) = self.threshold else {
-            self.calibrate(confidence);
-            return Verdict {
-                answer: Answer::Adapted,
-                roll_back: false,
-            };
-        };
         let answer = if confidence + ANSWER_MARGIN >= adapted_confidence {
             Answer::Anchor
         } else {
             Answer::Adapted
+        };
+        let Some(threshold) = self.threshold else {
+            self.calibrate(confidence);
+            return Verdict {
+                answer,
+                roll_back: false,
+            };
         };
         if confidence < threshold {
             return Verdict {
@@ -295,6 +303,77 @@ impl Guard {
         }
     }
 
+    /// What the guard has learned, for a device's state file: the anchor's threshold (or the
+    /// calibration so far), the learning-rate factor and roll-backs, and each model's record
+    /// on labels per tenth of confidence. A device that reboots from its state goes on with
+    /// them, instead of calibrating again on frames of a view it may have drifted to, with
+    /// its rate back at full after roll-backs.
+    pub fn to_json(&self) -> Value {
+        let record = |model: usize| -> Vec<Value> {
+            self.right_by_confidence[model]
+                .iter()
+                .map(|&(rate, seen)| json!([rate, seen]))
+                .collect()
+        };
+        json!({
+            "threshold": self.threshold,
+            "seen": self.seen,
+            "histogram": self.histogram.as_slice(),
+            "rate_scale": self.rate_scale,
+            "rollbacks": self.stats.rollbacks,
+            "right_by_confidence": [record(0), record(1)],
+        })
+    }
+
+    /// Takes back what [`Guard::to_json`] saved; false, and the guard left as it was, when
+    /// anything is missing, out of range or not finite (a damaged state starts a fresh guard
+    /// rather than trusting a wrong threshold or rate).
+    pub fn restore_json(&mut self, value: &Value) -> bool {
+        let Some(restored) = self.restored(value) else {
+            return false;
+        };
+        *self = restored;
+        true
+    }
+
+    fn restored(&self, value: &Value) -> Option<Self> {
+        let unit = |v: &Value| -> Option<f32> {
+            v.as_f64()
+                .map(|x| x as f32)
+                .filter(|x| (0.0..=1.0).contains(x))
+        };
+        let mut g = self.clone();
+        g.threshold = match &value["threshold"] {
+            Value::Null => None,
+            v => Some(unit(v)?),
+        };
+        g.seen = u32::try_from(value["seen"].as_u64()?).ok()?;
+        let histogram = value["histogram"].as_array()?;
+        if histogram.len() != BINS {
+            return None;
+        }
+        for (h, v) in g.histogram.iter_mut().zip(histogram) {
+            *h = u32::try_from(v.as_u64()?).ok()?;
+        }
+        g.rate_scale = unit(&value["rate_scale"]).filter(|&r| r > 0.0)?;
+        g.stats.rollbacks = value["rollbacks"].as_u64()?;
+        let records = value["right_by_confidence"].as_array()?;
+        if records.len() != 2 {
+            return None;
+        }
+        for (model, record) in records.iter().enumerate() {
+            let bins = record.as_array()?;
+            if bins.len() != CALIBRATION_BINS {
+                return None;
+            }
+            for (slot, bin) in g.right_by_confidence[model].iter_mut().zip(bins) {
+                let seen = u32::try_from(bin[1].as_u64()?).ok()?;
+                *slot = (unit(&bin[0])?, seen);
+            }
+        }
+        Some(g)
+    }
+
     /// Takes the true label of the latest judged frame: each model's bin at the confidence it
     /// had counts whether its answer was right. Nothing before the first judged frame.
     pub fn observe_label(&mut self, label: usize) {
@@ -321,11 +400,13 @@ mod tests {
         let mut g = Guard::with_settings(Arbiter::Confidence, 10, 0.3, 0.1, 4);
         for i in 0..10 {
             let v = g.judge((0, 0.055 + 0.1 * i as f32), (0, 0.5));
-            assert_eq!(
-                v.answer,
-                Answer::Adapted,
-                "the adapted model answers while calibrating"
-            );
+            let surer = if 0.055 + 0.1 * i as f32 + ANSWER_MARGIN >= 0.5 {
+                Answer::Anchor
+            } else {
+                Answer::Adapted
+            };
+            assert_eq!(v.answer, surer, "the surer model answers while calibrating");
+            assert!(!v.roll_back);
         }
         assert_eq!(g.threshold(), Some(0.25));
         // The surer model answers; the adapted one must be surer by the margin.
@@ -334,7 +415,8 @@ mod tests {
         assert_eq!(g.judge((1, 0.8), (2, 0.7)).answer, Answer::Anchor);
         assert_eq!(g.judge((1, 0.8), (2, 0.84)).answer, Answer::Anchor);
         assert_eq!(g.judge((1, 0.8), (2, 0.86)).answer, Answer::Adapted);
-        assert_eq!(g.stats().anchor_answers, 3);
+        // Six while calibrating (confidences 0.455 and up, against 0.5), three since.
+        assert_eq!(g.stats().anchor_answers, 9);
         assert_eq!(g.stats().disagreements, 5);
     }
 
@@ -389,5 +471,40 @@ mod tests {
             !g.judge((0, 0.85), (1, 0.65)).roll_back,
             "labels never roll back"
         );
+    }
+
+    #[test]
+    fn a_saved_guard_comes_back_as_it_was_and_a_damaged_one_is_refused() {
+        let mut g = Guard::with_settings(Arbiter::Confidence, 2, 0.5, 0.0, 1);
+        g.judge((0, 0.3), (0, 0.3));
+        g.judge((0, 0.7), (0, 0.7)); // calibrated: threshold 0.3
+        assert!(g.judge((0, 0.9), (1, 0.9)).roll_back); // one disagreement: roll back
+        g.judge((0, 0.85), (0, 0.65));
+        g.observe_label(1);
+        let saved = g.to_json();
+
+        let mut back = Guard::with_settings(Arbiter::Confidence, 2, 0.5, 0.0, 1);
+        assert!(back.restore_json(&saved));
+        assert_eq!(back.threshold(), Some(0.3));
+        assert_eq!(back.rate_scale(), 0.5);
+        assert_eq!(back.stats().rollbacks, 1);
+        assert_eq!(back.right_by_confidence, g.right_by_confidence);
+        assert_eq!(back.histogram, g.histogram);
+
+        for (key, bad) in [
+            ("rate_scale", json!(0.0)),
+            ("rate_scale", json!(2.0)),
+            ("threshold", json!(1.5)),
+            ("histogram", json!([1, 2, 3])),
+            ("seen", json!(-1)),
+            ("right_by_confidence", json!([[[0.5, 1]], []])),
+        ] {
+            let mut damaged = saved.clone();
+            damaged[key] = bad;
+            let mut fresh = Guard::new(Arbiter::Labels);
+            assert!(!fresh.restore_json(&damaged), "{key} accepted");
+            assert_eq!(fresh, Guard::new(Arbiter::Labels), "{key} half-restored");
+        }
+        assert!(!Guard::new(Arbiter::Labels).restore_json(&Value::Null));
     }
 }
