@@ -36,3 +36,8 @@ pub const STD_RANGE: core::ops::RangeInclusive<f32> = 1e-6..=1e6;
 /// every weight the row holds stays finite in each precision the device keeps it in (f32, and
 /// the f16 master of a learning layer). A trained model's scales are below 1.
 pub const MAX_WEIGHT_SCALE: f32 = 65504.0 / 127.0;
+
+/// Largest checkpoint file a reader loads, in bytes: several of the largest layers. Readers
+/// check the size before reading, so a device file or a runaway file is refused, not read
+/// until memory runs out.
+pub const MAX_CHECKPOINT_BYTES: u64 = 1 << 32;

@@ -10,7 +10,7 @@ use plastic_trainer::data::{self, DatasetKind};
 use plastic_trainer::features::runtime_correct_count;
 use serde_json::json;
 
-use crate::io::read_bytes;
+use crate::io::{print_stdout, read_bytes};
 
 /// Arguments of `plastic eval`.
 #[derive(Debug, clap::Args)]
@@ -57,9 +57,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         plastic_runtime::Precision::F32 => "f32",
         plastic_runtime::Precision::Int8 => "int8",
     };
-    if args.json {
-        println!(
-            "{}",
+    let text = if args.json {
+        format!(
+            "{}\n",
             json!({
                 "accuracy": accuracy,
                 "samples": test.len(),
@@ -69,15 +69,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "model": args.model.display().to_string(),
                 "seconds": start.elapsed().as_secs_f64(),
             })
-        );
+        )
     } else {
-        println!(
-            "{}: {:.2} % of {} {} test images ({precision}, runtime)",
+        format!(
+            "{}: {:.2} % of {} {} test images ({precision}, runtime)\n",
             args.model.display(),
             accuracy * 100.0,
             test.len(),
             kind.name()
-        );
-    }
-    Ok(())
+        )
+    };
+    print_stdout(&text)
 }
