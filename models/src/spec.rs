@@ -448,7 +448,10 @@ impl InputSpec {
                     self.channels
                 ));
             }
-            if let Some(m) = mean.iter().find(|m| !(m.abs() <= MAX_ABS_MEAN)) {
+            if let Some(m) = mean
+                .iter()
+                .find(|m| !(-MAX_ABS_MEAN..=MAX_ABS_MEAN).contains(*m))
+            {
                 return bad(format!(
                     "preprocessing mean {m} must be finite, within +-{MAX_ABS_MEAN}"
                 ));

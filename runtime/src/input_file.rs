@@ -56,6 +56,7 @@ fn too_large(max_bytes: u64) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::string::ToString;
 
     #[test]
     fn regular_files_are_read_others_refused() {

@@ -63,7 +63,7 @@ fn with_spec_edit(edit: impl Fn(&str) -> String) -> Vec<u8> {
     assert_ne!(edited, spec, "the edit changed nothing");
     header["__metadata__"]["spec"] = edited.into();
     let mut text = header.to_string().into_bytes();
-    while text.len() % 8 != 0 {
+    while !text.len().is_multiple_of(8) {
         text.push(b' ');
     }
     let mut out = (text.len() as u64).to_le_bytes().to_vec();
