@@ -1,8 +1,7 @@
 //! Reading and writing checkpoint files with messages that say which file and what to do.
 
-use std::path::Path;
-
 use std::io::Write;
+use std::path::Path;
 
 use anyhow::Context;
 use plastic_models::Checkpoint;
