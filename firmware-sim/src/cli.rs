@@ -23,6 +23,7 @@ use crate::error::Error;
 use crate::loader::{engine_for, load_checkpoint};
 use crate::persist::{StateFile, read_state};
 use crate::pipeline::{Pipeline, precision_name};
+use crate::state_lock::StateLock;
 use plastic_runtime::guard::Arbiter;
 use plastic_runtime::preprocess::Framing;
 
@@ -258,6 +259,17 @@ pub fn run_until(
         })
     };
 
+    // One learning device per state: a second would undo the first's saves.
+    let _state_lock =
+        match &args.state {
+            Some(path) if args.adapt.learns() => Some(StateLock::acquire(path).map_err(
+                |source| Error::StateLocked {
+                    path: path.clone(),
+                    source,
+                },
+            )?),
+            _ => None,
+        };
     // A state file is used only when it loads and fits this model; otherwise the shipped model
     // runs and the file is left as it is.
     let state = args

@@ -27,6 +27,7 @@ use crate::display::{self, Framebuffer, InputView, Learning, Recorder, ScreenSta
 use crate::drift::DriftMonitor;
 use crate::error::Error;
 use crate::frames_log::{FrameRecord, FramesLog};
+use crate::persist::write_state;
 use crate::pipeline::{Pipeline, precision_name};
 use crate::rng::SplitMix64;
 use crate::windows::{Outcomes, WindowRanges};
@@ -754,7 +755,8 @@ pub fn run(
     Ok(summary)
 }
 
-/// Saves the adaptive engine's state; a failure is logged and the device runs on (a full card
+/// Saves the adaptive engine's state ([`write_state`]); a failure is logged and the device runs
+/// on with the last good state on disk (a full card, or a state that would not load again,
 /// must not stop the camera).
 fn save(
     pipeline: &Pipeline,
@@ -786,15 +788,7 @@ fn save(
         "label_steps": summary.label_steps,
         "recruited_units": summary.recruited_units,
     });
-    let result = model
-        .checkpoint(train, metrics)
-        .to_bytes()
-        .map_err(|e| e.to_string())
-        .and_then(|bytes| {
-            plastic_runtime::persist::write_atomically(&options.path, &bytes)
-                .map_err(|e| e.to_string())
-        });
-    match result {
+    match write_state(&options.path, &model.checkpoint(train, metrics)) {
         Ok(()) => summary.persist_count += 1,
         Err(e) => {
             let _ = writeln!(

@@ -93,6 +93,14 @@ pub enum Error {
         /// What the OS said.
         source: std::io::Error,
     },
+    /// The state file is in use by another device, or its lock could not be taken.
+    #[error("state file `{}`: {source}", path.display())]
+    StateLocked {
+        /// The file given with `--state`.
+        path: PathBuf,
+        /// Why the lock was not taken.
+        source: crate::state_lock::LockError,
+    },
     /// An image could not be encoded.
     #[error("could not encode `{}`: {source}", path.display())]
     Encode {
@@ -141,6 +149,10 @@ impl Error {
             Error::Baseline(_) => {
                 "use --baseline with --adapt off and a Krotov model (the built-in one, or one \
                  written by `plastic-train krotov`)"
+            }
+            Error::StateLocked { .. } => {
+                "give each device its own --state file, or stop the other plastic-sim that runs \
+                 on it (a device that learns holds its state until it exits)"
             }
             Error::Write { .. } | Error::Encode { .. } => {
                 "check that the --display folder or the --frames-log file's folder exists, is \

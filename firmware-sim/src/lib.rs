@@ -30,6 +30,7 @@ pub mod loader;
 pub mod persist;
 pub mod pipeline;
 pub mod rng;
+pub mod state_lock;
 pub mod windows;
 
 pub use adapt::AdaptMode;

@@ -8,6 +8,8 @@
 use std::path::Path;
 
 use plastic_models::Checkpoint;
+use plastic_models::limits::MAX_CHECKPOINT_BYTES;
+use plastic_runtime::input_file::read_regular_file;
 use plastic_runtime::plastic::{Guards, MasterPrecision};
 use plastic_runtime::{AdaptiveModel, Model};
 
@@ -16,13 +18,16 @@ use crate::error::Error;
 use crate::pipeline::Engine;
 
 /// Loads `path` as a `plastic/1` checkpoint (f32 or int8), or the built-in default model
-/// ([`plastic_models::DEFAULT_CHECKPOINT`]) when no path is given.
+/// ([`plastic_models::DEFAULT_CHECKPOINT`]) when no path is given. Only a regular file of at
+/// most [`MAX_CHECKPOINT_BYTES`] is read: a device or a FIFO is refused, not read forever.
 pub fn load_checkpoint(path: Option<&Path>) -> Result<Checkpoint, Error> {
     match path {
         Some(path) => {
-            let bytes = std::fs::read(path).map_err(|source| Error::ReadModel {
-                path: path.to_path_buf(),
-                source,
+            let bytes = read_regular_file(path, MAX_CHECKPOINT_BYTES).map_err(|source| {
+                Error::ReadModel {
+                    path: path.to_path_buf(),
+                    source,
+                }
             })?;
             Checkpoint::from_bytes(&bytes).map_err(|e| Error::BadModel {
                 path: path.to_path_buf(),
@@ -76,6 +81,15 @@ mod tests {
         std::fs::remove_file(&garbage).unwrap();
         assert!(matches!(err, Error::BadModel { .. }), "{err}");
         assert!(err.to_string().contains(&*garbage.to_string_lossy()));
+    }
+
+    /// `/dev/zero` as the model was read until memory ran out.
+    #[cfg(unix)]
+    #[test]
+    fn a_device_file_as_the_model_is_refused() {
+        let err = load_model(Some(Path::new("/dev/zero"))).unwrap_err();
+        assert!(matches!(err, Error::ReadModel { .. }), "{err}");
+        assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 
     #[test]

@@ -154,7 +154,11 @@ fn on_a_new_population_of_writers_learning_never_costs_and_labels_win_back_the_d
     for (run, bar) in [(&runs[2], 0.3), (&runs[3], 0.6)] {
         let labels = windows(run);
         let won = (labels[2] - frozen[2]) / drop;
-        println!("{}: {:.0} % of the drop won back", run["adapt"], won * 100.0);
+        println!(
+            "{}: {:.0} % of the drop won back",
+            run["adapt"],
+            won * 100.0
+        );
         assert!(won >= bar, "{}: won back {won:.3} < {bar}", run["adapt"]);
         assert!(
             labels[3] + 0.01 >= frozen[3],

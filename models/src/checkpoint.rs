@@ -12,6 +12,7 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
 use crate::keys;
+use crate::limits::MAX_WEIGHT_SCALE;
 use crate::{Error, ModelSpec, Result};
 
 /// The weights of one layer, in full or in 8-bit precision.
@@ -119,16 +120,23 @@ impl Checkpoint {
                 feedback,
             });
         }
-        Ok(Self {
+        let ckpt = Self {
             spec,
             layers,
             train,
             metrics,
-        })
+        };
+        // Shapes and finiteness were checked while reading; this adds the ranges.
+        ckpt.validate()?;
+        Ok(ckpt)
     }
 
-    /// Serialises the checkpoint into the bytes of a safetensors file.
-    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+    /// Checks a checkpoint held in memory as [`Checkpoint::from_bytes`] checks a file: a valid
+    /// spec, one tensor set per layer, every tensor of the spec's shape, every value finite and
+    /// every int8 scale within `0..=`[`MAX_WEIGHT_SCALE`]. Writing calls it, so that nothing is
+    /// written that reading would refuse (a device would save a state it refuses at the next
+    /// boot); the runtime calls it, so that a checkpoint built in code meets the same bar.
+    pub fn validate(&self) -> Result<()> {
         self.spec.validate()?;
         if self.layers.len() != self.spec.layers.len() {
             return Err(Error::InvalidSpec(format!(
@@ -137,25 +145,19 @@ impl Checkpoint {
                 self.spec.layers.len()
             )));
         }
-        let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
         for (i, (layer, spec)) in self.layers.iter().zip(&self.spec.layers).enumerate() {
             let matrix = spec.weight_shape();
             let rows = spec.rows();
             match &layer.weight {
-                Weights::F32(w) => owned.push(f32_entry(keys::weight(i), matrix.clone(), w)?),
+                Weights::F32(w) => check_f32(&keys::weight(i), &matrix, w)?,
                 Weights::Int8 { q, scale } => {
                     check_len(&keys::weight_q(i), &matrix, q.len())?;
-                    owned.push((
-                        keys::weight_q(i),
-                        Dtype::I8,
-                        matrix.clone(),
-                        q.iter().map(|&v| v as u8).collect(),
-                    ));
-                    owned.push(f32_entry(keys::weight_scale(i), vec![rows], scale)?);
+                    check_f32(&keys::weight_scale(i), &[rows], scale)?;
+                    check_scales(&keys::weight_scale(i), scale)?;
                 }
             }
             match (&layer.bias, spec.bias) {
-                (Some(b), true) => owned.push(f32_entry(keys::bias(i), vec![rows], b)?),
+                (Some(b), true) => check_f32(&keys::bias(i), &[rows], b)?,
                 (None, false) => {}
                 _ => {
                     return Err(Error::InvalidSpec(format!(
@@ -164,15 +166,43 @@ impl Checkpoint {
                 }
             }
             match (&layer.feedback, self.spec.feedback_shape(i)) {
-                (Some(fb), Some(shape)) => {
-                    owned.push(f32_entry(keys::feedback(i), shape.to_vec(), fb)?)
-                }
+                (Some(fb), Some(shape)) => check_f32(&keys::feedback(i), &shape, fb)?,
                 (Some(_), None) => {
                     return Err(Error::InvalidSpec(format!(
                         "layer {i} has a feedback matrix but is not a feedback-alignment layer"
                     )));
                 }
                 _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Serialises the checkpoint into the bytes of a safetensors file, after
+    /// [`Checkpoint::validate`]: a checkpoint that could not be read back is an error here.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        self.validate()?;
+        let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+        for (i, (layer, spec)) in self.layers.iter().zip(&self.spec.layers).enumerate() {
+            let matrix = spec.weight_shape();
+            let rows = spec.rows();
+            match &layer.weight {
+                Weights::F32(w) => owned.push(f32_entry(keys::weight(i), matrix, w)),
+                Weights::Int8 { q, scale } => {
+                    owned.push((
+                        keys::weight_q(i),
+                        Dtype::I8,
+                        matrix,
+                        q.iter().map(|&v| v as u8).collect(),
+                    ));
+                    owned.push(f32_entry(keys::weight_scale(i), vec![rows], scale));
+                }
+            }
+            if let Some(b) = &layer.bias {
+                owned.push(f32_entry(keys::bias(i), vec![rows], b));
+            }
+            if let (Some(fb), Some(shape)) = (&layer.feedback, self.spec.feedback_shape(i)) {
+                owned.push(f32_entry(keys::feedback(i), shape.to_vec(), fb));
             }
         }
         let views = owned
@@ -233,14 +263,47 @@ fn check_len(name: &str, shape: &[usize], len: usize) -> Result<()> {
     Ok(())
 }
 
+/// An f32 tensor of `shape` with finite values only, as reading requires.
+fn check_f32(name: &str, shape: &[usize], values: &[f32]) -> Result<()> {
+    check_len(name, shape, values.len())?;
+    check_finite(name, values)
+}
+
+fn check_finite(name: &str, values: &[f32]) -> Result<()> {
+    let count = values.iter().filter(|v| !v.is_finite()).count();
+    if count > 0 {
+        return Err(Error::NonFinite {
+            name: name.to_string(),
+            count,
+        });
+    }
+    Ok(())
+}
+
+/// Int8 scales within `0..=MAX_WEIGHT_SCALE` (see [`crate::limits::MAX_WEIGHT_SCALE`]).
+fn check_scales(name: &str, scales: &[f32]) -> Result<()> {
+    let count = scales
+        .iter()
+        .filter(|s| !(0.0..=MAX_WEIGHT_SCALE).contains(*s))
+        .count();
+    if count > 0 {
+        return Err(Error::OutOfRange {
+            name: name.to_string(),
+            count,
+            range: format!("0..={MAX_WEIGHT_SCALE}"),
+        });
+    }
+    Ok(())
+}
+
+/// A tensor entry of a validated checkpoint (lengths were checked by `validate`).
 fn f32_entry(
     name: String,
     shape: Vec<usize>,
     values: &[f32],
-) -> Result<(String, Dtype, Vec<usize>, Vec<u8>)> {
-    check_len(&name, &shape, values.len())?;
+) -> (String, Dtype, Vec<usize>, Vec<u8>) {
     let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    Ok((name, Dtype::F32, shape, bytes))
+    (name, Dtype::F32, shape, bytes)
 }
 
 fn view<'a>(
@@ -275,13 +338,7 @@ fn read_f32(tensors: &SafeTensors<'_>, name: &str, shape: &[usize]) -> Result<Ve
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
-    let count = values.iter().filter(|v| !v.is_finite()).count();
-    if count > 0 {
-        return Err(Error::NonFinite {
-            name: name.to_string(),
-            count,
-        });
-    }
+    check_finite(name, &values)?;
     Ok(values)
 }
 
@@ -385,13 +442,60 @@ mod tests {
     }
 
     #[test]
-    fn nan_weights_are_refused() {
+    fn nan_weights_are_refused_when_read_and_when_written() {
         let mut ckpt = checkpoint();
         ckpt.layers[0].weight = Weights::F32(vec![f32::NAN; 12]);
-        let bytes = ckpt.to_bytes().unwrap();
+        assert!(matches!(
+            ckpt.to_bytes(),
+            Err(Error::NonFinite { count: 12, .. })
+        ));
+        // A file written elsewhere: valid bytes with a marker value patched into NaN.
+        let marker = 1234.5f32.to_le_bytes();
+        ckpt.layers[0].weight = Weights::F32(vec![1234.5; 12]);
+        let mut bytes = ckpt.to_bytes().unwrap();
+        let mut patched = 0;
+        for i in 0..bytes.len() - 3 {
+            if bytes[i..i + 4] == marker {
+                bytes[i..i + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+                patched += 1;
+            }
+        }
+        assert_eq!(patched, 12);
         assert!(matches!(
             Checkpoint::from_bytes(&bytes),
             Err(Error::NonFinite { count: 12, .. })
+        ));
+    }
+
+    /// A scale of 3e38 is finite and evaluates, but `127 * scale` is infinite: a device that
+    /// learned from it saved 339 infinities, then refused its own state at every boot.
+    #[test]
+    fn int8_scales_beyond_the_limit_are_refused_when_read_and_when_written() {
+        let with_scale = |value: f32| {
+            let mut ckpt = checkpoint();
+            if let Weights::Int8 { scale, .. } = &mut ckpt.layers[1].weight {
+                scale[0] = value;
+            }
+            ckpt
+        };
+        for value in [3e38, 600.0, -1.0, f32::NAN] {
+            assert!(with_scale(value).to_bytes().is_err(), "{value}");
+        }
+        let err = with_scale(3e38).to_bytes().unwrap_err();
+        assert!(
+            matches!(&err, Error::OutOfRange { name, count: 1, .. } if name == "layers.1.weight_scale"),
+            "{err}"
+        );
+        // The same file written elsewhere: the valid scales [0.5, 0.25] patched to [3e38, 0.25].
+        let mut bytes = checkpoint().to_bytes().unwrap();
+        let at = bytes
+            .windows(8)
+            .position(|w| w[..4] == 0.5f32.to_le_bytes() && w[4..] == 0.25f32.to_le_bytes())
+            .unwrap();
+        bytes[at..at + 4].copy_from_slice(&3e38f32.to_le_bytes());
+        assert!(matches!(
+            Checkpoint::from_bytes(&bytes),
+            Err(Error::OutOfRange { count: 1, .. })
         ));
     }
 

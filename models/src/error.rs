@@ -68,6 +68,16 @@ pub enum Error {
         /// How many values are not finite.
         count: usize,
     },
+    /// A tensor holds finite values outside the range every reader accepts.
+    #[error("tensor `{name}` holds {count} values outside {range}")]
+    OutOfRange {
+        /// Tensor name.
+        name: String,
+        /// How many values are out of range.
+        count: usize,
+        /// The range accepted, as text.
+        range: String,
+    },
     /// Writing the safetensors bytes failed.
     #[error("could not serialise checkpoint: {0}")]
     Serialize(String),

@@ -18,11 +18,13 @@ extern crate std;
 mod checkpoint;
 mod error;
 pub mod keys;
+pub mod limits;
 pub mod presets;
 mod spec;
 
 pub use checkpoint::{Checkpoint, LayerTensors, Weights};
 pub use error::{Error, Result};
+pub use limits::MAX_KROTOV_K;
 pub use spec::{Activation, Conv2d, InputSpec, LayerKind, LayerSpec, ModelSpec, Preprocess};
 
 /// The default demo model: a Krotov-Hopfield layer with the paper's power/tanh readout,

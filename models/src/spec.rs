@@ -6,6 +6,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{
+    MAX_ABS_MEAN, MAX_INPUT_LEN, MAX_KROTOV_K, MAX_KROTOV_P, MAX_LAYER_WEIGHTS, MAX_LAYER_WIDTH,
+    STD_RANGE,
+};
 use crate::{Error, Result};
 
 /// A feed-forward model: input description, then layers applied in order.
@@ -35,9 +39,18 @@ pub struct InputSpec {
 }
 
 impl InputSpec {
-    /// Length of the input vector: `width * height * channels`.
+    /// Length of the input vector: `width * height * channels`. Exact for a validated spec;
+    /// for any other it saturates at `usize::MAX` instead of wrapping to a small, plausible
+    /// length (see [`InputSpec::checked_len`]).
     pub fn len(&self) -> usize {
-        self.width * self.height * self.channels
+        self.checked_len().unwrap_or(usize::MAX)
+    }
+
+    /// `width * height * channels`, or `None` when the product does not fit in a `usize`.
+    pub fn checked_len(&self) -> Option<usize> {
+        self.width
+            .checked_mul(self.height)?
+            .checked_mul(self.channels)
     }
 
     /// True when the input has no pixels (never valid).
@@ -319,27 +332,14 @@ impl ModelSpec {
         self.layers.last().map_or(0, |l| l.outputs)
     }
 
-    /// Checks that the layers chain, sizes are positive, and parameters are in range.
+    /// Checks that the layers chain, sizes are positive and within [`crate::limits`] (all
+    /// products computed without wrapping), and every numeric parameter is finite and in range.
+    /// Every reader and writer of specs goes through this one check.
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::InvalidSpec(msg));
-        if self.input.is_empty() {
-            return bad("input has no pixels".into());
-        }
+        self.input.validate()?;
         if self.layers.is_empty() {
             return bad("model has no layers".into());
-        }
-        if let Preprocess::MeanStd { mean, std } = &self.input.preprocess {
-            if mean.len() != self.input.channels || std.len() != self.input.channels {
-                return bad(format!(
-                    "mean/std have {}/{} entries for {} channels",
-                    mean.len(),
-                    std.len(),
-                    self.input.channels
-                ));
-            }
-            if std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-                return bad("std must be positive".into());
-            }
         }
         let mut width = self.input.len();
         // The (channels, height, width) the previous layer hands on, while it has one: the
@@ -354,6 +354,25 @@ impl ModelSpec {
             }
             if layer.outputs == 0 {
                 return bad(format!("layer {i} has no outputs"));
+            }
+            if layer.outputs > MAX_LAYER_WIDTH {
+                return bad(format!(
+                    "layer {i} has {} outputs, more than the {MAX_LAYER_WIDTH} allowed",
+                    layer.outputs
+                ));
+            }
+            let rows_of_feedback = match layer.kind {
+                LayerKind::DirectFeedbackAlignment => self.output_len().max(1),
+                _ => layer.inputs,
+            };
+            if layer.inputs as u64 * layer.outputs as u64 > MAX_LAYER_WEIGHTS
+                || rows_of_feedback as u64 * layer.outputs as u64 > MAX_LAYER_WEIGHTS
+            {
+                return bad(format!(
+                    "layer {i}: a {} x {} weight matrix is above the {MAX_LAYER_WEIGHTS} values \
+                     allowed",
+                    layer.outputs, layer.inputs
+                ));
             }
             if let Some(conv) = &layer.conv {
                 if let Some(problem) = conv.problem() {
@@ -386,24 +405,11 @@ impl ModelSpec {
                 let (h, w) = conv.output_size();
                 (conv.out_channels, h, w)
             });
-            if let LayerKind::Krotov { p, k, delta } = layer.kind
-                && (!(p >= 2.0 && p.is_finite())
-                    || k < 2
-                    || k > layer.outputs
-                    || !delta.is_finite())
-            {
-                return bad(format!(
-                    "layer {i}: Krotov needs p >= 2 and 2 <= k <= hidden units (p = {p}, k = {k})"
-                ));
+            if let Some(problem) = layer.kind.problem(layer.outputs) {
+                return bad(format!("layer {i}: {problem}"));
             }
-            match layer.activation {
-                Activation::RectifiedPower { n } if !(n.is_finite() && n > 0.0) => {
-                    return bad(format!("layer {i}: power n = {n} must be positive"));
-                }
-                Activation::Tanh { beta } if !beta.is_finite() => {
-                    return bad(format!("layer {i}: tanh beta is not finite"));
-                }
-                _ => {}
+            if let Some(problem) = layer.activation.problem() {
+                return bad(format!("layer {i}: {problem}"));
             }
             width = layer.outputs;
         }
@@ -414,6 +420,88 @@ impl ModelSpec {
             ));
         }
         Ok(())
+    }
+}
+
+impl InputSpec {
+    /// The input part of [`ModelSpec::validate`]: a size whose product fits (and stays within
+    /// [`MAX_INPUT_LEN`]), and preprocessing constants that keep every input finite.
+    fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::InvalidSpec(msg));
+        match self.checked_len() {
+            Some(0) => return bad("input has no pixels".into()),
+            Some(len) if len <= MAX_INPUT_LEN => {}
+            _ => {
+                return bad(format!(
+                    "an input of {}x{}x{} (width x height x channels) is above the \
+                     {MAX_INPUT_LEN} values allowed",
+                    self.width, self.height, self.channels
+                ));
+            }
+        }
+        if let Preprocess::MeanStd { mean, std } = &self.preprocess {
+            if mean.len() != self.channels || std.len() != self.channels {
+                return bad(format!(
+                    "mean/std have {}/{} entries for {} channels",
+                    mean.len(),
+                    std.len(),
+                    self.channels
+                ));
+            }
+            if let Some(m) = mean
+                .iter()
+                .find(|m| !(-MAX_ABS_MEAN..=MAX_ABS_MEAN).contains(*m))
+            {
+                return bad(format!(
+                    "preprocessing mean {m} must be finite, within +-{MAX_ABS_MEAN}"
+                ));
+            }
+            if let Some(s) = std.iter().find(|s| !STD_RANGE.contains(s)) {
+                return bad(format!(
+                    "preprocessing std {s} must be within {:e}..={:e}",
+                    STD_RANGE.start(),
+                    STD_RANGE.end()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl LayerKind {
+    /// Why a layer of this kind with `outputs` units cannot learn, if it cannot.
+    fn problem(&self, outputs: usize) -> Option<String> {
+        let LayerKind::Krotov { p, k, delta } = *self else {
+            return None;
+        };
+        if !(2.0..=MAX_KROTOV_P).contains(&p) {
+            return Some(format!("Krotov needs 2 <= p <= {MAX_KROTOV_P} (p = {p})"));
+        }
+        let most = outputs.min(MAX_KROTOV_K);
+        if !(2..=most).contains(&k) {
+            return Some(format!(
+                "Krotov needs 2 <= k <= min(hidden units, {MAX_KROTOV_K}) = {most} (k = {k})"
+            ));
+        }
+        if !delta.is_finite() {
+            return Some(format!("Krotov delta = {delta} is not finite"));
+        }
+        None
+    }
+}
+
+impl Activation {
+    /// Why this activation cannot be computed, if it cannot.
+    fn problem(&self) -> Option<String> {
+        match *self {
+            Activation::RectifiedPower { n } if !(n.is_finite() && n > 0.0) => {
+                Some(format!("power n = {n} must be positive and finite"))
+            }
+            Activation::Tanh { beta } if !(beta.is_finite() && beta > 0.0) => {
+                Some(format!("tanh beta = {beta} must be positive and finite"))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -486,6 +574,125 @@ pub(crate) mod tests {
             delta: 0.4,
         };
         assert!(matches!(spec.validate(), Err(Error::InvalidSpec(_))));
+    }
+
+    /// The fuzzed input: 9223372036854776200 * 2 wraps to 784 in 64 bits, which passed the
+    /// check and then made the simulator and `plastic viz fields` panic or allocate 846 GB.
+    #[test]
+    fn input_sizes_whose_product_wraps_are_refused() {
+        let text = krotov_spec().to_json().replace(
+            "\"width\":2,\"height\":2",
+            "\"width\":9223372036854776200,\"height\":2",
+        );
+        assert!(text.contains("9223372036854776200"), "{text}");
+        let err = ModelSpec::from_json(&text).unwrap_err().to_string();
+        assert!(err.contains("above the"), "{err}");
+        let mut spec = krotov_spec();
+        spec.input.width = usize::MAX / 2 + 1;
+        spec.input.height = 2;
+        assert_eq!(spec.input.checked_len(), None);
+        assert_eq!(spec.input.len(), usize::MAX);
+        assert!(!spec.input.is_empty());
+        assert!(spec.validate().is_err());
+        // Within usize but above the limit.
+        (spec.input.width, spec.input.height, spec.input.channels) = (1 << 13, 1 << 13, 1);
+        spec.layers[0].inputs = 1 << 26;
+        assert!(spec.validate().is_err());
+    }
+
+    #[test]
+    fn layers_above_the_size_limits_are_refused() {
+        let mut spec = krotov_spec();
+        spec.layers[0].outputs = usize::MAX;
+        spec.layers[1].inputs = usize::MAX;
+        let err = spec.validate().unwrap_err().to_string();
+        assert!(err.contains("outputs, more than"), "{err}");
+        (spec.input.width, spec.input.height) = (64, 64);
+        spec.layers[0].inputs = 64 * 64;
+        spec.layers[0].outputs = 1 << 24;
+        spec.layers[1].inputs = 1 << 24;
+        let err = spec.validate().unwrap_err().to_string();
+        assert!(err.contains("weight matrix"), "{err}");
+    }
+
+    /// 1e39 is infinite in f32 and 1e-40 is subnormal (its inverse is infinite): with either,
+    /// every frame became NaN and the simulator skipped them all.
+    #[test]
+    fn preprocessing_constants_must_keep_inputs_finite() {
+        let mut spec = krotov_spec();
+        spec.input.preprocess = Preprocess::MeanStd {
+            mean: vec![0.5],
+            std: vec![0.25],
+        };
+        assert!(spec.validate().is_ok());
+        let json = spec.to_json();
+        for (from, to) in [
+            ("\"mean\":[0.5]", "\"mean\":[1e39]"),
+            ("\"std\":[0.25]", "\"std\":[1e-40]"),
+            ("\"std\":[0.25]", "\"std\":[0.0]"),
+            ("\"std\":[0.25]", "\"std\":[-0.25]"),
+            ("\"std\":[0.25]", "\"std\":[1e39]"),
+        ] {
+            let text = json.replace(from, to);
+            assert_ne!(text, json);
+            let err = ModelSpec::from_json(&text).unwrap_err().to_string();
+            assert!(err.contains("preprocessing"), "{to}: {err}");
+        }
+        for (mean, std) in [(f32::NAN, 0.25), (0.5, f32::NAN), (f32::INFINITY, 0.25)] {
+            spec.input.preprocess = Preprocess::MeanStd {
+                mean: vec![mean],
+                std: vec![std],
+            };
+            assert!(spec.validate().is_err(), "{mean} {std}");
+        }
+    }
+
+    #[test]
+    fn activation_and_rule_constants_must_be_finite_and_in_range() {
+        let bad_kinds = [
+            (f32::NAN, 2, 0.4),
+            (1.5, 2, 0.4),
+            (1e9, 2, 0.4),
+            (3.0, 1, 0.4),
+            (3.0, 2, f32::INFINITY),
+        ];
+        for (p, k, delta) in bad_kinds {
+            let mut spec = krotov_spec();
+            spec.layers[0].kind = LayerKind::Krotov { p, k, delta };
+            assert!(spec.validate().is_err(), "{p} {k} {delta}");
+        }
+        for activation in [
+            Activation::Tanh { beta: f32::NAN },
+            Activation::Tanh { beta: 0.0 },
+            Activation::RectifiedPower { n: f32::INFINITY },
+            Activation::RectifiedPower { n: 0.0 },
+        ] {
+            let mut spec = krotov_spec();
+            spec.layers[1].activation = activation.clone();
+            assert!(spec.validate().is_err(), "{activation:?}");
+        }
+    }
+
+    /// k from 33 to `hidden` passed the check but overran the ranking's 32 slots at the first
+    /// learning step on the device.
+    #[test]
+    fn krotov_rank_beyond_the_kernel_limit_is_refused() {
+        let mut spec = krotov_spec();
+        spec.layers[0].outputs = 64;
+        spec.layers[1].inputs = 64;
+        for (k, ok) in [
+            (crate::MAX_KROTOV_K, true),
+            (crate::MAX_KROTOV_K + 1, false),
+        ] {
+            spec.layers[0].kind = LayerKind::Krotov {
+                p: 3.0,
+                k,
+                delta: 0.4,
+            };
+            assert_eq!(spec.validate().is_ok(), ok, "k = {k}");
+        }
+        let err = spec.validate().unwrap_err().to_string();
+        assert!(err.contains("k = 33") && err.contains("32"), "{err}");
     }
 
     /// MNIST's first convolution in the reference CNN: 1 -> 10 channels, 5x5, pooled by 2.

@@ -94,6 +94,7 @@ impl AdaptiveModel {
         precision: MasterPrecision,
         guards: Guards,
     ) -> Result<Self> {
+        ckpt.validate()?;
         let not_adaptive = || {
             Error::Checkpoint(plastic_models::Error::InvalidSpec(
                 "on-device learning needs a Krotov layer followed by one readout layer".into(),
@@ -624,6 +625,31 @@ mod tests {
         let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         v.iter_mut().for_each(|x| *x /= n);
         v
+    }
+
+    /// k = 33 of 400 units passed the old spec check; the first learning step overran the
+    /// ranking's buffer. Now the model does not build.
+    #[test]
+    fn a_krotov_rank_beyond_the_limit_does_not_build() {
+        let (mut ckpt, _) = default_model();
+        let LayerKind::Krotov { k, .. } = &mut ckpt.spec.layers[0].kind else {
+            panic!("the default model is a Krotov model")
+        };
+        *k = plastic_models::MAX_KROTOV_K + 1;
+        let built = AdaptiveModel::from_checkpoint(&ckpt, MasterPrecision::Q16, Guards::default());
+        assert!(matches!(
+            built,
+            Err(Error::Checkpoint(plastic_models::Error::InvalidSpec(_)))
+        ));
+        // The layer refuses it too when built directly.
+        let params = KrotovParams {
+            p: 3.0,
+            k: 33,
+            delta: 0.4,
+        };
+        let w = vec![0.1f32; 64 * 4];
+        let layer = PlasticLayer::new(&w, 64, 4, params, MasterPrecision::F32, Guards::default());
+        assert!(matches!(layer, Err(Error::KrotovRank { k: 33, most: 32 })));
     }
 
     #[test]

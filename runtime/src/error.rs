@@ -28,6 +28,17 @@ pub enum Error {
         /// Buffer length the workspace has.
         found: usize,
     },
+    /// A Krotov rank `k` the layer or the ranking cannot hold.
+    #[error(
+        "Krotov rank k = {k} is outside 2..={most} (at most the hidden units and \
+         plastic_models::MAX_KROTOV_K)"
+    )]
+    KrotovRank {
+        /// The rank asked for.
+        k: usize,
+        /// The largest rank allowed here.
+        most: usize,
+    },
     /// The input holds NaN or infinite values.
     #[error("input holds NaN or infinite values")]
     NonFiniteInput,

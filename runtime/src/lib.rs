@@ -8,7 +8,7 @@
 //!
 //! `#![no_std]` + `alloc`: the same code runs on a Jetson-class board and on a microcontroller.
 //! Feature `std` adds what hosts have: run-time CPU detection for the kernels and crash-safe
-//! file writes ([`persist`]).
+//! file writes ([`persist`]), bounded reads of files named by a user ([`input_file`]).
 #![no_std]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -23,6 +23,8 @@ pub mod balance;
 mod conv;
 mod error;
 pub mod guard;
+#[cfg(feature = "std")]
+pub mod input_file;
 #[allow(unsafe_code)] // SIMD intrinsics only; each block has a SAFETY note
 pub mod kernels;
 pub mod learn;

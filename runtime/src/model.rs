@@ -86,8 +86,10 @@ pub struct Prediction {
 }
 
 impl Model {
-    /// Builds a model from a validated checkpoint, keeping its precision.
+    /// Builds a model from a checkpoint, keeping its precision. The checkpoint is validated
+    /// first ([`Checkpoint::validate`]), so one built in code meets the bar a file does.
     pub fn from_checkpoint(ckpt: &Checkpoint) -> Result<Self> {
+        ckpt.validate()?;
         let mut layers = Vec::with_capacity(ckpt.layers.len());
         for (spec, tensors) in ckpt.spec.layers.iter().zip(&ckpt.layers) {
             let weights = match &tensors.weight {
@@ -457,6 +459,24 @@ mod tests {
             train: serde_json::Value::Null,
             metrics: serde_json::Value::Null,
         }
+    }
+
+    /// A checkpoint built in code meets the bar of a file: a width whose product with the
+    /// height wraps to 2 in 64 bits, or NaN weights, are errors here, not panics later.
+    #[test]
+    fn checkpoints_built_in_code_are_validated() {
+        let weight = || Weights::F32(vec![1.0, 0.0, -1.0, 0.0, 0.5, 0.5]);
+        let mut wraps = two_layer(weight());
+        (wraps.spec.input.width, wraps.spec.input.height) = (1 << 63, 4);
+        assert!(matches!(
+            Model::from_checkpoint(&wraps),
+            Err(Error::Checkpoint(plastic_models::Error::InvalidSpec(_)))
+        ));
+        let nan = two_layer(Weights::F32(vec![f32::NAN; 6]));
+        assert!(matches!(
+            Model::from_checkpoint(&nan),
+            Err(Error::Checkpoint(plastic_models::Error::NonFinite { .. }))
+        ));
     }
 
     #[test]

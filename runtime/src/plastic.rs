@@ -24,7 +24,9 @@ use half::f16;
 use half::slice::HalfFloatSliceExt;
 
 use crate::kernels::{self, Kernels};
-use crate::learn::krotov::{KrotovParams, KrotovStep, lebesgue_weight, rank_winner_and_kth};
+use crate::learn::krotov::{
+    KrotovParams, KrotovStep, check_rank, lebesgue_weight, rank_winner_and_kth,
+};
 use crate::quant::{dequantize_rows, quantize_vector};
 use crate::{Error, Result};
 
@@ -135,10 +137,11 @@ impl PlasticLayer {
         precision: MasterPrecision,
         guards: Guards,
     ) -> Result<Self> {
-        if weights.len() != rows * cols || rows < params.k || params.k < 2 {
+        check_rank(params.k, rows)?;
+        if Some(weights.len()) != rows.checked_mul(cols) {
             return Err(Error::WrongLength {
                 what: "plastic layer weights",
-                expected: rows * cols,
+                expected: rows.saturating_mul(cols),
                 found: weights.len(),
             });
         }
@@ -200,10 +203,10 @@ impl PlasticLayer {
         guards: Guards,
     ) -> Result<Self> {
         let rows = scale.len();
-        if q.len() != rows * cols {
+        if Some(q.len()) != rows.checked_mul(cols) {
             return Err(Error::WrongLength {
                 what: "plastic layer int8 weights",
-                expected: rows * cols,
+                expected: rows.saturating_mul(cols),
                 found: q.len(),
             });
         }

@@ -13,6 +13,8 @@ use plastic_trainer::krotov::{self, KrotovConfig};
 use plastic_trainer::readout::{self, Head, ReadoutConfig};
 use plastic_trainer::{features, rng::SplitMix64};
 
+use crate::io::print_stdout;
+
 /// Arguments of `plastic bench`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -67,14 +69,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 )
             })
             .collect();
-        println!("{}", serde_json::Value::Object(map));
-        return Ok(());
+        return print_stdout(&format!("{}\n", serde_json::Value::Object(map)));
     }
-    println!("| what | ours | baseline | baseline is | speed-up |");
-    println!("|---|---|---|---|---|");
+    let mut table = String::from("| what | ours | baseline | baseline is | speed-up |\n");
+    table.push_str("|---|---|---|---|---|\n");
     for r in rows {
-        println!(
-            "| {} | {:.3} {} | {:.3} {} | {} | {:.2}x |",
+        table.push_str(&format!(
+            "| {} | {:.3} {} | {:.3} {} | {} | {:.2}x |\n",
             r.what,
             r.ours,
             r.unit,
@@ -82,9 +83,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             r.unit,
             r.baseline_name,
             r.baseline / r.ours
-        );
+        ));
     }
-    Ok(())
+    print_stdout(&table)
 }
 
 /// The unsupervised epoch and the readout epoch, against the reference algorithm's structure.

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::chart::{Axes, Curve, accuracy_chart, bar_chart};
 use crate::dataset;
-use crate::io::write_atomically;
+use crate::io::{print_stdout, write_atomically};
 use crate::quantize::{int8_metrics, quantize};
 
 /// Arguments of `plastic compare`.
@@ -226,7 +226,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ],
     );
     write_atomically(&args.out.join("cost.svg"), cost.as_bytes())?;
-    print!("{md}");
+    print_stdout(&md)?;
     eprintln!("wrote {}", args.out.display());
     Ok(())
 }

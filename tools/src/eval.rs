@@ -11,7 +11,7 @@ use plastic_trainer::data::DatasetKind;
 use serde_json::json;
 
 use crate::dataset;
-use crate::io::read_checkpoint;
+use crate::io::{print_stdout, read_checkpoint};
 
 /// Arguments of `plastic eval`.
 #[derive(Debug, clap::Args)]
@@ -53,9 +53,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         plastic_runtime::Precision::F32 => "f32",
         plastic_runtime::Precision::Int8 => "int8",
     };
-    if args.json {
-        println!(
-            "{}",
+    let text = if args.json {
+        format!(
+            "{}\n",
             json!({
                 "accuracy": accuracy,
                 "samples": score.samples,
@@ -65,15 +65,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "model": args.model.display().to_string(),
                 "seconds": start.elapsed().as_secs_f64(),
             })
-        );
+        )
     } else {
-        println!(
-            "{}: {:.2} % of {} {} test images ({precision}, runtime)",
+        format!(
+            "{}: {:.2} % of {} {} test images ({precision}, runtime)\n",
             args.model.display(),
             accuracy * 100.0,
             score.samples,
             kind.name()
-        );
-    }
-    Ok(())
+        )
+    };
+    print_stdout(&text)
 }

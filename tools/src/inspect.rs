@@ -1,11 +1,12 @@
 //! `plastic inspect`: what a checkpoint holds.
 
+use std::fmt::Write;
 use std::path::PathBuf;
 
 use plastic_models::Weights;
 use serde_json::json;
 
-use crate::io::read_checkpoint;
+use crate::io::{print_stdout, read_checkpoint};
 
 /// Arguments of `plastic inspect`.
 #[derive(Debug, clap::Args)]
@@ -55,16 +56,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "metrics": ckpt.metrics,
     });
     if args.json {
-        println!("{report}");
-        return Ok(());
+        return print_stdout(&format!("{report}\n"));
     }
-    println!(
-        "{} ({bytes} bytes, {})",
+    let mut text = format!(
+        "{} ({bytes} bytes, {})\n",
         args.model.display(),
         plastic_models::keys::FORMAT
     );
-    println!("model   {}", ckpt.spec.name);
-    println!(
+    let _ = writeln!(text, "model   {}", ckpt.spec.name);
+    let _ = writeln!(
+        text,
         "input   {}x{}x{}, {}",
         ckpt.spec.input.width,
         ckpt.spec.input.height,
@@ -72,12 +73,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         serde_json::to_string(&ckpt.spec.input.preprocess)?
     );
     for (i, l) in layers.iter().enumerate() {
-        println!(
+        let _ = writeln!(
+            text,
             "layer {i} {} {} {} activation {} bias {}",
             l["kind"], l["shape"], l["precision"], l["activation"], l["bias"]
         );
     }
-    println!("train   {}", ckpt.train);
-    println!("metrics {}", ckpt.metrics);
-    Ok(())
+    let _ = writeln!(text, "train   {}", ckpt.train);
+    let _ = writeln!(text, "metrics {}", ckpt.metrics);
+    print_stdout(&text)
 }

@@ -13,7 +13,7 @@
 
 use candle_core::{CpuStorage, DType, Device, InplaceOp1, Layout, Storage, Tensor};
 use plastic_runtime::learn::krotov::{
-    KrotovParams, KrotovStep, PREC, lebesgue_weight, rank_winner_and_kth,
+    KrotovParams, KrotovStep, MAX_KROTOV_K, PREC, lebesgue_weight, rank_winner_and_kth,
 };
 use rayon::prelude::*;
 
@@ -91,12 +91,12 @@ pub fn train(
         || p < 2.0
         || k < 2
         || k > cfg.hidden
-        || k > 32
+        || k > MAX_KROTOV_K
         || cfg.batch == 0
         || cfg.epochs == 0
     {
         return Err(Error::Config(format!(
-            "Krotov needs p >= 2, 2 <= k <= min(hidden, 32), batch > 0, epochs > 0 \
+            "Krotov needs p >= 2, 2 <= k <= min(hidden, {MAX_KROTOV_K}), batch > 0, epochs > 0 \
              (p = {p}, k = {k}, hidden = {}, batch = {}, epochs = {})",
             cfg.hidden, cfg.batch, cfg.epochs
         )));

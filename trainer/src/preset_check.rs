@@ -6,6 +6,9 @@
 //! when the preset is read and again after command-line overrides, naming the key to fix.
 //! HebbNet's `eta = 0` stays allowed: it is how its random-feature baseline is measured.
 
+use plastic_models::MAX_KROTOV_K;
+use plastic_models::limits::MAX_KROTOV_P;
+
 use crate::preset::Preset;
 use crate::{Error, Result};
 
@@ -69,6 +72,20 @@ impl Preset {
                     k.eps0
                 ));
             }
+            // The spec check's bounds, so that a run does not train for hours and then fail to
+            // write its checkpoint.
+            if !(2.0..=f64::from(MAX_KROTOV_P)).contains(&k.p) {
+                return Err(format!(
+                    "[krotov] p = {} must lie in 2..={MAX_KROTOV_P} (the paper: 3)",
+                    k.p
+                ));
+            }
+            if !(2..=k.hidden.min(MAX_KROTOV_K)).contains(&k.k) {
+                return Err(format!(
+                    "[krotov] k = {} must lie in 2..=min(hidden = {}, {MAX_KROTOV_K}) (the paper: 7)",
+                    k.k, k.hidden
+                ));
+            }
         }
         if let Some(r) = &self.readout {
             phases.push(Phase {
@@ -129,6 +146,15 @@ mod tests {
             let preset = Preset::load(name).unwrap();
             preset.check().unwrap_or_else(|e| panic!("{name}: {e}"));
         }
+    }
+
+    #[test]
+    fn a_krotov_rank_beyond_the_runtime_limit_is_refused() {
+        let mut preset = Preset::load("krotov-mnist").unwrap();
+        let krotov = preset.krotov.as_mut().unwrap();
+        krotov.k = MAX_KROTOV_K + 1;
+        let e = preset.check().unwrap_err().to_string();
+        assert!(e.contains("k = 33"), "{e}");
     }
 
     #[test]

@@ -21,6 +21,8 @@ use alloc::vec::Vec;
 
 use crate::{Error, Result};
 
+pub use plastic_models::MAX_KROTOV_K;
+
 /// Floor of the normaliser `max |ds|`, as in the reference code (`prec`).
 pub const PREC: f32 = 1e-30;
 
@@ -55,12 +57,14 @@ pub fn lebesgue_weights(w: &[f32], p: f32, out: &mut [f32]) {
 }
 
 /// Indices of the unit with the largest current (rank 1) and of the unit ranked `k`-th.
-/// Ties keep the lower index first. `k` must be in `2..=currents.len()` and at most 32.
+/// Ties keep the lower index first. `k` must be in `2..=currents.len()` and at most
+/// [`MAX_KROTOV_K`] (see [`check_rank`]); a `k` outside is clamped into that range, so a
+/// caller that skipped the check gets a wrong rank, never a panic.
 pub fn rank_winner_and_kth(currents: &[f32], k: usize) -> (usize, usize) {
-    debug_assert!((2..=32).contains(&k) && k <= currents.len());
+    let k = k.clamp(1, MAX_KROTOV_K.min(currents.len()).max(1));
     // The k best so far, best first: an insertion list is faster than a sort for small k.
-    let mut best_idx = [0usize; 32];
-    let mut best_val = [f32::NEG_INFINITY; 32];
+    let mut best_idx = [0usize; MAX_KROTOV_K];
+    let mut best_val = [f32::NEG_INFINITY; MAX_KROTOV_K];
     let mut filled = 0;
     for (mu, &value) in currents.iter().enumerate() {
         if filled == k && value <= best_val[k - 1] {
@@ -77,6 +81,17 @@ pub fn rank_winner_and_kth(currents: &[f32], k: usize) -> (usize, usize) {
         filled = (filled + 1).min(k);
     }
     (best_idx[0], best_idx[k - 1])
+}
+
+/// Checks that rank `k` fits a layer of `hidden` units and the ranking's buffer:
+/// `2 <= k <= min(hidden, MAX_KROTOV_K)`, the bound the spec check applies too.
+pub fn check_rank(k: usize, hidden: usize) -> Result<()> {
+    let most = hidden.min(MAX_KROTOV_K);
+    if (2..=most).contains(&k) {
+        Ok(())
+    } else {
+        Err(Error::KrotovRank { k, most })
+    }
 }
 
 /// One Krotov update, accumulated over a minibatch in the rows it touches only.
@@ -171,6 +186,7 @@ impl KrotovStep {
                 found: currents.len(),
             });
         }
+        check_rank(params.k, currents.len())?;
         let (winner, kth) = rank_winner_and_kth(currents, params.k);
         self.add_ranked(v, currents, (winner, kth), params.delta)?;
         Ok(winner)
@@ -337,6 +353,30 @@ mod tests {
         assert_eq!(rank_winner_and_kth(&c, 2), (1, 3));
         assert_eq!(rank_winner_and_kth(&c, 3), (1, 5));
         assert_eq!(rank_winner_and_kth(&c, 6), (1, 4));
+    }
+
+    /// k = 33 with 64 hidden units passed the spec check and overran the ranking's buffer at
+    /// the device's first learning step.
+    #[test]
+    fn a_rank_beyond_the_buffer_is_an_error_not_a_panic() {
+        let currents: Vec<f32> = (0..64).map(|i| i as f32).collect();
+        let v = [1.0];
+        let params = KrotovParams {
+            k: MAX_KROTOV_K + 1,
+            ..PARAMS
+        };
+        let mut step = KrotovStep::new(64, 1, 1);
+        assert!(matches!(
+            step.add_sample(&v, &currents, params),
+            Err(Error::KrotovRank { k: 33, most: 32 })
+        ));
+        // Ranked directly, the rank is clamped to the buffer.
+        assert_eq!(rank_winner_and_kth(&currents, 33), (63, 32));
+        assert_eq!(rank_winner_and_kth(&currents, usize::MAX), (63, 32));
+        assert_eq!(rank_winner_and_kth(&currents[..1], 7), (0, 0));
+        assert_eq!(rank_winner_and_kth(&[], 7), (0, 0));
+        assert!(check_rank(MAX_KROTOV_K, 64).is_ok());
+        assert!(check_rank(3, 2).is_err());
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub(crate) fn load_files(dir: &Path, names: &[&str]) -> Result<Dataset, DataErro
     let files = names
         .par_iter()
         .map(|name| {
-            let (path, bytes) = read_maybe_gz(&dir.join(name))?;
+            let (path, bytes) = read_maybe_gz(&dir.join(name), |_| None)?;
             check_batch(&bytes, &path)?;
             Ok((path, bytes))
         })

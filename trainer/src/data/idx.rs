@@ -20,6 +20,20 @@ fn be_u32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
+/// The file length an IDX header claims (header plus `product(dims)` bytes), from the first
+/// bytes of the file; `None` when they do not hold a whole header of `magic`.
+fn declared_len<const D: usize>(prefix: &[u8], magic: u32) -> Option<u64> {
+    if be_u32(prefix, 0)? != magic {
+        return None;
+    }
+    // At most 3 factors below 2^32: cannot overflow u128.
+    let mut payload = 1u128;
+    for d in 0..D {
+        payload *= u128::from(be_u32(prefix, 4 + 4 * d)?);
+    }
+    u64::try_from(payload + (4 + 4 * D) as u128).ok()
+}
+
 /// Checks the magic and that the header's `product(dims)` bytes follow it exactly; returns
 /// the dimensions and the payload's byte range.
 fn check<const D: usize>(
@@ -99,7 +113,7 @@ pub fn parse_idx_labels(bytes: &[u8], source: &str) -> Result<Vec<u8>, DataError
 fn read_images(
     base: &Path,
 ) -> Result<(std::path::PathBuf, Vec<u8>, usize, usize, usize), DataError> {
-    let (path, mut bytes) = read_maybe_gz(base)?;
+    let (path, mut bytes) = read_maybe_gz(base, |p| declared_len::<3>(p, IMAGES_MAGIC))?;
     let ([n, rows, cols], range) = check::<3>(&bytes, &path, IMAGES_MAGIC)?;
     bytes.drain(..range.start);
     Ok((path, bytes, n, rows, cols))
@@ -107,7 +121,7 @@ fn read_images(
 
 /// Reads `<base>[.gz]` as IDX labels: `(path read, labels)`.
 fn read_labels(base: &Path) -> Result<(std::path::PathBuf, Vec<u8>), DataError> {
-    let (path, mut bytes) = read_maybe_gz(base)?;
+    let (path, mut bytes) = read_maybe_gz(base, |p| declared_len::<1>(p, LABELS_MAGIC))?;
     let (_, range) = check::<1>(&bytes, &path, LABELS_MAGIC)?;
     check_labels(&bytes[range.clone()], &path)?;
     bytes.drain(..range.start);
@@ -194,6 +208,29 @@ mod tests {
         std::fs::remove_dir_all(&d).ok();
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    /// A gzip bomb behind a valid header: 10 images declared, 64 MB of zeros after them. It
+    /// grew to gigabytes before its size was checked; decoding now stops one byte past the
+    /// declared size and the size check names the file.
+    #[test]
+    fn a_gzip_bomb_decodes_no_further_than_its_header_declares() {
+        let dir = temp_dir("bomb");
+        let mut bomb = images(10, 28, 28);
+        let declared = bomb.len();
+        bomb.resize(declared + (64 << 20), 0);
+        let packed = gzip(&bomb);
+        assert!(packed.len() < 1 << 20, "{}", packed.len());
+        let path = dir.join("train-images-idx3-ubyte.gz");
+        let decoded = super::super::gunzip_if_needed(&path, packed.clone(), |p| {
+            declared_len::<3>(p, IMAGES_MAGIC)
+        })
+        .unwrap();
+        assert_eq!(decoded.len(), declared + 1);
+        std::fs::write(&path, packed).unwrap();
+        let err = read_idx_images(&dir.join("train-images-idx3-ubyte")).unwrap_err();
+        assert!(matches!(err, DataError::WrongSize { .. }), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

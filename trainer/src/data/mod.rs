@@ -219,15 +219,28 @@ pub fn dataset_folder(kind: DatasetKind, dir: Option<&Path>) -> Result<PathBuf, 
     Ok(if nested.is_dir() { nested } else { dir })
 }
 
+/// Largest dataset file, raw or decoded, in bytes: the largest real one (a training set of
+/// MNIST or CIFAR-10) is under 200 MB.
+const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// Decoded bytes handed to a reader's `declared` function: enough for any header it parses.
+const HEADER_PEEK: u64 = 64;
+
 /// Reads `<base>.gz` if it exists, else `<base>`, and gunzips it if it starts with the gzip
-/// magic; returns the path actually read and the decoded bytes.
-pub(crate) fn read_maybe_gz(base: &Path) -> Result<(PathBuf, Vec<u8>), DataError> {
+/// magic; returns the path actually read and the decoded bytes. `declared` gives the size the
+/// file's own header claims, from its first decoded bytes (`None`: no limit but
+/// [`MAX_FILE_BYTES`]); decoding stops one byte past it (see [`gunzip_if_needed`]). Only a
+/// regular file is read (a device or a FIFO is refused).
+pub(crate) fn read_maybe_gz(
+    base: &Path,
+    declared: impl Fn(&[u8]) -> Option<u64>,
+) -> Result<(PathBuf, Vec<u8>), DataError> {
     let mut gz = base.as_os_str().to_owned();
     gz.push(".gz");
     for path in [PathBuf::from(gz), base.to_path_buf()] {
-        match std::fs::read(&path) {
+        match plastic_runtime::input_file::read_regular_file(&path, MAX_FILE_BYTES) {
             Ok(raw) => {
-                let bytes = gunzip_if_needed(&path, raw)?;
+                let bytes = gunzip_if_needed(&path, raw, &declared)?;
                 return Ok((path, bytes));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -242,25 +255,41 @@ pub(crate) fn read_maybe_gz(base: &Path) -> Result<(PathBuf, Vec<u8>), DataError
 /// Gunzips `bytes` when they start with the gzip magic `1f 8b` (the name does not matter);
 /// returns them unchanged otherwise. Concatenated gzip members are all decoded, as `gunzip`
 /// does.
-pub(crate) fn gunzip_if_needed(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, DataError> {
+///
+/// Why decoding is capped: a 5 MB gzip bomb behind a valid IDX header grew to 2.1 GB before
+/// its size was checked. Decoding stops one byte past what the header declares (`declared`,
+/// given the first decoded bytes), so the caller's size check still sees a file too long, and
+/// never past [`MAX_FILE_BYTES`].
+pub(crate) fn gunzip_if_needed(
+    path: &Path,
+    bytes: Vec<u8>,
+    declared: impl Fn(&[u8]) -> Option<u64>,
+) -> Result<Vec<u8>, DataError> {
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         return Ok(bytes);
     }
-    // The gzip trailer holds the decoded size mod 2^32: a good hint, but the file may lie, so
-    // it is capped by deflate's best ratio (~1032:1) and 1 GiB.
+    let bad = |e: std::io::Error| DataError::BadGzip {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let mut decoder = flate2::read::MultiGzDecoder::new(&bytes[..]);
+    let mut out = Vec::new();
+    (&mut decoder)
+        .take(HEADER_PEEK)
+        .read_to_end(&mut out)
+        .map_err(bad)?;
+    let cap = declared(&out).unwrap_or(MAX_FILE_BYTES).min(MAX_FILE_BYTES);
+    // The gzip trailer holds the decoded size mod 2^32: a good hint, but the file may lie.
     let trailer = bytes
         .len()
         .checked_sub(4)
         .and_then(|at| bytes.get(at..))
-        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
-    let hint = trailer.min(bytes.len().saturating_mul(1032)).min(1 << 30);
-    let mut out = Vec::with_capacity(hint);
-    flate2::read::MultiGzDecoder::new(&bytes[..])
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64);
+    out.reserve(trailer.min(cap + 1) as usize);
+    decoder
+        .take((cap + 1).saturating_sub(out.len() as u64))
         .read_to_end(&mut out)
-        .map_err(|e| DataError::BadGzip {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        .map_err(bad)?;
     Ok(out)
 }
 
