@@ -13,7 +13,7 @@
 //! Framing follows the model: a 28x28x1 model was trained on MNIST, so the frame is framed the
 //! way MNIST was made ([`preprocess::frame_digit`]: a frame that already is a framed digit is
 //! used as it is, `--framing` chooses); any other model gets the whole frame area-resized to its
-//! input ([`preprocess::resize_area`]), per channel for colour models.
+//! input ([`preprocess::resize_to_bytes`]), per channel for colour models.
 
 use std::time::{Duration, Instant};
 
@@ -299,11 +299,8 @@ impl Pipeline {
                 _ if c == 0 => preprocess::to_gray(&frame.data, frame.format, &mut self.gray)?,
                 _ => {}
             }
-            preprocess::resize_area(&self.gray, fw, (0, 0, fw, fh), &mut self.resized, w, h);
             let plane = &mut self.pixels[c * w * h..(c + 1) * w * h];
-            for (p, &v) in plane.iter_mut().zip(&self.resized) {
-                *p = v.round().clamp(0.0, 255.0) as u8;
-            }
+            preprocess::resize_to_bytes(&self.gray, fw, fh, &mut self.resized, plane, w, h);
         }
         Ok(())
     }

@@ -116,13 +116,27 @@ pub fn frame_digit(
         }
         Framing::Auto | Framing::Mnist => frame_like_mnist(gray, width, height, out),
         Framing::None => {
-            let mut plane = [0.0f32; 784];
-            resize_area(gray, width, (0, 0, width, height), &mut plane, 28, 28);
-            for (o, v) in out.iter_mut().zip(plane) {
-                *o = libm::roundf(v).clamp(0.0, 255.0) as u8;
-            }
+            resize_to_bytes(gray, width, height, &mut [0.0; 784], out, 28, 28);
             Ok(())
         }
+    }
+}
+
+/// The whole `width x height` gray frame area-resized ([`resize_area`]) to `dw x dh` bytes,
+/// rounded, through `scratch` (`dw * dh` floats): how a frame becomes a model's input when
+/// nothing frames it.
+pub fn resize_to_bytes(
+    gray: &[u8],
+    width: usize,
+    height: usize,
+    scratch: &mut [f32],
+    out: &mut [u8],
+    dw: usize,
+    dh: usize,
+) {
+    resize_area(gray, width, (0, 0, width, height), scratch, dw, dh);
+    for (o, &v) in out.iter_mut().zip(scratch.iter()) {
+        *o = libm::roundf(v).clamp(0.0, 255.0) as u8;
     }
 }
 
