@@ -43,8 +43,13 @@ impl Builder {
     /// Adds node `op` and returns its output's name.
     fn op(&mut self, op: &str, inputs: &[&str], attrs: &[(&str, Attr)]) -> String {
         let out = self.fresh(&op.to_ascii_lowercase());
-        self.nodes
-            .push(pb::node(op, &format!("{op}_{}", self.count), inputs, &[&out], attrs));
+        self.nodes.push(pb::node(
+            op,
+            &format!("{op}_{}", self.count),
+            inputs,
+            &[&out],
+            attrs,
+        ));
         out
     }
 
@@ -230,7 +235,14 @@ impl Builder {
     }
 
     /// `z = W h + b` of a dense layer.
-    fn dense(&mut self, h: &str, spec: &LayerSpec, w: &Weights, bias: Option<&[f32]>, mode: Int8Mode) -> String {
+    fn dense(
+        &mut self,
+        h: &str,
+        spec: &LayerSpec,
+        w: &Weights,
+        bias: Option<&[f32]>,
+        mode: Int8Mode,
+    ) -> String {
         let dims = [spec.outputs as i64, spec.inputs as i64];
         let b = bias.map(|b| self.f32s("bias", &[spec.outputs as i64], b));
         let gemm = |s: &mut Self, x: &str, w: &str| {
@@ -267,7 +279,14 @@ impl Builder {
     }
 
     /// `maxpool(conv(x, W) + b)` of a convolution, flattened `[c][y][x]`.
-    fn conv(&mut self, h: &str, c: &Conv2d, w: &Weights, bias: Option<&[f32]>, mode: Int8Mode) -> String {
+    fn conv(
+        &mut self,
+        h: &str,
+        c: &Conv2d,
+        w: &Weights,
+        bias: Option<&[f32]>,
+        mode: Int8Mode,
+    ) -> String {
         let (k, p) = (c.kernel as i64, c.padding as i64);
         let shape = self.i64s(
             "shape",
@@ -371,7 +390,8 @@ pub fn export(ckpt: &Checkpoint, mode: Int8Mode) -> anyhow::Result<Vec<u8>> {
         };
         h = b.activate(&z, &layer.activation);
     }
-    b.nodes.push(pb::node("Identity", "output", &[&h], &[OUTPUT], &[]));
+    b.nodes
+        .push(pb::node("Identity", "output", &[&h], &[OUTPUT], &[]));
     let graph = Graph {
         nodes: b.nodes,
         initializers: b.initializers,

@@ -18,7 +18,6 @@ pub enum DataType {
 pub struct Message(Vec<u8>);
 
 const VARINT: u64 = 0;
-const FIXED32: u64 = 5;
 const LEN: u64 = 2;
 
 impl Message {
@@ -52,13 +51,6 @@ impl Message {
     pub fn int(&mut self, field: u32, v: i64) -> &mut Self {
         self.key(field, VARINT);
         self.varint(v as u64);
-        self
-    }
-
-    /// A `float` field.
-    pub fn float(&mut self, field: u32, v: f32) -> &mut Self {
-        self.key(field, FIXED32);
-        self.0.extend_from_slice(&v.to_le_bytes());
         self
     }
 
@@ -244,9 +236,6 @@ mod tests {
             m.into_bytes(),
             [0x12, 0x07, b't', b'e', b's', b't', b'i', b'n', b'g']
         );
-        let mut m = Message::new();
-        m.float(2, 1.0);
-        assert_eq!(m.into_bytes(), [0x15, 0, 0, 0x80, 0x3f]);
     }
 
     #[test]
