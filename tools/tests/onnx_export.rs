@@ -2,7 +2,7 @@
 //! the graph's scores equal the runtime's (`python/plastic_io.py`'s forward pass, held equal to
 //! the runtime by `python_io.rs`) within a stated tolerance, and it answers correctly exactly
 //! as often as `plastic eval --limit 1000`, for the shipped Krotov demo model (f32 and int8)
-//! and for an MLP, a CNN and a two-convolution model with a HebbNet-like head made in numpy
+//! and for an MLP, a CNN, an MLP on `centred_unit_norm` inputs and a two-convolution model with a HebbNet-like head made in numpy
 //! (f32 and quantized). Skips, saying why, without python3 + numpy + safetensors +
 //! onnxruntime or without the shared data.
 
@@ -16,6 +16,11 @@ const LIMIT: &str = "1000";
 /// optimizations off: f32 sums in another order (measured at most 1.9e-6), int8 the same
 /// arithmetic (measured at most 1.8e-7, `tanh`'s last bits).
 const TOLERANCE: f64 = 1e-5;
+
+/// The same for an int8 model whose hidden layer is `tanh`: ONNX Runtime's `tanh` is a few
+/// last places off the correctly rounded one, and the next layer's quantization turns that, now
+/// and then, into one step of an int8 activation (measured at most 3.4e-4; the answers stay).
+const TANH_INT8_TOLERANCE: f64 = 1e-3;
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("plastic-onnx-export-{}", std::process::id()));
@@ -75,7 +80,7 @@ fn data_dir() -> Option<PathBuf> {
 }
 
 /// Exports `model` (with `extra` arguments) and checks the graph against the runtime.
-fn exported_answers_as_runtime(model: &str, extra: &[&str], data: &Path) {
+fn exported_answers_as_runtime(model: &str, extra: &[&str], data: &Path, tolerance: f64) {
     let stem = Path::new(model).file_name().unwrap().to_str().unwrap();
     let onnx_path = temp(&format!("{stem}{}.onnx", extra.join("")));
     let onnx = onnx_path.to_str().unwrap();
@@ -109,6 +114,7 @@ fn exported_answers_as_runtime(model: &str, extra: &[&str], data: &Path) {
     let eval: serde_json::Value = serde_json::from_slice(&eval).unwrap();
     eprintln!("{stem} {extra:?}: {check} vs eval {}", eval["correct"]);
     assert_eq!(check["samples"], 1000);
+    assert_ne!(check["onnx_checker"], "failed");
     assert_eq!(eval["samples"], 1000);
 
     let dequantized = extra.contains(&"dequantize");
@@ -124,7 +130,7 @@ fn exported_answers_as_runtime(model: &str, extra: &[&str], data: &Path) {
         );
         return;
     }
-    assert!(diff <= TOLERANCE, "{stem}: graph off by {diff}");
+    assert!(diff <= tolerance, "{stem}: graph off by {diff}");
     assert_eq!(
         check["correct_unoptimized"], eval["correct"],
         "{stem}: ONNX Runtime vs plastic eval"
@@ -158,14 +164,14 @@ fn the_shipped_krotov_models_export_with_the_runtime_s_answers() {
     }
     for name in ["mnist-krotov.safetensors", "mnist-krotov.int8.safetensors"] {
         let model = format!("{ROOT}/models/default/{name}");
-        exported_answers_as_runtime(&model, &[], &data);
+        exported_answers_as_runtime(&model, &[], &data, TOLERANCE);
     }
     let int8 = format!("{ROOT}/models/default/mnist-krotov.int8.safetensors");
-    exported_answers_as_runtime(&int8, &["--int8", "dequantize"], &data);
+    exported_answers_as_runtime(&int8, &["--int8", "dequantize"], &data, TOLERANCE);
 }
 
 #[test]
-fn mlp_cnn_and_hebbian_models_made_in_numpy_export_with_the_runtime_s_answers() {
+fn mlp_cnn_centred_and_hebbian_models_made_in_numpy_export_with_the_runtime_s_answers() {
     let Some(data) = data_dir() else { return };
     if !python_ready() {
         return;
@@ -174,6 +180,7 @@ fn mlp_cnn_and_hebbian_models_made_in_numpy_export_with_the_runtime_s_answers() 
     for (script, command, name) in [
         ("interop.py", "make-mlp", "mlp"),
         ("interop.py", "make-cnn", "cnn"),
+        ("onnx_check.py", "make-centred", "centred"),
         ("onnx_check.py", "make-deep", "deep"),
     ] {
         let f32_path = temp(&format!("{name}.safetensors"));
@@ -185,8 +192,13 @@ fn mlp_cnn_and_hebbian_models_made_in_numpy_export_with_the_runtime_s_answers() 
             plastic(&["quantize", f32_model, "--out", int8_model]),
             "plastic quantize",
         );
-        exported_answers_as_runtime(f32_model, &[], &data);
-        exported_answers_as_runtime(int8_model, &[], &data);
+        exported_answers_as_runtime(f32_model, &[], &data, TOLERANCE);
+        let int8_tolerance = if name == "centred" {
+            TANH_INT8_TOLERANCE
+        } else {
+            TOLERANCE
+        };
+        exported_answers_as_runtime(int8_model, &[], &data, int8_tolerance);
     }
 }
 

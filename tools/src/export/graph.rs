@@ -213,7 +213,12 @@ impl Builder {
             }
             Preprocess::UnitNorm => self.unit_rows(x),
             Preprocess::CentredUnitNorm => {
-                let mean = self.reduce("ReduceMean", x);
+                // The runtime's `sum / n` (ReduceMean may multiply by `1 / n` instead); the
+                // sum of whole pixel values is exact in any order.
+                let axes = self.i64s("axes", &[1]);
+                let sum = self.op("ReduceSum", &[x, &axes], &[("keepdims", Attr::Int(1))]);
+                let n = self.scalar(len as f32);
+                let mean = self.bin("Div", &sum, &n);
                 let d = self.bin("Sub", x, &mean);
                 self.unit_rows(&d)
             }

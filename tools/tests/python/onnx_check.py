@@ -3,6 +3,8 @@ against `plastic_io.predict` (the runtime's forward pass in numpy) on MNIST test
 
     onnx_check.py check MODEL ONNX DATA_DIR LIMIT
         -> {"correct": .., "samples": .., "max_abs_diff": .., "same_answers": .., ..}
+    onnx_check.py make-centred DATA_DIR OUT
+        -> writes an MLP on centred_unit_norm inputs (tanh hidden layer, identity out)
     onnx_check.py make-deep DATA_DIR OUT
         -> writes a two-convolution CNN (padded then unpadded, pooled then not) under a
            HebbNet-like head (no-bias ReLU, rectified power, tanh readout), scale01 input
@@ -35,6 +37,13 @@ def check(model_path, onnx_path, data_dir, limit):
     images, labels = mnist(data_dir, "test")
     images, labels = images[:limit], labels[:limit]
     reference = pio.predict(pio.load(model_path), images)
+    try:
+        import onnx
+    except ImportError:
+        checker = "skipped (no onnx package)"
+    else:
+        onnx.checker.check_model(onnx.load(onnx_path), full_check=True)
+        checker = "passed"
     plain = run(onnx_path, images, optimize=False)
     scores = run(onnx_path, images, optimize=True)
     answers = scores.argmax(axis=1)
@@ -47,9 +56,35 @@ def check(model_path, onnx_path, data_dir, limit):
                 "max_abs_diff": float(np.max(np.abs(plain - reference))),
                 "max_abs_diff_optimized": float(np.max(np.abs(scores - reference))),
                 "same_answers": int((answers == reference.argmax(axis=1)).sum()),
+                "onnx_checker": checker,
             }
         )
     )
+
+
+def make_centred(data_dir, out):
+    images, labels = mnist(data_dir, "train")
+    images, labels = images[:3000], labels[:3000]
+    rng = np.random.default_rng(3)
+    hidden = 100
+    spec = pio.mlp_spec(
+        [(hidden, 784), (10, hidden)],
+        width=28,
+        height=28,
+        preprocess={"kind": "centred_unit_norm"},
+        classes=[str(c) for c in range(10)],
+        name="numpy-centred",
+    )
+    spec["layers"][0]["activation"] = {"kind": "tanh", "beta": 2.0}
+    first = {
+        "layers.0.weight": rng.standard_normal((hidden, 784)).astype(np.float32),
+        "layers.0.bias": (0.1 * rng.standard_normal(hidden)).astype(np.float32),
+    }
+    h = pio.predict((dict(spec, layers=spec["layers"][:1]), first), images)
+    w, b = least_squares_readout(h, labels)
+    tensors = dict(first, **{"layers.1.weight": w, "layers.1.bias": b})
+    pio.save(out, spec, tensors, train={"dataset": "mnist", "made_by": "numpy"})
+    print(json.dumps({"written": out}))
 
 
 def make_deep(data_dir, out):
@@ -96,6 +131,8 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "check":
         check(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+    elif cmd == "make-centred":
+        make_centred(sys.argv[2], sys.argv[3])
     elif cmd == "make-deep":
         make_deep(sys.argv[2], sys.argv[3])
     else:
