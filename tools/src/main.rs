@@ -10,6 +10,7 @@ mod chart;
 mod compare;
 mod dataset;
 mod eval;
+mod export;
 mod inspect;
 mod io;
 mod quantize;
@@ -38,6 +39,8 @@ enum Command {
     Bench(bench::Args),
     /// Train every model at equal settings and compare accuracy, time and size.
     Compare(compare::Args),
+    /// Write a checkpoint as an ONNX graph that computes the runtime's scores from pixels.
+    Export(export::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Viz(c) => viz::run(c),
         Command::Bench(a) => bench::run(a),
         Command::Compare(a) => compare::run(a),
+        Command::Export(a) => export::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
