@@ -1,8 +1,8 @@
 //! Tensor names and metadata keys of the `plastic/1` checkpoint format.
 //!
 //! One safetensors file. Per layer `i`: `layers.{i}.weight` (F32, `[out, in]`),
-//! `layers.{i}.bias` (F32, `[out]`), `layers.{i}.feedback` (F32, `[out, in]`, the fixed random
-//! matrix of a feedback-alignment layer), or for int8 files `layers.{i}.weight_q` (I8,
+//! `layers.{i}.bias` (F32, `[out]`), `layers.{i}.feedback` (F32, the fixed random matrix of a
+//! feedback-alignment layer: `[out, in]` for FA, `[classes, out]` for DFA), or for int8 files `layers.{i}.weight_q` (I8,
 //! `[out, in]`) with `layers.{i}.weight_scale` (F32, `[out]`, one scale per output row).
 //! Metadata: `format`, `spec` (JSON [`crate::ModelSpec`]), `train` (JSON provenance),
 //! `metrics` (JSON figures such as test accuracy).
