@@ -141,6 +141,19 @@ pub enum CameraError {
         /// Bytes a whole frame has.
         expected: usize,
     },
+    /// A Motion-JPEG frame from a camera did not decode to the negotiated size: the frame is
+    /// dropped and the stream goes on.
+    #[error("camera frame {frame} is not a JPEG image of {width}x{height} ({bytes} bytes)")]
+    BadJpeg {
+        /// 0-based index of the frame.
+        frame: u64,
+        /// Bytes the camera delivered.
+        bytes: usize,
+        /// The negotiated frame width.
+        width: usize,
+        /// The negotiated frame height.
+        height: usize,
+    },
     /// A raw stream could not be read.
     #[error("could not read the {what} stream: {source}")]
     Stream {

@@ -7,9 +7,11 @@
 //! published ioctl numbers.
 //!
 //! The camera is asked for 320x240 YUYV (what every UVC webcam and the Jetson's CSI bridge
-//! offer); the driver may pick another size, which is used as given. Only the luma plane is
-//! kept: the model sees gray frames. Four buffers are mapped and queued; each capture dequeues
-//! one, copies its luma into the reused frame buffer and queues it again.
+//! offer); the driver may pick another size, which is used as given. A camera that offers no
+//! YUYV or GREY is asked for Motion-JPEG (many USB cameras deliver only MJPEG, or only MJPEG at
+//! full rate), and each frame is decoded. Only the luma plane is kept: the model sees gray
+//! frames. Four buffers are mapped and queued; each capture dequeues one, copies its luma into
+//! the reused frame buffer (a JPEG frame is decoded, which allocates) and queues it again.
 #![allow(unsafe_code)]
 
 use std::fs::{File, OpenOptions};
@@ -51,6 +53,8 @@ mod abi {
     }
     pub const PIX_FMT_YUYV: u32 = fourcc(b"YUYV");
     pub const PIX_FMT_GREY: u32 = fourcc(b"GREY");
+    pub const PIX_FMT_MJPEG: u32 = fourcc(b"MJPG");
+    pub const PIX_FMT_JPEG: u32 = fourcc(b"JPEG");
 
     /// `struct v4l2_capability`.
     #[repr(C)]
@@ -233,32 +237,34 @@ impl V4l2Camera {
             ));
         }
 
-        let mut format = abi::Format {
-            kind: abi::BUF_TYPE_VIDEO_CAPTURE,
-            fmt: abi::FormatUnion {
-                pix: abi::PixFormat {
-                    width: WANTED.0,
-                    height: WANTED.1,
-                    pixelformat: abi::PIX_FMT_YUYV,
-                    field: abi::FIELD_NONE,
-                    ..Default::default()
+        let set_format = |pixelformat: u32| {
+            let mut format = abi::Format {
+                kind: abi::BUF_TYPE_VIDEO_CAPTURE,
+                fmt: abi::FormatUnion {
+                    pix: abi::PixFormat {
+                        width: WANTED.0,
+                        height: WANTED.1,
+                        pixelformat,
+                        field: abi::FIELD_NONE,
+                        ..Default::default()
+                    },
+                    raw: [0; 200 - size_of::<abi::PixFormat>()],
                 },
-                raw: [0; 200 - size_of::<abi::PixFormat>()],
-            },
+            };
+            ioctl(&file, abi::VIDIOC_S_FMT, &mut format)
+                .map_err(|e| unusable(format!("the camera refused the capture format ({e})")))?;
+            Ok::<_, CameraError>(format.fmt.pix)
         };
-        ioctl(&file, abi::VIDIOC_S_FMT, &mut format)
-            .map_err(|e| unusable(format!("the camera refused the capture format ({e})")))?;
-        let pix = format.fmt.pix;
-        let bytes_per_pixel = match pix.pixelformat {
-            abi::PIX_FMT_YUYV => 2,
-            abi::PIX_FMT_GREY => 1,
-            other => {
-                return Err(unusable(format!(
-                    "the camera offers only `{}`; YUYV or GREY is needed (set it with \
-                     `v4l2-ctl --set-fmt-video`)",
-                    String::from_utf8_lossy(&other.to_le_bytes())
-                )));
-            }
+        let mut pix = set_format(abi::PIX_FMT_YUYV)?;
+        if bytes_per_pixel(pix.pixelformat).is_none() {
+            pix = set_format(abi::PIX_FMT_MJPEG)?;
+        }
+        let Some(bytes_per_pixel) = bytes_per_pixel(pix.pixelformat) else {
+            return Err(unusable(format!(
+                "the camera offers only `{}`; YUYV, GREY or MJPEG is needed (set it with \
+                 `v4l2-ctl --set-fmt-video`)",
+                String::from_utf8_lossy(&pix.pixelformat.to_le_bytes())
+            )));
         };
         let (width, height) = (pix.width as usize, pix.height as usize);
         let bytes_per_line = (pix.bytesperline as usize).max(width * bytes_per_pixel);
@@ -351,15 +357,28 @@ impl V4l2Camera {
         let bytes = unsafe { std::slice::from_raw_parts(mapping.ptr as *const u8, mapping.len) };
         let used = (buf.bytesused as usize).min(bytes.len());
         let mut data = self.spare.take().unwrap_or_default();
-        let complete = luma(
-            &bytes[..used],
-            self.width,
-            self.height,
-            self.bytes_per_line,
-            self.fourcc,
-            &mut data,
-        );
+        let complete = if is_jpeg(self.fourcc) {
+            jpeg_luma(&bytes[..used], self.width, self.height, &mut data)
+        } else {
+            luma(
+                &bytes[..used],
+                self.width,
+                self.height,
+                self.bytes_per_line,
+                self.fourcc,
+                &mut data,
+            )
+        };
         ioctl(&self.file, abi::VIDIOC_QBUF, &mut buf).map_err(io)?;
+        if !complete && is_jpeg(self.fourcc) {
+            self.spare = Some(data);
+            return Err(CameraError::BadJpeg {
+                frame: self.frames,
+                bytes: used,
+                width: self.width,
+                height: self.height,
+            });
+        }
         if !complete {
             let expected = self.height * self.bytes_per_line;
             self.spare = Some(data);
@@ -378,6 +397,49 @@ impl V4l2Camera {
             label: None,
         })
     }
+}
+
+/// Bytes per pixel of a pixel format the capture reads (0 for a compressed one); `None` for
+/// one it cannot.
+fn bytes_per_pixel(fourcc: u32) -> Option<usize> {
+    match fourcc {
+        abi::PIX_FMT_YUYV => Some(2),
+        abi::PIX_FMT_GREY => Some(1),
+        abi::PIX_FMT_MJPEG | abi::PIX_FMT_JPEG => Some(0),
+        _ => None,
+    }
+}
+
+/// Whether frames in this format are JPEG images (Motion-JPEG).
+fn is_jpeg(fourcc: u32) -> bool {
+    matches!(fourcc, abi::PIX_FMT_MJPEG | abi::PIX_FMT_JPEG)
+}
+
+/// Decodes one Motion-JPEG frame into its luma (`out`, one byte per pixel); false when it is
+/// not a decodable JPEG of exactly `width x height` (a frame cut short on the bus, a garbage
+/// buffer). The decoder is told the size first, so a hostile header cannot make it allocate
+/// more than the negotiated frame.
+fn jpeg_luma(bytes: &[u8], width: usize, height: usize, out: &mut Vec<u8>) -> bool {
+    let mut reader =
+        image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Jpeg);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = u32::try_from(width).ok();
+    limits.max_image_height = u32::try_from(height).ok();
+    limits.max_alloc = Some(
+        (width as u64)
+            .saturating_mul(height as u64)
+            .saturating_mul(4),
+    );
+    reader.limits(limits);
+    let Ok(image) = reader.decode() else {
+        return false;
+    };
+    if (image.width() as usize, image.height() as usize) != (width, height) {
+        return false;
+    }
+    out.clear();
+    out.extend_from_slice(image.to_luma8().as_raw());
+    true
 }
 
 /// Copies the luma of a `width x height` YUYV or GREY image with `stride` bytes per row into
@@ -462,6 +524,43 @@ mod tests {
         assert!(luma(&[1, 2, 3, 4], 2, 2, 2, abi::PIX_FMT_GREY, &mut out));
         assert_eq!(out, [1, 2, 3, 4]);
         assert!(!luma(&yuyv[..7], 2, 2, 6, abi::PIX_FMT_YUYV, &mut out));
+    }
+
+    #[test]
+    fn motion_jpeg_frames_decode_to_their_luma_and_bad_ones_are_refused() {
+        // A 16x8 gray gradient, JPEG-encoded as a USB camera would send it.
+        let (w, h) = (16u32, 8u32);
+        let gray: Vec<u8> = (0..w * h).map(|i| ((i % w) * 16) as u8).collect();
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95)
+            .encode(&gray, w, h, image::ExtendedColorType::L8)
+            .unwrap();
+        let mut out = Vec::new();
+        assert!(jpeg_luma(&jpeg, 16, 8, &mut out));
+        assert_eq!(out.len(), 128);
+        let worst = out
+            .iter()
+            .zip(&gray)
+            .map(|(&a, &b)| (i32::from(a) - i32::from(b)).abs())
+            .max()
+            .unwrap();
+        assert!(worst <= 8, "JPEG round trip off by {worst}");
+        // A frame of another size, a truncated one and garbage are bad frames, not panics.
+        assert!(!jpeg_luma(&jpeg, 32, 8, &mut out));
+        assert!(!jpeg_luma(&jpeg[..jpeg.len() / 2], 16, 8, &mut out));
+        assert!(!jpeg_luma(
+            &[0xff, 0xd8, 0xff, 0x00, 1, 2, 3],
+            16,
+            8,
+            &mut out
+        ));
+        assert!(!jpeg_luma(&[], 16, 8, &mut out));
+        assert_eq!(bytes_per_pixel(abi::PIX_FMT_MJPEG), Some(0));
+        assert_eq!(bytes_per_pixel(fourcc_of(b"H264")), None);
+    }
+
+    fn fourcc_of(code: &[u8; 4]) -> u32 {
+        abi::fourcc(code)
     }
 
     #[test]
