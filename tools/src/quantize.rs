@@ -15,7 +15,7 @@ use plastic_trainer::data::DatasetKind;
 use serde_json::json;
 
 use crate::dataset::{self, Score};
-use crate::io::{read_checkpoint, write_atomically};
+use crate::io::{print_stdout, read_checkpoint, write_atomically};
 
 /// Arguments of `plastic quantize`.
 #[derive(Debug, clap::Args)]
@@ -36,6 +36,9 @@ pub struct Args {
     /// ../shared/data.
     #[arg(long, requires = "measure")]
     data_dir: Option<PathBuf>,
+    /// Print what was written (path, bytes, the int8 file's metrics) as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The `metrics` of an int8 checkpoint that scored `score` on `kind`'s test set.
@@ -123,5 +126,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bytes.len(),
         args.model.display()
     );
+    if args.json {
+        let summary = json!({
+            "out": args.out.display().to_string(),
+            "from": args.model.display().to_string(),
+            "bytes": bytes.len(),
+            "metrics": int8.metrics,
+        });
+        print_stdout(&format!("{summary}\n"))?;
+    }
     Ok(())
 }

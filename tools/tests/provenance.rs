@@ -114,14 +114,16 @@ fn eval_uses_the_recorded_dataset_and_warns_when_told_otherwise() {
 #[test]
 fn quantize_writes_no_metrics_but_the_int8_files_own() {
     let int8 = temp("plain.int8.safetensors");
-    let out = plastic(&["quantize", F32, "--out", int8.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = plastic(&["quantize", F32, "--out", int8.to_str().unwrap(), "--json"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--measure"));
+    let summary = ok(&out);
+    assert_eq!(summary["out"], int8.to_str().unwrap());
+    assert!(summary["metrics"].is_null());
     let q = read(&int8);
+    assert_eq!(
+        summary["bytes"].as_u64(),
+        Some(std::fs::metadata(&int8).unwrap().len())
+    );
     assert!(q.is_int8());
     assert!(q.metrics.is_null(), "copied metrics: {}", q.metrics);
     assert!(read(Path::new(F32)).metrics["test_accuracy"].is_number());

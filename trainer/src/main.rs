@@ -52,6 +52,9 @@ struct Args {
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
+    /// Print the final metrics and the checkpoint's path as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
     /// Where to write the checkpoint.
     #[arg(long)]
     out: PathBuf,
@@ -143,6 +146,19 @@ fn run(args: Args) -> anyhow::Result<()> {
         ckpt.train["wall_seconds"].as_f64().unwrap_or(0.0),
         args.out.display()
     );
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "model": args.model,
+                "dataset": kind.name(),
+                "preset": preset_name,
+                "out": args.out.display().to_string(),
+                "metrics": ckpt.metrics,
+                "wall_seconds": ckpt.train["wall_seconds"],
+            })
+        );
+    }
     let accuracy = ckpt.metrics["test_accuracy"].as_f64().unwrap_or(0.0);
     if learned_nothing(accuracy, kind.classes().len()) {
         bail!(

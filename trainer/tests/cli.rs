@@ -1,5 +1,6 @@
-//! The `plastic-train` binary: a run that learned nothing is an error, not a result; a model,
-//! dataset or device it does not know is a usage error that lists the choices.
+//! The `plastic-train` binary: a run that learned nothing is an error, not a result (and
+//! `--json` reports it); a model, dataset or device it does not know is a usage error that
+//! lists the choices.
 
 use std::process::Command;
 
@@ -38,12 +39,17 @@ fn a_run_at_chance_level_fails_with_a_hint() {
             "--hidden",
             "20",
         ])
-        .args(["--quiet", "--seed", "3", "--out"])
+        .args(["--quiet", "--json", "--seed", "3", "--out"])
         .arg(&out_file)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
+    // `--json` reports the run on stdout, a failed one too (its checkpoint was written).
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(report["model"], "krotov");
+    assert_eq!(report["out"], out_file.to_str().unwrap());
+    assert!(report["metrics"]["test_accuracy"].as_f64().unwrap() < 0.2);
     assert!(stderr.contains("is chance level"), "{stderr}");
     assert!(stderr.contains("raise the readout's `n`"), "{stderr}");
     assert!(out_file.exists(), "the checkpoint is kept for inspection");
