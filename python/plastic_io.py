@@ -13,6 +13,7 @@ about 1e-6 relative, the runtime's sums being in an order its CPU's kernels choo
 """
 
 import json
+import zlib
 
 import numpy as np
 from safetensors import safe_open
@@ -26,6 +27,7 @@ __all__ = [
     "load",
     "metadata",
     "save",
+    "checksum",
     "validate",
     "mlp_spec",
     "preprocess",
@@ -45,9 +47,22 @@ class CheckpointError(ValueError):
 # Reading and writing
 
 
+def checksum(tensors):
+    """The `checksum` metadata value of a set of tensors: `crc32:` and eight lower-case hex
+    digits, the CRC-32 (zlib's) of every tensor's little-endian bytes, the tensors in the order
+    of their names (docs/FORMAT.md)."""
+    crc = 0
+    for name in sorted(tensors):
+        value = np.asarray(tensors[name])
+        value = value.astype(value.dtype.newbyteorder("<"), copy=False)
+        crc = zlib.crc32(np.ascontiguousarray(value).tobytes(), crc)
+    return f"crc32:{crc:08x}"
+
+
 def metadata(path):
     """The checkpoint's metadata: `format` as a string, `spec`, `train`, `metrics` parsed
-    from their JSON (`train` and `metrics` are None when absent)."""
+    from their JSON (`train` and `metrics` are None when absent), and `checksum` as a string
+    (None in a file written before checksums)."""
     with safe_open(str(path), framework="numpy") as f:
         meta = f.metadata() or {}
     if meta.get("format") != FORMAT:
@@ -56,7 +71,7 @@ def metadata(path):
         )
     if "spec" not in meta:
         raise CheckpointError(f"{path}: no `spec` metadata")
-    out = {"format": meta["format"]}
+    out = {"format": meta["format"], "checksum": meta.get("checksum")}
     for key in ("spec", "train", "metrics"):
         text = meta.get(key)
         try:
@@ -68,10 +83,21 @@ def metadata(path):
 
 def load(path):
     """(spec dict, {tensor name: numpy array}) of a checkpoint, validated as the runtime
-    validates it (shapes, dtypes, finite values)."""
-    spec = metadata(path)["spec"]
+    validates it (the checksum when the file has one, shapes, dtypes, finite values)."""
+    meta = metadata(path)
+    spec = meta["spec"]
     with safe_open(str(path), framework="numpy") as f:
         tensors = {name: f.get_tensor(name) for name in f.keys()}
+    stored = meta["checksum"]
+    if stored is not None:
+        if not stored.startswith("crc32:"):
+            raise CheckpointError(f"{path}: checksum {stored!r} is not crc32")
+        computed = checksum(tensors)
+        if computed != stored.lower():
+            raise CheckpointError(
+                f"{path}: the tensor data does not match its checksum: the file is damaged"
+                f" (it records {stored}, its tensors give {computed})"
+            )
     validate(spec, tensors)
     return spec, tensors
 
@@ -93,6 +119,7 @@ def save(path, spec, tensors, train=None, metrics=None):
     meta = {"format": FORMAT, "spec": json.dumps(spec, separators=(",", ":"))}
     meta["train"] = json.dumps(train if train is not None else None)
     meta["metrics"] = json.dumps(metrics if metrics is not None else None)
+    meta["checksum"] = checksum(out)
     save_file(out, str(path), metadata=meta)
 
 

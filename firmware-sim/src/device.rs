@@ -5,7 +5,8 @@
 //! [`Instant`] and the summary reports means per stage next to the accuracy; with a frame
 //! budget, every frame whose capture-to-display time exceeds it is counted as a miss. A bad
 //! frame (an undecodable file, a cut stream) is logged, counted as skipped, and the loop goes
-//! on, as firmware must. A stop request (SIGINT or SIGTERM in the binary) is honoured between
+//! on, as firmware must; a live camera that gives nothing but bad frames for
+//! [`MAX_BAD_FRAMES_IN_A_ROW`] frames stops the run with an error instead of running for ever. A stop request (SIGINT or SIGTERM in the binary) is honoured between
 //! frames: the loop saves what it learned and returns its summary as if the stream had ended.
 
 use std::io::Write;
@@ -503,9 +504,16 @@ impl std::fmt::Display for Summary {
     }
 }
 
+/// Bad frames in a row after which a live camera ([`Camera::is_live`]) counts as broken and
+/// the run stops with [`Error::BadFrames`]. Why: the loop skips a bad frame and goes on, as
+/// firmware must, but a producer writing the wrong size or a dead sensor gives nothing but bad
+/// frames, and the device then ran for ever (and `--frames N` counts good frames only). A
+/// thousand is half a minute at 30 fps: far more than a glitch, soon enough to notice.
+pub const MAX_BAD_FRAMES_IN_A_ROW: u64 = 1000;
+
 /// Runs the device loop until the camera ends, the frame limit is reached or a stop is
 /// requested. Warnings and progress go to `log`; errors that stop the device (a display folder
-/// that cannot be written) are returned.
+/// that cannot be written, a live camera that gives only bad frames) are returned.
 pub fn run(
     pipeline: &mut Pipeline,
     camera: &mut dyn Camera,
@@ -561,6 +569,9 @@ pub fn run(
     };
     summary.baseline = options.baseline;
     let start = Instant::now();
+    // Bad frames since the last good one, and what was wrong with the latest.
+    let (mut bad_in_a_row, mut broken) = (0u64, None::<String>);
+    let live = camera.is_live();
 
     while limit.is_none_or(|n| summary.frames < n) {
         if options
@@ -579,6 +590,11 @@ pub fn run(
             Some(Err(e)) => {
                 let _ = writeln!(log, "warning: skipped a frame: {e}");
                 summary.skipped += 1;
+                bad_in_a_row += 1;
+                if live && bad_in_a_row >= MAX_BAD_FRAMES_IN_A_ROW {
+                    broken = Some(e.to_string());
+                    break;
+                }
                 continue;
             }
         };
@@ -590,9 +606,15 @@ pub fn run(
                 let _ = writeln!(log, "warning: skipped frame {}: {e}", summary.frames);
                 summary.skipped += 1;
                 camera.recycle(frame);
+                bad_in_a_row += 1;
+                if live && bad_in_a_row >= MAX_BAD_FRAMES_IN_A_ROW {
+                    broken = Some(e.to_string());
+                    break;
+                }
                 continue;
             }
         };
+        bad_in_a_row = 0;
         let shipped_class = prediction.class;
         if let Some((_, learner)) = &baseline
             && let Some(class) = pipeline.hidden().and_then(|h| learner.predict(h))
@@ -752,6 +774,13 @@ pub fn run(
         summary.snapshots = recorder.snapshots();
         summary.gif = recorder.finish()?;
     }
+    // What was learned is saved above; the run still fails, so that a script sees it.
+    if let Some(last) = broken {
+        return Err(Error::BadFrames {
+            count: bad_in_a_row,
+            last,
+        });
+    }
     Ok(summary)
 }
 
@@ -854,6 +883,88 @@ fn round(value: f64, decimals: i32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A camera that gives `bad` bad frames (then ends), live or not.
+    struct Broken {
+        live: bool,
+        bad: u64,
+        given: u64,
+    }
+
+    impl Camera for Broken {
+        fn next_frame(&mut self) -> Option<Result<crate::Frame, crate::CameraError>> {
+            if self.given == self.bad {
+                return None;
+            }
+            self.given += 1;
+            Some(Err(crate::CameraError::ShortFrame {
+                frame: self.given,
+                got: 3,
+                expected: 784,
+            }))
+        }
+
+        fn is_live(&self) -> bool {
+            self.live
+        }
+    }
+
+    fn pipeline() -> Pipeline {
+        Pipeline::new(crate::loader::load_model(None).unwrap()).unwrap()
+    }
+
+    /// A live camera that gives only bad frames stops the run with an error after
+    /// `MAX_BAD_FRAMES_IN_A_ROW` of them, even with `--frames` set (which counts good frames);
+    /// it used to skip for ever.
+    #[test]
+    fn a_live_camera_with_only_bad_frames_stops_the_run() {
+        let mut camera = Broken {
+            live: true,
+            bad: u64::MAX,
+            given: 0,
+        };
+        let options = RunOptions {
+            frames: Some(10),
+            ..RunOptions::default()
+        };
+        let mut log = Vec::new();
+        let err = run(&mut pipeline(), &mut camera, &options, &mut log).unwrap_err();
+        assert_eq!(camera.given, MAX_BAD_FRAMES_IN_A_ROW);
+        assert!(matches!(
+            err,
+            Error::BadFrames {
+                count: MAX_BAD_FRAMES_IN_A_ROW,
+                ..
+            }
+        ));
+        let text = err.to_string();
+        assert!(
+            text.starts_with("the camera gave 1000 bad frames in a row and no good one; stopping")
+                && text.contains("got 3 of 784 bytes"),
+            "{text}"
+        );
+    }
+
+    /// Files and scenarios are finite: a folder of many undecodable files is skipped through,
+    /// as before.
+    #[test]
+    fn a_finite_source_with_many_bad_frames_is_skipped_through() {
+        let mut camera = Broken {
+            live: false,
+            bad: MAX_BAD_FRAMES_IN_A_ROW + 5,
+            given: 0,
+        };
+        let mut log = Vec::new();
+        let summary = run(
+            &mut pipeline(),
+            &mut camera,
+            &RunOptions::default(),
+            &mut log,
+        )
+        .unwrap();
+        assert_eq!(summary.skipped, MAX_BAD_FRAMES_IN_A_ROW + 5);
+        assert_eq!(summary.frames, 0);
+    }
 
     #[test]
     fn json_has_the_contract_fields_and_null_accuracy_without_labels() {

@@ -101,6 +101,17 @@ pub enum Error {
         /// Why the lock was not taken.
         source: crate::state_lock::LockError,
     },
+    /// A live camera gave nothing but bad frames for too long: a broken source (a producer
+    /// writing another size or format, a failing sensor), not a bad frame now and then.
+    #[error(
+        "the camera gave {count} bad frames in a row and no good one; stopping (the last: {last})"
+    )]
+    BadFrames {
+        /// Bad frames in a row.
+        count: u64,
+        /// What was wrong with the last one.
+        last: String,
+    },
     /// An image could not be encoded.
     #[error("could not encode `{}`: {source}", path.display())]
     Encode {
@@ -149,6 +160,10 @@ impl Error {
             Error::Baseline(_) => {
                 "use --baseline with --adapt off and a Krotov model (the built-in one, or one \
                  written by `plastic-train krotov`)"
+            }
+            Error::BadFrames { .. } => {
+                "check the camera: for --camera stdin:WxH:FORMAT, the producer must write frames \
+                 of exactly that size and pixel format"
             }
             Error::StateLocked { .. } => {
                 "give each device its own --state file, or stop the other plastic-sim that runs \

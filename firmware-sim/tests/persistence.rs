@@ -205,20 +205,86 @@ fn corrupt_foreign_and_nan_state_files_are_refused_and_kept() {
     let other = common::class_mean_checkpoint(&common::samples());
     refused(&other.to_bytes().unwrap(), "belongs to another model");
 
-    // The right model, with one weight turned into NaN in the file.
+    // The right model, with one weight turned into NaN in a file written before checksums
+    // (a damaged file with a checksum is refused as damaged first, below).
     let ckpt = Checkpoint::from_bytes(plastic_models::DEFAULT_CHECKPOINT).unwrap();
-    let mut bytes = ckpt.to_bytes().unwrap();
+    let bytes = without_checksum(&ckpt.to_bytes().unwrap());
     let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
     let scale = &header["layers.0.weight_scale"];
     assert_eq!(scale["dtype"], "F32");
     let at = 8 + header_len + scale["data_offsets"][0].as_u64().unwrap() as usize;
-    bytes[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
-    refused(&bytes, "NaN");
+    let mut nan = bytes.clone();
+    nan[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    refused(&nan, "NaN");
 
     // A truncated save (a card that lost its tail).
     let good = ckpt.to_bytes().unwrap();
     refused(&good[..good.len() / 2], "is corrupt");
+}
+
+/// The header of `bytes` without its `checksum` metadata, as a state saved before checksums.
+fn without_checksum(bytes: &[u8]) -> Vec<u8> {
+    let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..header_len]).unwrap();
+    header["__metadata__"]
+        .as_object_mut()
+        .unwrap()
+        .remove("checksum")
+        .unwrap();
+    let text = serde_json::to_vec(&header).unwrap();
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[header_len..]);
+    out
+}
+
+/// One flipped bit in a weight of a state the device saved is refused as damage at the next boot: the device runs from the shipped model,
+/// says why, and keeps the damaged file for inspection. A state saved before checksums still
+/// loads.
+#[test]
+fn a_state_with_one_flipped_bit_is_refused_as_damaged_and_kept() {
+    let dir = common::temp_dir("flipped-state");
+    let state = dir.join("state.safetensors");
+    let out = common::spawn(&[
+        "--frames",
+        "30",
+        "--adapt",
+        "unsupervised",
+        "--state",
+        state.to_str().unwrap(),
+        "--persist-every",
+        "10",
+        "--json",
+    ])
+    .wait_with_output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let saved = std::fs::read(&state).unwrap();
+    assert!(Checkpoint::from_bytes(&saved).is_ok());
+    let header_len = 8 + u64::from_le_bytes(saved[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&saved[8..header_len]).unwrap();
+    assert!(
+        header["__metadata__"]["checksum"]
+            .as_str()
+            .unwrap()
+            .starts_with("crc32:")
+    );
+    // A bit of the first tensor and one of the last, whatever their precision.
+    for (at, bit) in [(header_len + 3, 6), (saved.len() - 5, 0)] {
+        let mut flipped = saved.clone();
+        flipped[at] ^= 1 << bit;
+        refused(&flipped, "the file is damaged");
+    }
+    // The same state without its checksum is a state from before checksums: it loads.
+    let old = without_checksum(&saved);
+    let ckpt = Checkpoint::from_bytes(&old).unwrap();
+    assert_eq!(ckpt.spec, default_spec());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// SIGTERM (a shutdown) ends the run between frames: the device saves, prints its summary and

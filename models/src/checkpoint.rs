@@ -1,8 +1,9 @@
 //! Reading and writing `plastic/1` checkpoints (see [`crate::keys`] for the layout).
 //!
 //! Reading validates everything a runtime relies on: the format string, the spec, the presence,
-//! dtype and shape of every tensor the spec implies, and that all values are finite. A
-//! truncated, hostile or foreign file is an [`Error`], never a panic.
+//! dtype and shape of every tensor the spec implies, that all values are finite, and, when the
+//! file records one, that the tensor data matches its `checksum` ([`crate::checksum`]). A
+//! truncated, hostile, damaged or foreign file is an [`Error`], never a panic.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -11,6 +12,7 @@ use alloc::vec::Vec;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
+use crate::checksum::{Crc32, format_crc32, parse_crc32};
 use crate::keys;
 use crate::limits::MAX_WEIGHT_SCALE;
 use crate::{Error, ModelSpec, Result};
@@ -55,6 +57,15 @@ pub struct Checkpoint {
     pub metrics: serde_json::Value,
 }
 
+/// What the `checksum` of a file that loaded says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Integrity {
+    /// The file records no checksum (it was written before checksums): nothing was checked.
+    Unchecked,
+    /// The tensor data matches the recorded checksum (its metadata value, e.g. `crc32:…`).
+    Verified(String),
+}
+
 impl Checkpoint {
     /// True when every layer holds int8 weights.
     pub fn is_int8(&self) -> bool {
@@ -65,6 +76,13 @@ impl Checkpoint {
 
     /// Parses and validates a checkpoint from the bytes of a safetensors file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        Self::from_bytes_with_integrity(bytes).map(|(ckpt, _)| ckpt)
+    }
+
+    /// [`Checkpoint::from_bytes`], also saying whether the file's tensor data was checked
+    /// against a recorded checksum ([`Integrity::Verified`]) or the file has none
+    /// ([`Integrity::Unchecked`]). A mismatch is [`Error::Damaged`].
+    pub fn from_bytes_with_integrity(bytes: &[u8]) -> Result<(Self, Integrity)> {
         let tensors =
             SafeTensors::deserialize(bytes).map_err(|e| Error::NotSafetensors(format!("{e}")))?;
         let (_, header) =
@@ -80,6 +98,25 @@ impl Checkpoint {
                 found: format.clone(),
             });
         }
+        // Before anything reads a value: a damaged file is named as such, not by the first odd
+        // value the damage made.
+        let integrity = match meta.and_then(|m| m.get(keys::META_CHECKSUM)) {
+            None => Integrity::Unchecked,
+            Some(value) => {
+                let stored = parse_crc32(value).map_err(|reason| Error::BadMetadata {
+                    key: keys::META_CHECKSUM,
+                    reason,
+                })?;
+                let computed = tensor_crc32(&tensors);
+                if computed != stored {
+                    return Err(Error::Damaged {
+                        stored: value.clone(),
+                        computed: format_crc32(computed),
+                    });
+                }
+                Integrity::Verified(value.clone())
+            }
+        };
         let spec = ModelSpec::from_json(get(keys::META_SPEC)?)?;
         let json = |key: &'static str| -> Result<serde_json::Value> {
             match meta.and_then(|m| m.get(key)) {
@@ -128,7 +165,7 @@ impl Checkpoint {
         };
         // Shapes and finiteness were checked while reading; this adds the ranges.
         ckpt.validate()?;
-        Ok(ckpt)
+        Ok((ckpt, integrity))
     }
 
     /// Checks a checkpoint held in memory as [`Checkpoint::from_bytes`] checks a file: a valid
@@ -205,6 +242,12 @@ impl Checkpoint {
                 owned.push(f32_entry(keys::feedback(i), shape.to_vec(), fb));
             }
         }
+        // The checksum covers the tensors in the order of their names (see `crate::checksum`).
+        owned.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut crc = Crc32::new();
+        for (_, _, _, data) in &owned {
+            crc.update(data);
+        }
         let views = owned
             .iter()
             .map(|(name, dtype, shape, data)| {
@@ -218,6 +261,7 @@ impl Checkpoint {
             (keys::META_SPEC.to_string(), self.spec.to_json()),
             (keys::META_TRAIN.to_string(), self.train.to_string()),
             (keys::META_METRICS.to_string(), self.metrics.to_string()),
+            (keys::META_CHECKSUM.to_string(), format_crc32(crc.finish())),
         ]
         .into_iter()
         .collect();
@@ -249,6 +293,19 @@ fn canonicalize_header(bytes: &mut [u8]) -> Result<()> {
     header[..sorted.len()].copy_from_slice(&sorted);
     header[sorted.len()..].fill(b' ');
     Ok(())
+}
+
+/// The CRC-32 of every tensor's data, the tensors in the byte order of their names.
+pub(crate) fn tensor_crc32(tensors: &SafeTensors<'_>) -> u32 {
+    let mut names = tensors.names();
+    names.sort_unstable();
+    let mut crc = Crc32::new();
+    for name in names {
+        if let Ok(view) = tensors.tensor(name) {
+            crc.update(view.data());
+        }
+    }
+    crc.finish()
 }
 
 fn check_len(name: &str, shape: &[usize], len: usize) -> Result<()> {
@@ -377,6 +434,136 @@ mod tests {
         }
     }
 
+    /// Recomputes the `checksum` of a file whose tensor data a test changed, as a writer that
+    /// wrote those values itself would have: the value checks then see them.
+    pub(crate) fn reseal(bytes: &mut [u8]) {
+        let crc = tensor_crc32(&SafeTensors::deserialize(bytes).unwrap());
+        let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let key = b"\"checksum\":\"crc32:";
+        let at = bytes[..header_len]
+            .windows(key.len())
+            .position(|w| w == key)
+            .unwrap()
+            + key.len();
+        bytes[at..at + 8].copy_from_slice(format!("{crc:08x}").as_bytes());
+    }
+
+    /// The header of `bytes` without its `checksum` metadata, as a file written before
+    /// checksums.
+    fn without_checksum(bytes: &[u8]) -> Vec<u8> {
+        let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..header_len]).unwrap();
+        header["__metadata__"]
+            .as_object_mut()
+            .unwrap()
+            .remove("checksum")
+            .unwrap();
+        let text = serde_json::to_vec(&header).unwrap();
+        let mut out = (text.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(&text);
+        out.extend_from_slice(&bytes[header_len..]);
+        out
+    }
+
+    #[test]
+    fn the_checksum_is_the_crc32_of_the_tensors_in_name_order() {
+        let bytes = checkpoint().to_bytes().unwrap();
+        let tensors = SafeTensors::deserialize(&bytes).unwrap();
+        // What a Python reader computes: zlib.crc32 of the data, tensors sorted by name.
+        let mut names = tensors.names();
+        names.sort();
+        let mut data = Vec::new();
+        for name in names {
+            data.extend_from_slice(tensors.tensor(name).unwrap().data());
+        }
+        let expected = format_crc32(crate::checksum::crc32(&data));
+        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+        let stored = &header.metadata().as_ref().unwrap()["checksum"];
+        assert_eq!(*stored, expected);
+        let (_, integrity) = Checkpoint::from_bytes_with_integrity(&bytes).unwrap();
+        assert_eq!(integrity, Integrity::Verified(expected));
+    }
+
+    /// A flipped bit in a weight turned 0.0115 into 3.9e36: finite, in range for an f32 layer,
+    /// and accepted, while the device's accuracy fell from 95 % to 60 %. Every single-bit flip
+    /// of the tensor data is now refused as damage.
+    #[test]
+    fn every_flipped_bit_of_the_tensor_data_is_refused_as_damage() {
+        let bytes = checkpoint().to_bytes().unwrap();
+        let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        for at in header_len..bytes.len() {
+            for bit in 0..8 {
+                let mut flipped = bytes.clone();
+                flipped[at] ^= 1 << bit;
+                let err = Checkpoint::from_bytes(&flipped).unwrap_err();
+                assert!(
+                    matches!(err, Error::Damaged { .. }),
+                    "byte {at} bit {bit}: {err}"
+                );
+                assert!(
+                    err.to_string().starts_with(
+                        "the tensor data does not match its checksum: the file is damaged"
+                    ),
+                    "{err}"
+                );
+            }
+        }
+        // The weight of the report: 0.0115 and the same bits with bit 30 set.
+        let mut ckpt = checkpoint();
+        ckpt.layers[0].weight = Weights::F32(vec![0.0115; 12]);
+        let mut bytes = ckpt.to_bytes().unwrap();
+        let at = bytes
+            .windows(4)
+            .position(|w| w == 0.0115f32.to_le_bytes())
+            .unwrap();
+        bytes[at + 3] ^= 0x40;
+        let flipped = f32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        assert!(flipped.is_finite() && flipped > 1e36, "{flipped}");
+        assert!(matches!(
+            Checkpoint::from_bytes(&bytes),
+            Err(Error::Damaged { .. })
+        ));
+    }
+
+    #[test]
+    fn a_file_written_before_checksums_still_loads_unchecked() {
+        let ckpt = checkpoint();
+        let old = without_checksum(&ckpt.to_bytes().unwrap());
+        let (back, integrity) = Checkpoint::from_bytes_with_integrity(&old).unwrap();
+        assert_eq!(back, ckpt);
+        assert_eq!(integrity, Integrity::Unchecked);
+        // Written again, it gains one.
+        let (_, integrity) =
+            Checkpoint::from_bytes_with_integrity(&back.to_bytes().unwrap()).unwrap();
+        assert!(matches!(integrity, Integrity::Verified(_)));
+    }
+
+    #[test]
+    fn a_checksum_this_build_cannot_read_is_refused() {
+        let bytes = checkpoint().to_bytes().unwrap();
+        let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header = core::str::from_utf8(&bytes[8..header_len]).unwrap();
+        let start = header.find("crc32:").unwrap();
+        for other in ["sha256", "crc32:zzzzzzzz", "CRC32:00000000"] {
+            // Same length as `crc32:xxxxxxxx` where possible; otherwise a new header length.
+            let edited = format!("{}{other}{}", &header[..start], &header[start + 14..]);
+            let mut file = (edited.len() as u64).to_le_bytes().to_vec();
+            file.extend_from_slice(edited.as_bytes());
+            file.extend_from_slice(&bytes[header_len..]);
+            let err = Checkpoint::from_bytes(&file).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::BadMetadata {
+                        key: "checksum",
+                        ..
+                    }
+                ),
+                "{other}: {err}"
+            );
+        }
+    }
+
     #[test]
     fn round_trip_is_exact() {
         let ckpt = checkpoint();
@@ -394,7 +581,7 @@ mod tests {
         }
         let header = core::str::from_utf8(&first[8..100]).unwrap();
         assert!(
-            header.starts_with("{\"__metadata__\":{\"format\""),
+            header.starts_with("{\"__metadata__\":{\"checksum\":\"crc32:"),
             "{header}"
         );
     }
@@ -461,6 +648,7 @@ mod tests {
             }
         }
         assert_eq!(patched, 12);
+        reseal(&mut bytes);
         assert!(matches!(
             Checkpoint::from_bytes(&bytes),
             Err(Error::NonFinite { count: 12, .. })
@@ -493,6 +681,7 @@ mod tests {
             .position(|w| w[..4] == 0.5f32.to_le_bytes() && w[4..] == 0.25f32.to_le_bytes())
             .unwrap();
         bytes[at..at + 4].copy_from_slice(&3e38f32.to_le_bytes());
+        reseal(&mut bytes);
         assert!(matches!(
             Checkpoint::from_bytes(&bytes),
             Err(Error::OutOfRange { count: 1, .. })

@@ -78,6 +78,17 @@ pub enum Error {
         /// The range accepted, as text.
         range: String,
     },
+    /// The tensor data does not match the `checksum` the file records: bytes changed after
+    /// the file was written (a flipped bit on a card, a damaged copy).
+    #[error(
+        "the tensor data does not match its checksum: the file is damaged (it records {stored}, its tensors give {computed})"
+    )]
+    Damaged {
+        /// The checksum the file records.
+        stored: String,
+        /// The checksum of the tensor data as read.
+        computed: String,
+    },
     /// Writing the safetensors bytes failed.
     #[error("could not serialise checkpoint: {0}")]
     Serialize(String),

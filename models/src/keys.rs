@@ -5,7 +5,8 @@
 //! feedback-alignment layer: `[out, in]` for FA, `[classes, out]` for DFA), or for int8 files `layers.{i}.weight_q` (I8,
 //! `[out, in]`) with `layers.{i}.weight_scale` (F32, `[out]`, one scale per output row).
 //! Metadata: `format`, `spec` (JSON [`crate::ModelSpec`]), `train` (JSON provenance),
-//! `metrics` (JSON figures such as test accuracy).
+//! `metrics` (JSON figures such as test accuracy), `checksum` (`crc32:` and eight hex digits:
+//! the CRC-32 of the tensor data, see [`crate::checksum`]).
 
 use alloc::format;
 use alloc::string::String;
@@ -20,6 +21,9 @@ pub const META_SPEC: &str = "spec";
 pub const META_TRAIN: &str = "train";
 /// Metadata key holding the JSON metrics.
 pub const META_METRICS: &str = "metrics";
+/// Metadata key holding the checksum of the tensor data (see [`crate::checksum`]). Optional
+/// when read (files written before checksums have none), always written.
+pub const META_CHECKSUM: &str = "checksum";
 
 /// `layers.{i}.weight`: f32 weights, `[out, in]`.
 pub fn weight(layer: usize) -> String {

@@ -16,13 +16,14 @@ extern crate alloc;
 extern crate std;
 
 mod checkpoint;
+pub mod checksum;
 mod error;
 pub mod keys;
 pub mod limits;
 pub mod presets;
 mod spec;
 
-pub use checkpoint::{Checkpoint, LayerTensors, Weights};
+pub use checkpoint::{Checkpoint, Integrity, LayerTensors, Weights};
 pub use error::{Error, Result};
 pub use limits::MAX_KROTOV_K;
 pub use spec::{Activation, Conv2d, InputSpec, LayerKind, LayerSpec, ModelSpec, Preprocess};

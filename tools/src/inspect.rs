@@ -3,10 +3,10 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use plastic_models::Weights;
+use plastic_models::{Integrity, Weights};
 use serde_json::json;
 
-use crate::io::{print_stdout, read_checkpoint};
+use crate::io::{print_stdout, read_checkpoint_with_integrity};
 
 /// Arguments of `plastic inspect`.
 #[derive(Debug, clap::Args)]
@@ -20,7 +20,15 @@ pub struct Args {
 
 /// Runs `plastic inspect`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let ckpt = read_checkpoint(&args.model)?;
+    let (ckpt, integrity) = read_checkpoint_with_integrity(&args.model)?;
+    // A file that loaded either matches its checksum or has none.
+    let (checksum, checksum_text) = match &integrity {
+        Integrity::Verified(value) => (json!(value), format!("ok ({value})")),
+        Integrity::Unchecked => (
+            serde_json::Value::Null,
+            "none (written before checksums)".to_string(),
+        ),
+    };
     let bytes = std::fs::metadata(&args.model)?.len();
     let layers: Vec<_> = ckpt
         .spec
@@ -48,6 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "file": args.model.display().to_string(),
         "bytes": bytes,
         "format": plastic_models::keys::FORMAT,
+        "checksum": checksum,
         "name": ckpt.spec.name,
         "input": ckpt.spec.input,
         "classes": ckpt.spec.classes,
@@ -63,6 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.model.display(),
         plastic_models::keys::FORMAT
     );
+    let _ = writeln!(text, "checksum: {checksum_text}");
     let _ = writeln!(text, "model   {}", ckpt.spec.name);
     let _ = writeln!(
         text,

@@ -4,13 +4,19 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use plastic_models::Checkpoint;
 use plastic_models::limits::MAX_CHECKPOINT_BYTES;
+use plastic_models::{Checkpoint, Integrity};
 
 /// Reads and validates a checkpoint file.
 pub fn read_checkpoint(path: &Path) -> anyhow::Result<Checkpoint> {
+    read_checkpoint_with_integrity(path).map(|(ckpt, _)| ckpt)
+}
+
+/// Reads and validates a checkpoint file, also saying whether its tensor data was checked
+/// against a recorded checksum.
+pub fn read_checkpoint_with_integrity(path: &Path) -> anyhow::Result<(Checkpoint, Integrity)> {
     let bytes = read_bytes(path)?;
-    Checkpoint::from_bytes(&bytes).with_context(|| {
+    Checkpoint::from_bytes_with_integrity(&bytes).with_context(|| {
         format!(
             "{} is not a valid plastic checkpoint (train one with plastic-train)",
             path.display()

@@ -132,6 +132,61 @@ fn inspect_json_reports_spec_and_provenance() {
     assert!(v["metrics"]["test_accuracy"].as_f64().unwrap() > 0.9);
 }
 
+/// `plastic inspect` says whether the tensor data was checked: the shipped int8 file has a
+/// checksum, the shipped f32 file was written before checksums, and a copy of the int8 file
+/// with one bit of a weight flipped is refused as damaged.
+#[test]
+fn inspect_reports_the_checksum_and_refuses_a_damaged_file() {
+    let text = |path: &str| {
+        let out = plastic(&["inspect", path]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(
+        text(INT8).contains("checksum: ok (crc32:"),
+        "{}",
+        text(INT8)
+    );
+    assert!(text(F32).contains("checksum: none (written before checksums)"));
+    let json = |path: &str| -> serde_json::Value {
+        serde_json::from_slice(&plastic(&["inspect", path, "--json"]).stdout).unwrap()
+    };
+    assert!(
+        json(INT8)["checksum"]
+            .as_str()
+            .unwrap()
+            .starts_with("crc32:")
+    );
+    assert!(json(F32)["checksum"].is_null());
+
+    let mut bytes = std::fs::read(INT8).unwrap();
+    let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    bytes[header_len + 1000] ^= 0x40;
+    let damaged = temp("damaged.safetensors");
+    std::fs::write(&damaged, &bytes).unwrap();
+    for cmd in [
+        vec!["inspect", damaged.to_str().unwrap()],
+        vec![
+            "eval",
+            damaged.to_str().unwrap(),
+            "--data-dir",
+            "/nonexistent",
+        ],
+    ] {
+        let out = plastic(&cmd);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{cmd:?} succeeded");
+        assert!(
+            err.contains("the tensor data does not match its checksum: the file is damaged"),
+            "{cmd:?}: {err}"
+        );
+    }
+}
+
 #[test]
 fn viz_fields_draws_the_requested_grid() {
     let png = temp("fields.png");

@@ -57,6 +57,14 @@ pub trait Camera {
         drop(frame);
     }
 
+    /// Whether the source is a live camera that yields frames for as long as it runs (V4L2,
+    /// a stream on stdin), as opposed to a finite set of files or a scenario. On a live camera
+    /// a long run of bad frames means a broken source, and the device stops instead of
+    /// skipping frames for ever (see [`crate::device::MAX_BAD_FRAMES_IN_A_ROW`]).
+    fn is_live(&self) -> bool {
+        false
+    }
+
     /// How many frames the source yields when the caller does not say (`None`: until it ends).
     /// An endless source answers a finite default so a bare run terminates.
     fn default_frames(&self) -> Option<u64> {

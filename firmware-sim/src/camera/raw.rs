@@ -104,6 +104,10 @@ impl<R: Read> Camera for RawCamera<R> {
     fn recycle(&mut self, frame: Frame) {
         self.spare = Some(frame.data);
     }
+
+    fn is_live(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

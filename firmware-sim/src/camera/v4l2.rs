@@ -480,6 +480,10 @@ impl Camera for V4l2Camera {
     fn recycle(&mut self, frame: Frame) {
         self.spare = Some(frame.data);
     }
+
+    fn is_live(&self) -> bool {
+        true
+    }
 }
 
 impl Drop for V4l2Camera {

@@ -66,6 +66,15 @@ pub(crate) fn parse_batch(
     Ok(())
 }
 
+/// Parses the (already gunzipped) bytes of one batch file into `(pixels, labels)`, 32x32x3
+/// planar images; `source` names the file in errors. Kept separate from the file reading so
+/// tests and callers with in-memory data can use it, as [`super::idx::parse_idx_images`].
+pub fn parse_cifar_batch(bytes: &[u8], source: &str) -> Result<(Vec<u8>, Vec<u8>), DataError> {
+    let (mut images, mut labels) = (Vec::new(), Vec::new());
+    parse_batch(bytes, Path::new(source), &mut images, &mut labels)?;
+    Ok((images, labels))
+}
+
 /// Reads and gunzips the batch files `<dir>/<name>[.gz]` in parallel, then joins them in order
 /// into one 32x32x3 [`Dataset`].
 pub(crate) fn load_files(dir: &Path, names: &[&str]) -> Result<Dataset, DataError> {

@@ -6,7 +6,7 @@
 //! hostile file is a [`DataError`] naming the file and the fix, never a panic or a huge
 //! allocation.
 
-mod cifar;
+pub mod cifar;
 mod error;
 pub mod idx;
 
@@ -223,6 +223,10 @@ pub fn dataset_folder(kind: DatasetKind, dir: Option<&Path>) -> Result<PathBuf, 
 /// MNIST or CIFAR-10) is under 200 MB.
 const MAX_FILE_BYTES: u64 = 1 << 30;
 
+/// The most bytes one compressed byte of a deflate stream decodes to (258-byte matches coded
+/// in about two bits each: 1032:1), rounded up.
+const MAX_DEFLATE_RATIO: u64 = 1040;
+
 /// Decoded bytes handed to a reader's `declared` function: enough for any header it parses.
 const HEADER_PEEK: u64 = 64;
 
@@ -280,12 +284,15 @@ pub(crate) fn gunzip_if_needed(
         .map_err(bad)?;
     let cap = declared(&out).unwrap_or(MAX_FILE_BYTES).min(MAX_FILE_BYTES);
     // The gzip trailer holds the decoded size mod 2^32: a good hint, but the file may lie.
+    // Deflate expands at most about 1032:1, so no more is reserved than the compressed bytes
+    // could decode to: a 100-byte file claiming 4 GB reserved 1 GiB before decoding a byte.
     let trailer = bytes
         .len()
         .checked_sub(4)
         .and_then(|at| bytes.get(at..))
         .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64);
-    out.reserve(trailer.min(cap + 1) as usize);
+    let possible = (bytes.len() as u64).saturating_mul(MAX_DEFLATE_RATIO);
+    out.reserve(trailer.min(cap + 1).min(possible) as usize);
     decoder
         .take((cap + 1).saturating_sub(out.len() as u64))
         .read_to_end(&mut out)
