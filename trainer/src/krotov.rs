@@ -292,41 +292,46 @@ mod tests {
 
     #[test]
     fn dense_candle_step_equals_the_runtime_sparse_rule() {
-        let (hidden, n, b) = (7, 5, 4);
-        let mut rng = SplitMix64::new(2);
-        let w0 = rng.normal_vec(hidden * n, 1.0);
-        let v = rng.uniform_vec(b * n, 1.0);
-        let dev = Device::Cpu;
-        let dense = dense_step(
-            &Tensor::from_slice(&w0, (hidden, n), &dev).unwrap(),
-            &Tensor::from_slice(&v, (b, n), &dev).unwrap(),
-            params(),
-            0.05,
-        )
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
-        let cfg = KrotovConfig {
-            hidden,
-            params: params(),
-            eps0: 0.05,
-            epochs: 1,
-            batch: b,
-            init_std: 1.0,
-        };
-        let mut sparse = SparseState::new(&w0, n, &cfg, &dev).unwrap();
-        let mut w = w0.clone();
-        sparse.step(&mut w, &v, &cfg, 0.05).unwrap();
-        for (a, d) in w.iter().zip(&dense) {
-            assert!((a - d).abs() < 1e-5, "{a} vs {d}");
-        }
-        assert_ne!(w, w0);
-        // The in-place refresh left the power tensor equal to sign(W)|W|^2 of the new W.
-        let wp = sparse.wp.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        for (a, x) in wp.iter().zip(&w) {
-            assert!((a - x * x.abs()).abs() < 1e-6);
+        // p = 3 is the paper's; 2 and 4.5 take the general power path of both.
+        for p in [2.0f32, 3.0, 4.5] {
+            let params = KrotovParams { p, ..params() };
+            let (hidden, n, b) = (7, 5, 4);
+            let mut rng = SplitMix64::new(2);
+            let w0 = rng.normal_vec(hidden * n, 1.0);
+            let v = rng.uniform_vec(b * n, 1.0);
+            let dev = Device::Cpu;
+            let dense = dense_step(
+                &Tensor::from_slice(&w0, (hidden, n), &dev).unwrap(),
+                &Tensor::from_slice(&v, (b, n), &dev).unwrap(),
+                params,
+                0.05,
+            )
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+            let cfg = KrotovConfig {
+                hidden,
+                params,
+                eps0: 0.05,
+                epochs: 1,
+                batch: b,
+                init_std: 1.0,
+            };
+            let mut sparse = SparseState::new(&w0, n, &cfg, &dev).unwrap();
+            let mut w = w0.clone();
+            sparse.step(&mut w, &v, &cfg, 0.05).unwrap();
+            for (a, d) in w.iter().zip(&dense) {
+                assert!((a - d).abs() < 1e-5, "p = {p}: {a} vs {d}");
+            }
+            assert_ne!(w, w0);
+            // The in-place refresh left the power tensor equal to sign(W)|W|^(p-1) of the new W.
+            let wp = sparse.wp.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            for (a, x) in wp.iter().zip(&w) {
+                let expected = x.signum() * x.abs().powf(p - 1.0);
+                assert!((a - expected).abs() < 1e-5, "p = {p}: {a} vs {expected}");
+            }
         }
     }
 
