@@ -1,5 +1,5 @@
 //! `plastic`: the front door for people — quantize, evaluate, inspect and visualise
-//! checkpoints, and benchmark the training and inference paths.
+//! checkpoints, benchmark the training and inference paths, and fetch the datasets.
 
 use std::process::ExitCode;
 
@@ -11,6 +11,7 @@ mod compare;
 mod dataset;
 mod eval;
 mod export;
+mod fetch;
 mod inspect;
 mod io;
 mod quantize;
@@ -41,6 +42,9 @@ enum Command {
     Compare(compare::Args),
     /// Write a checkpoint as an ONNX graph that computes the runtime's scores from pixels.
     Export(export::Args),
+    /// Download MNIST or Fashion-MNIST into --data-dir, each file SHA-256 verified (CIFAR-10:
+    /// prints where to get it and the layout).
+    Fetch(fetch::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Compare(a) => compare::run(a),
         Command::Export(a) => export::run(a),
+        Command::Fetch(a) => fetch::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
