@@ -128,17 +128,21 @@ fn origin(path: &Path) -> (&'static str, &'static str, &'static str) {
     if name.starts_with("data_batch") || name.starts_with("test_batch") {
         (
             "CIFAR-10",
-            "the binary version, https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+            "the binary version, https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz; `plastic fetch --dataset cifar10` says how to lay it out",
             "cifar10",
         )
     } else if folder.contains("fashion") {
         (
             "Fashion-MNIST",
-            "https://github.com/zalandoresearch/fashion-mnist, or `apt-get install dataset-fashion-mnist`",
+            "`plastic fetch --dataset fashion-mnist --data-dir DIR`, or `apt-get install dataset-fashion-mnist`",
             "fashion-mnist",
         )
     } else {
-        ("MNIST", "https://yann.lecun.com/exdb/mnist/", "mnist")
+        (
+            "MNIST",
+            "`plastic fetch --dataset mnist --data-dir DIR`",
+            "mnist",
+        )
     }
 }
 
