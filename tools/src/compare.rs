@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 use candle_core::Device;
-use clap::builder::PossibleValuesParser;
 use plastic_runtime::Model;
+use plastic_trainer::ModelKind;
 use plastic_trainer::data::{self, DatasetKind, Split};
-use plastic_trainer::experiment::{MODELS, RunOptions, train_model};
+use plastic_trainer::experiment::{RunOptions, train_model};
 use plastic_trainer::preset::Preset;
 use serde_json::json;
 
@@ -44,8 +44,8 @@ pub struct Args {
     #[arg(long)]
     quick: bool,
     /// Only these models, comma-separated (default: all of them).
-    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(MODELS))]
-    models: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_parser = ModelKind::value_parser())]
+    models: Vec<ModelKind>,
     /// Folder for the report.
     #[arg(long)]
     out: PathBuf,
@@ -61,7 +61,7 @@ struct Entry {
     curve: Vec<f64>,
 }
 
-fn preset_for(model: &str, args: &Args, epochs: usize) -> anyhow::Result<Preset> {
+fn preset_for(model: ModelKind, args: &Args, epochs: usize) -> anyhow::Result<Preset> {
     // The dataset's own preset where there is one (CIFAR-10's CNN pads its convolutions),
     // else the MNIST one: the widths follow the input.
     let own = format!("{model}-{}", args.dataset.name());
@@ -77,12 +77,8 @@ fn preset_for(model: &str, args: &Args, epochs: usize) -> anyhow::Result<Preset>
     }
     p.set_batch(args.batch);
     // Quick runs narrow the wide layers; the CNNs' heads are small already.
-    if args.quick && !model.starts_with("cnn") {
-        p.set_hidden(if model.starts_with("krotov") {
-            400
-        } else {
-            256
-        });
+    if args.quick && !model.is_cnn() {
+        p.set_hidden(if model.is_krotov() { 400 } else { 256 });
     }
     Ok(p)
 }
@@ -106,9 +102,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         progress: true,
     };
     let mut entries = Vec::new();
-    let chosen = MODELS
+    let chosen = ModelKind::ALL
         .into_iter()
-        .filter(|m| args.models.is_empty() || args.models.iter().any(|a| a == m));
+        .filter(|m| args.models.is_empty() || args.models.contains(m));
     for model in chosen {
         eprintln!("compare: training {model}");
         let preset = preset_for(model, &args, epochs)?;
@@ -135,7 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .map(|a| a.iter().filter_map(|v| v.as_f64()).collect())
             .unwrap_or_default();
         entries.push(Entry {
-            model,
+            model: model.name(),
             f32_accuracy,
             int8_accuracy,
             train_seconds,

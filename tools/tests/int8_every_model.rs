@@ -4,8 +4,9 @@
 
 use candle_core::Device;
 use plastic_runtime::Model;
+use plastic_trainer::ModelKind;
 use plastic_trainer::data::{self, DatasetKind, Split};
-use plastic_trainer::experiment::{MODELS, RunOptions, train_model};
+use plastic_trainer::experiment::{RunOptions, train_model};
 use plastic_trainer::features::runtime_correct_count;
 use plastic_trainer::preset::Preset;
 
@@ -29,18 +30,18 @@ fn int8_is_within_0_3_points_of_f32_for_every_model_kind() {
         device_name: "cpu".into(),
         progress: false,
     };
-    for name in MODELS {
+    for name in ModelKind::ALL {
         let mut preset = Preset::load(&format!("{name}-mnist")).unwrap();
-        if name == "hebbnet" {
+        if name == ModelKind::HebbNet {
             let h = preset.hebbnet_mut().unwrap();
             h.hebbian = vec![256];
             h.epochs = 5;
             (h.lr0, h.lr_end) = (3e-3, 1e-3);
-        } else if name.starts_with("cnn") {
+        } else if name.is_cnn() {
             // Three epochs of each phase of a CNN + FA: after two, the network is still
             // unsure of so many digits that int8 rounding flips 0.3 % of them.
             preset.set_epochs(3);
-        } else if name.starts_with("mlp") {
+        } else if name.is_mlp() {
             let m = preset.mlp_mut().unwrap();
             m.hidden = vec![256];
             m.epochs = 5;

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::data::{DatasetKind, Split};
 use crate::mlp::MlpEpoch;
+use crate::model_kind::ModelKind;
 use crate::preset::Preset;
 use crate::progress::EpochProgress;
 use crate::{Result, features, krotov, readout};
@@ -275,17 +276,7 @@ pub fn channel_stats(data: &crate::data::Dataset) -> Preprocess {
 
 /// The models the trainer makes, as `plastic-train` and `plastic compare` name them, in the
 /// comparison's order.
-pub const MODELS: [&str; 9] = [
-    "krotov",
-    "krotov-linear",
-    "mlp-bp",
-    "mlp-fa",
-    "mlp-dfa",
-    "mlp-ss",
-    "hebbnet",
-    "cnn",
-    "cnn-fa",
-];
+pub const MODELS: [&str; 9] = crate::model_kind::MODEL_NAMES;
 
 /// True when a test accuracy is no better than guessing among `classes` (under 1.5 times
 /// chance): a run that learned nothing, as when a readout saturates from its first epoch and
@@ -294,20 +285,20 @@ pub fn learned_nothing(test_accuracy: f64, classes: usize) -> bool {
     test_accuracy < 1.5 / classes.max(1) as f64
 }
 
-/// Trains `model` (one of [`MODELS`]) with `preset` on `split` and returns its checkpoint.
+/// Trains `model` with `preset` on `split` and returns its checkpoint.
 ///
 /// The preset must be one written for `model`: the trainers read the learning rule from the
 /// preset (`mlp-fa` against `mlp-bp`, `cnn-fa` against `cnn`), so a preset of another model
 /// would silently train that other model under this one's name.
 pub fn train_model(
-    model: &str,
+    model: ModelKind,
     preset: &Preset,
     kind: DatasetKind,
     split: &Split,
     device: &Device,
     options: &RunOptions,
 ) -> Result<Checkpoint> {
-    if MODELS.contains(&model) && preset.model != model {
+    if preset.model != model.name() {
         return Err(crate::Error::Config(format!(
             "the preset is for model `{}`, not `{model}`: train `{}` with it, or pick one of \
              the presets written for `{model}`: {}",
@@ -315,7 +306,7 @@ pub fn train_model(
             preset.model,
             Preset::names()
                 .into_iter()
-                .filter(|n| Preset::load(n).is_ok_and(|p| p.model == model))
+                .filter(|n| Preset::load(n).is_ok_and(|p| p.model == model.name()))
                 .collect::<Vec<_>>()
                 .join(", ")
         )));
@@ -323,14 +314,14 @@ pub fn train_model(
     // Again after overrides (`--epochs 0`, compare's `--batch 0`).
     preset.check()?;
     match model {
-        "hebbnet" => train_hebbnet(preset, kind, split, device, options),
-        "cnn" | "cnn-fa" => train_cnn(preset, kind, split, device, options),
-        m if m.starts_with("mlp-") => train_mlp(preset, kind, split, device, options),
-        m if m.starts_with("krotov") => train_krotov(preset, kind, split, device, options),
-        other => Err(crate::Error::Config(format!(
-            "unknown model `{other}`: use one of {}",
-            MODELS.join(", ")
-        ))),
+        ModelKind::Krotov | ModelKind::KrotovLinear => {
+            train_krotov(preset, kind, split, device, options)
+        }
+        ModelKind::MlpBp | ModelKind::MlpFa | ModelKind::MlpDfa | ModelKind::MlpSs => {
+            train_mlp(preset, kind, split, device, options)
+        }
+        ModelKind::HebbNet => train_hebbnet(preset, kind, split, device, options),
+        ModelKind::Cnn | ModelKind::CnnFa => train_cnn(preset, kind, split, device, options),
     }
 }
 
@@ -424,7 +415,9 @@ pub fn train_mlp(
     options: &RunOptions,
 ) -> Result<Checkpoint> {
     let started = Instant::now();
-    let feedback = crate::mlp::Feedback::parse(preset.model.trim_start_matches("mlp-"))?;
+    let feedback = ModelKind::from_name(&preset.model)
+        .and_then(ModelKind::feedback)
+        .ok_or_else(|| crate::Error::Config(format!("`{}` is no MLP", preset.model)))?;
     let section = preset.mlp()?;
     let data = CentredData::new(split, kind, device)?;
     let mut sizes = vec![data.x_train.dim(1)?];
@@ -567,7 +560,7 @@ pub fn train_cnn(
     let head_seed = options.seed.wrapping_add(1);
     let shuffle_seed = options.seed.wrapping_add(7);
     let bp_head = Mlp::new(&sizes, Feedback::Backprop, head_seed, device)?;
-    let frozen = preset.model == "cnn-fa";
+    let frozen = ModelKind::from_name(&preset.model) == Some(ModelKind::CnnFa);
     let mut log = EpochLog::new(preset, cfg.epochs, options, started);
     let mut bp_curve = Vec::new();
     let augmentation = Augmentation {
@@ -676,7 +669,7 @@ mod tests {
             progress: false,
         };
         let err = train_model(
-            "cnn",
+            ModelKind::Cnn,
             &preset,
             DatasetKind::Mnist,
             &empty_split(),

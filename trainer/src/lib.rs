@@ -14,6 +14,7 @@ pub mod hebbian;
 pub mod hebbnet;
 pub mod krotov;
 pub mod mlp;
+pub mod model_kind;
 pub mod preset;
 mod preset_check;
 pub mod progress;
@@ -22,3 +23,4 @@ pub mod rng;
 pub mod standardise;
 
 pub use error::{Error, Result};
+pub use model_kind::ModelKind;

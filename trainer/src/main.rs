@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use candle_core::Device;
 use clap::Parser;
-use clap::builder::PossibleValuesParser;
+use plastic_trainer::ModelKind;
 use plastic_trainer::data::{self, DatasetKind};
-use plastic_trainer::experiment::{MODELS, RunOptions, learned_nothing, train_model};
+use plastic_trainer::experiment::{RunOptions, learned_nothing, train_model};
 use plastic_trainer::preset::Preset;
 
 /// Train a biologically plausible model and write its checkpoint.
@@ -18,8 +18,8 @@ struct Args {
     /// Model: `krotov` (Krotov-Hopfield layer + power/tanh readout), `krotov-linear`, `mlp-bp`,
     /// `mlp-fa`, `mlp-dfa`, `mlp-ss`, `hebbnet`, `cnn` (trained by backprop) or `cnn-fa` (its
     /// convolutions frozen under a head trained by feedback alignment).
-    #[arg(value_parser = PossibleValuesParser::new(MODELS))]
-    model: String,
+    #[arg(value_parser = ModelKind::value_parser())]
+    model: ModelKind,
     /// Dataset to train and test on.
     #[arg(long, value_enum, ignore_case = true, default_value_t = DatasetKind::Mnist)]
     dataset: DatasetKind,
@@ -137,7 +137,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         device_name: args.device.name().into(),
         progress: !args.quiet,
     };
-    let ckpt = train_model(&args.model, &preset, kind, &split, &device, &options)?;
+    let ckpt = train_model(args.model, &preset, kind, &split, &device, &options)?;
     plastic_runtime::persist::write_atomically(&args.out, &ckpt.to_bytes()?)
         .with_context(|| format!("could not write {}", args.out.display()))?;
     eprintln!(
@@ -150,7 +150,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         println!(
             "{}",
             serde_json::json!({
-                "model": args.model,
+                "model": args.model.name(),
                 "dataset": kind.name(),
                 "preset": preset_name,
                 "out": args.out.display().to_string(),
@@ -165,7 +165,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             "{:.2} % is chance level: the model learned nothing (the checkpoint is kept for \
              inspection). {}",
             accuracy * 100.0,
-            if args.model == "krotov" {
+            if args.model == ModelKind::Krotov {
                 "A power/tanh readout on a dense hidden code saturates at once: raise the \
                  readout's `n` (the paper uses 10 on CIFAR-10) or lower its `beta`"
             } else {

@@ -390,19 +390,21 @@ impl Preset {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ModelKind;
 
     #[test]
     fn every_built_in_preset_parses_with_a_known_head() {
         for name in Preset::names() {
             let p = Preset::load(name).unwrap();
-            if p.model.starts_with("krotov") {
+            let model = ModelKind::from_name(&p.model).unwrap();
+            if model.is_krotov() {
                 p.head().unwrap();
                 assert!(p.krotov().unwrap().hidden > 0, "{name}");
                 assert!(p.readout().unwrap().epochs > 0, "{name}");
-            } else if p.model.starts_with("cnn") {
+            } else if model.is_cnn() {
                 let c = p.cnn().unwrap();
                 assert!(c.epochs > 0 && !c.channels.is_empty(), "{name}");
-            } else if p.model == "hebbnet" {
+            } else if model == ModelKind::HebbNet {
                 let cfg = p.hebbnet_config(784, 10).unwrap();
                 assert!(cfg.epochs > 0 && cfg.winners > 0, "{name}");
             } else {
