@@ -2,30 +2,12 @@
 //! `error:` line and a `hint:`, or runs with the bad file refused, never in a panic or a hang.
 
 mod common;
+#[path = "../../models/tests/support/header.rs"]
+mod header;
 
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
-
-/// The shipped model with its spec's JSON text edited by `edit` (the header is rebuilt, so its
-/// length may change; tensor offsets are relative to the data and stay valid).
-fn with_spec_edit(edit: impl Fn(&str) -> String) -> Vec<u8> {
-    let bytes = plastic_models::DEFAULT_CHECKPOINT;
-    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
-    let spec = header["__metadata__"]["spec"].as_str().unwrap().to_string();
-    let edited = edit(&spec);
-    assert_ne!(edited, spec, "the edit changed nothing");
-    header["__metadata__"]["spec"] = edited.into();
-    let mut text = header.to_string().into_bytes();
-    while !text.len().is_multiple_of(8) {
-        text.push(b' ');
-    }
-    let mut out = (text.len() as u64).to_le_bytes().to_vec();
-    out.extend_from_slice(&text);
-    out.extend_from_slice(&bytes[8 + len..]);
-    out
-}
 
 /// Runs the simulator with a deadline: a hang is a test failure, not a stuck test run.
 fn run_with_deadline(args: &[&str], deadline: Duration) -> Output {
@@ -59,7 +41,7 @@ fn a_model_whose_input_size_wraps_is_refused() {
     let model = dir.join("model.safetensors");
     std::fs::write(
         &model,
-        with_spec_edit(|spec| {
+        header::with_spec_edit(plastic_models::DEFAULT_CHECKPOINT, |spec| {
             spec.replace(
                 "\"width\":28,\"height\":28",
                 "\"width\":9223372036854776200,\"height\":2",
@@ -82,7 +64,7 @@ fn a_model_with_an_infinite_mean_is_refused() {
     let model = dir.join("model.safetensors");
     std::fs::write(
         &model,
-        with_spec_edit(|spec| {
+        header::with_spec_edit(plastic_models::DEFAULT_CHECKPOINT, |spec| {
             let at = spec.find("\"preprocess\":").unwrap();
             let end = at + spec[at..].find('}').unwrap() + 1;
             format!(
@@ -109,7 +91,9 @@ fn a_krotov_rank_beyond_the_kernel_limit_is_refused() {
     let model = dir.join("model.safetensors");
     std::fs::write(
         &model,
-        with_spec_edit(|spec| spec.replace("\"k\":7", "\"k\":33")),
+        header::with_spec_edit(plastic_models::DEFAULT_CHECKPOINT, |spec| {
+            spec.replace("\"k\":7", "\"k\":33")
+        }),
     )
     .unwrap();
     let out = run_with_deadline(

@@ -1,6 +1,8 @@
 //! What the device learned survives power cuts, and a bad state file never costs a run.
 
 mod common;
+#[path = "../../models/tests/support/header.rs"]
+mod header;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -208,7 +210,7 @@ fn corrupt_foreign_and_nan_state_files_are_refused_and_kept() {
     // The right model, with one weight turned into NaN in a file written before checksums
     // (a damaged file with a checksum is refused as damaged first, below).
     let ckpt = Checkpoint::from_bytes(plastic_models::DEFAULT_CHECKPOINT).unwrap();
-    let bytes = without_checksum(&ckpt.to_bytes().unwrap());
+    let bytes = header::without_checksum(&ckpt.to_bytes().unwrap());
     let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
     let scale = &header["layers.0.weight_scale"];
@@ -221,22 +223,6 @@ fn corrupt_foreign_and_nan_state_files_are_refused_and_kept() {
     // A truncated save (a card that lost its tail).
     let good = ckpt.to_bytes().unwrap();
     refused(&good[..good.len() / 2], "is corrupt");
-}
-
-/// The header of `bytes` without its `checksum` metadata, as a state saved before checksums.
-fn without_checksum(bytes: &[u8]) -> Vec<u8> {
-    let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..header_len]).unwrap();
-    header["__metadata__"]
-        .as_object_mut()
-        .unwrap()
-        .remove("checksum")
-        .unwrap();
-    let text = serde_json::to_vec(&header).unwrap();
-    let mut out = (text.len() as u64).to_le_bytes().to_vec();
-    out.extend_from_slice(&text);
-    out.extend_from_slice(&bytes[header_len..]);
-    out
 }
 
 /// One flipped bit in a weight of a state the device saved is refused as damage at the next boot: the device runs from the shipped model,
@@ -281,7 +267,7 @@ fn a_state_with_one_flipped_bit_is_refused_as_damaged_and_kept() {
         refused(&flipped, "the file is damaged");
     }
     // The same state without its checksum is a state from before checksums: it loads.
-    let old = without_checksum(&saved);
+    let old = header::without_checksum(&saved);
     let ckpt = Checkpoint::from_bytes(&old).unwrap();
     assert_eq!(ckpt.spec, default_spec());
     std::fs::remove_dir_all(&dir).unwrap();

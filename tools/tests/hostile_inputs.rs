@@ -2,6 +2,9 @@
 //! in an `error:` line and a non-zero exit (or, for a closed pipe, a quiet success), never in
 //! a panic, a hang or a runaway allocation.
 
+#[path = "../../models/tests/support/header.rs"]
+mod header;
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -52,26 +55,6 @@ fn assert_refused(out: &Output, needle: &str) {
     );
 }
 
-/// The shipped f32 model with its spec's JSON text edited by `edit` (the header is rebuilt;
-/// tensor offsets are relative to the data and stay valid).
-fn with_spec_edit(edit: impl Fn(&str) -> String) -> Vec<u8> {
-    let bytes = std::fs::read(F32).unwrap();
-    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
-    let spec = header["__metadata__"]["spec"].as_str().unwrap().to_string();
-    let edited = edit(&spec);
-    assert_ne!(edited, spec, "the edit changed nothing");
-    header["__metadata__"]["spec"] = edited.into();
-    let mut text = header.to_string().into_bytes();
-    while !text.len().is_multiple_of(8) {
-        text.push(b' ');
-    }
-    let mut out = (text.len() as u64).to_le_bytes().to_vec();
-    out.extend_from_slice(&text);
-    out.extend_from_slice(&bytes[8 + len..]);
-    out
-}
-
 /// 9223372036854776200 x 2 wraps to 784: `viz fields` panicked or tried to allocate 846 GB.
 #[test]
 fn viz_fields_refuses_an_input_size_that_wraps() {
@@ -79,7 +62,7 @@ fn viz_fields_refuses_an_input_size_that_wraps() {
     let model = dir.join("model.safetensors");
     std::fs::write(
         &model,
-        with_spec_edit(|spec| {
+        header::with_spec_edit(&std::fs::read(F32).unwrap(), |spec| {
             spec.replace(
                 "\"width\":28,\"height\":28",
                 "\"width\":9223372036854776200,\"height\":2",
@@ -108,7 +91,7 @@ fn quantize_refuses_an_infinite_mean() {
     let model = dir.join("model.safetensors");
     std::fs::write(
         &model,
-        with_spec_edit(|spec| {
+        header::with_spec_edit(&std::fs::read(F32).unwrap(), |spec| {
             spec.replace(
                 "{\"kind\":\"unit_norm\"}",
                 "{\"kind\":\"mean_std\",\"mean\":[1e39],\"std\":[0.5]}",
