@@ -1,38 +1,14 @@
 //! The `plastic` command on the shipped checkpoints: quantize, eval, inspect, viz, and the
 //! errors a user meets with a bad file. Tests that need MNIST skip without the shared data.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-const F32: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../models/default/mnist-krotov.safetensors"
-);
-const INT8: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../models/default/mnist-krotov.int8.safetensors"
-);
+use common::{F32, INT8, data_dir, plastic, temp};
+use std::path::Path;
+use std::process::Command;
 
-fn plastic(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plastic"))
-        .args(args)
-        .output()
-        .expect("plastic runs")
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("plastic-tools-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn data_dir() -> Option<PathBuf> {
-    let dir = plastic_trainer::data::shared_data_dir();
-    if dir.is_none() {
-        eprintln!("skipped: no shared data (set PLASTIC_DATA)");
-    }
-    dir
-}
+/// This file's temp folder (see `common::temp`).
+const TOOLS_TAG: &str = "tools";
 
 fn eval_json(model: &str, data: &Path) -> serde_json::Value {
     let out = plastic(&[
@@ -54,7 +30,7 @@ fn eval_json(model: &str, data: &Path) -> serde_json::Value {
 fn shipped_checkpoints_evaluate_in_f32_and_int8_within_0_3_points() {
     let Some(data) = data_dir() else { return };
     let f32_acc = eval_json(F32, &data)["accuracy"].as_f64().unwrap();
-    let q = temp("requantized.int8.safetensors");
+    let q = temp(TOOLS_TAG, "requantized.int8.safetensors");
     let out = plastic(&[
         "quantize",
         F32,
@@ -166,7 +142,7 @@ fn inspect_reports_the_checksum_and_refuses_a_damaged_file() {
     let mut bytes = std::fs::read(INT8).unwrap();
     let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     bytes[header_len + 1000] ^= 0x40;
-    let damaged = temp("damaged.safetensors");
+    let damaged = temp(TOOLS_TAG, "damaged.safetensors");
     std::fs::write(&damaged, &bytes).unwrap();
     for cmd in [
         vec!["inspect", damaged.to_str().unwrap()],
@@ -189,7 +165,7 @@ fn inspect_reports_the_checksum_and_refuses_a_damaged_file() {
 
 #[test]
 fn viz_fields_draws_the_requested_grid() {
-    let png = temp("fields.png");
+    let png = temp(TOOLS_TAG, "fields.png");
     let out = plastic(&[
         "viz",
         "fields",
@@ -213,11 +189,11 @@ fn viz_fields_draws_the_requested_grid() {
 
 #[test]
 fn bad_files_are_clear_errors_and_exit_non_zero() {
-    let garbage = temp("garbage.safetensors");
+    let garbage = temp(TOOLS_TAG, "garbage.safetensors");
     std::fs::write(&garbage, b"definitely not a checkpoint").unwrap();
     let mut truncated = std::fs::read(INT8).unwrap();
     truncated.truncate(truncated.len() / 2);
-    let cut = temp("cut.safetensors");
+    let cut = temp(TOOLS_TAG, "cut.safetensors");
     std::fs::write(&cut, truncated).unwrap();
     for (path, expected) in [
         (garbage.to_str().unwrap(), "not a valid plastic checkpoint"),
@@ -243,7 +219,7 @@ fn bad_files_are_clear_errors_and_exit_non_zero() {
 #[test]
 fn compare_quick_trains_every_model_and_writes_the_report() {
     let Some(data) = data_dir() else { return };
-    let out = temp("compare");
+    let out = temp(TOOLS_TAG, "compare");
     let run = plastic(&[
         "compare",
         "--quick",
@@ -300,7 +276,7 @@ fn compare_quick_trains_every_model_and_writes_the_report() {
 
 #[test]
 fn compare_refuses_an_unknown_model() {
-    let out = temp("compare-unknown");
+    let out = temp(TOOLS_TAG, "compare-unknown");
     let run = plastic(&[
         "compare",
         "--models",

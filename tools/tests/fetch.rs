@@ -3,17 +3,15 @@
 //! downloads nothing, and corrupted bytes fail with a clear error and leave no file. Skips
 //! without the shared data.
 
+mod common;
+
+use common::{INT8, data_dir, plastic};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-const INT8: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../models/default/mnist-krotov.int8.safetensors"
-);
 
 const MNIST_FILES: [&str; 4] = [
     "train-images-idx3-ubyte.gz",
@@ -21,21 +19,6 @@ const MNIST_FILES: [&str; 4] = [
     "t10k-images-idx3-ubyte.gz",
     "t10k-labels-idx1-ubyte.gz",
 ];
-
-fn plastic(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plastic"))
-        .args(args)
-        .output()
-        .expect("plastic runs")
-}
-
-fn data_dir() -> Option<PathBuf> {
-    let dir = plastic_trainer::data::shared_data_dir();
-    if dir.is_none() {
-        eprintln!("skipped: no shared data (set PLASTIC_DATA)");
-    }
-    dir
-}
 
 fn fresh_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("plastic-fetch-{tag}-{}", std::process::id()));

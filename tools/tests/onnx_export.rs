@@ -6,10 +6,15 @@
 //! (f32 and quantized). Skips, saying why, without python3 + numpy + safetensors +
 //! onnxruntime or without the shared data.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{ROOT, data_dir, plastic, stdout_of, temp};
+use std::path::Path;
 use std::process::{Command, Output};
 
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+/// This file's temp folder (see `common::temp`).
+const ONNX_EXPORT_TAG: &str = "onnx-export";
+
 const LIMIT: &str = "1000";
 
 /// Largest difference from the runtime's scores allowed with ONNX Runtime's graph
@@ -21,28 +26,6 @@ const TOLERANCE: f64 = 1e-5;
 /// last places off the correctly rounded one, and the next layer's quantization turns that, now
 /// and then, into one step of an int8 activation (measured at most 3.4e-4; the answers stay).
 const TANH_INT8_TOLERANCE: f64 = 1e-3;
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("plastic-onnx-export-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn ok(out: Output, what: &str) -> Vec<u8> {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn plastic(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plastic"))
-        .args(args)
-        .output()
-        .expect("plastic runs")
-}
 
 /// True when python3 has numpy, safetensors and onnxruntime; says why not on stderr.
 fn python_ready() -> bool {
@@ -71,22 +54,14 @@ fn python(script: &str, args: &[&str]) -> Output {
         .expect("python3 runs")
 }
 
-fn data_dir() -> Option<PathBuf> {
-    let dir = plastic_trainer::data::shared_data_dir();
-    if dir.is_none() {
-        eprintln!("skipped: no shared data (set PLASTIC_DATA)");
-    }
-    dir
-}
-
 /// Exports `model` (with `extra` arguments) and checks the graph against the runtime.
 fn exported_answers_as_runtime(model: &str, extra: &[&str], data: &Path, tolerance: f64) {
     let stem = Path::new(model).file_name().unwrap().to_str().unwrap();
-    let onnx_path = temp(&format!("{stem}{}.onnx", extra.join("")));
+    let onnx_path = temp(ONNX_EXPORT_TAG, &format!("{stem}{}.onnx", extra.join("")));
     let onnx = onnx_path.to_str().unwrap();
     let mut args = vec!["export", model, "--format", "onnx", "--out", onnx];
     args.extend_from_slice(extra);
-    ok(plastic(&args), "plastic export");
+    stdout_of(plastic(&args), "plastic export");
     let bytes = std::fs::read(onnx).unwrap();
     assert!(
         bytes.starts_with(&[0x08, 0x08]),
@@ -94,12 +69,12 @@ fn exported_answers_as_runtime(model: &str, extra: &[&str], data: &Path, toleran
     );
 
     let data = data.to_str().unwrap();
-    let check = ok(
+    let check = stdout_of(
         python("onnx_check.py", &["check", model, onnx, data, LIMIT]),
         "onnx_check.py check",
     );
     let check: serde_json::Value = serde_json::from_slice(&check).unwrap();
-    let eval = ok(
+    let eval = stdout_of(
         plastic(&[
             "eval",
             model,
@@ -183,12 +158,12 @@ fn mlp_cnn_centred_and_hebbian_models_made_in_numpy_export_with_the_runtime_s_an
         ("onnx_check.py", "make-centred", "centred"),
         ("onnx_check.py", "make-deep", "deep"),
     ] {
-        let f32_path = temp(&format!("{name}.safetensors"));
+        let f32_path = temp(ONNX_EXPORT_TAG, &format!("{name}.safetensors"));
         let f32_model = f32_path.to_str().unwrap();
-        ok(python(script, &[command, d, f32_model]), command);
-        let int8_path = temp(&format!("{name}.int8.safetensors"));
+        stdout_of(python(script, &[command, d, f32_model]), command);
+        let int8_path = temp(ONNX_EXPORT_TAG, &format!("{name}.int8.safetensors"));
         let int8_model = int8_path.to_str().unwrap();
-        ok(
+        stdout_of(
             plastic(&["quantize", f32_model, "--out", int8_model]),
             "plastic quantize",
         );
@@ -204,9 +179,9 @@ fn mlp_cnn_centred_and_hebbian_models_made_in_numpy_export_with_the_runtime_s_an
 
 #[test]
 fn export_refuses_what_is_not_a_checkpoint() {
-    let bad = temp("not-a-model.safetensors");
+    let bad = temp(ONNX_EXPORT_TAG, "not-a-model.safetensors");
     std::fs::write(&bad, b"not a checkpoint").unwrap();
-    let out_path = temp("never.onnx");
+    let out_path = temp(ONNX_EXPORT_TAG, "never.onnx");
     let out = plastic(&[
         "export",
         bad.to_str().unwrap(),

@@ -3,36 +3,16 @@
 //! they differ), and `plastic quantize` gives the int8 file its own measured metrics or none,
 //! never the f32 file's. Tests that need the datasets skip without the shared data.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{F32, data_dir, plastic, temp};
 use plastic_models::Checkpoint;
 
-const F32: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../models/default/mnist-krotov.safetensors"
-);
-
-fn plastic(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plastic"))
-        .args(args)
-        .output()
-        .expect("plastic runs")
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("plastic-provenance-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn data_dir() -> Option<PathBuf> {
-    let dir = plastic_trainer::data::shared_data_dir();
-    if dir.is_none() {
-        eprintln!("skipped: no shared data (set PLASTIC_DATA)");
-    }
-    dir
-}
+/// This file's temp folder (see `common::temp`).
+const PROVENANCE_TAG: &str = "provenance";
 
 fn ok(out: &Output) -> serde_json::Value {
     assert!(
@@ -48,7 +28,7 @@ fn ok(out: &Output) -> serde_json::Value {
 fn demo_recording(train: serde_json::Value, name: &str) -> PathBuf {
     let mut ckpt = Checkpoint::from_bytes(&std::fs::read(F32).unwrap()).unwrap();
     ckpt.train = train;
-    let path = temp(name);
+    let path = temp(PROVENANCE_TAG, name);
     std::fs::write(&path, ckpt.to_bytes().unwrap()).unwrap();
     path
 }
@@ -113,7 +93,7 @@ fn eval_uses_the_recorded_dataset_and_warns_when_told_otherwise() {
 
 #[test]
 fn quantize_writes_no_metrics_but_the_int8_files_own() {
-    let int8 = temp("plain.int8.safetensors");
+    let int8 = temp(PROVENANCE_TAG, "plain.int8.safetensors");
     let out = plastic(&["quantize", F32, "--out", int8.to_str().unwrap(), "--json"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--measure"));
     let summary = ok(&out);
@@ -135,7 +115,7 @@ fn quantize_writes_no_metrics_but_the_int8_files_own() {
         serde_json::json!({"dataset": "fashion-mnist"}),
         "fashion-f32.safetensors",
     );
-    let measured = temp("measured.int8.safetensors");
+    let measured = temp(PROVENANCE_TAG, "measured.int8.safetensors");
     let out = plastic(&[
         "quantize",
         fashion.to_str().unwrap(),

@@ -4,36 +4,19 @@
 //! quantize with the same answers as Python's. Skips, saying why, without python3 + numpy + safetensors or
 //! without the shared data.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{ROOT, data_dir, plastic, stdout_of, temp};
+use std::path::Path;
 use std::process::{Command, Output};
 
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+/// This file's temp folder (see `common::temp`).
+const PYTHON_IO_TAG: &str = "python-io";
+
 const LIMIT: &str = "1000";
 
 fn demo(name: &str) -> String {
     format!("{ROOT}/models/default/{name}")
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("plastic-python-io-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn ok(out: Output, what: &str) -> Vec<u8> {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn plastic(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plastic"))
-        .args(args)
-        .output()
-        .expect("plastic runs")
 }
 
 /// `python3 tools/tests/python/interop.py ARGS` with `python/` on the path, or `None` (and the
@@ -60,19 +43,12 @@ fn python(args: &[&str]) -> Option<Output> {
     )
 }
 
-fn data_dir() -> Option<PathBuf> {
-    let dir = plastic_trainer::data::shared_data_dir();
-    if dir.is_none() {
-        eprintln!("skipped: no shared data (set PLASTIC_DATA)");
-    }
-    dir
-}
-
 /// Correct answers of `plastic eval --limit 1000` and of `plastic_io.predict` on `model`.
 fn both_correct(model: &str, data: &Path) -> Option<(u64, u64)> {
     let data = data.to_str().unwrap();
     let py = python(&["predict", model, data, LIMIT])?;
-    let py: serde_json::Value = serde_json::from_slice(&ok(py, "plastic_io.predict")).unwrap();
+    let py: serde_json::Value =
+        serde_json::from_slice(&stdout_of(py, "plastic_io.predict")).unwrap();
     let eval = plastic(&[
         "eval",
         model,
@@ -82,7 +58,7 @@ fn both_correct(model: &str, data: &Path) -> Option<(u64, u64)> {
         LIMIT,
         "--json",
     ]);
-    let eval: serde_json::Value = serde_json::from_slice(&ok(eval, "plastic eval")).unwrap();
+    let eval: serde_json::Value = serde_json::from_slice(&stdout_of(eval, "plastic eval")).unwrap();
     assert_eq!(py["samples"], 1000);
     assert_eq!(eval["samples"], 1000);
     Some((
@@ -110,15 +86,15 @@ fn models_saved_from_numpy_run_in_the_tools_as_in_python() {
     // Random ReLU features (dense, or a padded and pooled convolution) under a least-squares
     // readout fitted on a few thousand digits: measured 80.9 % and 91.8 %.
     for (kind, floor) in [("mlp", 750), ("cnn", 850)] {
-        let f32_path = temp(&format!("numpy-{kind}.safetensors"));
+        let f32_path = temp(PYTHON_IO_TAG, &format!("numpy-{kind}.safetensors"));
         let f32_model = f32_path.to_str().unwrap();
         let Some(made) = python(&[&format!("make-{kind}"), data.to_str().unwrap(), f32_model])
         else {
             return;
         };
-        ok(made, "plastic_io.save");
+        stdout_of(made, "plastic_io.save");
 
-        let inspect = ok(
+        let inspect = stdout_of(
             plastic(&["inspect", f32_model, "--json"]),
             "plastic inspect",
         );
@@ -129,9 +105,9 @@ fn models_saved_from_numpy_run_in_the_tools_as_in_python() {
         assert_eq!(v["layers"][0]["conv"].is_object(), kind == "cnn");
         assert_eq!(v["train"]["dataset"], "mnist");
 
-        let int8_path = temp(&format!("numpy-{kind}.int8.safetensors"));
+        let int8_path = temp(PYTHON_IO_TAG, &format!("numpy-{kind}.int8.safetensors"));
         let int8_model = int8_path.to_str().unwrap();
-        ok(
+        stdout_of(
             plastic(&["quantize", f32_model, "--out", int8_model]),
             "plastic quantize",
         );
