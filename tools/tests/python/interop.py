@@ -54,6 +54,16 @@ def least_squares_readout(features, labels):
     return readout[:-1].T.astype(np.float32), readout[-1].astype(np.float32)
 
 
+def save_with_readout(out, spec, first, images, labels):
+    """Writes the two-layer model `spec` to `out`: its first layer's tensors `first` as given,
+    its second a least-squares readout of the first layer's outputs on `images`."""
+    h = pio.predict((dict(spec, layers=spec["layers"][:1]), first), images)
+    w, b = least_squares_readout(h, labels)
+    tensors = dict(first, **{"layers.1.weight": w, "layers.1.bias": b})
+    pio.save(out, spec, tensors, train={"dataset": "mnist", "made_by": "numpy"})
+    print(json.dumps({"written": out}))
+
+
 def standardised(images):
     mean, std = float(images.mean() / 255), float(images.std() / 255)
     return {"kind": "mean_std", "mean": [mean], "std": [std]}
@@ -75,12 +85,7 @@ def make_mlp(data_dir, out):
     w1 = (rng.standard_normal((hidden, 784)) / np.sqrt(784)).astype(np.float32)
     b1 = (0.1 * rng.standard_normal(hidden)).astype(np.float32)
     first = {"layers.0.weight": w1, "layers.0.bias": b1}
-    spec_first = dict(spec, layers=spec["layers"][:1])
-    h = pio.predict((spec_first, first), images)
-    w2, b2 = least_squares_readout(h, labels)
-    tensors = dict(first, **{"layers.1.weight": w2, "layers.1.bias": b2})
-    pio.save(out, spec, tensors, train={"dataset": "mnist", "made_by": "numpy"})
-    print(json.dumps({"written": out}))
+    save_with_readout(out, spec, first, images, labels)
 
 
 def make_cnn(data_dir, out):
@@ -119,11 +124,7 @@ def make_cnn(data_dir, out):
     w = (rng.standard_normal((channels, 1, kernel, kernel)) / kernel).astype(np.float32)
     b = (0.1 * rng.standard_normal(channels)).astype(np.float32)
     first = {"layers.0.weight": w, "layers.0.bias": b}
-    h = pio.predict((dict(spec, layers=spec["layers"][:1]), first), images)
-    w2, b2 = least_squares_readout(h, labels)
-    tensors = dict(first, **{"layers.1.weight": w2, "layers.1.bias": b2})
-    pio.save(out, spec, tensors, train={"dataset": "mnist", "made_by": "numpy"})
-    print(json.dumps({"written": out}))
+    save_with_readout(out, spec, first, images, labels)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import numpy as np
 import onnxruntime as ort
 
 import plastic_io as pio
-from interop import least_squares_readout, mnist
+from interop import least_squares_readout, mnist, save_with_readout
 
 
 def run(onnx_path, images, optimize):
@@ -80,11 +80,7 @@ def make_centred(data_dir, out):
         "layers.0.weight": rng.standard_normal((hidden, 784)).astype(np.float32),
         "layers.0.bias": (0.1 * rng.standard_normal(hidden)).astype(np.float32),
     }
-    h = pio.predict((dict(spec, layers=spec["layers"][:1]), first), images)
-    w, b = least_squares_readout(h, labels)
-    tensors = dict(first, **{"layers.1.weight": w, "layers.1.bias": b})
-    pio.save(out, spec, tensors, train={"dataset": "mnist", "made_by": "numpy"})
-    print(json.dumps({"written": out}))
+    save_with_readout(out, spec, first, images, labels)
 
 
 def make_deep(data_dir, out):
