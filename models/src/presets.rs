@@ -17,6 +17,10 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../presets/krotov-cifar10.toml"),
     ),
     (
+        "krotov-cifar10-paper",
+        include_str!("../presets/krotov-cifar10-paper.toml"),
+    ),
+    (
         "krotov-linear-mnist",
         include_str!("../presets/krotov-linear-mnist.toml"),
     ),

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use candle_core::Device;
 use plastic_runtime::Model;
 use plastic_trainer::ModelKind;
 use plastic_trainer::data::{self, DatasetKind, Split};
+use plastic_trainer::device::{DeviceChoice, device_name};
 use plastic_trainer::experiment::{RunOptions, train_model};
 use plastic_trainer::preset::Preset;
 use serde_json::json;
@@ -32,8 +32,15 @@ pub struct Args {
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Epoch budget of every model (Krotov models: unsupervised and readout epochs each).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, conflicts_with = "preset_budgets")]
     epochs: usize,
+    /// Train every model at its preset's own epochs instead of `--epochs` (the full
+    /// schedules; a GPU run).
+    #[arg(long, conflicts_with = "quick")]
+    preset_budgets: bool,
+    /// Where to train: `auto` takes the GPU when this build has CUDA and one answers.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
     /// Minibatch size of every model and phase.
     #[arg(long, default_value_t = 100)]
     batch: usize,
@@ -71,9 +78,11 @@ fn preset_for(model: ModelKind, args: &Args, epochs: usize) -> anyhow::Result<Pr
         format!("{model}-mnist")
     };
     let mut p = Preset::load(&name)?;
-    p.set_epochs(epochs);
-    if let Ok(r) = p.readout_mut() {
-        r.epochs = epochs;
+    if !args.preset_budgets {
+        p.set_epochs(epochs);
+        if let Ok(r) = p.readout_mut() {
+            r.epochs = epochs;
+        }
     }
     p.set_batch(args.batch);
     // Quick runs narrow the wide layers; the CNNs' heads are small already.
@@ -96,9 +105,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("could not create {}", args.out.display()))?;
+    let device = args.device.open()?;
+    eprintln!("compare: training on {}", device_name(&device));
     let options = RunOptions {
         seed: args.seed,
-        device_name: "cpu".into(),
+        device_name: device_name(&device).into(),
         progress: true,
     };
     let mut entries = Vec::new();
@@ -109,7 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("compare: training {model}");
         let preset = preset_for(model, &args, epochs)?;
         let start = Instant::now();
-        let ckpt = train_model(model, &preset, kind, &split, &Device::Cpu, &options)?;
+        let ckpt = train_model(model, &preset, kind, &split, &device, &options)?;
         let train_seconds = start.elapsed().as_secs_f64();
         let f32_bytes = ckpt.to_bytes()?;
         let mut q = quantize(&ckpt);
@@ -141,13 +152,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         });
     }
     let setting = format!(
-        "{} ({} train / {} test images), seed {}, {} epochs per phase, minibatch {}{}",
+        "{} ({} train / {} test images), seed {}, {}, minibatch {}, on {}{}",
         kind.name(),
         split.train.len(),
         split.test.len(),
         args.seed,
-        epochs,
+        if args.preset_budgets {
+            "each preset's own epochs".to_string()
+        } else {
+            format!("{epochs} epochs per phase")
+        },
         args.batch,
+        device_name(&device),
         if args.quick {
             ", --quick (smaller layers)"
         } else {

@@ -6,6 +6,7 @@
 use candle_core::{DType, Tensor};
 
 use crate::Result;
+use crate::kth_value::KthSmallest;
 
 /// Which Hebbian rule updates a layer.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,14 +63,18 @@ impl GuptaState {
         let t = f64::from(self.steps);
         self.mean = ((((&self.mean * t)? + &h)?) / (t + 1.0))?;
         self.steps = self.steps.saturating_add(1);
-        // The percentile over all entries; selection is cheap next to the matmuls.
-        let mut values = delta.flatten_all()?.to_vec1::<f32>()?;
-        let rank = ((self.percentile / 100.0) * values.len() as f32) as usize;
-        if rank >= values.len() {
+        // The percentile over all entries, found where delta lives (on a GPU, without
+        // reading it back).
+        let len = delta.elem_count();
+        let rank = ((self.percentile / 100.0) * len as f32) as usize;
+        if rank >= len {
             return Ok(w.clone());
         }
-        let threshold = *values.select_nth_unstable_by(rank, f32::total_cmp).1;
-        let keep = delta.ge(threshold)?.to_dtype(DType::F32)?;
+        let threshold = delta
+            .flatten_all()?
+            .apply_op1_no_bwd(&KthSmallest { k: rank })?
+            .reshape((1, 1))?;
+        let keep = delta.broadcast_ge(&threshold)?.to_dtype(DType::F32)?;
         Ok((w + (delta * keep)?)?)
     }
 }

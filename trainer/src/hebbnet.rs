@@ -92,10 +92,16 @@ pub fn unit_rows(w: &Tensor) -> Result<Tensor> {
 
 /// `z` with all but the `k` largest entries of each row set to zero (ties at the k-th value
 /// are kept).
+///
+/// On the CPU a selection per row finds the k-th value; on a GPU a sort of each row on the
+/// device does (reading `z` back would stop the GPU at every step).
 pub fn keep_winners(z: &Tensor, k: usize) -> Result<Tensor> {
     let (rows, cols) = z.dims2()?;
     if k >= cols {
         return Ok(z.clone());
+    }
+    if !z.device().is_cpu() {
+        return keep_winners_sorted(z, k);
     }
     let mut values = z.flatten_all()?.to_vec1::<f32>()?;
     let mut scratch = vec![0.0f32; cols];
@@ -105,6 +111,19 @@ pub fn keep_winners(z: &Tensor, k: usize) -> Result<Tensor> {
         row.iter_mut().filter(|v| **v < kth).for_each(|v| *v = 0.0);
     }
     Ok(Tensor::from_vec(values, (rows, cols), z.device())?)
+}
+
+/// [`keep_winners`] by sorting each row in tensors, for any candle device: the threshold is
+/// the k-th largest value of the row (`1 <= k < columns`).
+fn keep_winners_sorted(z: &Tensor, k: usize) -> Result<Tensor> {
+    let z = z.contiguous()?;
+    let kth_index = z
+        .arg_sort_last_dim(false)?
+        .narrow(1, k - 1, 1)?
+        .contiguous()?;
+    let threshold = z.gather(&kth_index, 1)?;
+    let kept = z.broadcast_ge(&threshold)?.to_dtype(z.dtype())?;
+    Ok((z * kept)?)
 }
 
 impl HebbNet {
@@ -157,6 +176,20 @@ impl HebbNet {
 }
 
 impl HebbianLayers {
+    /// An error when a weight is no longer finite. [`HebbianLayers::step`] does not check
+    /// (that would read the weights back at every step); training checks once per epoch.
+    pub fn check_finite(&self, cfg: &HebbNetConfig) -> Result<()> {
+        for w in &self.weights {
+            if !w.sqr()?.sum_all()?.to_scalar::<f32>()?.is_finite() {
+                return Err(Error::Diverged(format!(
+                    "Hebbian weights are no longer finite ({:?}, eta {})",
+                    cfg.rule, cfg.eta
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// What the linear stack sees of a batch: the last Hebbian layer's output through
     /// `activation`.
     pub fn features(&self, x: &Tensor, activation: &Activation) -> Result<Tensor> {
@@ -191,14 +224,7 @@ impl HebbianLayers {
                     return Err(Error::Config("Gupta state missing".into()));
                 }
             };
-            if updated.sqr()?.sum_all()?.to_scalar::<f32>()?.is_finite() {
-                *w = updated;
-            } else {
-                return Err(Error::Diverged(format!(
-                    "Hebbian weights are no longer finite ({:?}, eta {eta})",
-                    cfg.rule
-                )));
-            }
+            *w = updated;
             input = z;
         }
         activate(&input, &cfg.activation)
@@ -246,6 +272,10 @@ impl InputStage for Training<'_> {
         let standardised = scale.apply(&features);
         self.scale = Some(scale);
         standardised
+    }
+
+    fn end_epoch(&mut self) -> Result<()> {
+        self.layers.check_finite(self.cfg)
     }
 
     /// Evaluated 2000 rows at a time: the hidden layers of the whole test set at once would
@@ -315,6 +345,28 @@ mod tests {
         let z = t(&[0.1, 0.5, 0.3, 0.0, 2.0, 1.0, 3.0, 0.5], 2, 4);
         let kept = keep_winners(&z, 2).unwrap().to_vec2::<f32>().unwrap();
         assert_eq!(kept, [[0.0, 0.5, 0.3, 0.0], [2.0, 0.0, 3.0, 0.0]]);
+    }
+
+    #[test]
+    fn the_sorting_winners_of_a_gpu_equal_the_cpu_selection() {
+        let mut rng = crate::rng::SplitMix64::new(4);
+        // Rounded to a few values, so that rows hold ties at the k-th value.
+        let v: Vec<f32> = rng
+            .uniform_vec(6 * 50, 1.0)
+            .iter()
+            .map(|x| (x * 8.0).round())
+            .collect();
+        let z = t(&v, 6, 50);
+        for k in [1, 2, 7, 49] {
+            assert_eq!(
+                keep_winners_sorted(&z, k)
+                    .unwrap()
+                    .to_vec2::<f32>()
+                    .unwrap(),
+                keep_winners(&z, k).unwrap().to_vec2::<f32>().unwrap(),
+                "k = {k}"
+            );
+        }
     }
 
     #[test]

@@ -7,12 +7,16 @@
 
 pub mod cnn;
 pub mod data;
+pub mod device;
 mod error;
 pub mod experiment;
 pub mod features;
 pub mod hebbian;
 pub mod hebbnet;
 pub mod krotov;
+#[cfg(feature = "cuda")]
+pub mod krotov_cuda;
+pub mod kth_value;
 pub mod mlp;
 pub mod model_kind;
 pub mod preset;

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use candle_core::Device;
 use clap::Parser;
 use plastic_trainer::ModelKind;
 use plastic_trainer::data::{self, DatasetKind};
+use plastic_trainer::device::{DeviceChoice, device_name};
 use plastic_trainer::experiment::{RunOptions, learned_nothing, train_model};
 use plastic_trainer::preset::Preset;
 
@@ -46,9 +46,9 @@ struct Args {
     /// Seed of init and shuffling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Where to train.
-    #[arg(long, value_enum, ignore_case = true, default_value_t = DeviceKind::Cpu)]
-    device: DeviceKind,
+    /// Where to train: `auto` takes the GPU when this build has CUDA and one answers.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
@@ -70,38 +70,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Where training runs: a [`clap::ValueEnum`], so `--help` lists the choices and a wrong name
-/// exits with them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum DeviceKind {
-    /// The CPU, on every core.
-    Cpu,
-    /// CUDA device 0 (needs a build with `--features cuda`).
-    Cuda,
-}
-
-impl DeviceKind {
-    /// The name the provenance records.
-    fn name(self) -> &'static str {
-        match self {
-            DeviceKind::Cpu => "cpu",
-            DeviceKind::Cuda => "cuda",
-        }
-    }
-}
-
-fn device(kind: DeviceKind) -> anyhow::Result<Device> {
-    match kind {
-        DeviceKind::Cpu => Ok(Device::Cpu),
-        DeviceKind::Cuda if cfg!(feature = "cuda") => {
-            Device::new_cuda(0).context("could not open CUDA device 0 (is the driver loaded?)")
-        }
-        DeviceKind::Cuda => bail!(
-            "this plastic-train was built without CUDA: rebuild with `cargo build --release -p plastic-trainer --features cuda`"
-        ),
-    }
-}
-
 fn run(args: Args) -> anyhow::Result<()> {
     let kind = args.dataset;
     let preset_name = args
@@ -118,23 +86,24 @@ fn run(args: Args) -> anyhow::Result<()> {
     if let Some(h) = args.hidden {
         preset.set_hidden(h);
     }
-    let device = device(args.device)?;
+    let device = args.device.open()?;
     let dir = data::dataset_folder(kind, args.data_dir.as_deref())?;
     let mut split = data::load(kind, &dir)?;
     if let Some(limit) = args.train_limit {
         split.train = split.train.take(limit);
     }
     eprintln!(
-        "training {} on {} ({} train / {} test samples) with preset {preset_name}, {} threads",
+        "training {} on {} ({} train / {} test samples) with preset {preset_name} on {} ({} CPU threads)",
         args.model,
         kind.name(),
         split.train.len(),
         split.test.len(),
+        device_name(&device),
         rayon::current_num_threads()
     );
     let options = RunOptions {
         seed: args.seed,
-        device_name: args.device.name().into(),
+        device_name: device_name(&device).into(),
         progress: !args.quiet,
     };
     let ckpt = train_model(args.model, &preset, kind, &split, &device, &options)?;
@@ -155,7 +124,11 @@ fn run(args: Args) -> anyhow::Result<()> {
                 "preset": preset_name,
                 "out": args.out.display().to_string(),
                 "metrics": ckpt.metrics,
+                "device": ckpt.train["device"],
                 "wall_seconds": ckpt.train["wall_seconds"],
+                "epoch_seconds_mean": ckpt.train.get("epoch_seconds_mean"),
+                "unsupervised_epoch_seconds_mean": ckpt.train.get("unsupervised_epoch_seconds_mean"),
+                "readout_epoch_seconds_mean": ckpt.train.get("readout_epoch_seconds_mean"),
             })
         );
     }

@@ -183,26 +183,27 @@ impl Mlp {
         kind: Feedback,
     ) -> Result<(f32, GradStore)> {
         let (loss, grads, _) = self.gradients_below(x, labels, kind, false)?;
-        Ok((loss, grads))
+        Ok((loss.to_scalar::<f32>()?, grads))
     }
 
-    /// As [`Mlp::gradients_as`], and, when `input_error` is asked for, the gradient of the
-    /// batch-mean loss with respect to `x` (`delta_0 W_0 / batch`): what trainable layers
-    /// below the network (convolutions) learn from. Only backprop sends it; the feedback
-    /// matrices of FA and DFA stop at the first layer.
+    /// As [`Mlp::gradients_as`], with the loss left on the device (a scalar tensor: reading
+    /// it every step would stop a GPU at every step), and, when `input_error` is asked for,
+    /// the gradient of the batch-mean loss with respect to `x` (`delta_0 W_0 / batch`): what
+    /// trainable layers below the network (convolutions) learn from. Only backprop sends it;
+    /// the feedback matrices of FA and DFA stop at the first layer.
     pub fn gradients_below(
         &self,
         x: &Tensor,
         labels: &Tensor,
         kind: Feedback,
         input_error: bool,
-    ) -> Result<(f32, GradStore, Option<Tensor>)> {
+    ) -> Result<(Tensor, GradStore, Option<Tensor>)> {
         let (pre, act) = self.forward_all(x)?;
         let logits = &act[act.len() - 1];
         let n = x.dim(0)? as f64;
         let classes = logits.dim(1)?;
-        let loss = candle_nn::loss::cross_entropy(logits, labels)?.to_scalar::<f32>()?;
-        let target = candle_nn::encoding::one_hot(labels.clone(), classes, 1f32, 0f32)?;
+        let loss = candle_nn::loss::cross_entropy(logits, labels)?;
+        let target = crate::readout::one_hot(labels, classes, 1.0, 0.0)?;
         let error = (candle_nn::ops::softmax(logits, D::Minus1)? - target)?;
         let mut grads = GradStore::default();
         let mut delta = error.clone();
@@ -329,6 +330,30 @@ pub trait InputStage {
     ) -> Result<()> {
         Ok(())
     }
+
+    /// Called after the last batch of every epoch, before the accuracy: where a stage checks
+    /// what it learned (once per epoch, not per batch, so that a GPU is not stopped at every
+    /// step).
+    fn end_epoch(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Calls `step` with the indices of every minibatch of `order`, `batch` at a time, as
+/// slices of one tensor uploaded once per epoch: on a GPU, a step then needs nothing from
+/// the host.
+pub fn for_each_minibatch(
+    order: &[u32],
+    batch: usize,
+    device: &Device,
+    mut step: impl FnMut(&Tensor) -> Result<()>,
+) -> Result<()> {
+    let all = Tensor::from_slice(order, order.len(), device)?;
+    let batch = batch.max(1);
+    for start in (0..order.len()).step_by(batch) {
+        step(&all.narrow(0, start, batch.min(order.len() - start))?)?;
+    }
+    Ok(())
 }
 
 /// Fraction of rows of `x` that `net` classifies as their label when fed `features` of them,
@@ -425,20 +450,21 @@ pub fn fit<S: InputStage>(
         let lr = crate::readout::geometric_rate(cfg.lr0, cfg.lr_end, epoch, cfg.epochs);
         opt.set_learning_rate(lr);
         rng.shuffle(&mut order);
-        let mut total = 0.0;
-        for chunk in order.chunks(cfg.batch.max(1)) {
-            let idx = Tensor::from_slice(chunk, chunk.len(), &device)?;
-            let input = stage.train_batch(&x_train.index_select(&idx, 0)?, epoch, cfg.epochs)?;
-            let labels = y_all.index_select(&idx, 0)?;
+        let mut total = Tensor::zeros((), DType::F32, &device)?;
+        for_each_minibatch(&order, cfg.batch, &device, |idx| {
+            let input = stage.train_batch(&x_train.index_select(idx, 0)?, epoch, cfg.epochs)?;
+            let labels = y_all.index_select(idx, 0)?;
             let (loss, mut grads, below) =
                 mlp.gradients_below(&input, &labels, mlp.kind, trains_stage)?;
             if let Some(input_error) = below {
                 stage.backward(&input, &input_error, &mut grads)?;
             }
             opt.step(&grads)?;
-            total += loss * chunk.len() as f32;
-        }
-        let loss = total / samples.max(1) as f32;
+            total = (&total + (loss.detach() * idx.dim(0)? as f64)?)?;
+            Ok(())
+        })?;
+        stage.end_epoch()?;
+        let loss = total.to_scalar::<f32>()? / samples.max(1) as f32;
         if !loss.is_finite() {
             return Err(Error::Diverged(format!(
                 "{} loss is {loss} at epoch {epoch}",

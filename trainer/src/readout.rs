@@ -193,16 +193,15 @@ pub fn train(
         let lr = learning_rate(cfg, epoch);
         opt.set_learning_rate(lr);
         rng.shuffle(&mut order);
-        let mut total = 0.0f32;
-        for chunk in order.chunks(cfg.batch) {
-            let idx = Tensor::from_slice(chunk, chunk.len(), &device)?;
-            let h = h_train.index_select(&idx, 0)?;
-            let y = y_train_t.index_select(&idx, 0)?;
+        let mut total = Tensor::zeros((), DType::F32, &device)?;
+        crate::mlp::for_each_minibatch(&order, cfg.batch, &device, |idx| {
+            let h = h_train.index_select(idx, 0)?;
+            let y = y_train_t.index_select(idx, 0)?;
             let out = h.matmul(&s.as_tensor().t()?)?;
             let loss = match head {
                 Head::PowerTanh { beta, m } => {
                     let c = (out * f64::from(beta))?.tanh()?;
-                    let t = candle_nn::encoding::one_hot(y, classes, 1f32, -1f32)?;
+                    let t = one_hot(&y, classes, 1.0, -1.0)?;
                     ((c - t)?.abs()?.powf(f64::from(m))?.sum(1)?.mean_all())?
                 }
                 Head::Linear => {
@@ -211,9 +210,10 @@ pub fn train(
                 }
             };
             opt.backward_step(&loss)?;
-            total += loss.to_scalar::<f32>()? * chunk.len() as f32;
-        }
-        let loss = total / samples as f32;
+            total = (&total + (loss.detach() * idx.dim(0)? as f64)?)?;
+            Ok(())
+        })?;
+        let loss = total.to_scalar::<f32>()? / samples as f32;
         if !loss.is_finite() {
             return Err(Error::Diverged(format!(
                 "readout loss is {loss} at epoch {epoch}"
@@ -252,6 +252,17 @@ pub fn accuracy(h: &Tensor, labels: &[u32], s: &Tensor, b: Option<&Tensor>) -> R
     fraction_correct(&out, labels)
 }
 
+/// `[labels, classes]` rows of `off` with `on` at each label, built on the labels' device.
+/// (candle-nn's `one_hot` builds it on the host, reading the labels back: a GPU would wait
+/// for every minibatch.)
+pub fn one_hot(labels: &Tensor, classes: usize, on: f64, off: f64) -> Result<Tensor> {
+    let units = Tensor::arange(0u32, classes as u32, labels.device())?.unsqueeze(0)?;
+    let hot = units
+        .broadcast_eq(&labels.to_dtype(DType::U32)?.unsqueeze(1)?)?
+        .to_dtype(DType::F32)?;
+    Ok(((hot * (on - off))? + off)?)
+}
+
 /// The delta rule on a minibatch (the device's readout rule, see
 /// [`plastic_runtime::learn::delta`]): `S + eta (t - y)^T h`, `y` and `t` of shape
 /// `[B, classes]`, `h` of shape `[B, hidden]`.
@@ -262,6 +273,20 @@ pub fn delta_rule_step(s: &Tensor, h: &Tensor, y: &Tensor, t: &Tensor, eta: f32)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_hot_on_the_device_equals_candle_nn() {
+        let labels = Tensor::new(&[2u32, 0, 1, 2], &Device::Cpu).unwrap();
+        for (on, off) in [(1.0, 0.0), (1.0, -1.0)] {
+            let ours = one_hot(&labels, 3, on, off).unwrap();
+            let theirs =
+                candle_nn::encoding::one_hot(labels.clone(), 3, on as f32, off as f32).unwrap();
+            assert_eq!(
+                ours.to_vec2::<f32>().unwrap(),
+                theirs.to_vec2::<f32>().unwrap()
+            );
+        }
+    }
 
     #[test]
     fn candle_delta_rule_equals_the_runtime_rule() {

@@ -78,8 +78,12 @@ impl Standardiser {
     fn from_moments(mean: Tensor, var: Tensor, floor: f64) -> Result<Self> {
         let var = var.clamp(0.0, f32::MAX)?;
         let std = var.sqrt()?;
-        let smallest = (f64::from(std.mean_all()?.to_scalar::<f32>()?) * floor).max(1e-6);
-        let inv_std = std.clamp(smallest, f64::from(f32::MAX))?.recip()?;
+        // Kept on the device: reading the mean back would stop a GPU at every batch.
+        let smallest = (std.mean_all()? * floor)?.maximum(1e-6)?;
+        let inv_std = std
+            .broadcast_maximum(&smallest)?
+            .minimum(f64::from(f32::MAX))?
+            .recip()?;
         Ok(Self {
             mean,
             var,
