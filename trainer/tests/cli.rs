@@ -126,3 +126,21 @@ fn wrong_names_exit_2_with_the_choices() {
         );
     }
 }
+
+/// Asking for CUDA from a build without it says how to get it, before any data is read; the
+/// default `auto` trains on the CPU instead (the other tests).
+#[test]
+#[cfg(not(feature = "cuda"))]
+fn cuda_without_the_feature_says_how_to_build_it() {
+    let out = Command::new(env!("CARGO_BIN_EXE_plastic-train"))
+        .args(["krotov", "--device", "cuda", "--data-dir", "/nonexistent"])
+        .args(["--out", "/nonexistent/x.safetensors"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("--features cuda") && err.contains("--device cpu"),
+        "{err}"
+    );
+}
