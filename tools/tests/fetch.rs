@@ -236,8 +236,12 @@ fn wrong_contents_fail_naming_both_hashes_and_leave_no_file() {
     );
 }
 
+/// CIFAR-10 comes as one archive: a server handing out another file gets a clear error
+/// naming the archive's checksum, and nothing is left in the data folder.
 #[test]
-fn cifar10_prints_the_url_and_the_layout() {
+fn a_wrong_cifar10_archive_fails_clearly_and_leaves_nothing() {
+    let served = fresh_dir("cifar-served");
+    std::fs::write(served.join("cifar-10-binary.tar.gz"), b"not the archive").unwrap();
     let dir = fresh_dir("cifar");
     let out = plastic(&[
         "fetch",
@@ -245,10 +249,41 @@ fn cifar10_prints_the_url_and_the_layout() {
         "cifar10",
         "--data-dir",
         dir.to_str().unwrap(),
+        "--mirror",
+        served.to_str().unwrap(),
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("cifar-10-binary.tar.gz"), "{stderr}");
-    assert!(stderr.contains("data_batch_1.bin"), "{stderr}");
+    assert!(
+        stderr.contains("cifar-10-binary.tar.gz")
+            && stderr.contains("c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.join("cifar10")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
     std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&served).unwrap();
+}
+
+/// The shared data's CIFAR-10 folder counts as fetched: nothing is downloaded.
+#[test]
+fn cifar10_already_there_is_not_downloaded_again() {
+    let Some(data) = data_dir() else {
+        return;
+    };
+    let out = plastic(&[
+        "fetch",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--mirror",
+        "/nonexistent",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("0 unpacked"),
+        "{stderr}"
+    );
 }

@@ -66,13 +66,54 @@ const FASHION_MNIST: [FileSum; 4] = [
     },
 ];
 
-/// The files `plastic fetch` downloads for `kind`; `None` for CIFAR-10, which upstream
-/// publishes only as one tarball that `plastic fetch` does not unpack.
+/// A dataset published as one archive: the archive's own length and SHA-256 (of the
+/// compressed bytes, as published), and the members to take out of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveSum {
+    /// The archive's file name on the mirrors.
+    pub name: &'static str,
+    /// Its length in bytes.
+    pub len: u64,
+    /// SHA-256 of the archive file, lower-case hex.
+    pub sha256: &'static str,
+    /// The folder inside the archive that holds the members.
+    pub folder: &'static str,
+    /// The members written to the dataset's folder, with their length.
+    pub members: &'static [(&'static str, u64)],
+}
+
+/// CIFAR-10's binary release, `cifar-10-binary.tar.gz` (Krizhevsky; its published MD5 is
+/// c32a1d4ab5d03f1284b67883e8d87530): six batches of 10,000 records of 3073 bytes.
+pub const CIFAR10: ArchiveSum = ArchiveSum {
+    name: "cifar-10-binary.tar.gz",
+    len: 170_052_171,
+    sha256: "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd",
+    folder: "cifar-10-batches-bin",
+    members: &[
+        ("data_batch_1.bin", 30_730_000),
+        ("data_batch_2.bin", 30_730_000),
+        ("data_batch_3.bin", 30_730_000),
+        ("data_batch_4.bin", 30_730_000),
+        ("data_batch_5.bin", 30_730_000),
+        ("test_batch.bin", 30_730_000),
+    ],
+};
+
+/// The files `plastic fetch` downloads one by one for `kind`; `None` for CIFAR-10, which
+/// upstream publishes only as one archive ([`archive`]).
 pub fn files(kind: DatasetKind) -> Option<&'static [FileSum]> {
     match kind {
         DatasetKind::Mnist => Some(&MNIST),
         DatasetKind::FashionMnist => Some(&FASHION_MNIST),
         DatasetKind::Cifar10 => None,
+    }
+}
+
+/// The archive `plastic fetch` unpacks for `kind`, for datasets published as one.
+pub fn archive(kind: DatasetKind) -> Option<&'static ArchiveSum> {
+    match kind {
+        DatasetKind::Cifar10 => Some(&CIFAR10),
+        DatasetKind::Mnist | DatasetKind::FashionMnist => None,
     }
 }
 

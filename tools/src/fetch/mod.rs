@@ -9,8 +9,9 @@
 //! order; `--mirror` replaces them with one of your own (an `http://` or `https://` URL, or
 //! a local folder). HTTPS goes through rustls with bundled web roots.
 //!
-//! CIFAR-10 is published upstream only as one `cifar-10-binary.tar.gz`; `plastic fetch`
-//! does not unpack it but prints its URL and the layout to create.
+//! CIFAR-10 is published upstream only as one `cifar-10-binary.tar.gz`: it is downloaded to a
+//! temporary file, checked against the archive's published SHA-256, and only then unpacked,
+//! each batch file again through a temporary file of its own; the archive is removed after.
 
 pub mod checksums;
 
@@ -24,20 +25,21 @@ use anyhow::{Context, bail};
 use plastic_trainer::data::DatasetKind;
 use sha2::{Digest, Sha256};
 
-use checksums::FileSum;
+use checksums::{ArchiveSum, FileSum};
 
 /// Largest download accepted for one file (the biggest, Fashion-MNIST's training images, is
 /// 26 MB gzipped), so a misbehaving server cannot fill the disk.
 const MAX_DOWNLOAD_BYTES: u64 = 256 * 1024 * 1024;
 
-/// The CIFAR-10 binary release, which `plastic fetch` does not unpack.
-pub const CIFAR10_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+/// Largest unpacked size read from an archive (CIFAR-10's tar is 184 MB), so that a
+/// decompression bomb costs time, not memory or disk.
+const MAX_UNPACKED_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Arguments of `plastic fetch`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Which dataset. mnist and fashion-mnist are downloaded and verified; cifar10 is not
-    /// downloaded (upstream ships one tarball): the command prints its URL and the layout.
+    /// Which dataset: mnist and fashion-mnist file by file, cifar10 as its one upstream
+    /// archive (170 MB), unpacked after its checksum is verified.
     #[arg(long, value_enum, ignore_case = true)]
     dataset: DatasetKind,
     /// Folder to download into; files land in DIR/<dataset>/ (DIR/mnist/, ...), where
@@ -61,7 +63,10 @@ pub fn mirrors(kind: DatasetKind) -> &'static [&'static str] {
             "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         ],
-        DatasetKind::Cifar10 => &[],
+        DatasetKind::Cifar10 => &[
+            "https://www.cs.toronto.edu/~kriz/",
+            "https://storage.googleapis.com/s4tf-hosted-binaries/datasets/CIFAR10/",
+        ],
     }
 }
 
@@ -69,15 +74,26 @@ pub fn mirrors(kind: DatasetKind) -> &'static [&'static str] {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let kind = args.dataset;
     let dir = args.data_dir.join(kind.subdir());
-    let Some(files) = checksums::files(kind) else {
-        return cifar10(&dir);
-    };
     fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     let sources: Vec<String> = match &args.mirror {
         Some(m) => vec![m.clone()],
         None => mirrors(kind).iter().map(|m| m.to_string()).collect(),
     };
     let agent = agent();
+    let Some(files) = checksums::files(kind) else {
+        let archive = checksums::archive(kind)
+            .with_context(|| format!("no files or archive known for {}", kind.name()))?;
+        let unpacked = fetch_archive(&agent, &sources, &dir, archive)?;
+        return crate::io::print_stdout(&format!(
+            "{}: {} files in {} ({unpacked} unpacked from {}, SHA-256 verified; {} already \
+             present)\n",
+            kind.name(),
+            archive.members.len(),
+            dir.display(),
+            archive.name,
+            archive.members.len() - unpacked
+        ));
+    };
     let (mut fetched, mut present) = (0, 0);
     for sum in files {
         match fetch_file(&agent, &sources, &dir, sum)? {
@@ -93,37 +109,143 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     ))
 }
 
-/// CIFAR-10: says where to get it and how to lay it out; succeeds only when the files are
-/// already there.
-fn cifar10(dir: &Path) -> anyhow::Result<()> {
-    let names = [
-        "data_batch_1.bin",
-        "data_batch_2.bin",
-        "data_batch_3.bin",
-        "data_batch_4.bin",
-        "data_batch_5.bin",
-        "test_batch.bin",
-    ];
-    let missing: Vec<&str> = names
-        .into_iter()
-        .filter(|n| !dir.join(n).is_file() && !dir.join(format!("{n}.gz")).is_file())
+/// Makes `dir` hold every member of `archive`: the members already there (raw or gzipped,
+/// of the right length) are kept; if any is missing, the archive is downloaded from the first
+/// source that serves it with the right checksum and the missing members are unpacked.
+/// Returns how many were unpacked.
+pub fn fetch_archive(
+    agent: &ureq::Agent,
+    sources: &[String],
+    dir: &Path,
+    archive: &ArchiveSum,
+) -> anyhow::Result<usize> {
+    let missing: Vec<(&str, u64)> = archive
+        .members
+        .iter()
+        .copied()
+        .filter(|&(name, len)| !member_present(dir, name, len))
         .collect();
     if missing.is_empty() {
         eprintln!(
-            "cifar10: all six batch files are in {} (not verified: plastic fetch keeps no \
-             checksums for CIFAR-10)",
-            dir.display()
+            "{}: all {} files present (their lengths checked; the archive's checksum covered \
+             them when they were unpacked)",
+            dir.display(),
+            archive.members.len()
         );
-        return Ok(());
+        return Ok(0);
+    }
+    let mut failures = Vec::new();
+    for source in sources {
+        let url = join_url(source, archive.name);
+        eprintln!(
+            "{}: downloading {url} ({} MB)",
+            dir.display(),
+            archive.len >> 20
+        );
+        match download_archive(agent, &url, dir, archive)
+            .and_then(|file| unpack(&file.path, dir, archive.folder, &missing))
+        {
+            Ok(()) => return Ok(missing.len()),
+            Err(e) => {
+                eprintln!("  failed: {e:#}");
+                failures.push(format!("{url}: {e:#}"));
+            }
+        }
     }
     bail!(
-        "plastic fetch does not download CIFAR-10 (upstream publishes one tarball): download \
-         {CIFAR10_URL}, unpack it (`tar xzf cifar-10-binary.tar.gz`) and move the files of \
-         cifar-10-batches-bin/ into {}, so that it holds data_batch_1.bin .. data_batch_5.bin \
-         and test_batch.bin (raw or each gzipped); missing now: {}",
+        "could not fetch {} into {}; no partial file was left there. Tried:\n  {}\n(pass \
+         --mirror URL for another source: a folder or server holding {})",
+        archive.name,
         dir.display(),
-        missing.join(", ")
+        failures.join("\n  "),
+        archive.name
     )
+}
+
+/// Whether `dir` holds member `name`, raw with `len` bytes or gzipped.
+fn member_present(dir: &Path, name: &str, len: u64) -> bool {
+    let raw = dir.join(name);
+    raw.metadata().is_ok_and(|m| m.is_file() && m.len() == len)
+        || dir.join(format!("{name}.gz")).is_file()
+}
+
+/// Downloads `archive` into a temporary file in `dir` and checks its length and SHA-256;
+/// the file is removed when the returned guard drops.
+fn download_archive(
+    agent: &ureq::Agent,
+    url: &str,
+    dir: &Path,
+    archive: &ArchiveSum,
+) -> anyhow::Result<TempFile> {
+    let temp = TempFile::new(&dir.join(archive.name))?;
+    let mut file = File::options()
+        .write(true)
+        .open(&temp.path)
+        .with_context(|| format!("could not open {}", temp.path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut body = open(agent, url)?.take(archive.len + 1);
+    let mut buf = vec![0u8; 1 << 16];
+    let mut len = 0u64;
+    loop {
+        let n = match body.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("the download broke off"),
+        };
+        hasher.update(&buf[..n]);
+        file.write_all(&buf[..n])
+            .with_context(|| format!("could not write {}", temp.path.display()))?;
+        len += n as u64;
+    }
+    let digest = hex(&hasher.finalize());
+    if digest != archive.sha256 || len != archive.len {
+        bail!(
+            "{}: wrong checksum: SHA-256 {digest} ({len} bytes), expected {} ({} bytes): the \
+             download is corrupted or not the right file",
+            archive.name,
+            archive.sha256,
+            archive.len
+        );
+    }
+    Ok(temp)
+}
+
+/// Unpacks the `wanted` members of the gzipped tar `path` from its folder `folder` into
+/// `dir`, each through a temporary file renamed once complete and of the right length.
+fn unpack(path: &Path, dir: &Path, folder: &str, wanted: &[(&str, u64)]) -> anyhow::Result<()> {
+    let gz = flate2::read::GzDecoder::new(BufReader::new(File::open(path)?));
+    let mut tar = tar::Archive::new(gz.take(MAX_UNPACKED_BYTES));
+    let mut done = Vec::new();
+    for entry in tar.entries().context("not a tar.gz archive")? {
+        let mut entry = entry.context("the archive is damaged")?;
+        let entry_path = entry.path().context("the archive is damaged")?.into_owned();
+        let in_folder = entry_path.parent() == Some(Path::new(folder));
+        let Some(&(name, len)) = wanted.iter().find(|(name, _)| {
+            in_folder && entry_path.file_name() == Some(std::ffi::OsStr::new(name))
+        }) else {
+            continue;
+        };
+        let target = dir.join(name);
+        install_checked(&mut (&mut entry).take(len + 1), &target, |temp| {
+            let found = fs::metadata(temp)?.len();
+            if found != len {
+                bail!("{name} in the archive has {found} bytes, expected {len}");
+            }
+            Ok(())
+        })?;
+        eprintln!("{}: unpacked", target.display());
+        done.push(name);
+    }
+    let absent: Vec<&str> = wanted
+        .iter()
+        .map(|&(name, _)| name)
+        .filter(|name| !done.contains(name))
+        .collect();
+    if !absent.is_empty() {
+        bail!("the archive has no {} in {folder}/", absent.join(", "));
+    }
+    Ok(())
 }
 
 fn agent() -> ureq::Agent {
@@ -225,6 +347,17 @@ fn download_verified(
 /// contents against `sum`, and only then renames it to `target`. On any failure the
 /// temporary file is removed and `target` is left as it was.
 pub fn install_verified(source: &mut dyn Read, target: &Path, sum: &FileSum) -> anyhow::Result<()> {
+    install_checked(source, target, |temp| verify(temp, sum))
+}
+
+/// Copies `source` into a fresh temporary file next to `target`, fsyncs it, runs `check` on
+/// it, and only then renames it to `target`. On any failure the temporary file is removed,
+/// `target` is left as it was, and the error names `target`, not the temporary file.
+fn install_checked(
+    source: &mut dyn Read,
+    target: &Path,
+    check: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let temp = TempFile::new(target)?;
     {
         let mut file = File::options()
@@ -237,7 +370,7 @@ pub fn install_verified(source: &mut dyn Read, target: &Path, sum: &FileSum) -> 
         file.sync_all()
             .with_context(|| format!("could not sync {}", temp.path.display()))?;
     }
-    verify(&temp.path, sum).map_err(|e| {
+    check(&temp.path).map_err(|e| {
         anyhow::anyhow!(
             "{}",
             format!("{e:#}").replacen(&temp.path.display().to_string(), &file_name(target), 1)
@@ -292,12 +425,12 @@ fn content_digest(path: &Path, expect: u64) -> anyhow::Result<(u64, String)> {
     } else {
         io::copy(&mut stream.take(expect + 1), &mut sink)?
     };
-    let digest = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok((len, digest))
+    Ok((len, hex(&hasher.finalize())))
+}
+
+/// Lower-case hex of a digest.
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -383,10 +516,7 @@ mod tests {
     }
 
     fn hex(bytes: &[u8]) -> String {
-        Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        super::hex(&Sha256::digest(bytes))
     }
 
     fn sum_of(content: &[u8]) -> FileSum {
@@ -463,6 +593,103 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A gzipped tar holding `box/<name>` for each member, plus a decoy outside the folder.
+    fn tarball(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(GzEncoder::new(Vec::new(), Compression::fast()));
+        let mut add = |path: &str, bytes: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append_data(&mut header, path, bytes).unwrap();
+        };
+        add("elsewhere/a.bin", b"not this one");
+        for (name, bytes) in members {
+            add(&format!("box/{name}"), bytes);
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    fn archive_sum(bytes: &[u8], members: &[(&'static str, u64)]) -> ArchiveSum {
+        ArchiveSum {
+            name: "set.tar.gz",
+            len: bytes.len() as u64,
+            sha256: Box::leak(hex(bytes).into_boxed_str()),
+            folder: "box",
+            members: Box::leak(members.to_vec().into_boxed_slice()),
+        }
+    }
+
+    /// Serves `bytes` as `set.tar.gz` from a folder mirror.
+    fn mirror_with(tag: &str, bytes: &[u8]) -> (PathBuf, Vec<String>) {
+        let mirror = temp_dir(tag);
+        fs::write(mirror.join("set.tar.gz"), bytes).unwrap();
+        let sources = vec![mirror.display().to_string()];
+        (mirror, sources)
+    }
+
+    #[test]
+    fn an_archive_is_verified_then_only_its_missing_members_are_unpacked() {
+        let (a, b) = (b"first member".repeat(50), b"second".repeat(70));
+        let bytes = tarball(&[("a.bin", &a), ("b.bin", &b)]);
+        let sum = archive_sum(
+            &bytes,
+            &[("a.bin", a.len() as u64), ("b.bin", b.len() as u64)],
+        );
+        let (mirror, sources) = mirror_with("archive-mirror", &bytes);
+        let dir = temp_dir("archive");
+        // b.bin is there already (gzipped, as the shared data keeps them): only a.bin comes.
+        fs::write(dir.join("b.bin.gz"), gz(&b)).unwrap();
+        assert_eq!(fetch_archive(&agent(), &sources, &dir, &sum).unwrap(), 1);
+        assert_eq!(fs::read(dir.join("a.bin")).unwrap(), a);
+        assert_eq!(
+            entries(&dir),
+            ["a.bin", "b.bin.gz"],
+            "no archive or temp left"
+        );
+        // Everything present: nothing is downloaded (the mirror is gone).
+        fs::remove_dir_all(&mirror).unwrap();
+        assert_eq!(fetch_archive(&agent(), &sources, &dir, &sum).unwrap(), 0);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_wrong_archive_or_member_leaves_nothing() {
+        let a = b"first member".repeat(50);
+        let bytes = tarball(&[("a.bin", &a)]);
+        let dir = temp_dir("archive-wrong");
+        // The archive's checksum does not match: both hashes named, nothing written.
+        let mut sum = archive_sum(&bytes, &[("a.bin", a.len() as u64)]);
+        sum.sha256 = "00";
+        let (mirror, sources) = mirror_with("archive-wrong-mirror", &bytes);
+        let err = format!(
+            "{:#}",
+            fetch_archive(&agent(), &sources, &dir, &sum).unwrap_err()
+        );
+        assert!(
+            err.contains(&hex(&bytes)) && err.contains("expected 00"),
+            "{err}"
+        );
+        assert!(entries(&dir).is_empty(), "{:?}", entries(&dir));
+        // The archive is right but a member is not as long as it must be.
+        let sum = archive_sum(&bytes, &[("a.bin", a.len() as u64 + 1)]);
+        let err = format!(
+            "{:#}",
+            fetch_archive(&agent(), &sources, &dir, &sum).unwrap_err()
+        );
+        assert!(err.contains("a.bin"), "{err}");
+        assert!(entries(&dir).is_empty(), "{:?}", entries(&dir));
+        // A member the archive lacks.
+        let sum = archive_sum(&bytes, &[("a.bin", a.len() as u64), ("c.bin", 3)]);
+        let err = format!(
+            "{:#}",
+            fetch_archive(&agent(), &sources, &dir, &sum).unwrap_err()
+        );
+        assert!(err.contains("no c.bin"), "{err}");
+        fs::remove_dir_all(&mirror).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn urls_join_with_one_slash() {
         assert_eq!(join_url("http://h/a/", "f.gz"), "http://h/a/f.gz");
@@ -470,10 +697,14 @@ mod tests {
     }
 
     #[test]
-    fn every_downloadable_dataset_has_mirrors() {
-        for kind in [DatasetKind::Mnist, DatasetKind::FashionMnist] {
+    fn every_dataset_has_mirrors_and_checksums() {
+        for kind in [
+            DatasetKind::Mnist,
+            DatasetKind::FashionMnist,
+            DatasetKind::Cifar10,
+        ] {
             assert!(!mirrors(kind).is_empty());
-            assert!(checksums::files(kind).is_some());
+            assert!(checksums::files(kind).is_some() != checksums::archive(kind).is_some());
         }
     }
 }

@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(d.image(2)[0], 100);
         let err = load_files(&dir, &TRAIN_FILES).unwrap_err();
         assert!(matches!(err, DataError::Missing { .. }), "{err}");
-        assert!(err.to_string().contains("cifar-10-binary"), "{err}");
+        assert!(err.to_string().contains("fetch --dataset cifar10"), "{err}");
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -128,7 +128,7 @@ fn origin(path: &Path) -> (&'static str, &'static str, &'static str) {
     if name.starts_with("data_batch") || name.starts_with("test_batch") {
         (
             "CIFAR-10",
-            "the binary version, https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz; `plastic fetch --dataset cifar10` says how to lay it out",
+            "the binary version, `plastic fetch --dataset cifar10 --data-dir DIR` downloads and unpacks it",
             "cifar10",
         )
     } else if folder.contains("fashion") {
