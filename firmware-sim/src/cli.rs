@@ -342,7 +342,11 @@ pub fn run_until(
     if let Some(budget) = args.mem_budget
         && needed > budget
     {
-        return Err(Error::MemoryBudget { needed, budget });
+        return Err(Error::MemoryBudget {
+            needed,
+            budget,
+            frame: 0,
+        });
     }
     let opened = camera::open(
         &args.camera,
@@ -353,6 +357,19 @@ pub fn run_until(
         },
     )?;
     let mut camera = opened.camera;
+    if let Some(budget) = args.mem_budget {
+        // The camera's frames count too: a raw or simulated frame's size is known now; a
+        // folder's images are decoded within what the budget leaves.
+        let frame = camera.frame_bytes().unwrap_or(0);
+        if needed.saturating_add(frame) > budget {
+            return Err(Error::MemoryBudget {
+                needed: needed.saturating_add(frame),
+                budget,
+                frame,
+            });
+        }
+        camera.limit_frame_bytes(budget - needed);
+    }
     let options = RunOptions {
         frames: args.frames,
         display: args.display.as_ref().map(|dir| DisplayOptions {

@@ -58,13 +58,15 @@ pub enum Error {
     },
     /// The model needs more memory than `--mem-budget` allows.
     #[error(
-        "the device needs {needed} bytes at start (weights and buffers), over the memory budget of {budget} bytes"
+        "the device needs {needed} bytes at start (weights and buffers, and {frame} of them for one camera frame), over the memory budget of {budget} bytes"
     )]
     MemoryBudget {
         /// Bytes needed.
         needed: usize,
         /// The budget.
         budget: usize,
+        /// The camera frame's share of `needed` (0 when the model alone is over).
+        frame: usize,
     },
     /// A frame's bytes do not match its size.
     #[error("frame of {width}x{height} carries {bytes} bytes")]
@@ -142,8 +144,9 @@ impl Error {
                  Krotov layer and one readout, as `plastic-train krotov` writes)"
             }
             Error::MemoryBudget { .. } => {
-                "raise --mem-budget or run a smaller model (a Krotov layer that can learn keeps an \
-                 f16 master copy beside its int8 copy: 3 bytes per weight)"
+                "raise --mem-budget, capture smaller frames, or run a smaller model (a Krotov \
+                 layer that can learn keeps an f16 master copy beside its int8 copy: 3 bytes \
+                 per weight)"
             }
             Error::BadFrame { .. } | Error::Runtime(_) => {
                 "this is a bug in the simulator or the model; please report it with the command line"

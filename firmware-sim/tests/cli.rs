@@ -208,3 +208,50 @@ fn memory_and_frame_budgets_are_checked_and_counted() {
     let unbudgeted = common::summary(&sim(&["--frames", "2", "--json"]));
     assert!(unbudgeted["budget_misses"].is_null());
 }
+
+/// The camera's frames count against `--mem-budget`: a raw stream of huge frames is refused
+/// before a byte is read, and a folder image too large for what the budget leaves is a bad
+/// frame (skipped, counted), not an allocation.
+#[test]
+fn camera_frames_count_against_the_memory_budget() {
+    let out = common::sim()
+        .args([
+            "--camera",
+            "stdin:16384x16384:rgb24",
+            "--mem-budget",
+            "4000000",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("805306368 of them for one camera frame")
+            && stderr.contains("over the memory budget of 4000000 bytes"),
+        "{stderr}"
+    );
+
+    let dir = common::temp_dir("budget-frames");
+    let frames = dir.join("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    for (i, side) in [28u32, 2000, 28].into_iter().enumerate() {
+        image::GrayImage::from_pixel(side, side, image::Luma([200]))
+            .save(frames.join(format!("{i:04}_3.png")))
+            .unwrap();
+    }
+    let camera = format!("dir:{}", frames.display());
+    let s = common::summary(&sim(&[
+        "--camera",
+        &camera,
+        "--mem-budget",
+        "4000000",
+        "--json",
+    ]));
+    assert_eq!(
+        s["frames"], 2,
+        "the 2000x2000 image (4 MB) is over what is left"
+    );
+    assert_eq!(s["skipped"], 1, "{s}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -16,6 +16,8 @@ use super::{Camera, CameraError, Frame, label_from_name};
 pub struct DirCamera {
     files: Vec<PathBuf>,
     next: usize,
+    /// The most bytes the decoder may allocate for one image (`--mem-budget`'s share).
+    max_frame_bytes: Option<usize>,
 }
 
 impl DirCamera {
@@ -50,7 +52,11 @@ impl DirCamera {
             });
         }
         files.sort();
-        Ok(Self { files, next: 0 })
+        Ok(Self {
+            files,
+            next: 0,
+            max_frame_bytes: None,
+        })
     }
 
     /// The files that will be played, in order.
@@ -63,14 +69,19 @@ impl Camera for DirCamera {
     fn next_frame(&mut self) -> Option<Result<Frame, CameraError>> {
         let path = self.files.get(self.next)?;
         self.next += 1;
-        Some(load_frame(path))
+        Some(load_frame(path, self.max_frame_bytes))
+    }
+
+    fn limit_frame_bytes(&mut self, max: usize) {
+        self.max_frame_bytes = Some(max);
     }
 }
 
 /// Decodes one image file into a frame: 8-bit gray when the image has no colour, RGB otherwise
-/// (alpha dropped), label from the file name.
-pub fn load_frame(path: &Path) -> Result<Frame, CameraError> {
-    let image = decode(path)?;
+/// (alpha dropped), label from the file name. The decoder may allocate at most `max_bytes`
+/// (the image crate's own cap, 512 MiB, without one).
+fn load_frame(path: &Path, max_bytes: Option<usize>) -> Result<Frame, CameraError> {
+    let image = decode_within(path, max_bytes)?;
     let (width, height) = (image.width() as usize, image.height() as usize);
     let (format, data) = if image.color().has_color() {
         (PixelFormat::Rgb24, image.into_rgb8().into_raw())
@@ -89,14 +100,23 @@ pub fn load_frame(path: &Path) -> Result<Frame, CameraError> {
 /// Opens and decodes an image, guessing the format from its bytes first (a PNG saved as
 /// `.jpg` still plays) and from its extension otherwise.
 pub(crate) fn decode(path: &Path) -> Result<DynamicImage, CameraError> {
+    decode_within(path, None)
+}
+
+fn decode_within(path: &Path, max_bytes: Option<usize>) -> Result<DynamicImage, CameraError> {
     let io = |source| CameraError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let reader = ImageReader::open(path)
+    let mut reader = ImageReader::open(path)
         .map_err(io)?
         .with_guessed_format()
         .map_err(io)?;
+    if let Some(max) = max_bytes {
+        let mut limits = image::Limits::default();
+        limits.max_alloc = Some(max as u64);
+        reader.limits(limits);
+    }
     reader.decode().map_err(|source| CameraError::Decode {
         path: path.to_path_buf(),
         source,

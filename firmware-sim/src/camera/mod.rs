@@ -65,6 +65,17 @@ pub trait Camera {
         false
     }
 
+    /// Bytes of one captured frame when the source knows them before capturing (a raw stream,
+    /// a simulated sensor); `None` when frames vary (a folder of images). The device counts
+    /// them against `--mem-budget`.
+    fn frame_bytes(&self) -> Option<usize> {
+        None
+    }
+
+    /// Caps the bytes one decoded frame may take, for sources whose frames vary in size: a
+    /// frame over the cap is a bad frame, not an allocation. Sources of a fixed size ignore it.
+    fn limit_frame_bytes(&mut self, _max: usize) {}
+
     /// How many frames the source yields when the caller does not say (`None`: until it ends).
     /// An endless source answers a finite default so a bare run terminates.
     fn default_frames(&self) -> Option<u64> {

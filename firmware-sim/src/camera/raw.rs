@@ -62,6 +62,10 @@ impl<R: Read> RawCamera<R> {
 }
 
 impl<R: Read> Camera for RawCamera<R> {
+    fn frame_bytes(&self) -> Option<usize> {
+        Some(RawCamera::frame_bytes(self))
+    }
+
     fn next_frame(&mut self) -> Option<Result<Frame, CameraError>> {
         if self.ended {
             return None;

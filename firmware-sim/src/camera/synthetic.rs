@@ -286,6 +286,10 @@ impl SyntheticDigits {
 }
 
 impl Camera for SyntheticDigits {
+    fn frame_bytes(&self) -> Option<usize> {
+        Some(WIDTH * HEIGHT)
+    }
+
     fn next_frame(&mut self) -> Option<Result<Frame, CameraError>> {
         let mut data = self.spare.take().unwrap_or_default();
         data.resize(WIDTH * HEIGHT, 0);
