@@ -59,6 +59,29 @@ def checksum(tensors):
     return f"crc32:{crc:08x}"
 
 
+def metadata_checksum(meta):
+    """The `metadata_checksum` value of a metadata dict: the CRC-32 of every entry but the two
+    checksums, in key order, each as key, a zero byte, value, a zero byte (docs/FORMAT.md)."""
+    crc = 0
+    for key in sorted(meta):
+        if key in ("checksum", "metadata_checksum"):
+            continue
+        crc = zlib.crc32(key.encode() + b"\0" + meta[key].encode() + b"\0", crc)
+    return f"crc32:{crc:08x}"
+
+
+def _verify_metadata(path, meta):
+    stored = meta.get("metadata_checksum")
+    if stored is None:
+        return
+    computed = metadata_checksum(meta)
+    if computed != stored.lower():
+        raise CheckpointError(
+            f"{path}: the metadata (spec, provenance, metrics) do not match their checksum:"
+            f" the file is damaged (it records {stored}, its metadata give {computed})"
+        )
+
+
 def metadata(path):
     """The checkpoint's metadata: `format` as a string, `spec`, `train`, `metrics` parsed
     from their JSON (`train` and `metrics` are None when absent), and `checksum` as a string
@@ -71,6 +94,7 @@ def metadata(path):
         )
     if "spec" not in meta:
         raise CheckpointError(f"{path}: no `spec` metadata")
+    _verify_metadata(path, meta)
     out = {"format": meta["format"], "checksum": meta.get("checksum")}
     for key in ("spec", "train", "metrics"):
         text = meta.get(key)
@@ -119,6 +143,7 @@ def save(path, spec, tensors, train=None, metrics=None):
     meta = {"format": FORMAT, "spec": json.dumps(spec, separators=(",", ":"))}
     meta["train"] = json.dumps(train if train is not None else None)
     meta["metrics"] = json.dumps(metrics if metrics is not None else None)
+    meta["metadata_checksum"] = metadata_checksum(meta)
     meta["checksum"] = checksum(out)
     save_file(out, str(path), metadata=meta)
 

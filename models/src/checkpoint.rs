@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
-use crate::checksum::{Crc32, format_crc32, parse_crc32};
+use crate::checksum::{Crc32, format_crc32, metadata_crc32, parse_crc32};
 use crate::keys;
 use crate::limits::MAX_WEIGHT_SCALE;
 use crate::{Error, ModelSpec, Result};
@@ -57,13 +57,15 @@ pub struct Checkpoint {
     pub metrics: serde_json::Value,
 }
 
-/// What the `checksum` of a file that loaded says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Integrity {
-    /// The file records no checksum (it was written before checksums): nothing was checked.
-    Unchecked,
-    /// The tensor data matches the recorded checksum (its metadata value, e.g. `crc32:…`).
-    Verified(String),
+/// What the checksums of a file that loaded say: each is the recorded value (e.g.
+/// `crc32:…`), which matched, or `None` when the file records none (it was written before that
+/// checksum existed) and nothing was checked.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Integrity {
+    /// The `checksum` of the tensor data.
+    pub tensors: Option<String>,
+    /// The `metadata_checksum` of the spec, provenance and metrics.
+    pub metadata: Option<String>,
 }
 
 impl Checkpoint {
@@ -79,9 +81,8 @@ impl Checkpoint {
         Self::from_bytes_with_integrity(bytes).map(|(ckpt, _)| ckpt)
     }
 
-    /// [`Checkpoint::from_bytes`], also saying whether the file's tensor data was checked
-    /// against a recorded checksum ([`Integrity::Verified`]) or the file has none
-    /// ([`Integrity::Unchecked`]). A mismatch is [`Error::Damaged`].
+    /// [`Checkpoint::from_bytes`], also saying which checksums the file records (all of them
+    /// matched: a mismatch is [`Error::Damaged`] or [`Error::MetadataDamaged`]).
     pub fn from_bytes_with_integrity(bytes: &[u8]) -> Result<(Self, Integrity)> {
         let tensors =
             SafeTensors::deserialize(bytes).map_err(|e| Error::NotSafetensors(format!("{e}")))?;
@@ -100,8 +101,8 @@ impl Checkpoint {
         }
         // Before anything reads a value: a damaged file is named as such, not by the first odd
         // value the damage made.
-        let integrity = match meta.and_then(|m| m.get(keys::META_CHECKSUM)) {
-            None => Integrity::Unchecked,
+        let tensors_checked = match meta.and_then(|m| m.get(keys::META_CHECKSUM)) {
+            None => None,
             Some(value) => {
                 let stored = parse_crc32(value).map_err(|reason| Error::BadMetadata {
                     key: keys::META_CHECKSUM,
@@ -114,9 +115,27 @@ impl Checkpoint {
                         computed: format_crc32(computed),
                     });
                 }
-                Integrity::Verified(value.clone())
+                Some(value.clone())
             }
         };
+        let metadata_checked = meta.and_then(|m| m.get(keys::META_METADATA_CHECKSUM));
+        if let Some(value) = metadata_checked {
+            let stored = parse_crc32(value).map_err(|reason| Error::BadMetadata {
+                key: keys::META_METADATA_CHECKSUM,
+                reason,
+            })?;
+            let entries = meta
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str(), v.as_str()));
+            let computed = metadata_crc32(entries);
+            if computed != stored {
+                return Err(Error::MetadataDamaged {
+                    stored: value.clone(),
+                    computed: format_crc32(computed),
+                });
+            }
+        }
         let spec = ModelSpec::from_json(get(keys::META_SPEC)?)?;
         let json = |key: &'static str| -> Result<serde_json::Value> {
             match meta.and_then(|m| m.get(key)) {
@@ -165,6 +184,10 @@ impl Checkpoint {
         };
         // Shapes and finiteness were checked while reading; this adds the ranges.
         ckpt.validate()?;
+        let integrity = Integrity {
+            tensors: tensors_checked,
+            metadata: metadata_checked.cloned(),
+        };
         Ok((ckpt, integrity))
     }
 
@@ -256,15 +279,19 @@ impl Checkpoint {
                     .map_err(|e| Error::Serialize(format!("{e}")))
             })
             .collect::<Result<Vec<_>>>()?;
-        let metadata = [
+        let mut entries = vec![
             (keys::META_FORMAT.to_string(), keys::FORMAT.to_string()),
             (keys::META_SPEC.to_string(), self.spec.to_json()),
             (keys::META_TRAIN.to_string(), self.train.to_string()),
             (keys::META_METRICS.to_string(), self.metrics.to_string()),
-            (keys::META_CHECKSUM.to_string(), format_crc32(crc.finish())),
-        ]
-        .into_iter()
-        .collect();
+        ];
+        let described = metadata_crc32(entries.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        entries.push((
+            keys::META_METADATA_CHECKSUM.to_string(),
+            format_crc32(described),
+        ));
+        entries.push((keys::META_CHECKSUM.to_string(), format_crc32(crc.finish())));
+        let metadata = entries.into_iter().collect();
         let mut bytes = safetensors::serialize(views, Some(metadata))
             .map_err(|e| Error::Serialize(format!("{e}")))?;
         canonicalize_header(&mut bytes)?;
@@ -434,6 +461,22 @@ mod tests {
         }
     }
 
+    /// Recomputes the `metadata_checksum` of a file whose header a test edited in place (same
+    /// length), as a writer that wrote that spec itself would have.
+    pub(crate) fn reseal_metadata(bytes: &mut [u8]) {
+        let (_, header) = SafeTensors::read_metadata(bytes).unwrap();
+        let meta = header.metadata().as_ref().unwrap();
+        let crc = metadata_crc32(meta.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let key = b"\"metadata_checksum\":\"crc32:";
+        let at = bytes[..header_len]
+            .windows(key.len())
+            .position(|w| w == key)
+            .unwrap()
+            + key.len();
+        bytes[at..at + 8].copy_from_slice(format!("{crc:08x}").as_bytes());
+    }
+
     /// Recomputes the `checksum` of a file whose tensor data a test changed, as a writer that
     /// wrote those values itself would have: the value checks then see them.
     pub(crate) fn reseal(bytes: &mut [u8]) {
@@ -451,12 +494,17 @@ mod tests {
     /// The header of `bytes` without its `checksum` metadata, as a file written before
     /// checksums.
     fn without_checksum(bytes: &[u8]) -> Vec<u8> {
+        without_key(bytes, "checksum")
+    }
+
+    /// The header of `bytes` without metadata key `key`, as a file written before it existed.
+    fn without_key(bytes: &[u8], key: &str) -> Vec<u8> {
         let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
         let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..header_len]).unwrap();
         header["__metadata__"]
             .as_object_mut()
             .unwrap()
-            .remove("checksum")
+            .remove(key)
             .unwrap();
         let text = serde_json::to_vec(&header).unwrap();
         let mut out = (text.len() as u64).to_le_bytes().to_vec();
@@ -481,7 +529,8 @@ mod tests {
         let stored = &header.metadata().as_ref().unwrap()["checksum"];
         assert_eq!(*stored, expected);
         let (_, integrity) = Checkpoint::from_bytes_with_integrity(&bytes).unwrap();
-        assert_eq!(integrity, Integrity::Verified(expected));
+        assert_eq!(integrity.tensors, Some(expected));
+        assert!(integrity.metadata.is_some());
     }
 
     /// A flipped bit in a weight turned 0.0115 into 3.9e36: finite, in range for an f32 layer,
@@ -528,14 +577,17 @@ mod tests {
     #[test]
     fn a_file_written_before_checksums_still_loads_unchecked() {
         let ckpt = checkpoint();
-        let old = without_checksum(&ckpt.to_bytes().unwrap());
+        let old = without_key(
+            &without_checksum(&ckpt.to_bytes().unwrap()),
+            "metadata_checksum",
+        );
         let (back, integrity) = Checkpoint::from_bytes_with_integrity(&old).unwrap();
         assert_eq!(back, ckpt);
-        assert_eq!(integrity, Integrity::Unchecked);
-        // Written again, it gains one.
+        assert_eq!(integrity, Integrity::default());
+        // Written again, it gains both.
         let (_, integrity) =
             Checkpoint::from_bytes_with_integrity(&back.to_bytes().unwrap()).unwrap();
-        assert!(matches!(integrity, Integrity::Verified(_)));
+        assert!(integrity.tensors.is_some() && integrity.metadata.is_some());
     }
 
     #[test]
@@ -709,11 +761,37 @@ mod tests {
         let mut edited = bytes[..8].to_vec();
         edited.extend_from_slice(header.as_bytes());
         edited.extend_from_slice(&bytes[header_len..]);
+        // As read, the edit is damage; resealed, as a writer of that spec would, a wrong shape.
+        let err = Checkpoint::from_bytes(&edited).unwrap_err();
+        assert!(matches!(&err, Error::MetadataDamaged { .. }), "{err}");
+        reseal_metadata(&mut edited);
         let err = Checkpoint::from_bytes(&edited).unwrap_err();
         assert!(
             matches!(&err, Error::WrongShape { name, .. } if name == "layers.0.weight"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_flipped_digit_in_the_spec_is_damage_and_a_file_without_the_key_still_loads() {
+        let bytes = checkpoint().to_bytes().unwrap();
+        // The spec's p of 3 (a valid value, as a flipped bit could make it) turned into 4.
+        let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header = core::str::from_utf8(&bytes[8..header_len]).unwrap();
+        let flipped = header.replacen("\\\"p\\\":3.0", "\\\"p\\\":4.0", 1);
+        assert_ne!(flipped, header, "the spec holds p = 3");
+        let mut edited = bytes[..8].to_vec();
+        edited.extend_from_slice(flipped.as_bytes());
+        edited.extend_from_slice(&bytes[header_len..]);
+        let err = Checkpoint::from_bytes(&edited).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("metadata (spec, provenance, metrics)"),
+            "{err}"
+        );
+        // A file from before the key: loads, nothing of the metadata checked.
+        let old = without_key(&bytes, "metadata_checksum");
+        assert_eq!(Checkpoint::from_bytes(&old).unwrap(), checkpoint());
     }
 
     #[test]

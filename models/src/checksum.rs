@@ -91,6 +91,31 @@ pub fn of_safetensors(bytes: &[u8]) -> crate::Result<u32> {
     Ok(crate::checkpoint::tensor_crc32(&tensors))
 }
 
+/// The CRC-32 the `metadata_checksum` key records: of every metadata entry but the two
+/// checksums, in the byte order of the keys, each as its key, a zero byte, its value (UTF-8, as
+/// stored) and a zero byte. The spec is what decides what a model computes, and a flipped bit
+/// in it (`"n":4.5` turned `"n":4.7`) reads as well as the original; the zero bytes keep
+/// `("ab", "c")` and `("a", "bc")` apart. In Python:
+/// `zlib.crc32(b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in sorted(meta.items())
+/// if k not in ("checksum", "metadata_checksum")))`.
+pub fn metadata_crc32<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> u32 {
+    let mut covered: alloc::vec::Vec<(&str, &str)> = entries
+        .into_iter()
+        .filter(|(key, _)| {
+            *key != crate::keys::META_CHECKSUM && *key != crate::keys::META_METADATA_CHECKSUM
+        })
+        .collect();
+    covered.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut crc = Crc32::new();
+    for (key, value) in covered {
+        crc.update(key.as_bytes());
+        crc.update(&[0]);
+        crc.update(value.as_bytes());
+        crc.update(&[0]);
+    }
+    crc.finish()
+}
+
 /// The `checksum` metadata value of a CRC: `crc32:` and eight lower-case hex digits.
 pub fn format_crc32(crc: u32) -> String {
     format!("{CRC32_PREFIX}{crc:08x}")
@@ -123,6 +148,21 @@ mod tests {
         split.update(b"1234");
         split.update(b"56789");
         assert_eq!(split.finish(), 0xCBF4_3926);
+    }
+
+    /// The value Python's `zlib.crc32` gives for the same entries (see `metadata_crc32`):
+    /// the checksums themselves left out, the rest in key order.
+    #[test]
+    fn the_metadata_checksum_is_zlibs_of_the_keyed_values_in_key_order() {
+        let entries = [
+            ("train", "{}"),
+            ("spec", "{\"a\":1}"),
+            ("checksum", "crc32:00000000"),
+            ("format", "plastic/1"),
+            ("metadata_checksum", "x"),
+        ];
+        assert_eq!(metadata_crc32(entries), 0x3426_28bd);
+        assert_ne!(metadata_crc32([("ab", "c")]), metadata_crc32([("a", "bc")]));
     }
 
     #[test]

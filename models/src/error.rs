@@ -89,6 +89,16 @@ pub enum Error {
         /// The checksum of the tensor data as read.
         computed: String,
     },
+    /// The metadata (spec, provenance, metrics) do not match the file's `metadata_checksum`.
+    #[error(
+        "the metadata (spec, provenance, metrics) do not match their checksum: the file is damaged (it records {stored}, its metadata give {computed})"
+    )]
+    MetadataDamaged {
+        /// The checksum the file records.
+        stored: String,
+        /// The checksum of the metadata as read.
+        computed: String,
+    },
     /// Writing the safetensors bytes failed.
     #[error("could not serialise checkpoint: {0}")]
     Serialize(String),

@@ -6,7 +6,8 @@
 //! `[out, in]`) with `layers.{i}.weight_scale` (F32, `[out]`, one scale per output row).
 //! Metadata: `format`, `spec` (JSON [`crate::ModelSpec`]), `train` (JSON provenance),
 //! `metrics` (JSON figures such as test accuracy), `checksum` (`crc32:` and eight hex digits:
-//! the CRC-32 of the tensor data, see [`crate::checksum`]).
+//! the CRC-32 of the tensor data, see [`crate::checksum`]), `metadata_checksum` (the same of
+//! the other metadata values).
 
 use alloc::format;
 use alloc::string::String;
@@ -24,6 +25,9 @@ pub const META_METRICS: &str = "metrics";
 /// Metadata key holding the checksum of the tensor data (see [`crate::checksum`]). Optional
 /// when read (files written before checksums have none), always written.
 pub const META_CHECKSUM: &str = "checksum";
+/// Metadata key holding the checksum of the other metadata values (the spec, provenance and
+/// metrics; see [`crate::checksum::metadata_crc32`]). Optional when read, always written.
+pub const META_METADATA_CHECKSUM: &str = "metadata_checksum";
 
 /// `layers.{i}.weight`: f32 weights, `[out, in]`.
 pub fn weight(layer: usize) -> String {

@@ -21,14 +21,14 @@ pub struct Args {
 /// Runs `plastic inspect`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let (ckpt, integrity) = read_checkpoint_with_integrity(&args.model)?;
-    // A file that loaded either matches its checksum or has none.
-    let (checksum, checksum_text) = match &integrity {
-        Integrity::Verified(value) => (json!(value), format!("ok ({value})")),
-        Integrity::Unchecked => (
-            serde_json::Value::Null,
-            "none (written before checksums)".to_string(),
-        ),
+    // A file that loaded matches each checksum it records.
+    let status = |checked: &Option<String>| match checked {
+        Some(value) => format!("ok ({value})"),
+        None => "none (written before checksums)".to_string(),
     };
+    let Integrity { tensors, metadata } = &integrity;
+    let (checksum, checksum_text) = (json!(tensors), status(tensors));
+    let (metadata_checksum, metadata_text) = (json!(metadata), status(metadata));
     let bytes = std::fs::metadata(&args.model)?.len();
     let layers: Vec<_> = ckpt
         .spec
@@ -57,6 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "bytes": bytes,
         "format": plastic_models::keys::FORMAT,
         "checksum": checksum,
+        "metadata_checksum": metadata_checksum,
         "name": ckpt.spec.name,
         "input": ckpt.spec.input,
         "classes": ckpt.spec.classes,
@@ -73,6 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         plastic_models::keys::FORMAT
     );
     let _ = writeln!(text, "checksum: {checksum_text}");
+    let _ = writeln!(text, "metadata checksum: {metadata_text}");
     let _ = writeln!(text, "model   {}", ckpt.spec.name);
     let _ = writeln!(
         text,

@@ -2,6 +2,8 @@
 //! errors a user meets with a bad file. Tests that need MNIST skip without the shared data.
 
 mod common;
+#[path = "../../models/tests/support/header.rs"]
+mod header;
 
 use common::{F32, INT8, data_dir, plastic, temp};
 use std::path::Path;
@@ -108,11 +110,11 @@ fn inspect_json_reports_spec_and_provenance() {
     assert!(v["metrics"]["test_accuracy"].as_f64().unwrap() > 0.9);
 }
 
-/// `plastic inspect` says whether the tensor data was checked: the shipped int8 file has a
-/// checksum, the shipped f32 file was written before checksums, and a copy of the int8 file
-/// with one bit of a weight flipped is refused as damaged.
+/// `plastic inspect` says whether the tensor data and the metadata were checked: the shipped
+/// files record both checksums, a copy without them (as written before checksums) says so, and
+/// a copy with one bit of a weight flipped, or one digit of the spec, is refused as damaged.
 #[test]
-fn inspect_reports_the_checksum_and_refuses_a_damaged_file() {
+fn inspect_reports_the_checksums_and_refuses_a_damaged_file() {
     let text = |path: &str| {
         let out = plastic(&["inspect", path]);
         assert!(
@@ -122,22 +124,31 @@ fn inspect_reports_the_checksum_and_refuses_a_damaged_file() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
-    assert!(
-        text(INT8).contains("checksum: ok (crc32:"),
-        "{}",
-        text(INT8)
-    );
-    assert!(text(F32).contains("checksum: none (written before checksums)"));
+    for shipped in [INT8, F32] {
+        let report = text(shipped);
+        assert!(
+            report.contains("\nchecksum: ok (crc32:")
+                && report.contains("\nmetadata checksum: ok (crc32:"),
+            "{report}"
+        );
+    }
+    let old = temp(TOOLS_TAG, "before-checksums.safetensors");
+    let stripped = header::with_header_edit(&std::fs::read(F32).unwrap(), |h| {
+        let meta = h["__metadata__"].as_object_mut().unwrap();
+        meta.remove("checksum").unwrap();
+        meta.remove("metadata_checksum").unwrap();
+    });
+    std::fs::write(&old, stripped).unwrap();
+    let old = old.to_str().unwrap();
+    assert!(text(old).contains("\nchecksum: none (written before checksums)"));
+    assert!(text(old).contains("\nmetadata checksum: none (written before checksums)"));
     let json = |path: &str| -> serde_json::Value {
         serde_json::from_slice(&plastic(&["inspect", path, "--json"]).stdout).unwrap()
     };
-    assert!(
-        json(INT8)["checksum"]
-            .as_str()
-            .unwrap()
-            .starts_with("crc32:")
-    );
-    assert!(json(F32)["checksum"].is_null());
+    for key in ["checksum", "metadata_checksum"] {
+        assert!(json(INT8)[key].as_str().unwrap().starts_with("crc32:"));
+        assert!(json(old)[key].is_null());
+    }
 
     let mut bytes = std::fs::read(INT8).unwrap();
     let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
@@ -161,6 +172,24 @@ fn inspect_reports_the_checksum_and_refuses_a_damaged_file() {
             "{cmd:?}: {err}"
         );
     }
+    // One digit of the spec: the hidden layer's rank k of 7 read as 8 (still a valid k).
+    let spec_damaged = temp(TOOLS_TAG, "spec-damaged.safetensors");
+    let bytes = std::fs::read(INT8).unwrap();
+    let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = String::from_utf8(bytes[8..header_len].to_vec()).unwrap();
+    let edited = header.replacen("\\\"k\\\":7", "\\\"k\\\":8", 1);
+    assert_ne!(edited, header, "the shipped spec has k = 7");
+    let mut out = bytes[..8].to_vec();
+    out.extend_from_slice(edited.as_bytes());
+    out.extend_from_slice(&bytes[header_len..]);
+    std::fs::write(&spec_damaged, out).unwrap();
+    let out = plastic(&["inspect", spec_damaged.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("the metadata (spec, provenance, metrics) do not match their checksum"),
+        "{err}"
+    );
 }
 
 #[test]

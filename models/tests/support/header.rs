@@ -21,13 +21,27 @@ pub fn with_header_edit(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value))
     out
 }
 
-/// `bytes` with the JSON text of its spec edited by `edit`, which must change it.
+/// `bytes` with the JSON text of its spec edited by `edit`, which must change it, and its
+/// `metadata_checksum` (when it has one) recomputed: the file a writer of that spec would make.
 pub fn with_spec_edit(bytes: &[u8], edit: impl Fn(&str) -> String) -> Vec<u8> {
     with_header_edit(bytes, |header| {
-        let spec = header["__metadata__"]["spec"].as_str().unwrap().to_string();
+        let meta = &mut header["__metadata__"];
+        let spec = meta["spec"].as_str().unwrap().to_string();
         let edited = edit(&spec);
         assert_ne!(edited, spec, "the edit changed nothing");
-        header["__metadata__"]["spec"] = edited.into();
+        meta["spec"] = edited.into();
+        if meta.get("metadata_checksum").is_some() {
+            let entries: Vec<(String, String)> = meta
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                .collect();
+            let crc = plastic_models::checksum::metadata_crc32(
+                entries.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            );
+            meta["metadata_checksum"] = plastic_models::checksum::format_crc32(crc).into();
+        }
     })
 }
 
