@@ -34,6 +34,7 @@ pub mod persist;
 pub mod plastic;
 pub mod preprocess;
 pub mod quant;
+pub mod rng;
 pub mod usage;
 
 pub use adaptive::AdaptiveModel;

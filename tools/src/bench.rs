@@ -10,9 +10,10 @@ use plastic_runtime::Model;
 use plastic_runtime::learn::krotov::KrotovParams;
 use plastic_trainer::data::{self, DatasetKind};
 use plastic_trainer::device::{DeviceChoice, device_name};
+use plastic_trainer::features;
 use plastic_trainer::krotov::{self, KrotovConfig};
+use plastic_trainer::labelled::Labelled;
 use plastic_trainer::readout::{self, Head, ReadoutConfig};
-use plastic_trainer::{features, rng::SplitMix64};
 
 use crate::io::print_stdout;
 
@@ -195,11 +196,14 @@ fn training_rows(args: &Args) -> anyhow::Result<Vec<Row>> {
     };
     let h_test = h.narrow(0, 0, 1000)?;
     let start = Instant::now();
+    let cached = Labelled {
+        x_train: &h,
+        y_train: &labels,
+        x_test: &h_test,
+        y_test: &labels[..1000],
+    };
     readout::train(
-        &h,
-        &labels,
-        &h_test,
-        &labels[..1000],
+        cached,
         10,
         Head::PowerTanh { beta: 1.0, m: 6.0 },
         &rcfg,
@@ -272,10 +276,10 @@ fn device_rows(args: &Args) -> anyhow::Result<Vec<Row>> {
     };
     let n = ckpt.spec.input_len();
     let hidden = ckpt.spec.layers[0].outputs;
-    let mut rng = SplitMix64::new(2);
+    let mut rng = plastic_trainer::rng::seeded(2);
     let frames: Vec<Vec<f32>> = (0..args.frames.max(1))
         .map(|_| {
-            let v: Vec<f32> = (0..n).map(|_| rng.uniform().max(0.0)).collect();
+            let v: Vec<f32> = (0..n).map(|_| rng.next_f32().max(0.0)).collect();
             let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
             v.into_iter().map(|x| x / norm).collect()
         })
@@ -382,7 +386,7 @@ fn device_frame_row(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow::
 /// A 784-hidden-10 Krotov model with random weights: inference cost does not depend on them.
 fn random_krotov_model(hidden: usize) -> anyhow::Result<Checkpoint> {
     use plastic_models::{InputSpec, LayerSpec, LayerTensors, ModelSpec, Weights};
-    let mut rng = SplitMix64::new(1);
+    let mut rng = plastic_trainer::rng::seeded(1);
     Ok(Checkpoint {
         spec: ModelSpec {
             name: "bench".into(),

@@ -12,7 +12,7 @@ use plastic_runtime::Model;
 use plastic_trainer::ModelKind;
 use plastic_trainer::data::{self, DatasetKind, Split};
 use plastic_trainer::device::{DeviceChoice, device_name};
-use plastic_trainer::experiment::{RunOptions, train_model};
+use plastic_trainer::experiment::{RunOptions, TrainingRun, train_model};
 use plastic_trainer::preset::Preset;
 use serde_json::json;
 
@@ -120,7 +120,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("compare: training {model}");
         let preset = preset_for(model, &args, epochs)?;
         let start = Instant::now();
-        let ckpt = train_model(model, &preset, kind, &split, &device, &options)?;
+        let ckpt = train_model(
+            model,
+            &TrainingRun {
+                preset: &preset,
+                kind,
+                split: &split,
+                device: &device,
+                options: &options,
+            },
+        )?;
         let train_seconds = start.elapsed().as_secs_f64();
         let f32_bytes = ckpt.to_bytes()?;
         let mut q = quantize(&ckpt);

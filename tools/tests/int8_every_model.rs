@@ -6,7 +6,7 @@ use candle_core::Device;
 use plastic_runtime::Model;
 use plastic_trainer::ModelKind;
 use plastic_trainer::data::{self, DatasetKind, Split};
-use plastic_trainer::experiment::{RunOptions, train_model};
+use plastic_trainer::experiment::{RunOptions, TrainingRun, train_model};
 use plastic_trainer::features::runtime_correct_count;
 use plastic_trainer::preset::Preset;
 
@@ -55,11 +55,13 @@ fn int8_is_within_0_3_points_of_f32_for_every_model_kind() {
         }
         let ckpt = train_model(
             name,
-            &preset,
-            DatasetKind::Mnist,
-            &split,
-            &Device::Cpu,
-            &options,
+            &TrainingRun {
+                preset: &preset,
+                kind: DatasetKind::Mnist,
+                split: &split,
+                device: &Device::Cpu,
+                options: &options,
+            },
         )
         .unwrap();
         let f32_model = Model::from_checkpoint(&ckpt).unwrap();

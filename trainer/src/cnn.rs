@@ -60,7 +60,7 @@ pub struct ConvStack {
 impl ConvStack {
     /// A fresh stack with Kaiming-uniform filters (fan-in `in * k * k`) and zero biases.
     pub fn new(cfg: &ConvConfig, seed: u64, device: &Device) -> Result<Self> {
-        let mut rng = SplitMix64::new(seed);
+        let mut rng = crate::rng::seeded(seed);
         let (mut channels, mut height, mut width) = cfg.input;
         let mut layers = Vec::new();
         for &out in &cfg.channels {
@@ -253,7 +253,7 @@ impl<'a> TrainedConvs<'a> {
         Self {
             stack,
             augmentation,
-            rng: SplitMix64::new(seed),
+            rng: crate::rng::seeded(seed),
         }
     }
 }
@@ -371,7 +371,7 @@ mod tests {
     }
 
     fn batch() -> (Tensor, Tensor) {
-        let mut rng = SplitMix64::new(9);
+        let mut rng = crate::rng::seeded(9);
         let x = Tensor::from_vec(rng.uniform_vec(8 * 72, 1.0), (8, 72), &Device::Cpu).unwrap();
         let y = Tensor::from_slice(&[0u32, 1, 2, 0, 1, 2, 0, 1], 8, &Device::Cpu).unwrap();
         (x, y)
@@ -448,7 +448,7 @@ mod tests {
         // (dy, dx) in -1..=1 with edges repeated, so its centre pixel is one of the nine.
         let x =
             Tensor::from_vec((1..=9).map(|v| v as f32).collect(), (1, 9), &Device::Cpu).unwrap();
-        let mut rng = SplitMix64::new(3);
+        let mut rng = crate::rng::seeded(3);
         let mut centres = std::collections::BTreeSet::new();
         for _ in 0..200 {
             let moved = random_shifts(&x, (1, 3, 3), 1, &mut rng).unwrap();
@@ -475,7 +475,7 @@ mod tests {
         let image: Vec<f32> = (1..=12).map(|v| v as f32).collect();
         let mirror = [3., 2., 1., 6., 5., 4., 9., 8., 7., 12., 11., 10.];
         let x = Tensor::from_vec(image.repeat(400), (400, 12), &Device::Cpu).unwrap();
-        let mut rng = SplitMix64::new(5);
+        let mut rng = crate::rng::seeded(5);
         let out = random_flips(&x, (2, 2, 3), &mut rng)
             .unwrap()
             .to_vec2::<f32>()

@@ -82,7 +82,6 @@ impl GuptaState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::SplitMix64;
     use candle_core::Device;
     use plastic_runtime::learn::hebbian::{Gupta, hebb_update, oja_update, relu_forward};
 
@@ -90,7 +89,7 @@ mod tests {
     const IN: usize = 7;
 
     fn random(seed: u64, n: usize) -> Vec<f32> {
-        SplitMix64::new(seed).uniform_vec(n, 1.0)
+        crate::rng::seeded(seed).uniform_vec(n, 1.0)
     }
 
     fn tensor(v: &[f32], rows: usize, cols: usize) -> Tensor {

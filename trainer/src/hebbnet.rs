@@ -28,9 +28,9 @@ use candle_core::{DType, Device, Tensor};
 use plastic_models::Activation;
 
 use crate::hebbian::{GuptaState, HebbianRule, forward, hebb_step, oja_step};
+use crate::labelled::Labelled;
 use crate::mlp::{Feedback, InputStage, Mlp, MlpConfig, MlpEpoch, fit};
 use crate::readout::activate;
-use crate::rng::SplitMix64;
 use crate::standardise::Standardiser;
 use crate::{Error, Result};
 
@@ -142,7 +142,7 @@ impl HebbNet {
                 cfg.hebbian, cfg.linear
             )));
         }
-        let mut rng = SplitMix64::new(seed);
+        let mut rng = crate::rng::seeded(seed);
         let mut weights = Vec::new();
         let mut gupta = Vec::new();
         for pair in cfg.hebbian.windows(2) {
@@ -293,17 +293,13 @@ impl InputStage for Training<'_> {
 
 /// Trains a HebbNet on `x_train` (`[samples, in]`) in one phase: per batch, the Hebbian
 /// updates, then an Adam step of the linear stack on the Hebbian output ([`fit`]).
-#[allow(clippy::too_many_arguments)]
 pub fn train(
     cfg: &HebbNetConfig,
-    x_train: &Tensor,
-    y_train: &[u32],
-    x_test: &Tensor,
-    y_test: &[u32],
+    data: Labelled<'_>,
     seed: u64,
     on_epoch: impl FnMut(MlpEpoch),
 ) -> Result<HebbNet> {
-    let mut net = HebbNet::new(cfg, seed, x_train.device())?;
+    let mut net = HebbNet::new(cfg, seed, data.x_train.device())?;
     let schedule = MlpConfig {
         sizes: cfg.linear.clone(),
         feedback: Feedback::Backprop,
@@ -321,8 +317,7 @@ pub fn train(
         &net.head,
         &schedule,
         &mut stage,
-        [x_train, x_test],
-        [y_train, y_test],
+        data,
         seed.wrapping_add(11),
         on_epoch,
     )?;
@@ -349,7 +344,7 @@ mod tests {
 
     #[test]
     fn the_sorting_winners_of_a_gpu_equal_the_cpu_selection() {
-        let mut rng = crate::rng::SplitMix64::new(4);
+        let mut rng = crate::rng::seeded(4);
         // Rounded to a few values, so that rows hold ties at the k-th value.
         let v: Vec<f32> = rng
             .uniform_vec(6 * 50, 1.0)
@@ -420,10 +415,16 @@ mod tests {
             lr0: 1e-2,
             lr_end: 1e-3,
         };
-        let mut rng = SplitMix64::new(3);
+        let mut rng = crate::rng::seeded(3);
         let x = t(&rng.uniform_vec(32 * 6, 1.0), 32, 6);
         let y: Vec<u32> = (0..32).map(|i| i % 2).collect();
-        let net = train(&cfg, &x, &y, &x, &y, 1, |_| {}).unwrap();
+        let data = Labelled {
+            x_train: &x,
+            y_train: &y,
+            x_test: &x,
+            y_test: &y,
+        };
+        let net = train(&cfg, data, 1, |_| {}).unwrap();
         net.hebbian.weights[0]
             .flatten_all()
             .unwrap()
@@ -459,12 +460,18 @@ mod tests {
             lr0: 1e-2,
             lr_end: 1e-3,
         };
-        let mut rng = SplitMix64::new(8);
+        let mut rng = crate::rng::seeded(8);
         let values = rng.uniform_vec(200 * 6, 1.0);
         let y: Vec<u32> = values.chunks(6).map(|r| u32::from(r[0] > r[1])).collect();
         let x = t(&values, 200, 6);
         let mut reported = 0.0;
-        let net = train(&cfg, &x, &y, &x, &y, 2, |e| reported = e.test_accuracy).unwrap();
+        let data = Labelled {
+            x_train: &x,
+            y_train: &y,
+            x_test: &x,
+            y_test: &y,
+        };
+        let net = train(&cfg, data, 2, |e| reported = e.test_accuracy).unwrap();
         let raw = net.hebbian.features(&x, &cfg.activation).unwrap();
         let folded = net.head.accuracy(&raw, &y).unwrap();
         assert!(reported > 0.8, "learned only {reported}");

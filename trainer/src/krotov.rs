@@ -22,7 +22,6 @@ use plastic_runtime::learn::krotov::{
 };
 use rayon::prelude::*;
 
-use crate::rng::SplitMix64;
 use crate::{Error, Result};
 
 /// Hyper-parameters of the unsupervised phase.
@@ -111,7 +110,7 @@ pub fn train(
             "delta and eps0 must be finite, eps0 > 0".into(),
         ));
     }
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = crate::rng::seeded(seed);
     let mut w = rng.normal_vec(cfg.hidden * n, cfg.init_std);
     let mut order: Vec<usize> = (0..samples).collect();
     let mut path = match device {
@@ -327,7 +326,7 @@ mod tests {
         for p in [2.0f32, 3.0, 4.5] {
             let params = KrotovParams { p, ..params() };
             let (hidden, n, b) = (7, 5, 4);
-            let mut rng = SplitMix64::new(2);
+            let mut rng = crate::rng::seeded(2);
             let w0 = rng.normal_vec(hidden * n, 1.0);
             let v = rng.uniform_vec(b * n, 1.0);
             let dev = Device::Cpu;

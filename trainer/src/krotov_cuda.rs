@@ -264,7 +264,6 @@ mod tests {
     use plastic_runtime::learn::krotov::KrotovParams;
 
     use crate::krotov::{self, KrotovConfig};
-    use crate::rng::SplitMix64;
 
     #[test]
     fn cuda_epochs_equal_the_cpu_sparse_epochs() {
@@ -287,7 +286,7 @@ mod tests {
                 batch: 7,
                 init_std: 1.0,
             };
-            let x = SplitMix64::new(9).uniform_vec(30 * 20, 1.0);
+            let x = crate::rng::seeded(9).uniform_vec(30 * 20, 1.0);
             let on_gpu = krotov::train(&x, 20, &cfg, 3, &gpu, |_| {}).unwrap();
             let on_cpu = krotov::train(&x, 20, &cfg, 3, &Device::Cpu, |_| {}).unwrap();
             let largest = on_gpu

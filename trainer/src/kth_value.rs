@@ -114,7 +114,7 @@ mod tests {
 
     fn values() -> Vec<f32> {
         // Both signs, ties, zeros of both signs, magnitudes far apart.
-        let mut v = crate::rng::SplitMix64::new(3).uniform_vec(997, 1.0);
+        let mut v = crate::rng::seeded(3).uniform_vec(997, 1.0);
         v.extend([0.0, -0.0, 0.5, 0.5, 0.5, -1e-30, 1e30, -1e30]);
         v
     }

@@ -17,6 +17,7 @@ pub mod krotov;
 #[cfg(feature = "cuda")]
 pub mod krotov_cuda;
 pub mod kth_value;
+pub mod labelled;
 pub mod mlp;
 pub mod model_kind;
 pub mod preset;

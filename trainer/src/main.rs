@@ -8,7 +8,7 @@ use clap::Parser;
 use plastic_trainer::ModelKind;
 use plastic_trainer::data::{self, DatasetKind};
 use plastic_trainer::device::{DeviceChoice, device_name};
-use plastic_trainer::experiment::{RunOptions, learned_nothing, train_model};
+use plastic_trainer::experiment::{RunOptions, TrainingRun, learned_nothing, train_model};
 use plastic_trainer::preset::Preset;
 
 /// Train a biologically plausible model and write its checkpoint.
@@ -106,7 +106,16 @@ fn run(args: Args) -> anyhow::Result<()> {
         device_name: device_name(&device).into(),
         progress: !args.quiet,
     };
-    let ckpt = train_model(args.model, &preset, kind, &split, &device, &options)?;
+    let ckpt = train_model(
+        args.model,
+        &TrainingRun {
+            preset: &preset,
+            kind,
+            split: &split,
+            device: &device,
+            options: &options,
+        },
+    )?;
     plastic_runtime::persist::write_atomically(&args.out, &ckpt.to_bytes()?)
         .with_context(|| format!("could not write {}", args.out.display()))?;
     eprintln!(

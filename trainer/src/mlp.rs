@@ -27,6 +27,7 @@ use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use plastic_models::{Activation, LayerKind, LayerSpec, LayerTensors, Weights};
 
+use crate::labelled::Labelled;
 use crate::rng::SplitMix64;
 use crate::{Error, Result};
 
@@ -120,7 +121,7 @@ impl Mlp {
                 "an MLP needs at least two positive widths, got {sizes:?}"
             )));
         }
-        let mut rng = SplitMix64::new(seed);
+        let mut rng = crate::rng::seeded(seed);
         let classes = *sizes.last().unwrap_or(&1);
         let layers = sizes.len() - 1;
         let (mut weights, mut biases, mut feedback) = (Vec::new(), Vec::new(), Vec::new());
@@ -391,25 +392,19 @@ impl InputStage for RawInput {
     }
 }
 
-/// Trains an MLP with Adam on `x_train` (`[samples, in]`, on the device).
-#[allow(clippy::too_many_arguments)]
+/// Trains an MLP with Adam on `data` (inputs `[samples, in]`, on the device).
 pub fn train(
     cfg: &MlpConfig,
-    x_train: &Tensor,
-    y_train: &[u32],
-    x_test: &Tensor,
-    y_test: &[u32],
+    data: Labelled<'_>,
     seed: u64,
     on_epoch: impl FnMut(MlpEpoch),
 ) -> Result<Mlp> {
-    let mlp = Mlp::new(&cfg.sizes, cfg.feedback, seed, x_train.device())?;
-    let data = [x_train, x_test];
+    let mlp = Mlp::new(&cfg.sizes, cfg.feedback, seed, data.x_train.device())?;
     fit(
         &mlp,
         cfg,
         &mut RawInput,
         data,
-        [y_train, y_test],
         seed.wrapping_add(7),
         on_epoch,
     )?;
@@ -417,17 +412,22 @@ pub fn train(
 }
 
 /// Trains `mlp` with Adam on the schedule of `cfg` (epochs, batch, learning rates; its sizes
-/// and feedback are `mlp`'s), each batch fed through `stage`; `[train, test]` inputs and
-/// labels; batches drawn in an order shuffled from `shuffle_seed`. Reports every epoch.
+/// and feedback are `mlp`'s), each batch fed through `stage`; batches drawn in an order
+/// shuffled from `shuffle_seed`. Reports every epoch.
 pub fn fit<S: InputStage>(
     mlp: &Mlp,
     cfg: &MlpConfig,
     stage: &mut S,
-    [x_train, x_test]: [&Tensor; 2],
-    [y_train, y_test]: [&[u32]; 2],
+    data: Labelled<'_>,
     shuffle_seed: u64,
     mut on_epoch: impl FnMut(MlpEpoch),
 ) -> Result<()> {
+    let Labelled {
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+    } = data;
     let device = x_train.device().clone();
     let stage_params = stage.params();
     let trains_stage = !stage_params.is_empty();
@@ -443,7 +443,7 @@ pub fn fit<S: InputStage>(
     )?;
     let samples = y_train.len();
     let y_all = Tensor::from_slice(y_train, samples, &device)?;
-    let mut rng = SplitMix64::new(shuffle_seed);
+    let mut rng = crate::rng::seeded(shuffle_seed);
     let mut order: Vec<u32> = (0..samples as u32).collect();
     for epoch in 0..cfg.epochs {
         let start = std::time::Instant::now();
@@ -492,7 +492,7 @@ mod tests {
     }
 
     fn toy(device: &Device) -> (Tensor, Vec<u32>) {
-        let mut rng = SplitMix64::new(4);
+        let mut rng = crate::rng::seeded(4);
         let x: Vec<f32> = rng.uniform_vec(64 * 6, 1.0);
         let y: Vec<u32> = x.chunks(6).map(|r| u32::from(r[0] + r[1] > 0.0)).collect();
         (Tensor::from_vec(x, (64, 6), device).unwrap(), y)

@@ -12,7 +12,7 @@ use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use plastic_models::Activation;
 
-use crate::rng::SplitMix64;
+use crate::labelled::Labelled;
 use crate::{Error, Result};
 
 /// Which readout to train.
@@ -141,20 +141,22 @@ pub fn activate(y: &Tensor, activation: &Activation) -> Result<Tensor> {
     })
 }
 
-/// Trains a readout on cached activations `h_train` (`[samples, hidden]`) and reports the test
-/// accuracy on `h_test` after every epoch.
-#[allow(clippy::too_many_arguments)]
+/// Trains a readout on cached activations (`data.x_train`: `[samples, hidden]`) and reports
+/// the test accuracy on `data.x_test` after every epoch.
 pub fn train(
-    h_train: &Tensor,
-    y_train: &[u32],
-    h_test: &Tensor,
-    y_test: &[u32],
+    data: Labelled<'_>,
     classes: usize,
     head: Head,
     cfg: &ReadoutConfig,
     seed: u64,
     mut on_epoch: impl FnMut(ReadoutEpoch),
 ) -> Result<Readout> {
+    let Labelled {
+        x_train: h_train,
+        y_train,
+        x_test: h_test,
+        y_test,
+    } = data;
     let device = h_train.device().clone();
     let (samples, hidden) = h_train.dims2()?;
     if samples != y_train.len() || cfg.batch == 0 {
@@ -164,7 +166,7 @@ pub fn train(
             cfg.batch
         )));
     }
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = crate::rng::seeded(seed);
     // Small normal init: with activations in 0..1 the first tanh stays out of saturation.
     let std = 1.0 / (hidden as f32).sqrt();
     let s = Var::from_tensor(&Tensor::from_vec(
@@ -290,7 +292,7 @@ mod tests {
 
     #[test]
     fn candle_delta_rule_equals_the_runtime_rule() {
-        let mut rng = SplitMix64::new(3);
+        let mut rng = crate::rng::seeded(3);
         let (s0, h, y) = (
             rng.uniform_vec(12, 1.0),
             rng.uniform_vec(4, 1.0),
@@ -330,7 +332,7 @@ mod tests {
     #[test]
     fn power_tanh_head_learns_a_separable_toy_problem() {
         // Two classes, each a one-hot activation pattern plus noise.
-        let mut rng = SplitMix64::new(5);
+        let mut rng = crate::rng::seeded(5);
         let (n, hidden) = (400, 8);
         let mut h = Vec::new();
         let mut y = Vec::new();
@@ -338,7 +340,7 @@ mod tests {
             let class = (i % 2) as u32;
             for j in 0..hidden {
                 let base = if j % 2 == class as usize { 1.0 } else { 0.0 };
-                h.push(base * 0.8 + rng.uniform() * 0.2);
+                h.push(base * 0.8 + rng.next_f32() * 0.2);
             }
             y.push(class);
         }
@@ -350,9 +352,15 @@ mod tests {
             lr_end: 1e-3,
         };
         let head = Head::PowerTanh { beta: 1.0, m: 6.0 };
-        let r = train(&h, &y, &h, &y, 2, head, &cfg, 1, |_| {}).unwrap();
+        let data = Labelled {
+            x_train: &h,
+            y_train: &y,
+            x_test: &h,
+            y_test: &y,
+        };
+        let r = train(data, 2, head, &cfg, 1, |_| {}).unwrap();
         assert_eq!(r.last.unwrap().test_accuracy, 1.0);
-        let r = train(&h, &y, &h, &y, 2, Head::Linear, &cfg, 1, |_| {}).unwrap();
+        let r = train(data, 2, Head::Linear, &cfg, 1, |_| {}).unwrap();
         assert_eq!(r.last.unwrap().test_accuracy, 1.0);
         assert_eq!(r.bias.unwrap().len(), 2);
     }

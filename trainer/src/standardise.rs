@@ -142,11 +142,10 @@ fn batch_moments(batch: &Tensor) -> Result<(Tensor, Tensor)> {
 mod tests {
     use super::*;
     use crate::mlp::Feedback;
-    use crate::rng::SplitMix64;
     use candle_core::Device;
 
     fn matrix(seed: u64, rows: usize, cols: usize) -> Tensor {
-        let v = SplitMix64::new(seed).uniform_vec(rows * cols, 1.0);
+        let v = crate::rng::seeded(seed).uniform_vec(rows * cols, 1.0);
         Tensor::from_vec(v, (rows, cols), &Device::Cpu).unwrap()
     }
 

@@ -9,8 +9,9 @@ use candle_core::{Device, Tensor};
 use plastic_models::Weights;
 use plastic_trainer::cnn::{Augmentation, ConvConfig, ConvStack, FrozenConvs, TrainedConvs};
 use plastic_trainer::data::DatasetKind;
-use plastic_trainer::experiment::{RunOptions, channel_stats, train_cnn};
+use plastic_trainer::experiment::{RunOptions, TrainingRun, channel_stats, train_cnn};
 use plastic_trainer::features;
+use plastic_trainer::labelled::Labelled;
 use plastic_trainer::mlp::{Feedback, Mlp, MlpConfig, fit};
 use plastic_trainer::preset::Preset;
 
@@ -33,13 +34,13 @@ fn cnn_trains_and_the_runtime_runs_it_with_the_same_accuracy() {
     let Some(split) = common::mnist_slice(6000, 1000) else {
         return;
     };
-    let ckpt = train_cnn(
-        &preset("cnn", 3),
-        DatasetKind::Mnist,
-        &split,
-        &Device::Cpu,
-        &options(),
-    )
+    let ckpt = train_cnn(&TrainingRun {
+        preset: &preset("cnn", 3),
+        kind: DatasetKind::Mnist,
+        split: &split,
+        device: &Device::Cpu,
+        options: &options(),
+    })
     .unwrap();
     let trained = ckpt.metrics["test_accuracy"].as_f64().unwrap();
     // Measured 91.5 % (the preset's random shifts slow it on so few digits; 99.03 % on all
@@ -59,13 +60,13 @@ fn cnn_fa_trains_its_head_by_feedback_alignment_and_saves_b() {
     let Some(split) = common::mnist_slice(6000, 1000) else {
         return;
     };
-    let ckpt = train_cnn(
-        &preset("cnn-fa", 3),
-        DatasetKind::Mnist,
-        &split,
-        &Device::Cpu,
-        &options(),
-    )
+    let ckpt = train_cnn(&TrainingRun {
+        preset: &preset("cnn-fa", 3),
+        kind: DatasetKind::Mnist,
+        split: &split,
+        device: &Device::Cpu,
+        options: &options(),
+    })
     .unwrap();
     let accuracy = ckpt.metrics["test_accuracy"].as_f64().unwrap();
     // Measured 85.9 % (98.86 % on all of MNIST in 10 + 10 epochs).
@@ -132,8 +133,12 @@ fn frozen_convolutions_are_bit_identical_after_the_fa_head_trains() {
         lr0: 2e-3,
         lr_end: 2e-3,
     };
-    let data = [&x_train, &x_test];
-    let labels = [y_train.as_slice(), y_test.as_slice()];
+    let data = Labelled {
+        x_train: &x_train,
+        y_train: &y_train,
+        x_test: &x_test,
+        y_test: &y_test,
+    };
     let initial = conv_weights(&convs);
     let bp = Mlp::new(&[320, 50, 10], Feedback::Backprop, 2, &device).unwrap();
     fit(
@@ -141,7 +146,6 @@ fn frozen_convolutions_are_bit_identical_after_the_fa_head_trains() {
         &cfg(Feedback::Backprop, 1),
         &mut TrainedConvs::new(&convs, Augmentation::default(), 1),
         data,
-        labels,
         4,
         |_| {},
     )
@@ -157,7 +161,6 @@ fn frozen_convolutions_are_bit_identical_after_the_fa_head_trains() {
         &cfg(Feedback::Alignment, 3),
         &mut FrozenConvs::new(&convs, &x_train).unwrap(),
         data,
-        labels,
         4,
         |e| accuracy = e.test_accuracy,
     )

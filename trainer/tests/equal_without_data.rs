@@ -10,11 +10,10 @@ use plastic_models::{
 };
 use plastic_runtime::Model;
 use plastic_trainer::experiment::forward;
-use plastic_trainer::rng::SplitMix64;
 
 /// A checkpoint of `layers` on a 28x28 gray input, random weights and biases.
 fn random_checkpoint(layers: Vec<LayerSpec>, seed: u64) -> Checkpoint {
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = plastic_trainer::rng::seeded(seed);
     let tensors = layers
         .iter()
         .map(|l| {
@@ -61,7 +60,7 @@ fn dense(kind: LayerKind, inputs: usize, outputs: usize, bias: bool, a: Activati
 /// The largest difference between the trainer's and the runtime's outputs on 20 random
 /// unit-norm inputs.
 fn worst_difference(ckpt: &Checkpoint) -> f32 {
-    let mut rng = SplitMix64::new(7);
+    let mut rng = plastic_trainer::rng::seeded(7);
     let x: Vec<f32> = (0..20)
         .flat_map(|_| {
             let v = rng.uniform_vec(784, 1.0);

@@ -6,7 +6,7 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use plastic_trainer::data::DatasetKind;
-use plastic_trainer::experiment::{RunOptions, channel_stats, train_hebbnet};
+use plastic_trainer::experiment::{RunOptions, TrainingRun, channel_stats, train_hebbnet};
 use plastic_trainer::features;
 use plastic_trainer::hebbnet::HebbNet;
 use plastic_trainer::preset::Preset;
@@ -66,13 +66,13 @@ fn every_rule_trains_a_model_the_runtime_runs() {
         progress: false,
     };
     for rule in ["hebb", "oja", "gupta"] {
-        let ckpt = train_hebbnet(
-            &small_preset(rule),
-            DatasetKind::Mnist,
-            &split,
-            &Device::Cpu,
-            &options,
-        )
+        let ckpt = train_hebbnet(&TrainingRun {
+            preset: &small_preset(rule),
+            kind: DatasetKind::Mnist,
+            split: &split,
+            device: &Device::Cpu,
+            options: &options,
+        })
         .unwrap();
         let acc = ckpt.metrics["test_accuracy"].as_f64().unwrap();
         // 6000 digits, 4 epochs, 500 Hebbian units: about 89 % for each rule.

@@ -9,7 +9,7 @@ use plastic_models::{Preprocess, Weights};
 use plastic_runtime::Model;
 use plastic_runtime::learn::krotov::KrotovParams;
 use plastic_trainer::data::{DatasetKind, Split};
-use plastic_trainer::experiment::{RunOptions, forward, train_krotov};
+use plastic_trainer::experiment::{RunOptions, TrainingRun, forward, train_krotov};
 use plastic_trainer::features;
 use plastic_trainer::krotov::{self, KrotovConfig};
 use plastic_trainer::preset::Preset;
@@ -104,13 +104,13 @@ fn small_model_with_power_tanh_readout_beats_90_percent() {
         device_name: "cpu".into(),
         progress: false,
     };
-    let ckpt = train_krotov(
-        &small_preset("krotov-mnist"),
-        DatasetKind::Mnist,
-        &split,
-        &Device::Cpu,
-        &options,
-    )
+    let ckpt = train_krotov(&TrainingRun {
+        preset: &small_preset("krotov-mnist"),
+        kind: DatasetKind::Mnist,
+        split: &split,
+        device: &Device::Cpu,
+        options: &options,
+    })
     .unwrap();
     let acc = ckpt.metrics["test_accuracy"].as_f64().unwrap();
     // 200 hidden units and 10000 digits: a linear model on raw pixels gets about 88 %.
@@ -146,13 +146,13 @@ fn small_model_with_linear_readout_beats_85_percent() {
         device_name: "cpu".into(),
         progress: false,
     };
-    let ckpt = train_krotov(
-        &small_preset("krotov-linear-mnist"),
-        DatasetKind::Mnist,
-        &split,
-        &Device::Cpu,
-        &options,
-    )
+    let ckpt = train_krotov(&TrainingRun {
+        preset: &small_preset("krotov-linear-mnist"),
+        kind: DatasetKind::Mnist,
+        split: &split,
+        device: &Device::Cpu,
+        options: &options,
+    })
     .unwrap();
     let acc = ckpt.metrics["test_accuracy"].as_f64().unwrap();
     assert!(acc > 0.85, "linear readout reached only {acc}");

@@ -9,8 +9,9 @@ mod common;
 use candle_core::{Device, Tensor};
 use plastic_models::Checkpoint;
 use plastic_trainer::data::DatasetKind;
-use plastic_trainer::experiment::{RunOptions, channel_stats, train_mlp};
+use plastic_trainer::experiment::{RunOptions, TrainingRun, channel_stats, train_mlp};
 use plastic_trainer::features;
+use plastic_trainer::labelled::Labelled;
 use plastic_trainer::mlp::{self, Feedback, Mlp, MlpConfig};
 use plastic_trainer::preset::Preset;
 
@@ -35,13 +36,13 @@ fn bp_fa_dfa_and_sign_symmetry_learn_and_the_runtime_runs_their_checkpoints() {
         progress: false,
     };
     for model in ["mlp-bp", "mlp-fa", "mlp-dfa", "mlp-ss"] {
-        let ckpt = train_mlp(
-            &small_preset(model),
-            DatasetKind::Mnist,
-            &split,
-            &Device::Cpu,
-            &options,
-        )
+        let ckpt = train_mlp(&TrainingRun {
+            preset: &small_preset(model),
+            kind: DatasetKind::Mnist,
+            split: &split,
+            device: &Device::Cpu,
+            options: &options,
+        })
         .unwrap();
         let acc = ckpt.metrics["test_accuracy"].as_f64().unwrap();
         // 6000 digits, 15 epochs, 256 hidden units (measured: BP 93.8 %, FA and DFA 92.0 %, SS 93.9 %;
@@ -71,7 +72,7 @@ fn fa_keeps_b_fixed_and_its_updates_align_with_backprop() {
     let dev = Device::Cpu;
     let cfg = two_epochs_of(Feedback::Alignment);
     let fresh = Mlp::new(&cfg.sizes, Feedback::Alignment, 5, &dev).unwrap();
-    let trained = mlp::train(&cfg, &x, &y, &xt, &yt, 5, |_| {}).unwrap();
+    let trained = mlp::train(&cfg, labelled(&x, &y, &xt, &yt), 5, |_| {}).unwrap();
     for (a, b) in fresh.feedback.iter().zip(&trained.feedback) {
         match (a, b) {
             (Some(a), Some(b)) => {
@@ -96,7 +97,7 @@ fn sign_symmetry_updates_align_with_backprop() {
     };
     let (x, y, xt, yt) = inputs(&split);
     let cfg = two_epochs_of(Feedback::SignSymmetry);
-    let trained = mlp::train(&cfg, &x, &y, &xt, &yt, 5, |_| {}).unwrap();
+    let trained = mlp::train(&cfg, labelled(&x, &y, &xt, &yt), 5, |_| {}).unwrap();
     assert_hidden_updates_align(&trained, Feedback::SignSymmetry, &x, &y);
 }
 
@@ -161,5 +162,15 @@ fn assert_hidden_updates_align(net: &Mlp, kind: Feedback, x: &Tensor, y: &[u32])
             "layer {l}: the {kind:?} update is {} degrees from BP",
             cos.acos().to_degrees()
         );
+    }
+}
+
+/// The four pieces as one [`Labelled`].
+fn labelled<'a>(x: &'a Tensor, y: &'a [u32], xt: &'a Tensor, yt: &'a [u32]) -> Labelled<'a> {
+    Labelled {
+        x_train: x,
+        y_train: y,
+        x_test: xt,
+        y_test: yt,
     }
 }

@@ -30,8 +30,9 @@ pub fn seed() -> u64 {
         .unwrap_or(1)
 }
 
-/// SplitMix64 (Steele, Lea and Flood 2014), the generator the simulator uses.
-pub struct Rng(u64);
+/// The runtime's seeded generator ([`plastic_runtime::rng::SplitMix64`]), started per target
+/// and case.
+pub struct Rng(plastic_runtime::rng::SplitMix64);
 
 impl Rng {
     /// A generator for one target and case, so a case reruns on its own.
@@ -40,15 +41,13 @@ impl Rng {
         for b in target.bytes() {
             h = (h ^ b as u64).wrapping_mul(0x0100_0000_01B3);
         }
-        Self(h ^ (case as u64).wrapping_mul(0xD1B5_4A32_D192_ED03))
+        Self(plastic_runtime::rng::SplitMix64::new(
+            h ^ (case as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
+        ))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..n` (`n > 0`).
