@@ -350,5 +350,13 @@ fn a_resumed_device_goes_on_with_its_drift_indicator() {
         "the monitor started afresh: {second}"
     );
     assert!(second["quiet"].as_u64().unwrap() <= quiet + 100, "{second}");
+
+    // A state that claims the most frames a counter holds: the count saturates, not wraps.
+    let mut ckpt = Checkpoint::from_bytes(&std::fs::read(&state).unwrap()).unwrap();
+    ckpt.train["frames_seen"] = serde_json::json!(u64::MAX);
+    std::fs::write(&state, ckpt.to_bytes().unwrap()).unwrap();
+    assert_eq!(run("10")["frames_seen"], u64::MAX);
+    let saved = Checkpoint::from_bytes(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(saved.train["frames_seen"], u64::MAX);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -285,7 +285,7 @@ pub fn run(
         save(pipeline, p, frames_before, &drift, &mut summary, log);
     }
     summary.wall = start.elapsed();
-    summary.frames_seen = frames_before + summary.frames;
+    summary.frames_seen = super::save::frames_seen(frames_before, summary.frames);
     if let Some(m) = pipeline.engine().adaptive() {
         summary.guard = m.guard_stats();
         summary.anchor_bytes = m.anchor_bytes();

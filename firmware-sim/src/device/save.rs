@@ -23,7 +23,7 @@ pub(super) fn save(
         return;
     };
     let train = serde_json::json!({
-        "frames_seen": frames_before + summary.frames,
+        "frames_seen": frames_seen(frames_before, summary.frames),
         "adapt": summary.adapt.mode.to_string(),
         "eps": summary.adapt.eps,
         "eps_settle": summary.adapt.eps_settle,
@@ -51,4 +51,11 @@ pub(super) fn save(
             );
         }
     }
+}
+
+/// Frames the device has seen over its life: those before this run (from the saved state)
+/// and this run's. Saturates: a state file is input like any other, and a count near the top
+/// of u64 in it must not wrap to a small one.
+pub(crate) fn frames_seen(before: u64, this_run: u64) -> u64 {
+    before.saturating_add(this_run)
 }
