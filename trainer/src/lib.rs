@@ -25,6 +25,7 @@ mod preset_check;
 pub mod progress;
 pub mod readout;
 pub mod rng;
+pub mod softhebb;
 pub mod standardise;
 
 pub use error::{Error, Result};

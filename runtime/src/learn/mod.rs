@@ -6,3 +6,4 @@
 pub mod delta;
 pub mod hebbian;
 pub mod krotov;
+pub mod softhebb;
