@@ -13,8 +13,9 @@
 //! - on any other candle device, [`dense_step`] does the whole update in tensors; it is also the
 //!   baseline `plastic bench` times the other two against.
 //!
-//! A test holds the dense and the sparse CPU step to the same numbers; `plastic bench --device
-//! cuda` checks the CUDA kernels against the CPU step on a minibatch.
+//! A test holds the dense and the sparse CPU step to the same numbers; on a GPU, a test
+//! (feature `cuda`) and `plastic bench --device cuda` hold the CUDA kernels' epochs to the CPU's
+//! (measured: weights within 2.4e-7 after two epochs).
 
 use candle_core::{CpuStorage, DType, Device, InplaceOp1, Layout, Storage, Tensor};
 use plastic_runtime::learn::krotov::{
