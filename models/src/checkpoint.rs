@@ -467,25 +467,23 @@ mod tests {
         let (_, header) = SafeTensors::read_metadata(bytes).unwrap();
         let meta = header.metadata().as_ref().unwrap();
         let crc = metadata_crc32(meta.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-        let key = b"\"metadata_checksum\":\"crc32:";
-        let at = bytes[..header_len]
-            .windows(key.len())
-            .position(|w| w == key)
-            .unwrap()
-            + key.len();
-        bytes[at..at + 8].copy_from_slice(format!("{crc:08x}").as_bytes());
+        overwrite_crc(bytes, "metadata_checksum", crc);
     }
 
     /// Recomputes the `checksum` of a file whose tensor data a test changed, as a writer that
     /// wrote those values itself would have: the value checks then see them.
     pub(crate) fn reseal(bytes: &mut [u8]) {
         let crc = tensor_crc32(&SafeTensors::deserialize(bytes).unwrap());
+        overwrite_crc(bytes, "checksum", crc);
+    }
+
+    /// Writes `crc` over the eight hex digits of metadata key `key` in the header, in place.
+    fn overwrite_crc(bytes: &mut [u8], key: &str, crc: u32) {
         let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-        let key = b"\"checksum\":\"crc32:";
+        let key = format!("\"{key}\":\"crc32:");
         let at = bytes[..header_len]
             .windows(key.len())
-            .position(|w| w == key)
+            .position(|w| w == key.as_bytes())
             .unwrap()
             + key.len();
         bytes[at..at + 8].copy_from_slice(format!("{crc:08x}").as_bytes());

@@ -174,15 +174,13 @@ fn inspect_reports_the_checksums_and_refuses_a_damaged_file() {
     }
     // One digit of the spec: the hidden layer's rank k of 7 read as 8 (still a valid k).
     let spec_damaged = temp(TOOLS_TAG, "spec-damaged.safetensors");
-    let bytes = std::fs::read(INT8).unwrap();
-    let header_len = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let header = String::from_utf8(bytes[8..header_len].to_vec()).unwrap();
-    let edited = header.replacen("\\\"k\\\":7", "\\\"k\\\":8", 1);
-    assert_ne!(edited, header, "the shipped spec has k = 7");
-    let mut out = bytes[..8].to_vec();
-    out.extend_from_slice(edited.as_bytes());
-    out.extend_from_slice(&bytes[header_len..]);
-    std::fs::write(&spec_damaged, out).unwrap();
+    let damaged_spec = header::with_header_edit(&std::fs::read(INT8).unwrap(), |h| {
+        let spec = h["__metadata__"]["spec"].as_str().unwrap();
+        let edited = spec.replacen("\"k\":7", "\"k\":8", 1);
+        assert_ne!(edited, spec, "the shipped spec has k = 7");
+        h["__metadata__"]["spec"] = edited.into();
+    });
+    std::fs::write(&spec_damaged, damaged_spec).unwrap();
     let out = plastic(&["inspect", spec_damaged.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());

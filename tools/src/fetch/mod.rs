@@ -127,8 +127,8 @@ pub fn fetch_archive(
         .collect();
     if missing.is_empty() {
         eprintln!(
-            "{}: all {} files present (their lengths checked; the archive's checksum covered \
-             them when they were unpacked)",
+            "{}: all {} files present (raw ones of the right length, or gzipped; the \
+             archive's checksum covered them when they were unpacked)",
             dir.display(),
             archive.members.len()
         );
@@ -184,20 +184,15 @@ fn download_archive(
         .with_context(|| format!("could not open {}", temp.path.display()))?;
     let mut hasher = Sha256::new();
     let mut body = open(agent, url)?.take(archive.len + 1);
-    let mut buf = vec![0u8; 1 << 16];
-    let mut len = 0u64;
-    loop {
-        let n = match body.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).context("the download broke off"),
-        };
-        hasher.update(&buf[..n]);
-        file.write_all(&buf[..n])
-            .with_context(|| format!("could not write {}", temp.path.display()))?;
-        len += n as u64;
-    }
+    // Hashed as it is written: the 170 MB are not read back.
+    let len = io::copy(
+        &mut body,
+        &mut HashWriter {
+            hasher: &mut hasher,
+            inner: &mut file,
+        },
+    )
+    .with_context(|| format!("download of {} broke off", archive.name))?;
     let digest = hex(&hasher.finalize());
     if digest != archive.sha256 || len != archive.len {
         bail!(
@@ -418,7 +413,10 @@ fn content_digest(path: &Path, expect: u64) -> anyhow::Result<(u64, String)> {
     let head = io::Cursor::new(magic[..got].to_vec());
     let stream = head.chain(file);
     let mut hasher = Sha256::new();
-    let mut sink = HashWriter(&mut hasher);
+    let mut sink = HashWriter {
+        hasher: &mut hasher,
+        inner: io::sink(),
+    };
     let len = if magic == [0x1f, 0x8b] {
         let mut gz = flate2::read::MultiGzDecoder::new(stream).take(expect + 1);
         io::copy(&mut gz, &mut sink).context("not valid gzip: damaged or cut short")?
@@ -444,15 +442,20 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-struct HashWriter<'a>(&'a mut Sha256);
+/// Writes through to `inner` and hashes what was written.
+struct HashWriter<'a, W: Write> {
+    hasher: &'a mut Sha256,
+    inner: W,
+}
 
-impl Write for HashWriter<'_> {
+impl<W: Write> Write for HashWriter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.inner.flush()
     }
 }
 

@@ -7,6 +7,8 @@ use plastic_models::Checkpoint;
 use serde_json::json;
 
 use super::{CentredData, EpochLog, TrainingRun, supervised_message};
+use crate::cnn::{Augmentation, ConvConfig, ConvStack, FrozenConvs, TrainedConvs};
+use crate::mlp::{Feedback, Mlp, MlpConfig, fit};
 use crate::progress::EpochProgress;
 use crate::{ModelKind, Result};
 
@@ -22,9 +24,6 @@ pub fn train_cnn(run: &TrainingRun<'_>) -> Result<Checkpoint> {
         device,
         options,
     } = *run;
-    use crate::cnn::{Augmentation, ConvConfig, ConvStack, FrozenConvs, TrainedConvs};
-    use crate::mlp::{Feedback, Mlp, MlpConfig, fit};
-
     let started = Instant::now();
     let section = preset.cnn()?;
     let (width, height, channels) = kind.geometry();
