@@ -106,6 +106,14 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_ALIGN_HORIZON)]
     pub align_horizon: u32,
 
+    /// Do not warp digits: by default a learning device measures the framed digits' stroke
+    /// width and slant (their means over the first 1000 frames are the reference, per class
+    /// it answers) and turns and widens each digit by the difference of the recent means, so
+    /// a turned camera or another pen is undone before the model reads the digit; the anchor
+    /// reads the digit unwarped. MNIST-style models only.
+    #[arg(long)]
+    pub no_digit_warp: bool,
+
     /// How a frame becomes the 28x28 digit an MNIST model reads: `auto` uses a frame that is
     /// already a framed digit (28x28, light on a black field) as it is and frames anything else
     /// as `mnist` does; `mnist` finds the digit on the paper (dark or light ink, uneven light,
@@ -384,6 +392,7 @@ pub fn run_until(
             label_eps: args.label_eps,
             recruit: !args.no_recruit,
             align_horizon: args.align_horizon,
+            warp_digits: !args.no_digit_warp,
             seed: args.seed,
         },
         frame_budget: args.frame_budget_us.map(Duration::from_micros),
@@ -434,6 +443,10 @@ mod tests {
         assert_eq!(device::default_eps(AdaptMode::Labels(0.05)), 0.01);
         assert_eq!((args.eps_settle, args.label_eps), (2000, 0.05));
         assert_eq!((args.no_recruit, args.align_horizon), (false, 500));
+        assert!(
+            !args.no_digit_warp,
+            "learning devices warp digits by default"
+        );
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //! Framing follows the model: a 28x28x1 model was trained on MNIST, so the frame is framed the
 //! way MNIST was made ([`preprocess::frame_digit`]: a frame that already is a framed digit is
 //! used as it is, `--framing` chooses); any other model gets the whole frame area-resized to its
-//! input ([`preprocess::resize_to_bytes`]), per channel for colour models.
+//! input ([`preprocess::resize_to_bytes`]), per channel for colour models. A learning engine of
+//! digits then warps the framed digit to undo a new view's tilt and pen
+//! ([`AdaptiveModel::warp_digit`]); its anchor reads the digit as framed.
 
 use std::time::{Duration, Instant};
 
@@ -131,6 +133,11 @@ pub struct Pipeline {
     pixels: Vec<u8>,
     /// The normalised input vector.
     input: Vec<f32>,
+    /// The digit as framed, before an adaptive engine's warp (see
+    /// [`AdaptiveModel::warp_digit`]): what the anchor reads. Empty unless digits are warped.
+    framed: Vec<u8>,
+    /// `framed`, normalised.
+    framed_input: Vec<f32>,
 }
 
 /// What one frame cost, split by stage.
@@ -165,6 +172,8 @@ impl Pipeline {
             resized: vec![0.0; width * height],
             pixels: vec![0; len],
             input: vec![0.0; len],
+            framed: Vec::new(),
+            framed_input: Vec::new(),
             engine,
         })
     }
@@ -186,6 +195,8 @@ impl Pipeline {
             + self.resized.capacity() * 4
             + self.pixels.capacity()
             + self.input.capacity() * 4
+            + self.framed.capacity()
+            + self.framed_input.capacity() * 4
     }
 
     /// One unsupervised learning step of an adaptive engine on the input of the latest
@@ -216,6 +227,19 @@ impl Pipeline {
     pub fn enable_alignment(&mut self, calibration: u64, horizon: u32) {
         if let Engine::Adaptive(m) = &mut self.engine {
             m.enable_alignment(calibration, horizon);
+        }
+    }
+
+    /// From now on, an adaptive engine of 28x28 digits turns and widens each framed digit to
+    /// undo a new view's tilt and pen (see [`AdaptiveModel::enable_digit_alignment`]); the
+    /// anchor reads the digit as framed. Other engines are left as they are.
+    pub fn enable_digit_alignment(&mut self, calibration: u64, horizon: u32) {
+        if let (Engine::Adaptive(m), true) = (&mut self.engine, self.mnist_like) {
+            m.enable_digit_alignment(calibration, horizon);
+            if m.digit_alignment().is_some() {
+                self.framed = vec![0; 784];
+                self.framed_input = vec![0.0; self.input.len()];
+            }
         }
     }
 
@@ -255,15 +279,43 @@ impl Pipeline {
     pub fn run(&mut self, frame: &Frame) -> Result<(Prediction, StageTimes), Error> {
         let start = Instant::now();
         self.prepare(frame)?;
+        let warped = self.warp_digit();
         let preprocess_spec = &self.engine.spec().input.preprocess;
         preprocess::normalize(&self.pixels, preprocess_spec, &mut self.input)?;
+        if warped {
+            preprocess::normalize(&self.framed, preprocess_spec, &mut self.framed_input)?;
+        }
         let prepared = Instant::now();
-        let prediction = self.engine.infer(&self.input)?;
+        let prediction = match (&mut self.engine, warped) {
+            (Engine::Adaptive(m), true) => {
+                m.infer_beside_anchor(&self.input, &self.framed_input)?
+            }
+            (engine, _) => engine.infer(&self.input)?,
+        };
         let times = StageTimes {
             preprocess: prepared - start,
             infer: prepared.elapsed(),
         };
         Ok((prediction, times))
+    }
+
+    /// When an adaptive engine warps digits: the framed digit moves to `self.framed` and
+    /// `self.pixels` gets it as the engine warps it. Whether it was warped.
+    fn warp_digit(&mut self) -> bool {
+        let Engine::Adaptive(m) = &mut self.engine else {
+            return false;
+        };
+        if self.framed.len() != 784 || self.pixels.len() != 784 {
+            return false;
+        }
+        self.framed.copy_from_slice(&self.pixels);
+        let (Ok(digit), Ok(out)) = (
+            <&[u8; 784]>::try_from(&self.framed[..]),
+            <&mut [u8; 784]>::try_from(&mut self.pixels[..]),
+        ) else {
+            return false;
+        };
+        m.warp_digit(digit, out)
     }
 
     /// Fills `self.pixels` from the frame.

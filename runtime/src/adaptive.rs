@@ -15,6 +15,8 @@ use plastic_models::{Activation, Checkpoint, LayerKind, LayerTensors, ModelSpec,
 
 use crate::align::{DEFAULT_CALIBRATION_FRAMES, DEFAULT_HORIZON_FRAMES, HiddenAlignment};
 use crate::balance::LabelBalance;
+use crate::digit_align::{DigitAlignment, DigitStats, digit_stats};
+use crate::digit_warp::{DigitWarper, Warp};
 use crate::guard::{Answer, Arbiter, Guard, GuardStats};
 use crate::kernels::{self, Kernels};
 use crate::learn::delta::{delta_update, one_hot};
@@ -61,6 +63,16 @@ pub struct AdaptiveModel {
     /// The guard saved in the state this model was built from (`Null` if none), taken back by
     /// [`AdaptiveModel::enable_guard`].
     saved_guard: serde_json::Value,
+    /// The framed digits' width and slant (restored from a state, or since
+    /// [`AdaptiveModel::enable_digit_alignment`]), and whether digits are warped by it.
+    digits: Option<DigitAlignment>,
+    warping: bool,
+    warper: Option<Box<DigitWarper>>,
+    /// The statistics of the digit given to the latest [`AdaptiveModel::warp_digit`], taken
+    /// into the means with the class the device answers for it.
+    pending_digit: Option<DigitStats>,
+    /// The anchor's input when it differs from the adapted model's (a warped digit).
+    anchor_xq: Vec<i8>,
 }
 
 /// The rates of the steps a label brings (see [`AdaptiveModel::learn_label`]).
@@ -152,6 +164,16 @@ impl AdaptiveModel {
             anchor: None,
             balance: LabelBalance::new(second.outputs),
             saved_guard: saved["guard"].clone(),
+            digits: DigitAlignment::from_json(
+                &saved["digits"],
+                second.outputs,
+                DEFAULT_CALIBRATION_FRAMES,
+                DEFAULT_HORIZON_FRAMES,
+            ),
+            warping: false,
+            warper: None,
+            pending_digit: None,
+            anchor_xq: vec![0; first.inputs],
         })
     }
 
@@ -265,6 +287,8 @@ impl AdaptiveModel {
             + units * 8 // usage (u64)
             + self.alignment.as_ref().map_or(0, |_| units * (8 * self.outputs.len() + 8))
             + self.row.len() * 4
+            + self.anchor_xq.len()
+            + self.warper.as_ref().map_or(0, |w| w.memory_bytes())
     }
 
     /// From now on, inference corrects the hidden code for the camera's drift (see
@@ -286,6 +310,59 @@ impl AdaptiveModel {
         self.alignment.as_ref().filter(|_| self.aligning)
     }
 
+    /// From now on, [`AdaptiveModel::warp_digit`] turns and widens framed digits to undo a
+    /// new camera's tilt or pen (see [`DigitAlignment`]): the reference is the first
+    /// `calibration` digits, the recent means span `horizon` frames. Statistics restored from
+    /// a state go on. Only a model of 28x28 gray digits warps; for others this does nothing.
+    pub fn enable_digit_alignment(&mut self, calibration: u64, horizon: u32) {
+        let input = &self.spec.input;
+        if (input.width, input.height, input.channels) != (28, 28, 1) {
+            return;
+        }
+        let classes = self.outputs.len();
+        self.digits = Some(match self.digits.take() {
+            Some(restored) => restored.with_schedule(calibration, horizon),
+            None => DigitAlignment::new(classes, calibration, horizon),
+        });
+        self.warper
+            .get_or_insert_with(|| Box::new(DigitWarper::new()));
+        self.warping = true;
+    }
+
+    /// The framed digits' statistics, when digits are warped.
+    pub fn digit_alignment(&self) -> Option<&DigitAlignment> {
+        self.digits.as_ref().filter(|_| self.warping)
+    }
+
+    /// The warp [`AdaptiveModel::warp_digit`] applies now (none when digits are not warped).
+    pub fn digit_warp(&self) -> Warp {
+        self.digit_alignment()
+            .map_or(Warp::default(), DigitAlignment::warp)
+    }
+
+    /// Writes into `out` the framed `digit` as the model should see it: warped by
+    /// [`AdaptiveModel::digit_warp`], or copied when that is none. Returns whether it was
+    /// warped. The digit's statistics enter the running means with the class the next
+    /// [`AdaptiveModel::infer`] answers. Allocates nothing.
+    pub fn warp_digit(&mut self, digit: &[u8; 784], out: &mut [u8; 784]) -> bool {
+        if !self.warping {
+            out.copy_from_slice(digit);
+            return false;
+        }
+        self.pending_digit = digit_stats(digit);
+        let warp = self.digit_warp();
+        match self.warper.as_mut().filter(|_| !warp.is_identity()) {
+            Some(warper) => {
+                warper.apply(digit, warp, out);
+                true
+            }
+            None => {
+                out.copy_from_slice(digit);
+                false
+            }
+        }
+    }
+
     /// Units recruited by labels so far (see [`AdaptiveModel::recruit`]), over the state's
     /// whole life.
     pub fn recruited_units(&self) -> u64 {
@@ -295,15 +372,33 @@ impl AdaptiveModel {
     /// Classifies a preprocessed input. Allocates nothing. With alignment on, the frame's
     /// hidden code also enters the running means before it is corrected.
     pub fn infer(&mut self, v: &[f32]) -> Result<Prediction> {
-        self.forward(v, true)
+        self.forward(v, true, None)
+    }
+
+    /// [`AdaptiveModel::infer`] where the anchor reads `anchor_input` instead of `v`: the
+    /// digit as framed, when the adapted model reads it warped. The anchor is the device as
+    /// it shipped, so a warp that makes things worse is caught by it like a weight change.
+    pub fn infer_beside_anchor(&mut self, v: &[f32], anchor_input: &[f32]) -> Result<Prediction> {
+        self.forward(v, true, Some(anchor_input))
     }
 
     /// [`AdaptiveModel::infer`]; `observe` says whether the frame counts as a new one (its code
     /// enters the running means and the guard judges it), which it does not when the same frame
     /// is run again after a recruitment.
-    fn forward(&mut self, v: &[f32], observe: bool) -> Result<Prediction> {
+    fn forward(
+        &mut self,
+        v: &[f32],
+        observe: bool,
+        anchor_input: Option<&[f32]>,
+    ) -> Result<Prediction> {
         let rows = self.check_input(v)?;
-        if v.iter().any(|x| !x.is_finite()) {
+        if let Some(a) = anchor_input {
+            self.check_input(a)?;
+        }
+        if v.iter()
+            .chain(anchor_input.unwrap_or(&[]))
+            .any(|x| !x.is_finite())
+        {
             return Err(Error::NonFiniteInput);
         }
         let sx = quantize_vector(v, &mut self.xq);
@@ -330,23 +425,42 @@ impl AdaptiveModel {
         if !observe {
             return Ok(adapted);
         }
-        let answer = self.judge(sx, adapted)?;
+        let answer = self.judge(sx, adapted, anchor_input)?;
         if let Some(alignment) = self.alignment.as_mut().filter(|_| self.aligning) {
             alignment.observe(&self.raw_hidden, answer.class);
+        }
+        if let (Some(digits), Some(stats)) = (
+            self.digits.as_mut().filter(|_| self.warping),
+            self.pending_digit.take(),
+        ) {
+            digits.observe(stats, answer.class);
         }
         Ok(answer)
     }
 
-    /// Runs the anchor on the input quantized by the latest forward pass (scale `sx`) and lets
-    /// the guard decide whose answer counts; rolls the plastic layer back when it says so.
-    fn judge(&mut self, sx: f32, adapted: Prediction) -> Result<Prediction> {
+    /// Runs the anchor on the input quantized by the latest forward pass (scale `sx`), or on
+    /// `anchor_input` when given, and lets the guard decide whose answer counts; rolls the
+    /// plastic layer back when it says so.
+    fn judge(
+        &mut self,
+        sx: f32,
+        adapted: Prediction,
+        anchor_input: Option<&[f32]>,
+    ) -> Result<Prediction> {
         let Some(anchor) = self.anchor.as_mut() else {
             return Ok(adapted);
+        };
+        let xq = match anchor_input {
+            Some(a) => {
+                let sa = quantize_vector(a, &mut self.anchor_xq);
+                (&self.anchor_xq[..], sa)
+            }
+            None => (&self.xq[..], sx),
         };
         hidden_from_int8(
             &self.kernels,
             (&anchor.q, &anchor.scale),
-            (&self.xq, sx),
+            xq,
             &mut self.acc,
             &self.spec.layers[0].activation,
             &mut anchor.hidden,
@@ -451,7 +565,7 @@ impl AdaptiveModel {
         }
         self.usage.mark(unit);
         self.recruited += 1;
-        self.forward(v, false)?;
+        self.forward(v, false, None)?;
         Ok(Some(unit))
     }
 
@@ -531,6 +645,7 @@ impl AdaptiveModel {
         train[ON_DEVICE] = serde_json::json!({
             "usage": self.usage.to_json(),
             "alignment": self.alignment.as_ref().map(HiddenAlignment::to_json),
+            "digits": self.digits.as_ref().map(DigitAlignment::to_json),
             "recruited_units": self.recruited,
             "guard": self.anchor.as_ref().map_or(self.saved_guard.clone(), |a| a.guard.to_json()),
         });
@@ -966,5 +1081,132 @@ mod tests {
         assert!(g_flooded < 0.3 * g_balanced, "{g_flooded} vs {g_balanced}");
         assert!(balanced.learn_label(&v, 10, rates).is_err());
         assert!(balanced.learn_label(&v[..10], 1, rates).is_err());
+    }
+
+    /// Three framed digits the shipped model answers as 1, 2 and 3, upright and leaning by
+    /// 0.2 pixels per row away from the middle row: a stroke 3 pixels wide, a "7"-like bar
+    /// and diagonal, and a "3" of three bars and a spine.
+    fn framed_digit(kind: usize, lean: f32) -> [u8; 784] {
+        let mut d = [0u8; 784];
+        for y in 4..24usize {
+            let shift = libm::roundf(lean * (y as f32 - 13.5)) as isize;
+            for x in 4..24usize {
+                let ink = match kind {
+                    0 => (13..16).contains(&x),
+                    1 => {
+                        (y < 7 && (8..20).contains(&x))
+                            || (y >= 7 && (17..20).contains(&(x + (y - 4) / 2)))
+                    }
+                    _ => {
+                        ((y < 7 || (12..15).contains(&y) || y >= 21) && (8..20).contains(&x))
+                            || (17..20).contains(&x)
+                    }
+                };
+                let tx = x as isize + shift;
+                if ink && (0..28).contains(&tx) {
+                    d[y * 28 + tx as usize] = 255;
+                }
+            }
+        }
+        d
+    }
+
+    fn normalised(digit: &[u8; 784]) -> Vec<f32> {
+        let v: Vec<f32> = digit.iter().map(|&b| f32::from(b) / 255.0).collect();
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect()
+    }
+
+    #[test]
+    fn digits_are_warped_once_enabled_and_the_statistics_live_in_the_state() {
+        let (_, mut m) = default_model();
+        let upright = [0, 1, 2].map(|k| framed_digit(k, 0.0));
+        let leaning = [0, 1, 2].map(|k| framed_digit(k, 0.2));
+        let mut out = [0u8; 784];
+        assert!(!m.warp_digit(&leaning[0], &mut out), "off until enabled");
+        assert_eq!(out, leaning[0]);
+        assert!(m.digit_alignment().is_none());
+
+        // Each digit keeps its class when it leans, so every class has a reference.
+        let class_of =
+            |m: &mut AdaptiveModel, d: &[u8; 784]| m.infer(&normalised(d)).unwrap().class;
+        for (u, l) in upright.iter().zip(&leaning) {
+            assert_eq!(class_of(&mut m, u), class_of(&mut m, l));
+        }
+        m.enable_digit_alignment(30, 30);
+        let mut run = |m: &mut AdaptiveModel, digit: &[u8; 784]| {
+            let warped = m.warp_digit(digit, &mut out);
+            m.infer(&normalised(&out)).unwrap();
+            warped
+        };
+        for i in 0..30 {
+            assert!(!run(&mut m, &upright[i % 3]), "no warp while calibrating");
+        }
+        for i in 0..300 {
+            run(&mut m, &leaning[i % 3]);
+        }
+        // The warp turns back by the digits' mean lean: per class, and pooled over the three
+        // with each angle weighed by its digit's elongation; the smaller of the two. Per class
+        // is per class answered, and a warped digit may be answered as another class, so the
+        // warp is held to between half and all of that lean.
+        let stats = |d: &[u8; 784]| digit_stats(d).unwrap();
+        let per_class: f32 = (0..3)
+            .map(|k| stats(&leaning[k]).angle - stats(&upright[k]).angle)
+            .sum::<f32>()
+            / 3.0;
+        let pooled = |ds: &[[u8; 784]; 3]| {
+            let (a, w) = ds.iter().map(stats).fold((0.0, 0.0), |(a, w), s| {
+                (a + s.elongation * s.angle, w + s.elongation)
+            });
+            a / w
+        };
+        let lean = per_class.min(pooled(&leaning) - pooled(&upright));
+        let warp = m.digit_warp();
+        assert!(lean > 0.1, "{lean}");
+        assert!(
+            -warp.angle > 0.5 * lean && -warp.angle <= lean + 1e-3,
+            "{warp:?} against a lean of {lean}"
+        );
+        let angle = |d: &[u8; 784]| stats(d).angle;
+        assert!(m.warp_digit(&leaning[0], &mut out));
+        let before = angle(&leaning[0]) - angle(&upright[0]);
+        let after = angle(&out) - angle(&upright[0]);
+        assert!(
+            after.abs() < 0.5 * before.abs(),
+            "the 1 leans {after}, from {before}"
+        );
+
+        let state = m.checkpoint(serde_json::Value::Null, serde_json::Value::Null);
+        let mut back =
+            AdaptiveModel::from_checkpoint(&state, MasterPrecision::F16, Guards::default())
+                .unwrap();
+        assert!(back.digit_alignment().is_none(), "off until enabled");
+        back.enable_digit_alignment(30, 30);
+        assert_eq!(back.digit_alignment(), m.digit_alignment());
+        assert_eq!(back.digit_warp(), warp);
+    }
+
+    #[test]
+    fn the_anchor_reads_its_own_input_beside_a_warped_one() {
+        let ckpt = Checkpoint::from_bytes(plastic_models::DEFAULT_CHECKPOINT).unwrap();
+        let shipped =
+            AdaptiveModel::from_checkpoint(&ckpt, MasterPrecision::F32, Guards::default()).unwrap();
+        let mut m = shipped.clone();
+        m.enable_guard(&shipped, Arbiter::Confidence).unwrap();
+        let (v1, v2) = (input(1), input(2));
+        m.infer_beside_anchor(&v1, &v2).unwrap();
+        let (mut a, mut b) = (shipped.clone(), shipped.clone());
+        a.infer(&v1).unwrap();
+        b.infer(&v2).unwrap();
+        assert_eq!(m.outputs(), a.outputs(), "the learning model read v1");
+        let anchor = m.anchor.as_ref().unwrap();
+        assert_eq!(anchor.outputs, b.outputs(), "the anchor read v2");
+        assert!(m.infer_beside_anchor(&v1, &v2[..10]).is_err());
+        let mut nan = v2.clone();
+        nan[3] = f32::NAN;
+        assert!(matches!(
+            m.infer_beside_anchor(&v1, &nan),
+            Err(Error::NonFiniteInput)
+        ));
     }
 }

@@ -21,6 +21,8 @@ pub mod adaptive;
 pub mod align;
 pub mod balance;
 mod conv;
+pub mod digit_align;
+pub mod digit_warp;
 mod error;
 pub mod guard;
 #[cfg(feature = "std")]

@@ -367,7 +367,7 @@ pub fn frame_like_mnist(
 
 /// Writes the `dw x dh` image `small` into the 28x28 field so that its centre of mass lands on
 /// the field's centre; nothing when it has no mass.
-fn place_by_centre_of_mass(small: &[f32], dw: usize, dh: usize, out: &mut [u8; 784]) {
+pub(crate) fn place_by_centre_of_mass(small: &[f32], dw: usize, dh: usize, out: &mut [u8; 784]) {
     let (mut mass, mut cx, mut cy) = (0.0f32, 0.0f32, 0.0f32);
     for y in 0..dh {
         for x in 0..dw {
@@ -394,7 +394,7 @@ fn place_by_centre_of_mass(small: &[f32], dw: usize, dh: usize, out: &mut [u8; 7
 
 /// [`resize_area`] with a per-pixel mapping applied to the source bytes first (it is given the
 /// pixel's frame coordinates and value).
-fn resize_area_mapped(
+pub(crate) fn resize_area_mapped(
     src: &[u8],
     stride: usize,
     (sx, sy, sw, sh): (usize, usize, usize, usize),

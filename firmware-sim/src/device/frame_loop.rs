@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use plastic_runtime::align::DEFAULT_CALIBRATION_FRAMES;
+use plastic_runtime::digit_align::DEFAULT_DIGIT_HORIZON_FRAMES;
 use plastic_runtime::plastic::StepOutcome;
 
 use super::options::RunOptions;
@@ -68,6 +69,9 @@ pub fn run(
     let adapt = options.adapt;
     if adapt.mode.learns() && adapt.align_horizon > 0 {
         pipeline.enable_alignment(DEFAULT_CALIBRATION_FRAMES, adapt.align_horizon);
+    }
+    if adapt.mode.learns() && adapt.warp_digits {
+        pipeline.enable_digit_alignment(DEFAULT_CALIBRATION_FRAMES, DEFAULT_DIGIT_HORIZON_FRAMES);
     }
     let recruited = |p: &Pipeline| p.engine().adaptive().map_or(0, |m| m.recruited_units());
     let recruited_before = recruited(pipeline);
@@ -289,6 +293,7 @@ pub fn run(
     if let Some(m) = pipeline.engine().adaptive() {
         summary.guard = m.guard_stats();
         summary.anchor_bytes = m.anchor_bytes();
+        summary.digit_warp = m.digit_alignment().map(|a| a.warp());
     }
     if let Some(frames) = frames_log {
         frames.finish(log);

@@ -63,6 +63,8 @@ pub struct Summary {
     pub guard: Option<GuardStats>,
     /// Bytes of the anchor (the shipped weights: flash or a memory-mapped file on a device).
     pub anchor_bytes: usize,
+    /// The digit warp in force at the end, when digits were warped.
+    pub digit_warp: Option<plastic_runtime::digit_warp::Warp>,
     /// Per-frame outcomes, for the windows.
     pub outcomes: Outcomes,
     /// The source's planned shift (frame indices), if any.
@@ -117,6 +119,7 @@ impl Summary {
             baseline: None,
             guard: None,
             anchor_bytes: 0,
+            digit_warp: None,
             outcomes: Outcomes::default(),
             shift: None,
             frame_budget: None,
@@ -231,6 +234,10 @@ impl Summary {
                 "worst_disagreement": shortest(g.worst_disagreement),
             })),
             "anchor_bytes": self.anchor_bytes,
+            "digit_warp": self.digit_warp.map(|w| serde_json::json!({
+                "angle": shortest(w.angle),
+                "width": shortest(w.width),
+            })),
             "baseline": self.baseline.map(|b| b.to_string()),
             "mean_infer_us": self.mean_infer_us(),
             "mean_frame_us": self.mean_frame_us(),
