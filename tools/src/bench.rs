@@ -341,7 +341,57 @@ fn device_rows(args: &Args) -> anyhow::Result<Vec<Row>> {
         });
     }
     rows.push(device_frame_row(&q, &frames, i8_us)?);
+    if (ckpt.spec.input.width, ckpt.spec.input.height, ckpt.spec.input.channels) == (28, 28, 1) {
+        rows.push(digit_warp_row(args.frames.max(1), i8_us));
+    }
     Ok(rows)
+}
+
+/// What a learning device of digits adds per frame before the model when a new view is being
+/// undone (`plastic_runtime::digit_align`): the digit's statistics, then a turn of 0.3 radians
+/// and a pixel of stroke width with its re-measured refinements, and the framing again. The
+/// digits are rings of ink, one per frame, at varied sizes: the cost depends on the field's
+/// size, not on what is drawn.
+fn digit_warp_row(frames: usize, i8_us: f64) -> Row {
+    use plastic_runtime::digit_align::digit_stats;
+    use plastic_runtime::digit_warp::{DigitWarper, Warp};
+    let digits: Vec<[u8; 784]> = (0..frames)
+        .map(|i| {
+            let (half_w, half_h) = (4 + i % 4, 8 + i % 3);
+            let mut d = [0u8; 784];
+            for y in 14 - half_h..14 + half_h {
+                for x in 14 - half_w..14 + half_w {
+                    let inner = (y as isize - 14).unsigned_abs() + 2 < half_h
+                        && (x as isize - 14).unsigned_abs() + 2 < half_w;
+                    if !inner {
+                        d[y * 28 + x] = 255;
+                    }
+                }
+            }
+            d
+        })
+        .collect();
+    let mut warper = DigitWarper::new();
+    let mut out = [0u8; 784];
+    let warp = Warp {
+        angle: 0.3,
+        width: 1.0,
+    };
+    let start = Instant::now();
+    for d in &digits {
+        std::hint::black_box(digit_stats(d));
+        warper.apply(d, warp, &mut out);
+    }
+    Row {
+        key: "digit_warp_us",
+        what: "a digit warped before the model (statistics, turn by 0.3 rad, +1 px stroke, \
+               framed again): what a learning device adds per frame while it undoes a new view"
+            .into(),
+        ours: start.elapsed().as_secs_f64() * 1e6 / frames as f64,
+        baseline: i8_us,
+        unit: "us",
+        baseline_name: "one int8 inference".into(),
+    }
 }
 
 /// A whole frame of a device learning without labels, as `plastic-sim --adapt unsupervised`
@@ -440,6 +490,13 @@ fn random_krotov_model(hidden: usize) -> anyhow::Result<Checkpoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_digit_warp_row_times_a_warp_against_one_inference() {
+        let row = digit_warp_row(8, 2.0);
+        assert_eq!((row.key, row.baseline), ("digit_warp_us", 2.0));
+        assert!(row.ours > 0.0 && row.ours.is_finite());
+    }
 
     #[test]
     fn the_device_frame_row_runs_the_whole_learning_frame_and_names_the_anchor() {
