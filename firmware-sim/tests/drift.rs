@@ -30,7 +30,7 @@ fn after_the_camera_drifts_labels_on_five_percent_of_frames_win_back_a_share_of_
     if !emulated {
         modes.extend([
             "labels:0.05 --no-anchor",
-            "labels:0.05 --no-anchor --no-recruit --align-horizon 0",
+            "labels:0.05 --no-anchor --no-recruit --align-horizon 0 --no-digit-warp",
         ]);
     }
     let runs = devices("synthetic:mnist-drift", DRIFT_FRAMES, &modes);
@@ -61,7 +61,7 @@ fn after_the_camera_drifts_labels_on_five_percent_of_frames_win_back_a_share_of_
     // With a label on 5 % of the frames, the share of the drop won back within 2000 frames of
     // the shift (accuracy over frames 1000-2000 after it, the `end` window, against the frozen
     // device's on the same frames). The anchor, which keeps the original view safe, costs
-    // part of it: measured 40 % with it and 64 % without (seed 0, MNIST test digits).
+    // part of it: measured 65 % with it and 69 % without (seed 0, MNIST test digits).
     let recovered = |w: &[f64; 3]| (w[2] - frozen[2]) / drop;
     println!(
         "labels:0.05 recovers {:.0} % of the drop by the end",
@@ -73,7 +73,7 @@ fn after_the_camera_drifts_labels_on_five_percent_of_frames_win_back_a_share_of_
     }
     let [unanchored, plain] = [3, 4].map(|i| windows(&runs[i]));
     println!(
-        "without the anchor {unanchored:?} ({:.0} %), without anchor, recruits and alignment {plain:?}",
+        "without the anchor {unanchored:?} ({:.0} %), without anchor, recruits, alignment and warp {plain:?}",
         recovered(&unanchored) * 100.0
     );
     assert!(runs[3]["anchor"].is_null());
@@ -84,11 +84,13 @@ fn after_the_camera_drifts_labels_on_five_percent_of_frames_win_back_a_share_of_
         "{unanchored:?} vs {frozen:?}"
     );
 
-    // Recruiting units for missed labels and correcting the hidden code's drift add to it:
-    // measured 1.3 points at the end (seed 0).
+    // Recruiting units for missed labels, correcting the hidden code's drift and warping the
+    // digits back add to it: measured 2.6 points at the end (seed 0). The warp alone gives
+    // more here (3.3 points: the camera's turn is what costs accuracy, and the warp undoes
+    // it); with it, recruits and the drift correction cost 0.7 points on this stream.
     assert!(
-        unanchored[2] > plain[2] + 0.005,
-        "with recruits and alignment {unanchored:?}, without {plain:?}"
+        unanchored[2] > plain[2] + 0.01,
+        "with recruits, alignment and warp {unanchored:?}, without {plain:?}"
     );
 }
 
