@@ -341,7 +341,8 @@ fn device_rows(args: &Args) -> anyhow::Result<Vec<Row>> {
         });
     }
     rows.push(device_frame_row(&q, &frames, i8_us)?);
-    if (ckpt.spec.input.width, ckpt.spec.input.height, ckpt.spec.input.channels) == (28, 28, 1) {
+    let input = &ckpt.spec.input;
+    if (input.width, input.height, input.channels) == (28, 28, 1) {
         rows.push(digit_warp_row(args.frames.max(1), i8_us));
     }
     Ok(rows)
