@@ -350,7 +350,7 @@ fn device_rows(args: &Args) -> anyhow::Result<Vec<Row>> {
 
 /// What a learning device of digits adds per frame before the model when a new view is being
 /// undone (`plastic_runtime::digit_align`): the digit's statistics, then a turn of 0.3 radians
-/// and a pixel of stroke width with its re-measured refinements, and the framing again. The
+/// and strokes a pixel thinner with the re-measured refinements, and the framing again. The
 /// digits are rings of ink, one per frame, at varied sizes: the cost depends on the field's
 /// size, not on what is drawn.
 fn digit_warp_row(frames: usize, i8_us: f64) -> Row {
@@ -376,7 +376,7 @@ fn digit_warp_row(frames: usize, i8_us: f64) -> Row {
     let mut out = [0u8; 784];
     let warp = Warp {
         angle: 0.3,
-        width: 1.0,
+        width: -1.0,
     };
     let start = Instant::now();
     for d in &digits {
@@ -385,7 +385,7 @@ fn digit_warp_row(frames: usize, i8_us: f64) -> Row {
     }
     Row {
         key: "digit_warp_us",
-        what: "a digit warped before the model (statistics, turn by 0.3 rad, +1 px stroke, \
+        what: "a digit warped before the model (statistics, turn by 0.3 rad, strokes 1 px thinner, \
                framed again): what a learning device adds per frame while it undoes a new view"
             .into(),
         ours: start.elapsed().as_secs_f64() * 1e6 / frames as f64,
