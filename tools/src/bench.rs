@@ -385,9 +385,10 @@ fn digit_warp_row(frames: usize, i8_us: f64) -> Row {
     }
     Row {
         key: "digit_warp_us",
-        what: "a digit warped before the model (statistics, turn by 0.3 rad, strokes 1 px thinner, \
+        what:
+            "a digit warped before the model (statistics, turn by 0.3 rad, strokes 1 px thinner, \
                framed again): what a learning device adds per frame while it undoes a new view"
-            .into(),
+                .into(),
         ours: start.elapsed().as_secs_f64() * 1e6 / frames as f64,
         baseline: i8_us,
         unit: "us",
