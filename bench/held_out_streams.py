@@ -29,7 +29,7 @@ import os
 import numpy as np
 from scipy import ndimage
 
-from writers_stream import mnist_test, resize, uci_digits, write_png
+from writers_stream import mnist_test, resize, uci_digits, write_stream
 
 SIZE = 96
 
@@ -109,13 +109,8 @@ def main():
                    for i in middle]
     again = [(mx[i], my[i], rng.integers(56, 76), 0.0, None) for i in last]
     stream = plain + shifted + again
-    os.makedirs(args.out, exist_ok=True)
-    for n, (ink, label, box, roll, t) in enumerate(stream):
-        write_png(os.path.join(args.out, f"{n:05d}_{label}.png"),
-                  frame(ink, int(box), roll, t, rng))
-    shift = f"2000..{2000 + len(shifted)}"
-    with open(os.path.join(args.out, "shift.txt"), "w") as f:
-        f.write(shift + "\n")
+    frames = ((frame(ink, int(box), roll, t, rng), label) for ink, label, box, roll, t in stream)
+    shift = write_stream(args.out, frames, (2000, 2000 + len(shifted)))
     print(f"{len(stream)} frames in {args.out}; the changed view at frames {shift}")
 
 

@@ -93,6 +93,20 @@ def write_png(path, grey):
                 + chunk(b"IEND", b""))
 
 
+def write_stream(out, frames, shift):
+    """Writes `frames` ((8-bit grey frame, label) pairs, in order) into the folder `out` as
+    `NNNNN_LABEL.png`, the convention of `--camera dir:`, and the range `shift` (first and
+    one-past-last frame of the changed view) as `N..M` in `shift.txt` beside them, where
+    `bench/shift_bank.py` reads it. Returns that range as written."""
+    os.makedirs(out, exist_ok=True)
+    for n, (grey, label) in enumerate(frames):
+        write_png(os.path.join(out, f"{n:05d}_{label}.png"), grey)
+    text = f"{shift[0]}..{shift[1]}"
+    with open(os.path.join(out, "shift.txt"), "w") as f:
+        f.write(text + "\n")
+    return text
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default="../shared/data")
@@ -109,12 +123,8 @@ def main():
     stream = ([(mx[i], my[i], rng.integers(56, 76)) for i in first]
               + [(ux[i], uy[i], rng.integers(40, 54)) for i in uci]
               + [(mx[i], my[i], rng.integers(56, 76)) for i in last])
-    os.makedirs(args.out, exist_ok=True)
-    for n, (ink, label, box) in enumerate(stream):
-        write_png(os.path.join(args.out, f"{n:05d}_{label}.png"), frame(ink, int(box), rng))
-    shift = f"2000..{2000 + len(ux)}"
-    with open(os.path.join(args.out, "shift.txt"), "w") as f:
-        f.write(shift + "\n")
+    frames = ((frame(ink, int(box), rng), label) for ink, label, box in stream)
+    shift = write_stream(args.out, frames, (2000, 2000 + len(ux)))
     print(f"{len(stream)} frames in {args.out}; the new writers at frames {shift}")
 
 
