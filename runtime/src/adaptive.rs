@@ -472,10 +472,9 @@ impl AdaptiveModel {
             &self.spec.layers[1].activation,
             &mut anchor.outputs,
         );
-        let verdict = anchor.guard.judge_views(
+        let verdict = anchor.guard.judge(
             (shipped.class, shipped.confidence),
             (adapted.class, adapted.confidence),
-            anchor_input.is_none(),
         );
         if verdict.roll_back {
             self.roll_back()?;

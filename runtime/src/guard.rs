@@ -199,33 +199,13 @@ impl Guard {
         self.rate_scale
     }
 
-    /// Decides one frame from the two models' answers: `(class, confidence)` of each, both
-    /// read from the same input.
+    /// Decides one frame from the two models' answers: `(class, confidence)` of each.
     pub fn judge(&mut self, anchor: (usize, f32), adapted: (usize, f32)) -> Verdict {
-        self.judge_views(anchor, adapted, true)
-    }
-
-    /// [`Guard::judge`], where `same_view` says whether the two models read the same input.
-    /// When they did not (the learning model read the digit warped, see
-    /// [`crate::digit_align`]), the frame is answered but does not count toward a roll-back:
-    /// the two then disagree because the learning model sees the view undone, not because its
-    /// weights went wrong. Measured over 200,000 frames of `synthetic:mnist-drift` without
-    /// labels: counted, such frames rolled the weights back 325 times after the shift (the
-    /// learning rate halving each time); with warped frames left out of the count, see
-    /// docs/RESULTS.md.
-    pub fn judge_views(
-        &mut self,
-        anchor: (usize, f32),
-        adapted: (usize, f32),
-        same_view: bool,
-    ) -> Verdict {
         let disagree = anchor.0 != adapted.0;
         self.last = Some([anchor, adapted]);
         self.stats.disagreements += u64::from(disagree);
         let verdict = match self.arbiter {
-            Arbiter::Confidence => {
-                self.judge_by_confidence(anchor.1, adapted.1, disagree, same_view)
-            }
+            Arbiter::Confidence => self.judge_by_confidence(anchor.1, adapted.1, disagree),
             Arbiter::Labels => Verdict {
                 answer: self.judge_by_labels(anchor.1, adapted.1),
                 roll_back: false,
@@ -237,13 +217,11 @@ impl Guard {
         verdict
     }
 
-    /// `counts`: whether the frame counts toward a roll-back (see [`Guard::judge_views`]).
     fn judge_by_confidence(
         &mut self,
         confidence: f32,
         adapted_confidence: f32,
         disagree: bool,
-        counts: bool,
     ) -> Verdict {
         let answer = if confidence + ANSWER_MARGIN >= adapted_confidence {
             Answer::Anchor
@@ -257,7 +235,7 @@ impl Guard {
                 roll_back: false,
             };
         };
-        if confidence < threshold || !counts {
+        if confidence < threshold {
             return Verdict {
                 answer,
                 roll_back: false,
@@ -463,17 +441,6 @@ mod tests {
         // Unsure frames do not count toward a window.
         for _ in 0..10 {
             assert!(!g.judge((0, 0.1), (1, 0.9)).roll_back);
-        }
-        // Nor do frames the two read differently (a warped digit): answered, not counted.
-        for _ in 0..10 {
-            let v = g.judge_views((0, 0.95), (1, 0.9), false);
-            assert!(!v.roll_back);
-            assert_eq!(v.answer, Answer::Anchor);
-        }
-        assert_eq!(g.stats().rollbacks, 1);
-        // Counted again once they read the same input: three agreeing, one not (25 %).
-        for adapted in [0, 0, 0, 1] {
-            assert!(!g.judge_views((0, 0.9), (adapted, 0.9), true).roll_back);
         }
     }
 
