@@ -108,8 +108,8 @@ pub struct Args {
 
     /// Do not warp digits: by default a learning device measures the framed digits' stroke
     /// width and slant (their means over the first 1000 frames are the reference, per class
-    /// it answers) and turns and widens each digit by the difference of the recent means, so
-    /// a turned camera or another pen is undone before the model reads the digit; the anchor
+    /// it answers) and turns and thins each digit by the difference of the recent means, so
+    /// a turned camera or a thicker pen is undone before the model reads the digit; the anchor
     /// reads the digit unwarped. MNIST-style models only.
     #[arg(long)]
     pub no_digit_warp: bool,

@@ -230,7 +230,7 @@ impl Pipeline {
         }
     }
 
-    /// From now on, an adaptive engine of 28x28 digits turns and widens each framed digit to
+    /// From now on, an adaptive engine of 28x28 digits turns and thins each framed digit to
     /// undo a new view's tilt and pen (see [`AdaptiveModel::enable_digit_alignment`]); the
     /// anchor reads the digit as framed. Other engines are left as they are.
     pub fn enable_digit_alignment(&mut self, calibration: u64, horizon: u32) {

@@ -310,7 +310,7 @@ impl AdaptiveModel {
         self.alignment.as_ref().filter(|_| self.aligning)
     }
 
-    /// From now on, [`AdaptiveModel::warp_digit`] turns and widens framed digits to undo a
+    /// From now on, [`AdaptiveModel::warp_digit`] turns and thins framed digits to undo a
     /// new camera's tilt or pen (see [`DigitAlignment`]): the reference is the first
     /// `calibration` digits, the recent means span `horizon` frames. Statistics restored from
     /// a state go on. Only a model of 28x28 gray digits warps; for others this does nothing.

@@ -67,7 +67,7 @@ pub struct AdaptOptions {
     /// Frames the hidden code's recent mean spans, for its drift correction (see
     /// [`plastic_runtime::align`]); 0: no correction.
     pub align_horizon: u32,
-    /// Whether framed digits are turned and widened to undo a new view's tilt and pen (see
+    /// Whether framed digits are turned and thinned to undo a new view's tilt and pen (see
     /// [`plastic_runtime::digit_align`]); 28x28 gray models only.
     pub warp_digits: bool,
     /// Seed of the stream that decides which labelled frames get a label step.
