@@ -128,7 +128,8 @@ pub struct Args {
     pub shift_at: Option<Range<u64>>,
 
     /// Write one JSON line per frame to FILE: index, label (if known), prediction, confidence,
-    /// whether the device learned on it, the drift indicator, whether it is in the shift.
+    /// whether the device learned on it, the drift indicator, whether it is in the shift, the
+    /// digit warp the learning model read it through (null when none).
     #[arg(long, value_name = "FILE")]
     pub frames_log: Option<PathBuf>,
 

@@ -29,6 +29,9 @@ pub struct FrameRecord {
     pub drift: f32,
     /// Whether the frame lies in the stream's shift (`--shift-at` or the scenario's).
     pub shifted: bool,
+    /// The warp the learning model read this frame's digit through, when it was warped (see
+    /// [`plastic_runtime::digit_align`]).
+    pub warp: Option<plastic_runtime::digit_warp::Warp>,
 }
 
 impl FrameRecord {
@@ -43,6 +46,10 @@ impl FrameRecord {
             "learned": self.learned,
             "drift": round4(self.drift),
             "shifted": self.shifted,
+            "warp": self.warp.map(|w| serde_json::json!({
+                "angle": round4(w.angle),
+                "width": round4(w.width),
+            })),
         })
     }
 }
@@ -116,13 +123,28 @@ mod tests {
             learned: true,
             drift: 0.0,
             shifted: false,
+            warp: None,
         };
         let j = r.to_json();
         assert_eq!(j["frame"], 7);
         assert_eq!(j["correct"], true);
         assert_eq!(j["confidence"], 0.9123);
+        assert!(j["warp"].is_null());
         let unlabelled = FrameRecord { label: None, ..r }.to_json();
         assert!(unlabelled["label"].is_null() && unlabelled["correct"].is_null());
+        let warp = plastic_runtime::digit_warp::Warp {
+            angle: -0.123_45,
+            width: -0.5,
+        };
+        let warped = FrameRecord {
+            warp: Some(warp),
+            ..r
+        }
+        .to_json();
+        assert_eq!(
+            warped["warp"],
+            serde_json::json!({"angle": -0.1235, "width": -0.5})
+        );
     }
 
     #[test]
@@ -146,6 +168,7 @@ mod tests {
                 learned: false,
                 drift: 0.25,
                 shifted: index > 0,
+                warp: None,
             };
             log.write(&record, &mut sink);
         }

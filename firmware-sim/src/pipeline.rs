@@ -138,6 +138,8 @@ pub struct Pipeline {
     framed: Vec<u8>,
     /// `framed`, normalised.
     framed_input: Vec<f32>,
+    /// The warp the latest frame's digit was read through, if it was warped.
+    applied_warp: Option<plastic_runtime::digit_warp::Warp>,
 }
 
 /// What one frame cost, split by stage.
@@ -174,6 +176,7 @@ impl Pipeline {
             input: vec![0.0; len],
             framed: Vec::new(),
             framed_input: Vec::new(),
+            applied_warp: None,
             engine,
         })
     }
@@ -278,6 +281,7 @@ impl Pipeline {
     /// Runs one frame through preprocessing and the model.
     pub fn run(&mut self, frame: &Frame) -> Result<(Prediction, StageTimes), Error> {
         let start = Instant::now();
+        self.applied_warp = None;
         self.prepare(frame)?;
         let warped = self.warp_digit();
         let preprocess_spec = &self.engine.spec().input.preprocess;
@@ -299,6 +303,12 @@ impl Pipeline {
         Ok((prediction, times))
     }
 
+    /// The warp the latest [`Pipeline::run`] read the digit through; `None` when it was not
+    /// warped.
+    pub fn applied_warp(&self) -> Option<plastic_runtime::digit_warp::Warp> {
+        self.applied_warp
+    }
+
     /// When an adaptive engine warps digits: the framed digit moves to `self.framed` and
     /// `self.pixels` gets it as the engine warps it. Whether it was warped.
     fn warp_digit(&mut self) -> bool {
@@ -315,7 +325,10 @@ impl Pipeline {
         ) else {
             return false;
         };
-        m.warp_digit(digit, out)
+        let warp = m.digit_warp();
+        let warped = m.warp_digit(digit, out);
+        self.applied_warp = warped.then_some(warp);
+        warped
     }
 
     /// Fills `self.pixels` from the frame.

@@ -222,6 +222,7 @@ pub fn run(
                     learned: summary.adaptation_steps + summary.label_steps > steps_before,
                     drift: drift.drift(),
                     shifted,
+                    warp: pipeline.applied_warp(),
                 },
                 log,
             );
