@@ -331,6 +331,37 @@ mod tests {
     }
 
     #[test]
+    fn any_digit_and_any_warp_give_a_framed_field_without_panicking() {
+        // Garbage fields (noise, a single pixel, a full field, stripes) and warps up to and
+        // beyond the limits: no panic, and the field that comes out has finite statistics.
+        let mut rng = crate::rng::SplitMix64::new(7);
+        let mut w = DigitWarper::new();
+        let mut out = [0u8; 784];
+        for case in 0..200 {
+            let mut d = [0u8; 784];
+            match case % 4 {
+                0 => d
+                    .iter_mut()
+                    .for_each(|v| *v = (rng.next_u64() & 0xff) as u8),
+                1 => d[rng.below(784)] = 255,
+                2 => d.fill(255),
+                _ => d
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(i, v)| *v = if i % 3 == 0 { 200 } else { 0 }),
+            }
+            let warp = Warp {
+                angle: rng.uniform(-4.0, 4.0),
+                width: rng.uniform(-8.0, 8.0),
+            };
+            w.apply(&d, warp, &mut out);
+            if let Some(s) = crate::digit_align::digit_stats(&out) {
+                assert!(s.width.is_finite() && s.angle.is_finite() && s.elongation.is_finite());
+            }
+        }
+    }
+
+    #[test]
     fn empty_and_non_finite_warps_are_harmless() {
         let mut w = DigitWarper::new();
         let mut out = [7u8; 784];
