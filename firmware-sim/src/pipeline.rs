@@ -283,7 +283,8 @@ impl Pipeline {
         let start = Instant::now();
         self.applied_warp = None;
         self.prepare(frame)?;
-        let warped = self.warp_digit();
+        self.applied_warp = self.warp_digit();
+        let warped = self.applied_warp.is_some();
         let preprocess_spec = &self.engine.spec().input.preprocess;
         preprocess::normalize(&self.pixels, preprocess_spec, &mut self.input)?;
         if warped {
@@ -309,26 +310,21 @@ impl Pipeline {
         self.applied_warp
     }
 
-    /// When an adaptive engine warps digits: the framed digit moves to `self.framed` and
-    /// `self.pixels` gets it as the engine warps it. Whether it was warped.
-    fn warp_digit(&mut self) -> bool {
+    /// When an adaptive engine warps digits (`self.framed` is allocated only then): the framed
+    /// digit moves to `self.framed` and `self.pixels` gets it as the engine warps it. The warp
+    /// applied, if any.
+    fn warp_digit(&mut self) -> Option<plastic_runtime::digit_warp::Warp> {
         let Engine::Adaptive(m) = &mut self.engine else {
-            return false;
+            return None;
         };
-        if self.framed.len() != 784 || self.pixels.len() != 784 {
-            return false;
-        }
-        self.framed.copy_from_slice(&self.pixels);
-        let (Ok(digit), Ok(out)) = (
-            <&[u8; 784]>::try_from(&self.framed[..]),
+        let (Ok(framed), Ok(pixels)) = (
+            <&mut [u8; 784]>::try_from(&mut self.framed[..]),
             <&mut [u8; 784]>::try_from(&mut self.pixels[..]),
         ) else {
-            return false;
+            return None;
         };
-        let warp = m.digit_warp();
-        let warped = m.warp_digit(digit, out);
-        self.applied_warp = warped.then_some(warp);
-        warped
+        framed.copy_from_slice(pixels);
+        m.warp_digit(framed, pixels)
     }
 
     /// Fills `self.pixels` from the frame.

@@ -64,9 +64,10 @@ pub struct AdaptiveModel {
     /// [`AdaptiveModel::enable_guard`].
     saved_guard: serde_json::Value,
     /// The framed digits' width and slant (restored from a state, or since
-    /// [`AdaptiveModel::enable_digit_alignment`]), and whether digits are warped by it.
+    /// [`AdaptiveModel::enable_digit_alignment`]).
     digits: Option<DigitAlignment>,
-    warping: bool,
+    /// The warp's buffers; present once [`AdaptiveModel::enable_digit_alignment`] has been
+    /// called, which is what turns the warping on.
     warper: Option<Box<DigitWarper>>,
     /// The statistics of the digit given to the latest [`AdaptiveModel::warp_digit`], taken
     /// into the means with the class the device answers for it.
@@ -170,7 +171,6 @@ impl AdaptiveModel {
                 DEFAULT_CALIBRATION_FRAMES,
                 DEFAULT_HORIZON_FRAMES,
             ),
-            warping: false,
             warper: None,
             pending_digit: None,
             anchor_xq: vec![0; first.inputs],
@@ -326,12 +326,11 @@ impl AdaptiveModel {
         });
         self.warper
             .get_or_insert_with(|| Box::new(DigitWarper::new()));
-        self.warping = true;
     }
 
     /// The framed digits' statistics, when digits are warped.
     pub fn digit_alignment(&self) -> Option<&DigitAlignment> {
-        self.digits.as_ref().filter(|_| self.warping)
+        self.digits.as_ref().filter(|_| self.warper.is_some())
     }
 
     /// The warp [`AdaptiveModel::warp_digit`] applies now (none when digits are not warped).
@@ -341,24 +340,22 @@ impl AdaptiveModel {
     }
 
     /// Writes into `out` the framed `digit` as the model should see it: warped by
-    /// [`AdaptiveModel::digit_warp`], or copied when that is none. Returns whether it was
-    /// warped. The digit's statistics enter the running means with the class the next
-    /// [`AdaptiveModel::infer`] answers. Allocates nothing.
-    pub fn warp_digit(&mut self, digit: &[u8; 784], out: &mut [u8; 784]) -> bool {
-        if !self.warping {
-            out.copy_from_slice(digit);
-            return false;
+    /// [`AdaptiveModel::digit_warp`], or copied when that is none. Returns the warp applied,
+    /// `None` when the digit was copied. The digit's statistics enter the running means with
+    /// the class the next [`AdaptiveModel::infer`] answers. Allocates nothing.
+    pub fn warp_digit(&mut self, digit: &[u8; 784], out: &mut [u8; 784]) -> Option<Warp> {
+        if self.warper.is_some() {
+            self.pending_digit = digit_stats(digit);
         }
-        self.pending_digit = digit_stats(digit);
         let warp = self.digit_warp();
         match self.warper.as_mut().filter(|_| !warp.is_identity()) {
             Some(warper) => {
                 warper.apply(digit, warp, out);
-                true
+                Some(warp)
             }
             None => {
                 out.copy_from_slice(digit);
-                false
+                None
             }
         }
     }
@@ -430,7 +427,7 @@ impl AdaptiveModel {
             alignment.observe(&self.raw_hidden, answer.class);
         }
         if let (Some(digits), Some(stats)) = (
-            self.digits.as_mut().filter(|_| self.warping),
+            self.digits.as_mut().filter(|_| self.warper.is_some()),
             self.pending_digit.take(),
         ) {
             digits.observe(stats, answer.class);
@@ -1128,7 +1125,10 @@ mod tests {
         let upright = [0, 1, 2].map(|k| framed_digit(k, 0.0));
         let leaning = [0, 1, 2].map(|k| framed_digit(k, 0.2));
         let mut out = [0u8; 784];
-        assert!(!m.warp_digit(&leaning[0], &mut out), "off until enabled");
+        assert!(
+            m.warp_digit(&leaning[0], &mut out).is_none(),
+            "off until enabled"
+        );
         assert_eq!(out, leaning[0]);
         assert!(m.digit_alignment().is_none());
 
@@ -1140,7 +1140,7 @@ mod tests {
         }
         m.enable_digit_alignment(30, 30);
         let mut run = |m: &mut AdaptiveModel, digit: &[u8; 784]| {
-            let warped = m.warp_digit(digit, &mut out);
+            let warped = m.warp_digit(digit, &mut out).is_some();
             m.infer(&normalised(&out)).unwrap();
             warped
         };
@@ -1173,7 +1173,7 @@ mod tests {
             "{warp:?} against a lean of {lean}"
         );
         let angle = |d: &[u8; 784]| stats(d).angle;
-        assert!(m.warp_digit(&leaning[0], &mut out));
+        assert_eq!(m.warp_digit(&leaning[0], &mut out), Some(warp));
         let before = angle(&leaning[0]) - angle(&upright[0]);
         let after = angle(&out) - angle(&upright[0]);
         assert!(

@@ -8,13 +8,13 @@
 //! 58 % of a 30-degree turn's drop). But both are measurable without labels: the strokes'
 //! width (twice the ink's area over its perimeter) and the angle of the digit's long axis from
 //! the vertical (from its second moments, as in the deskewing of LeCun et al. 1998).
-//! [`DigitAlignment`] keeps their
-//! means over the first `calibration` frames as the reference and exponential means over the
-//! recent frames, per class the device answered (so that a stream of mostly one class does not
-//! read as a new view, as in [`crate::align::HiddenAlignment`]), and the [`Warp`] it proposes
-//! turns and thins each digit by `reference - recent`, averaged over the classes that count
-//! (see [`DigitAlignment::warp`] for when a part counts).
-//! When the original view comes back, the recent means return and the warp vanishes.
+//! [`DigitAlignment`] keeps their means over the first `calibration` frames as the reference
+//! and exponential means over the recent frames, per class the device answered (so that a
+//! stream of mostly one class does not read as a new view, as in
+//! [`crate::align::HiddenAlignment`]), and the [`Warp`] it proposes turns and thins each digit
+//! by `reference - recent`, averaged over the classes that count (see [`DigitAlignment::warp`]
+//! for when a part counts). When the original view comes back, the recent means return and the
+//! warp vanishes.
 //!
 //! What is observed is the digit as framed, before any warp, so the statistics do not chase
 //! their own correction.
