@@ -228,6 +228,12 @@ def validate(spec, tensors):
             raise bad(f"layer {i}: unknown activation {act!r}")
         conv = layer.get("conv")
         if conv:
+            softhebb = {"padding_mode", "pool_kind", "pool_stride", "pool_padding"} & set(conv)
+            if softhebb:
+                raise bad(
+                    f"layer {i}: a SoftHebb convolution ({', '.join(sorted(softhebb))}), "
+                    "which this reader does not run yet; use the plastic runtime"
+                )
             _, _, ph, pw = _conv_sizes(conv)
             if conv["in_channels"] * conv["height"] * conv["width"] != layer["inputs"] or (
                 conv["out_channels"] * ph * pw != layer["outputs"]

@@ -26,7 +26,10 @@ mod spec;
 pub use checkpoint::{Checkpoint, Integrity, LayerTensors, Weights};
 pub use error::{Error, Result};
 pub use limits::MAX_KROTOV_K;
-pub use spec::{Activation, Conv2d, InputSpec, LayerKind, LayerSpec, ModelSpec, Preprocess};
+pub use spec::{
+    Activation, Conv2d, InputSpec, LayerKind, LayerSpec, ModelSpec, PaddingMode, PoolKind,
+    Preprocess,
+};
 
 /// The default demo model: a Krotov-Hopfield layer with the paper's power/tanh readout,
 /// trained by `plastic-train` on MNIST and quantized to int8 (see `models/default/README.md`).

@@ -78,6 +78,18 @@ pub const PRESETS: &[(&str, &str)] = &[
         "cnn-fa-cifar10",
         include_str!("../presets/cnn-fa-cifar10.toml"),
     ),
+    (
+        "softhebb-cifar10",
+        include_str!("../presets/softhebb-cifar10.toml"),
+    ),
+    (
+        "softhebb-mnist",
+        include_str!("../presets/softhebb-mnist.toml"),
+    ),
+    (
+        "softhebb-fashion-mnist",
+        include_str!("../presets/softhebb-fashion-mnist.toml"),
+    ),
 ];
 
 /// The TOML text of the preset called `name`.

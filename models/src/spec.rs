@@ -102,15 +102,18 @@ pub struct LayerSpec {
     pub conv: Option<Conv2d>,
 }
 
-/// A 2-D convolution (stride 1, zero padding), then `pool x pool` max-pooling (stride `pool`,
-/// the remainder dropped, as PyTorch's `max_pool2d`), then the layer's activation.
+/// A 2-D convolution (stride 1; zero padding, or reflected for SoftHebb's networks), then
+/// pooling (`pool x pool` max-pooling with stride `pool` and the remainder dropped, as
+/// PyTorch's `max_pool2d`, unless the optional fields below say otherwise), then the layer's
+/// activation. A [`Activation::Triangle`] acts on each position's channels, so it is applied
+/// before the pooling; every other activation commutes with max-pooling and comes after it.
 ///
 /// The layer's input and output vectors are planar, channel first (`[c][y][x]`), the layout of
 /// CIFAR-10 and of PyTorch's `flatten`, so a dense layer after it reads the same order. Its
 /// weight tensor is stored as `[out_channels, in_channels, kernel, kernel]` (PyTorch's layout);
 /// the runtime sees it as the `[out_channels, in_channels * kernel * kernel]` matrix it is,
 /// with one int8 scale per output channel. The bias is per output channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conv2d {
     /// Channels of the input.
     pub in_channels: usize,
@@ -122,10 +125,52 @@ pub struct Conv2d {
     pub out_channels: usize,
     /// Side of the square kernel.
     pub kernel: usize,
-    /// Zeros added on every side of the input.
+    /// Pixels added on every side of the input (zeros, or as `padding_mode` says).
     pub padding: usize,
-    /// Side of the square max-pooling window (1: no pooling).
+    /// Side of the square pooling window (1: no pooling).
     pub pool: usize,
+    /// What the padding holds; absent in older checkpoints: zeros.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub padding_mode: PaddingMode,
+    /// How a pooling window is reduced; absent: its largest value.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub pool_kind: PoolKind,
+    /// Step between pooling windows; absent or 0: the window's side (windows that do not
+    /// overlap).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub pool_stride: usize,
+    /// Zeros added on every side of the convolution's output before max-pooling (the
+    /// activations pooled are never negative where it is used, so a zero never wins over a
+    /// real value); absent: none.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub pool_padding: usize,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// What a convolution reads outside its input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaddingMode {
+    /// Zeros (PyTorch's default).
+    #[default]
+    Zeros,
+    /// The input mirrored at its edge, the edge itself not repeated (`[2, 1, 0, 1, 2, ...]`),
+    /// as PyTorch's `reflect` padding: SoftHebb's convolutions pad so.
+    Reflect,
+}
+
+/// How a pooling window is reduced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolKind {
+    /// Its largest value.
+    #[default]
+    Max,
+    /// Its mean.
+    Avg,
 }
 
 /// Largest side, channel count, kernel, padding or pool a checkpoint may declare: a hostile
@@ -144,8 +189,25 @@ impl Conv2d {
     /// Height and width of the layer's output, after pooling.
     pub fn output_size(&self) -> (usize, usize) {
         let (h, w) = self.conv_size();
+        (self.pooled_side(h), self.pooled_side(w))
+    }
+
+    /// Step between pooling windows.
+    pub fn pool_step(&self) -> usize {
+        if self.pool_stride == 0 {
+            self.pool.max(1)
+        } else {
+            self.pool_stride
+        }
+    }
+
+    /// Side of the pooled output of a `side`-pixel convolution output.
+    fn pooled_side(&self, side: usize) -> usize {
         let pool = self.pool.max(1);
-        (h / pool, w / pool)
+        match (side + 2 * self.pool_padding).checked_sub(pool) {
+            Some(room) => room / self.pool_step() + 1,
+            None => 0,
+        }
     }
 
     /// Length of the input vector: `in_channels * height * width`.
@@ -195,6 +257,22 @@ impl Conv2d {
         if self.padding >= self.kernel {
             return Some("convolution padding must be smaller than its kernel".into());
         }
+        if self.padding_mode == PaddingMode::Reflect
+            && (self.padding >= self.height || self.padding >= self.width)
+        {
+            return Some("reflected padding must be smaller than the input's sides".into());
+        }
+        if self.pool_stride > MAX_CONV_SIDE || self.pool_padding > MAX_CONV_SIDE {
+            return Some(format!(
+                "pooling strides or padding above {MAX_CONV_SIDE} are refused"
+            ));
+        }
+        if 2 * self.pool_padding > self.pool {
+            return Some("pooling padding must be at most half the pooling window".into());
+        }
+        if self.pool_padding > 0 && self.pool_kind == PoolKind::Avg {
+            return Some("average pooling takes no padding".into());
+        }
         // In u64, so the check itself cannot wrap on a 32-bit target.
         let grow = |side: usize| (side + 2 * self.padding + 1).saturating_sub(self.kernel) as u64;
         let (c_in, c_out, k) = (
@@ -213,7 +291,7 @@ impl Conv2d {
             ));
         }
         let (h, w) = self.conv_size();
-        if h < self.pool || w < self.pool {
+        if h + 2 * self.pool_padding < self.pool || w + 2 * self.pool_padding < self.pool {
             return Some(format!(
                 "a {}x{} kernel with padding {} and pooling {} leaves no output of a {}x{} input",
                 self.kernel, self.kernel, self.padding, self.pool, self.height, self.width
@@ -270,6 +348,14 @@ pub enum LayerKind {
         /// Strength of that push (`Delta` in the paper).
         delta: f32,
     },
+    /// A convolution learned by SoftHebb's soft winner-take-all Hebbian rule (Journé et al.,
+    /// ICLR 2023): `y = softmax(u / tau)` over the channels at every position, the winner
+    /// Hebbian and the others anti-Hebbian, `dW = y (x - u W)`. Inference is the convolution's;
+    /// the temperature is what a device that keeps learning needs.
+    SoftHebb {
+        /// Inverse temperature `1 / tau` of the soft winner-take-all.
+        inv_tau: f32,
+    },
 }
 
 /// Nonlinearity applied after a layer's affine map.
@@ -292,6 +378,14 @@ pub enum Activation {
     Tanh {
         /// Inverse temperature `beta`.
         beta: f32,
+    },
+    /// SoftHebb's "triangle" (Journé et al. 2023): the mean over the channels subtracted,
+    /// the negative part cut, the rest raised to `power`: `relu(x_c - mean_l x_l)^power`. On a
+    /// convolution the mean is over each position's channels (and the pooling comes after);
+    /// on a dense layer over all its outputs.
+    Triangle {
+        /// The power (0.7, 1.4 and 1 in the paper's three CIFAR-10 blocks).
+        power: f32,
     },
 }
 
@@ -365,13 +459,15 @@ impl ModelSpec {
                 LayerKind::DirectFeedbackAlignment => self.output_len().max(1),
                 _ => layer.inputs,
             };
-            if layer.inputs as u64 * layer.outputs as u64 > MAX_LAYER_WEIGHTS
-                || rows_of_feedback as u64 * layer.outputs as u64 > MAX_LAYER_WEIGHTS
+            // A convolution's weights are its filters, not an inputs x outputs matrix.
+            let [rows, cols] = layer.weight_matrix();
+            if rows as u64 * cols as u64 > MAX_LAYER_WEIGHTS
+                || (layer.conv.is_none()
+                    && rows_of_feedback as u64 * layer.outputs as u64 > MAX_LAYER_WEIGHTS)
             {
                 return bad(format!(
-                    "layer {i}: a {} x {} weight matrix is above the {MAX_LAYER_WEIGHTS} values \
-                     allowed",
-                    layer.outputs, layer.inputs
+                    "layer {i}: a {rows} x {cols} weight matrix is above the {MAX_LAYER_WEIGHTS} \
+                     values allowed"
                 ));
             }
             if let Some(conv) = &layer.conv {
@@ -387,9 +483,10 @@ impl ModelSpec {
                         layer.outputs
                     ));
                 }
-                if layer.kind != LayerKind::Dense {
+                if !matches!(layer.kind, LayerKind::Dense | LayerKind::SoftHebb { .. }) {
                     return bad(format!(
-                        "layer {i}: convolutions are trained by backpropagation (kind dense)"
+                        "layer {i}: convolutions are trained by backpropagation (kind dense) \
+                         or by SoftHebb's rule (kind soft_hebb)"
                     ));
                 }
                 let declared = (conv.in_channels, conv.height, conv.width);
@@ -405,6 +502,11 @@ impl ModelSpec {
                 let (h, w) = conv.output_size();
                 (conv.out_channels, h, w)
             });
+            if matches!(layer.kind, LayerKind::SoftHebb { .. }) && layer.conv.is_none() {
+                return bad(format!(
+                    "layer {i}: SoftHebb's rule (kind soft_hebb) learns convolutions; the layer has none"
+                ));
+            }
             if let Some(problem) = layer.kind.problem(layer.outputs) {
                 return bad(format!("layer {i}: {problem}"));
             }
@@ -471,6 +573,14 @@ impl InputSpec {
 impl LayerKind {
     /// Why a layer of this kind with `outputs` units cannot learn, if it cannot.
     fn problem(&self, outputs: usize) -> Option<String> {
+        if let LayerKind::SoftHebb { inv_tau } = *self {
+            return (!(inv_tau.is_finite() && inv_tau > 0.0)).then(|| {
+                format!(
+                    "SoftHebb's inverse temperature 1/tau = {inv_tau} must be positive and \
+                     finite (a zero temperature has none)"
+                )
+            });
+        }
         let LayerKind::Krotov { p, k, delta } = *self else {
             return None;
         };
@@ -500,6 +610,9 @@ impl Activation {
             Activation::Tanh { beta } if !(beta.is_finite() && beta > 0.0) => {
                 Some(format!("tanh beta = {beta} must be positive and finite"))
             }
+            Activation::Triangle { power } if !(power.is_finite() && power > 0.0) => Some(format!(
+                "triangle power = {power} must be positive and finite"
+            )),
             _ => None,
         }
     }
@@ -666,6 +779,8 @@ pub(crate) mod tests {
             Activation::Tanh { beta: 0.0 },
             Activation::RectifiedPower { n: f32::INFINITY },
             Activation::RectifiedPower { n: 0.0 },
+            Activation::Triangle { power: 0.0 },
+            Activation::Triangle { power: f32::NAN },
         ] {
             let mut spec = krotov_spec();
             spec.layers[1].activation = activation.clone();
@@ -695,6 +810,86 @@ pub(crate) mod tests {
         assert!(err.contains("k = 33") && err.contains("32"), "{err}");
     }
 
+    #[test]
+    fn softhebb_blocks_are_checked_and_old_convolutions_read_as_before() {
+        // SoftHebb's first CIFAR-10 block: 3 -> 96 channels, 5x5 reflected, max-pooled 4 by 2
+        // over one zero of padding, under the triangle.
+        let block = Conv2d {
+            in_channels: 3,
+            height: 32,
+            width: 32,
+            out_channels: 96,
+            kernel: 5,
+            padding: 2,
+            pool: 4,
+            padding_mode: PaddingMode::Reflect,
+            pool_stride: 2,
+            pool_padding: 1,
+            ..Default::default()
+        };
+        assert_eq!(block.output_size(), (16, 16));
+        let mut spec = krotov_spec();
+        spec.input.channels = 3;
+        spec.input.width = 32;
+        spec.input.height = 32;
+        spec.layers = vec![
+            LayerSpec {
+                kind: LayerKind::SoftHebb { inv_tau: 1.0 },
+                inputs: 3 * 32 * 32,
+                outputs: 96 * 16 * 16,
+                bias: true,
+                activation: Activation::Triangle { power: 0.7 },
+                conv: Some(block),
+            },
+            LayerSpec {
+                kind: LayerKind::Dense,
+                inputs: 96 * 16 * 16,
+                outputs: 2,
+                bias: true,
+                activation: Activation::Identity,
+                conv: None,
+            },
+        ];
+        spec.validate().unwrap();
+        let refused = |edit: fn(&mut ModelSpec), why: &str| {
+            let mut bad = spec.clone();
+            edit(&mut bad);
+            let e = bad.validate().unwrap_err().to_string();
+            assert!(e.contains(why), "{why}: {e}");
+        };
+        refused(
+            |s| s.layers[0].kind = LayerKind::SoftHebb { inv_tau: 0.0 },
+            "temperature",
+        );
+        refused(
+            |s| s.layers[1].kind = LayerKind::SoftHebb { inv_tau: 1.0 },
+            "learns convolutions",
+        );
+        refused(
+            |s| s.layers[0].conv.as_mut().unwrap().pool_padding = 3,
+            "half the pooling window",
+        );
+        refused(
+            |s| {
+                let c = s.layers[0].conv.as_mut().unwrap();
+                (c.kernel, c.padding, c.height, c.width) = (5, 4, 3, 3);
+            },
+            "reflected padding",
+        );
+        refused(
+            |s| s.layers[0].activation = Activation::Triangle { power: 0.0 },
+            "triangle power",
+        );
+        // A convolution written before these fields existed reads as zero padding and
+        // max-pooling, and is written back without them.
+        let json = r#"{"in_channels":1,"height":28,"width":28,"out_channels":10,"kernel":5,"padding":0,"pool":2}"#;
+        let old: Conv2d = serde_json::from_str(json).unwrap();
+        assert_eq!(old.padding_mode, PaddingMode::Zeros);
+        assert_eq!(old.pool_kind, PoolKind::Max);
+        assert_eq!(old.pool_step(), 2);
+        assert_eq!(serde_json::to_string(&old).unwrap(), json);
+    }
+
     /// MNIST's first convolution in the reference CNN: 1 -> 10 channels, 5x5, pooled by 2.
     pub(crate) fn conv_layer() -> LayerSpec {
         LayerSpec {
@@ -711,6 +906,7 @@ pub(crate) mod tests {
                 kernel: 5,
                 padding: 0,
                 pool: 2,
+                ..Default::default()
             }),
         }
     }
@@ -733,6 +929,7 @@ pub(crate) mod tests {
             kernel: 5,
             padding: 2,
             pool: 2,
+            ..Default::default()
         };
         assert_eq!(cifar.output_size(), (16, 16));
         assert_eq!(cifar.patch_len(), 75);
@@ -786,6 +983,7 @@ pub(crate) mod tests {
             kernel: 5,
             padding: 0,
             pool: 2,
+            ..Default::default()
         });
         (second.inputs, second.outputs) = (10 * 12 * 12, 20 * 4 * 4);
         spec.layers.push(second);

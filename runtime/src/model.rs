@@ -248,15 +248,21 @@ impl Model {
                             crate::conv::gather_patch(conv, x, oy, ox, patch);
                             self.product(layer, patch, column, &mut ws.q, &mut ws.acc);
                             add_bias(column, layer.bias.as_deref());
+                            if let Activation::Triangle { power } = layer.activation {
+                                crate::conv::triangle(column, power);
+                            }
                             for (c, &v) in column.iter().enumerate() {
                                 conv_out[c * plane + oy * cw + ox] = v;
                             }
                         }
                     }
-                    crate::conv::max_pool(conv, conv_out, y);
+                    crate::conv::pool(conv, conv_out, y);
                 }
             }
-            apply_activation(&layer.activation, y);
+            // A convolution's triangle was applied per position, before the pooling.
+            if layer.conv.is_none() || !matches!(layer.activation, Activation::Triangle { .. }) {
+                apply_activation(&layer.activation, y);
+            }
             core::mem::swap(&mut ws.a, &mut ws.b);
             width = layer.outputs;
         }
@@ -353,6 +359,7 @@ pub fn apply_activation(activation: &Activation, y: &mut [f32]) {
             }
         }
         Activation::Tanh { beta } => y.iter_mut().for_each(|v| *v = libm::tanhf(beta * *v)),
+        Activation::Triangle { power } => crate::conv::triangle(y, power),
     }
 }
 
@@ -507,6 +514,7 @@ mod tests {
             kernel: 2,
             padding: 0,
             pool: 2,
+            ..Default::default()
         };
         let spec = ModelSpec {
             name: "c".into(),

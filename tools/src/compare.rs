@@ -85,8 +85,11 @@ fn preset_for(model: ModelKind, args: &Args, epochs: usize) -> anyhow::Result<Pr
         }
     }
     p.set_batch(args.batch);
-    // Quick runs narrow the wide layers; the CNNs' heads are small already.
-    if args.quick && !model.is_cnn() {
+    // Quick runs narrow the wide layers; the CNNs' heads are small already; SoftHebb's
+    // blocks keep an eighth of their channels (12, 48, 192).
+    if args.quick && model == ModelKind::SoftHebb {
+        p.narrow_softhebb(8);
+    } else if args.quick && !model.is_cnn() {
         p.set_hidden(if model.is_krotov() { 400 } else { 256 });
     }
     Ok(p)

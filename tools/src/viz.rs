@@ -199,14 +199,13 @@ pub fn fields(
     if c != 1 && c != 3 {
         bail!("fields are drawn for gray or RGB inputs, not {c} channels");
     }
-    if layer.conv.is_some() {
-        bail!(
-            "fields are drawn for a fully connected first layer; this model starts with a \
-             convolution (its filters are in `plastic inspect`)"
-        );
-    }
+    // A convolution's fields are its filters: `kernel x kernel`, RGB ones in colour.
+    let (w, h, colour_filters) = match &layer.conv {
+        Some(conv) => (conv.kernel, conv.kernel, c == 3),
+        None => (w, h, false),
+    };
     let row_of = |mu: usize| -> Vec<f32> {
-        let n = layer.inputs;
+        let n = layer.weight_matrix()[1];
         match &ckpt.layers[0].weight {
             Weights::F32(wt) => wt[mu * n..(mu + 1) * n].to_vec(),
             Weights::Int8 { q, scale } => q[mu * n..(mu + 1) * n]
@@ -215,7 +214,7 @@ pub fn fields(
                 .collect(),
         }
     };
-    let count = count.min(layer.outputs).max(1);
+    let count = count.min(layer.rows()).max(1);
     let rows = count.div_ceil(columns);
     let cell = |d: usize| d as u32 * zoom + 2;
     let mut img = RgbImage::from_pixel(
@@ -232,9 +231,15 @@ pub fn fields(
         );
         for y in 0..h {
             for x in 0..w {
-                // RGB fields are shown by their mean over channels (planar layout).
-                let v = (0..c).map(|ch| field[ch * w * h + y * w + x]).sum::<f32>() / c as f32;
-                let colour = diverging(v / max);
+                let at = |ch: usize| field[ch * w * h + y * w + x];
+                let colour = if colour_filters {
+                    // Mid-gray for zero, each channel's sign and size as its own colour.
+                    let level = |ch: usize| (127.5 + 127.5 * at(ch) / max).clamp(0.0, 255.0) as u8;
+                    Rgb([level(0), level(1), level(2)])
+                } else {
+                    // RGB images' fields are shown by their mean over channels (planar layout).
+                    diverging((0..c).map(at).sum::<f32>() / c as f32 / max)
+                };
                 for dy in 0..zoom {
                     for dx in 0..zoom {
                         img.put_pixel(ox + x as u32 * zoom + dx, oy + y as u32 * zoom + dy, colour);

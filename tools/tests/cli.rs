@@ -278,7 +278,8 @@ fn compare_quick_trains_every_model_and_writes_the_report() {
             "mlp-ss",
             "hebbnet",
             "cnn",
-            "cnn-fa"
+            "cnn-fa",
+            "softhebb"
         ]
     );
     for m in models {
@@ -294,11 +295,32 @@ fn compare_quick_trains_every_model_and_writes_the_report() {
         assert!(out.join(format!("{name}.int8.safetensors")).is_file());
     }
     let md = std::fs::read_to_string(out.join("table.md")).unwrap();
-    assert_eq!(md.matches("\n| ").count(), 1 + 9, "{md}");
+    assert_eq!(md.matches("\n| ").count(), 1 + 10, "{md}");
     let svg = std::fs::read_to_string(out.join("accuracy.svg")).unwrap();
-    assert_eq!(svg.matches("<polyline").count(), 9);
+    assert_eq!(svg.matches("<polyline").count(), 10);
     let cost = std::fs::read_to_string(out.join("cost.svg")).unwrap();
-    assert_eq!(cost.matches("<rect x=").count(), 3 * 9, "{cost}");
+    assert_eq!(cost.matches("<rect x=").count(), 3 * 10, "{cost}");
+    // A convolution's fields are its filters: SoftHebb's first block, 5x5 (cells of 5 * 3 + 2).
+    let png = out.join("softhebb-fields.png");
+    let softhebb = out.join("softhebb.int8.safetensors");
+    let viz = plastic(&[
+        "viz",
+        "fields",
+        softhebb.to_str().unwrap(),
+        "--out",
+        png.to_str().unwrap(),
+        "--count",
+        "12",
+        "--columns",
+        "4",
+    ]);
+    assert!(
+        viz.status.success(),
+        "{}",
+        String::from_utf8_lossy(&viz.stderr)
+    );
+    let img = image::open(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (4 * 17, 3 * 17));
 }
 
 #[test]

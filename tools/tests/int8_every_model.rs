@@ -41,6 +41,9 @@ fn int8_is_within_0_3_points_of_f32_for_every_model_kind() {
             // Three epochs of each phase of a CNN + FA: after two, the network is still
             // unsure of so many digits that int8 rounding flips 0.3 % of them.
             preset.set_epochs(3);
+        } else if name == ModelKind::SoftHebb {
+            preset.narrow_softhebb(8);
+            preset.set_epochs(5);
         } else if name.is_mlp() {
             let m = preset.mlp_mut().unwrap();
             m.hidden = vec![256];

@@ -72,6 +72,7 @@ impl ConvStack {
                 kernel: cfg.kernel,
                 padding: cfg.padding,
                 pool: cfg.pool,
+                ..Default::default()
             };
             let (h, w) = geometry.output_size();
             if out == 0 || h == 0 || w == 0 || cfg.kernel == 0 || cfg.pool == 0 {

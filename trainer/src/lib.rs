@@ -26,6 +26,7 @@ pub mod progress;
 pub mod readout;
 pub mod rng;
 pub mod softhebb;
+pub mod softhebb_net;
 pub mod standardise;
 
 pub use error::{Error, Result};

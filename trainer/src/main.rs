@@ -16,8 +16,9 @@ use plastic_trainer::preset::Preset;
 #[command(name = "plastic-train", version)]
 struct Args {
     /// Model: `krotov` (Krotov-Hopfield layer + power/tanh readout), `krotov-linear`, `mlp-bp`,
-    /// `mlp-fa`, `mlp-dfa`, `mlp-ss`, `hebbnet`, `cnn` (trained by backprop) or `cnn-fa` (its
-    /// convolutions frozen under a head trained by feedback alignment).
+    /// `mlp-fa`, `mlp-dfa`, `mlp-ss`, `hebbnet`, `cnn` (trained by backprop), `cnn-fa` (its
+    /// convolutions frozen under a head trained by feedback alignment) or `softhebb`
+    /// (convolutions learned by SoftHebb's soft winner-take-all rule under a linear readout).
     #[arg(value_parser = ModelKind::value_parser())]
     model: ModelKind,
     /// Dataset to train and test on.

@@ -28,11 +28,14 @@ pub enum ModelKind {
     Cnn,
     /// `cnn-fa`: a CNN's convolutions frozen under a head trained by feedback alignment.
     CnnFa,
+    /// `softhebb`: convolutions learned by SoftHebb's soft winner-take-all rule under a
+    /// linear readout.
+    SoftHebb,
 }
 
 impl ModelKind {
     /// Every model, in the comparison's order.
-    pub const ALL: [ModelKind; 9] = [
+    pub const ALL: [ModelKind; 10] = [
         Self::Krotov,
         Self::KrotovLinear,
         Self::MlpBp,
@@ -42,6 +45,7 @@ impl ModelKind {
         Self::HebbNet,
         Self::Cnn,
         Self::CnnFa,
+        Self::SoftHebb,
     ];
 
     /// The model's name on the command line and in presets (`krotov`, `mlp-fa`, ...).
@@ -56,6 +60,7 @@ impl ModelKind {
             Self::HebbNet => "hebbnet",
             Self::Cnn => "cnn",
             Self::CnnFa => "cnn-fa",
+            Self::SoftHebb => "softhebb",
         }
     }
 
@@ -105,8 +110,8 @@ impl fmt::Display for ModelKind {
 }
 
 /// The models' names, in [`ModelKind::ALL`]'s order.
-pub const MODEL_NAMES: [&str; 9] = {
-    let mut names = [""; 9];
+pub const MODEL_NAMES: [&str; 10] = {
+    let mut names = [""; 10];
     let mut i = 0;
     while i < names.len() {
         names[i] = ModelKind::ALL[i].name();
@@ -129,6 +134,7 @@ mod tests {
                 m.is_mlp(),
                 m.is_cnn(),
                 m == ModelKind::HebbNet,
+                m == ModelKind::SoftHebb,
             ];
             assert_eq!(families.iter().filter(|&&f| f).count(), 1, "{m}");
             assert_eq!(m.is_mlp(), m.name().starts_with("mlp-"), "{m}");
@@ -148,7 +154,8 @@ mod tests {
                 "mlp-ss",
                 "hebbnet",
                 "cnn",
-                "cnn-fa"
+                "cnn-fa",
+                "softhebb"
             ]
         );
     }

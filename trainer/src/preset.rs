@@ -9,6 +9,7 @@ use crate::hebbian::HebbianRule;
 use crate::hebbnet::HebbNetConfig;
 use crate::krotov::KrotovConfig;
 use crate::readout::{Head, ReadoutConfig};
+use crate::softhebb_net::{BlockConfig, Pool};
 use crate::{Error, Result};
 
 /// A whole experiment: which model, which data, and the settings of each phase.
@@ -34,6 +35,52 @@ pub struct Preset {
     /// The convolutions and the fully connected head (CNN models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnn: Option<CnnSection>,
+    /// The Hebbian convolution blocks and the linear readout (SoftHebb models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub softhebb: Option<SoftHebbSection>,
+}
+
+/// `[softhebb]`: the blocks (`[[softhebb.blocks]]`, input first), the unsupervised pass's
+/// minibatch, and the linear readout's Adam settings (on cached features of the last block,
+/// with dropout).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct SoftHebbSection {
+    pub blocks: Vec<SoftHebbBlockSection>,
+    /// Minibatch of the unsupervised pass (one epoch, every block learning).
+    pub hebbian_batch: usize,
+    /// Fraction of the features dropped per training sample of the readout.
+    pub dropout: f64,
+    /// Readout epochs.
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr0: f64,
+    pub lr_end: f64,
+}
+
+/// `[[softhebb.blocks]]`: one block, see [`crate::softhebb_net::BlockConfig`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct SoftHebbBlockSection {
+    pub channels: usize,
+    pub kernel: usize,
+    /// Inverse temperature `1 / tau` of the soft winner-take-all.
+    pub inv_tau: f64,
+    /// Power of the triangle activation.
+    pub power: f64,
+    /// Base rate of the rule.
+    pub lr0: f64,
+    /// `max` or `avg`.
+    pub pool: String,
+    pub pool_size: usize,
+    /// Step between pooling windows (max pooling; average pooling steps by its size).
+    #[serde(default)]
+    pub pool_stride: Option<usize>,
+    /// Zeros around the input of max pooling.
+    #[serde(default)]
+    pub pool_padding: usize,
 }
 
 /// `[cnn]`: convolutions (each `relu(max_pool(conv))`, stride 1), the fully connected head's
@@ -234,9 +281,68 @@ impl Preset {
         self.cnn.as_ref().ok_or_else(|| self.missing("cnn"))
     }
 
+    /// The `[softhebb]` section.
+    pub fn softhebb(&self) -> Result<&SoftHebbSection> {
+        self.softhebb
+            .as_ref()
+            .ok_or_else(|| self.missing("softhebb"))
+    }
+
+    /// The `[softhebb]` section, to override values.
+    pub fn softhebb_mut(&mut self) -> Result<&mut SoftHebbSection> {
+        let err = self.missing("softhebb");
+        self.softhebb.as_mut().ok_or(err)
+    }
+
+    /// Divides the channels of every SoftHebb block by `factor` (at least one channel each):
+    /// the network of a quick run or a test, the cost falling about with the square.
+    pub fn narrow_softhebb(&mut self, factor: usize) {
+        if let Some(s) = &mut self.softhebb {
+            for b in &mut s.blocks {
+                b.channels = (b.channels / factor.max(1)).max(1);
+            }
+        }
+    }
+
+    /// The SoftHebb blocks as the network builds them.
+    pub fn softhebb_blocks(&self) -> Result<Vec<BlockConfig>> {
+        self.softhebb()?
+            .blocks
+            .iter()
+            .map(|b| {
+                let pool = match b.pool.as_str() {
+                    "max" => Pool::Max {
+                        size: b.pool_size,
+                        stride: b.pool_stride.unwrap_or(b.pool_size),
+                        padding: b.pool_padding,
+                    },
+                    "avg" => Pool::Avg { size: b.pool_size },
+                    other => {
+                        return Err(Error::Preset {
+                            name: self.model.clone(),
+                            reason: format!("[softhebb] pool = {other:?}: `max` or `avg`"),
+                        });
+                    }
+                };
+                Ok(BlockConfig {
+                    out_channels: b.channels,
+                    kernel: b.kernel,
+                    inv_tau: b.inv_tau as f32,
+                    power: b.power as f32,
+                    lr0: b.lr0 as f32,
+                    pool,
+                })
+            })
+            .collect()
+    }
+
     /// Sets the epochs of the model's training (of each phase of a CNN + FA; of a Krotov
-    /// model's unsupervised layer, its readout's being `readout.epochs`).
+    /// model's unsupervised layer, its readout's being `readout.epochs`; of a SoftHebb
+    /// model's readout, its unsupervised pass being one epoch).
     pub fn set_epochs(&mut self, epochs: usize) {
+        if let Some(s) = &mut self.softhebb {
+            s.epochs = epochs;
+        }
         if let Some(k) = &mut self.krotov {
             k.epochs = epochs;
         }
@@ -251,8 +357,13 @@ impl Preset {
         }
     }
 
-    /// Sets the minibatch size of every phase.
+    /// Sets the minibatch size of every supervised phase and of the unsupervised ones whose
+    /// rule sums over a minibatch (SoftHebb's unsupervised pass keeps its own: the rule's step
+    /// is normalised per minibatch, so its size sets how far the filters move in one epoch).
     pub fn set_batch(&mut self, batch: usize) {
+        if let Some(s) = &mut self.softhebb {
+            s.batch = batch;
+        }
         if let Some(k) = &mut self.krotov {
             k.batch = batch;
         }

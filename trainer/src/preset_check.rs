@@ -9,7 +9,7 @@
 use plastic_models::MAX_KROTOV_K;
 use plastic_models::limits::MAX_KROTOV_P;
 
-use crate::preset::Preset;
+use crate::preset::{Preset, SoftHebbSection};
 use crate::{Error, Result};
 
 /// One phase's epochs, minibatch and Adam schedule, as `[section]` names them.
@@ -132,8 +132,66 @@ impl Preset {
                 ));
             }
         }
+        if let Some(s) = &self.softhebb {
+            phases.push(Phase {
+                section: "softhebb",
+                epochs: s.epochs,
+                batch: s.batch,
+                schedule: Some((s.lr0, s.lr_end)),
+            });
+            softhebb_problem(s)?;
+        }
         phases.iter().try_for_each(Phase::check)
     }
+}
+
+/// Why a `[softhebb]` section cannot train, if it cannot: a zero temperature would divide by
+/// zero, a zero rate learns nothing, an even kernel has no centre to pad around.
+fn softhebb_problem(s: &SoftHebbSection) -> std::result::Result<(), String> {
+    if s.blocks.is_empty() {
+        return Err("[softhebb] needs at least one [[softhebb.blocks]]".into());
+    }
+    if s.hebbian_batch == 0 {
+        return Err("[softhebb] hebbian_batch = 0: the unsupervised pass needs a minibatch".into());
+    }
+    if !(0.0..1.0).contains(&s.dropout) {
+        return Err(format!(
+            "[softhebb] dropout = {} must lie in 0..1",
+            s.dropout
+        ));
+    }
+    for (i, b) in s.blocks.iter().enumerate() {
+        let at = format!("[softhebb] block {i}");
+        if !(b.inv_tau.is_finite() && b.inv_tau > 0.0) {
+            return Err(format!(
+                "{at}: inv_tau = {} must be positive and finite (a zero temperature has no \
+                 inverse; the paper's are 1, 0.65 and 0.25)",
+                b.inv_tau
+            ));
+        }
+        if !(b.power.is_finite() && b.power > 0.0) {
+            return Err(format!(
+                "{at}: power = {} must be positive and finite",
+                b.power
+            ));
+        }
+        if !(b.lr0.is_finite() && b.lr0 > 0.0) {
+            return Err(format!("{at}: lr0 = {} must be positive and finite", b.lr0));
+        }
+        if b.channels == 0 || b.kernel % 2 == 0 || b.pool_size == 0 {
+            return Err(format!(
+                "{at}: channels and pool_size must be positive and the kernel odd \
+                 (channels {}, kernel {}, pool_size {})",
+                b.channels, b.kernel, b.pool_size
+            ));
+        }
+        if b.pool_stride == Some(0) || 2 * b.pool_padding > b.pool_size {
+            return Err(format!(
+                "{at}: pool_stride must be positive and pool_padding at most half pool_size"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

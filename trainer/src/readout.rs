@@ -138,6 +138,7 @@ pub fn activate(y: &Tensor, activation: &Activation) -> Result<Tensor> {
             r.broadcast_div(&safe)?.powf(f64::from(n))?
         }
         Activation::Tanh { beta } => (y * f64::from(beta))?.tanh()?,
+        Activation::Triangle { power } => crate::softhebb_net::triangle(y, power)?,
     })
 }
 

@@ -10,8 +10,19 @@ use crate::Result;
 /// One SoftHebb update of `w` (`[out, n]`) from `patches` (`[P, n]`, every patch of a
 /// minibatch) at inverse temperature `inv_tau` and base rate `lr0`: returns the new weights.
 pub fn softhebb_step(w: &Tensor, patches: &Tensor, inv_tau: f32, lr0: f32) -> Result<Tensor> {
-    let u = patches.matmul(&w.t()?)?;
-    let soft = candle_nn::ops::softmax(&(&u * f64::from(inv_tau))?, D::Minus1)?;
+    softhebb_step_with_u(w, patches, &patches.matmul(&w.t()?)?, inv_tau, lr0)
+}
+
+/// [`softhebb_step`] given `u = patches W^T` (`[P, out]`), which a network has already
+/// computed for its forward pass.
+pub fn softhebb_step_with_u(
+    w: &Tensor,
+    patches: &Tensor,
+    u: &Tensor,
+    inv_tau: f32,
+    lr0: f32,
+) -> Result<Tensor> {
+    let soft = candle_nn::ops::softmax(&(u * f64::from(inv_tau))?, D::Minus1)?;
     let units = Tensor::arange(0u32, w.dim(0)? as u32, w.device())?.unsqueeze(0)?;
     let winner = units
         .broadcast_eq(&u.argmax_keepdim(1)?)?
@@ -19,7 +30,7 @@ pub fn softhebb_step(w: &Tensor, patches: &Tensor, inv_tau: f32, lr0: f32) -> Re
     // +y for the winner, -y for every other unit.
     let y = (soft * ((winner * 2.0)? - 1.0)?)?;
     let hebb = y.t()?.matmul(patches)?;
-    let decay = (&y * &u)?.sum(0)?.unsqueeze(1)?;
+    let decay = (&y * u)?.sum(0)?.unsqueeze(1)?;
     let dw = (hebb - decay.broadcast_mul(w)?)?;
     let max = dw.abs()?.max_all()?.maximum(f64::from(PREC))?;
     let norms = w.sqr()?.sum_keepdim(1)?.sqrt()?;

@@ -139,6 +139,7 @@ fn a_convolution_with_padding_and_pooling_computes_alike() {
         kernel: 5,
         padding: 2,
         pool: 2,
+        ..Default::default()
     };
     let out = conv.output_len();
     let ckpt = random_checkpoint(

@@ -195,6 +195,12 @@ impl Builder {
                 let bz = self.bin("Mul", &b, z);
                 self.un("Tanh", &bz)
             }
+            Activation::Triangle { power } => {
+                let mean = self.reduce("ReduceMean", z);
+                let centred = self.bin("Sub", z, &mean);
+                let r = self.un("Relu", &centred);
+                self.power(&r, power)
+            }
             Activation::RectifiedPower { n } => {
                 let r = self.un("Relu", z);
                 let m = self.reduce("ReduceMax", &r);
@@ -386,6 +392,25 @@ pub fn export(ckpt: &Checkpoint, mode: Int8Mode) -> anyhow::Result<Vec<u8>> {
         initializers: Vec::new(),
         count: 0,
     };
+    for (i, layer) in spec.layers.iter().enumerate() {
+        // SoftHebb's blocks: reflected padding, overlapping or average pooling, a triangle
+        // before the pooling.
+        let softhebb_block = layer.conv.is_some_and(|c| {
+            c != Conv2d {
+                padding_mode: Default::default(),
+                pool_kind: Default::default(),
+                pool_stride: 0,
+                pool_padding: 0,
+                ..c
+            } || matches!(layer.activation, Activation::Triangle { .. })
+        });
+        if softhebb_block {
+            bail!(
+                "layer {i} is a SoftHebb convolution block, which the ONNX export does not \
+                 write yet; run the model with the plastic runtime"
+            );
+        }
+    }
     let len = spec.input.len();
     let mut h = b.preprocess(INPUT, &spec.input.preprocess, spec.input.channels, len);
     for (layer, t) in spec.layers.iter().zip(&ckpt.layers) {

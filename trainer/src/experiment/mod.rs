@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use plastic_models::{
-    Checkpoint, InputSpec, LayerSpec, LayerTensors, ModelSpec, Preprocess, Weights,
+    Activation, Checkpoint, InputSpec, LayerSpec, LayerTensors, ModelSpec, PaddingMode, Preprocess,
+    Weights,
 };
 use serde_json::json;
 
@@ -21,10 +22,12 @@ use crate::{Result, features, readout};
 
 mod cnn;
 mod krotov;
+mod softhebb;
 mod supervised;
 
 pub use cnn::train_cnn;
 pub use krotov::train_krotov;
+pub use softhebb::train_softhebb;
 pub use supervised::{train_hebbnet, train_mlp};
 
 /// What a training run is asked to do beyond its preset.
@@ -141,15 +144,39 @@ pub fn forward(ckpt: &Checkpoint, x: &[f32], device: &Device) -> Result<Tensor> 
                 }
             }
             Some(c) => {
-                let image = h.reshape((h.dim(0)?, c.in_channels, c.height, c.width))?;
-                let mut y = image.conv2d(&w, c.padding, 1, 1, 1)?;
+                let batch = h.dim(0)?;
+                let image = h.reshape((batch, c.in_channels, c.height, c.width))?;
+                let mut y = match c.padding_mode {
+                    PaddingMode::Zeros => image.conv2d(&w, c.padding, 1, 1, 1)?,
+                    PaddingMode::Reflect => {
+                        let (ch, cw) = c.conv_size();
+                        crate::softhebb_net::patches_padded(&image, c.kernel, c.padding)?
+                            .matmul(&w.flatten_from(1)?.t()?)?
+                            .reshape((batch, ch, cw, c.out_channels))?
+                            .permute((0, 3, 1, 2))?
+                    }
+                };
                 if let Some(b) = &bias {
                     y = y.broadcast_add(&b.reshape((1, c.out_channels, 1, 1))?)?;
                 }
-                y.max_pool2d(c.pool)?.flatten_from(1)?
+                if let Activation::Triangle { .. } = spec.activation {
+                    // Per position, over the channels, before the pooling (see `Conv2d`).
+                    let per_position = y.permute((0, 2, 3, 1))?;
+                    y = readout::activate(&per_position, &spec.activation)?
+                        .permute((0, 3, 1, 2))?;
+                }
+                crate::softhebb_net::Pool::of(c)
+                    .apply(&y.contiguous()?)?
+                    .flatten_from(1)?
             }
         };
-        h = readout::activate(&y, &spec.activation)?;
+        let conv_triangle =
+            spec.conv.is_some() && matches!(spec.activation, Activation::Triangle { .. });
+        h = if conv_triangle {
+            y
+        } else {
+            readout::activate(&y, &spec.activation)?
+        };
     }
     Ok(h)
 }
@@ -179,7 +206,7 @@ pub fn channel_stats(data: &crate::data::Dataset) -> Preprocess {
 
 /// The models the trainer makes, as `plastic-train` and `plastic compare` name them, in the
 /// comparison's order.
-pub const MODELS: [&str; 9] = crate::model_kind::MODEL_NAMES;
+pub const MODELS: [&str; 10] = crate::model_kind::MODEL_NAMES;
 
 /// True when a test accuracy is no better than guessing among `classes` (under 1.5 times
 /// chance): a run that learned nothing, as when a readout saturates from its first epoch and
@@ -217,6 +244,7 @@ pub fn train_model(model: ModelKind, run: &TrainingRun<'_>) -> Result<Checkpoint
         }
         ModelKind::HebbNet => train_hebbnet(run),
         ModelKind::Cnn | ModelKind::CnnFa => train_cnn(run),
+        ModelKind::SoftHebb => train_softhebb(run),
     }
 }
 

@@ -1,0 +1,194 @@
+//! SoftHebb: one unsupervised epoch in which every convolution block learns by its local rule,
+//! then a linear readout trained on the last block's cached features.
+
+use std::time::Instant;
+
+use candle_core::Tensor;
+use plastic_models::{
+    Activation, Checkpoint, Conv2d, LayerKind, LayerSpec, LayerTensors, PaddingMode, PoolKind,
+    Preprocess, Weights,
+};
+use serde_json::json;
+
+use super::{EpochLog, TrainingRun};
+use crate::mlp::{Feedback, Mlp, MlpConfig, fit};
+use crate::softhebb_net::{Block, DropoutFeatures, Pool, SoftHebbNet};
+use crate::{Error, Result};
+
+/// Rows per forward pass when caching features (a block's patches of 20 CIFAR-10 images are
+/// about 18 MB: large enough for the matrix products, small enough for any cache).
+const FEATURE_ROWS: usize = 20;
+
+/// Trains the preset's SoftHebb network on `split` and returns its checkpoint: each block a
+/// convolution with its batch norm folded in (reflected padding makes the fold exact) and the
+/// triangle before the pooling, then the linear readout.
+pub fn train_softhebb(run: &TrainingRun<'_>) -> Result<Checkpoint> {
+    let TrainingRun {
+        preset,
+        kind,
+        split,
+        device,
+        options,
+    } = *run;
+    let started = Instant::now();
+    let section = preset.softhebb()?;
+    let (width, height, channels) = kind.geometry();
+    if width != height {
+        return Err(Error::Config(format!(
+            "SoftHebb's blocks take square images; {} has {width}x{height}",
+            kind.name()
+        )));
+    }
+    let pixels = |data: &crate::data::Dataset| -> Result<Tensor> {
+        let values: Vec<f32> = data.images.iter().map(|&b| f32::from(b) / 255.0).collect();
+        Ok(Tensor::from_vec(
+            values,
+            (data.len(), channels * width * height),
+            device,
+        )?)
+    };
+    let (x_train, x_test) = (pixels(&split.train)?, pixels(&split.test)?);
+    let y_train = crate::features::labels(&split.train);
+    let y_test = crate::features::labels(&split.test);
+
+    let mut net = SoftHebbNet::new(
+        channels,
+        width,
+        &preset.softhebb_blocks()?,
+        options.seed,
+        device,
+    )?;
+    let samples = split.train.len();
+    if options.progress {
+        eprintln!("softhebb: one unsupervised pass over {samples} images");
+    }
+    let mut order: Vec<u32> = (0..samples as u32).collect();
+    crate::rng::seeded(options.seed.wrapping_add(3)).shuffle(&mut order);
+    crate::mlp::for_each_minibatch(&order, section.hebbian_batch, device, |idx| {
+        net.learn(&x_train.index_select(idx, 0)?)
+    })?;
+    if !net.is_finite()? {
+        return Err(Error::Diverged(
+            "SoftHebb filters are not finite after the unsupervised pass".into(),
+        ));
+    }
+    let unsupervised_seconds = started.elapsed().as_secs_f32();
+
+    let cache_start = Instant::now();
+    let f_train = net.features_in_chunks(&x_train, FEATURE_ROWS, |_| {})?;
+    let f_test = net.features_in_chunks(&x_test, FEATURE_ROWS, |_| {})?;
+    let cache_seconds = cache_start.elapsed().as_secs_f32();
+
+    let classes = kind.classes().len();
+    let cfg = MlpConfig {
+        sizes: vec![net.feature_len(), classes],
+        // One linear layer: its gradient is the delta rule, local to the layer, so backprop
+        // and feedback alignment are the same rule here.
+        feedback: Feedback::Backprop,
+        epochs: section.epochs,
+        batch: section.batch,
+        lr0: section.lr0,
+        lr_end: section.lr_end,
+    };
+    let head = Mlp::new(
+        &cfg.sizes,
+        cfg.feedback,
+        options.seed.wrapping_add(1),
+        device,
+    )?;
+    let mut log = EpochLog::new(run, cfg.epochs, started);
+    let mut dropout = DropoutFeatures {
+        rate: section.dropout as f32,
+    };
+    fit(
+        &head,
+        &cfg,
+        &mut dropout,
+        crate::labelled::Labelled {
+            x_train: &f_train,
+            y_train: &y_train,
+            x_test: &f_test,
+            y_test: &y_test,
+        },
+        options.seed.wrapping_add(7),
+        |e| log.record(e),
+    )?;
+
+    let mut layers = Vec::new();
+    let mut tensors = Vec::new();
+    let mut side = width;
+    for block in &net.blocks {
+        let (spec, t) = export_block(block, side)?;
+        side = block.cfg.pool.output_side(side);
+        layers.push(spec);
+        tensors.push(t);
+    }
+    let (head_layers, head_tensors) = head.export()?;
+    layers.extend(head_layers);
+    tensors.extend(head_tensors);
+    Ok(log.checkpoint(
+        run,
+        (Preprocess::Scale01, layers, tensors),
+        json!({
+            "softhebb_blocks": net.blocks.len(),
+            "unsupervised_seconds": unsupervised_seconds,
+            "feature_cache_seconds": cache_seconds,
+        }),
+    ))
+}
+
+/// A block as a checkpoint layer over a `side x side` input: its running batch norm folded
+/// into the filters and a bias (`W' = W s_c`, `b = -sum W s_c m_c` per input channel `c`,
+/// exact because reflected padding copies normalised values just as it copies raw ones).
+fn export_block(block: &Block, side: usize) -> Result<(LayerSpec, LayerTensors)> {
+    let cfg = &block.cfg;
+    let (mean, scale) = block.folding()?;
+    let k2 = cfg.kernel * cfg.kernel;
+    let per_column = |v: &Tensor| -> Result<Tensor> {
+        // One value per input channel, repeated over its k x k kernel entries.
+        Ok(v.unsqueeze(1)?
+            .repeat((1, k2))?
+            .flatten_all()?
+            .unsqueeze(0)?)
+    };
+    let scale_row = per_column(&scale)?;
+    let folded = block.weights.broadcast_mul(&scale_row)?;
+    let bias = folded.broadcast_mul(&per_column(&mean)?)?.sum(1)?.neg()?;
+    let (pool, pool_kind, pool_stride, pool_padding) = match cfg.pool {
+        Pool::Max {
+            size,
+            stride,
+            padding,
+        } => (size, PoolKind::Max, stride, padding),
+        Pool::Avg { size } => (size, PoolKind::Avg, 0, 0),
+    };
+    let conv = Conv2d {
+        in_channels: block.in_channels,
+        height: side,
+        width: side,
+        out_channels: cfg.out_channels,
+        kernel: cfg.kernel,
+        padding: cfg.kernel / 2,
+        pool,
+        padding_mode: PaddingMode::Reflect,
+        pool_kind,
+        pool_stride,
+        pool_padding,
+    };
+    let spec = LayerSpec {
+        kind: LayerKind::SoftHebb {
+            inv_tau: cfg.inv_tau,
+        },
+        inputs: conv.input_len(),
+        outputs: conv.output_len(),
+        bias: true,
+        activation: Activation::Triangle { power: cfg.power },
+        conv: Some(conv),
+    };
+    let tensors = LayerTensors {
+        weight: Weights::F32(folded.flatten_all()?.to_vec1()?),
+        bias: Some(bias.to_vec1()?),
+        feedback: None,
+    };
+    Ok((spec, tensors))
+}
