@@ -145,7 +145,37 @@ fn seeds() -> Vec<Vec<u8>> {
         train: serde_json::Value::Null,
         metrics: json!({}),
     };
-    [krotov_int8, krotov_f32, mlp, cnn]
+    // SoftHebb's block: reflected padding, overlapping padded max-pooling, the triangle.
+    let softhebb = Checkpoint {
+        spec: spec(json!({
+            "name": "softhebb",
+            "input": {"width": 6, "height": 6, "channels": 1, "preprocess": {"kind": "scale01"}},
+            "layers": [
+                {"kind": {"kind": "soft_hebb", "inv_tau": 0.65}, "inputs": 36, "outputs": 27,
+                 "bias": true, "activation": {"kind": "triangle", "power": 1.4},
+                 "conv": {"in_channels": 1, "height": 6, "width": 6, "out_channels": 3,
+                          "kernel": 3, "padding": 1, "pool": 4, "padding_mode": "reflect",
+                          "pool_stride": 2, "pool_padding": 1}},
+                {"kind": {"kind": "dense"}, "inputs": 27, "outputs": 2, "bias": true,
+                 "activation": {"kind": "identity"}}],
+            "classes": ["x", "y"]
+        })),
+        layers: vec![
+            LayerTensors {
+                weight: Weights::F32(values(&mut rng, 27, 0.5)),
+                bias: Some(values(&mut rng, 3, 0.1)),
+                feedback: None,
+            },
+            LayerTensors {
+                weight: int8(&mut rng, 2, 27),
+                bias: Some(values(&mut rng, 2, 0.1)),
+                feedback: None,
+            },
+        ],
+        train: serde_json::Value::Null,
+        metrics: json!({}),
+    };
+    [krotov_int8, krotov_f32, mlp, cnn, softhebb]
         .iter()
         .map(|c| c.to_bytes().unwrap())
         .collect()

@@ -11,7 +11,7 @@
 //! `[in * k * k, out]`): the rule needs the patches anyway, and one matrix product is the
 //! fastest path candle has on a CPU and on a GPU alike.
 
-use candle_core::{D, DType, Device, IndexOp, Tensor};
+use candle_core::{D, DType, Device, Tensor};
 
 use plastic_models::{Conv2d, PoolKind};
 
@@ -391,11 +391,6 @@ impl SoftHebbNet {
             }
         }
         Ok(true)
-    }
-
-    /// The first block's filter `i` as `[C, k, k]` values, for drawing.
-    pub fn first_filter(&self, i: usize) -> Result<Vec<f32>> {
-        Ok(self.blocks[0].weights.i(i)?.to_vec1()?)
     }
 }
 
