@@ -55,10 +55,15 @@ fn softhebb_trains_and_the_runtime_runs_it_as_the_trainer_does() {
     // The runtime's forward pass equals the trainer's on the folded checkpoint...
     let model = Model::from_checkpoint(&ckpt).unwrap();
     let mut ws = model.workspace();
-    let x: Vec<f32> = split.test.images[..5 * 784]
-        .iter()
-        .map(|&b| f32::from(b) / 255.0)
-        .collect();
+    // The first block's batch norm is the checkpoint's input standardisation.
+    assert!(matches!(
+        ckpt.spec.input.preprocess,
+        plastic_models::Preprocess::MeanStd { .. }
+    ));
+    let mut x = vec![0.0; 5 * 784];
+    for (image, out) in split.test.images.chunks_exact(784).zip(x.chunks_exact_mut(784)) {
+        plastic_runtime::preprocess::normalize(image, &ckpt.spec.input.preprocess, out).unwrap();
+    }
     let theirs = forward(&ckpt, &x, &Device::Cpu)
         .unwrap()
         .to_vec2::<f32>()
