@@ -30,6 +30,7 @@ runs=(
   "hebbnet|hebbnet --epochs 2"
   "cnn|cnn --epochs 2"
   "cnn-fa|cnn-fa --epochs 2"
+  "softhebb|softhebb --epochs 5"
 )
 for entry in "${runs[@]}"; do
   name=${entry%%|*}
