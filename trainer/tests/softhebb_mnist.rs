@@ -61,7 +61,12 @@ fn softhebb_trains_and_the_runtime_runs_it_as_the_trainer_does() {
         plastic_models::Preprocess::MeanStd { .. }
     ));
     let mut x = vec![0.0; 5 * 784];
-    for (image, out) in split.test.images.chunks_exact(784).zip(x.chunks_exact_mut(784)) {
+    for (image, out) in split
+        .test
+        .images
+        .chunks_exact(784)
+        .zip(x.chunks_exact_mut(784))
+    {
         plastic_runtime::preprocess::normalize(image, &ckpt.spec.input.preprocess, out).unwrap();
     }
     let theirs = forward(&ckpt, &x, &Device::Cpu)

@@ -19,9 +19,10 @@ use crate::{Error, Result};
 /// about 18 MB: large enough for the matrix products, small enough for any cache).
 const FEATURE_ROWS: usize = 20;
 
-/// Trains the preset's SoftHebb network on `split` and returns its checkpoint: each block a
-/// convolution with its batch norm folded in (reflected padding makes the fold exact) and the
-/// triangle before the pooling, then the linear readout.
+/// Trains the preset's SoftHebb network on `split` and returns its checkpoint: the first
+/// block's batch norm as the input's standardisation, each block a convolution (later batch
+/// norms folded in: reflected padding makes the fold exact) with the triangle before the
+/// pooling, then the linear readout.
 pub fn train_softhebb(run: &TrainingRun<'_>) -> Result<Checkpoint> {
     let TrainingRun {
         preset,
