@@ -224,6 +224,11 @@ def validate(spec, tensors):
         if layer["inputs"] != width:
             raise bad(f"layer {i} takes {layer['inputs']} inputs but receives {width}")
         act = layer["activation"]["kind"]
+        if act == "triangle":
+            raise bad(
+                f"layer {i}: SoftHebb's triangle activation, which this reader does not run "
+                "yet; use the plastic runtime"
+            )
         if act not in ("identity", "relu", "rectified_power", "tanh"):
             raise bad(f"layer {i}: unknown activation {act!r}")
         conv = layer.get("conv")

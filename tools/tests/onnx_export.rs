@@ -192,3 +192,75 @@ fn export_refuses_what_is_not_a_checkpoint() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid plastic checkpoint"));
     assert!(!out_path.exists(), "no file written for a bad checkpoint");
 }
+
+/// A one-block SoftHebb checkpoint (reflected padding, overlapping max-pooling, the triangle)
+/// under a linear readout, written to `path`.
+fn write_softhebb(path: &Path) {
+    use plastic_models::{Checkpoint, LayerTensors, ModelSpec, Weights};
+    let spec: ModelSpec = serde_json::from_value(serde_json::json!({
+        "name": "softhebb",
+        "input": {"width": 6, "height": 6, "channels": 1, "preprocess": {"kind": "scale01"}},
+        "layers": [
+            {"kind": {"kind": "soft_hebb", "inv_tau": 1.0}, "inputs": 36, "outputs": 27,
+             "bias": true, "activation": {"kind": "triangle", "power": 0.7},
+             "conv": {"in_channels": 1, "height": 6, "width": 6, "out_channels": 3,
+                      "kernel": 3, "padding": 1, "pool": 4, "padding_mode": "reflect",
+                      "pool_stride": 2, "pool_padding": 1}},
+            {"kind": {"kind": "dense"}, "inputs": 27, "outputs": 2, "bias": true,
+             "activation": {"kind": "identity"}}],
+        "classes": ["a", "b"]
+    }))
+    .unwrap();
+    let tensors = |rows: usize, cols: usize| LayerTensors {
+        weight: Weights::F32(
+            (0..rows * cols)
+                .map(|i| (i % 7) as f32 * 0.1 - 0.3)
+                .collect(),
+        ),
+        bias: Some(vec![0.05; rows]),
+        feedback: None,
+    };
+    let ckpt = Checkpoint {
+        spec,
+        layers: vec![tensors(3, 9), tensors(2, 27)],
+        train: serde_json::Value::Null,
+        metrics: serde_json::json!({}),
+    };
+    std::fs::write(path, ckpt.to_bytes().unwrap()).unwrap();
+}
+
+#[test]
+fn softhebb_blocks_are_refused_by_name_by_the_export_and_the_python_reader() {
+    let model = temp(ONNX_EXPORT_TAG, "softhebb.safetensors");
+    write_softhebb(&model);
+    let out_path = temp(ONNX_EXPORT_TAG, "softhebb.onnx");
+    let out = plastic(&[
+        "export",
+        model.to_str().unwrap(),
+        "--out",
+        out_path.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SoftHebb convolution block"), "{err}");
+    assert!(
+        !out_path.exists(),
+        "no file written for a model it cannot export"
+    );
+    if !python_ready() {
+        return;
+    }
+    let read = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, plastic_io\n\
+             try:\n    plastic_io.load(sys.argv[1])\n\
+             except plastic_io.CheckpointError as e:\n    print(e)\n",
+            model.to_str().unwrap(),
+        ])
+        .env("PYTHONPATH", format!("{ROOT}/python"))
+        .output()
+        .expect("python3 runs");
+    let said = String::from_utf8_lossy(&read.stdout);
+    assert!(said.contains("SoftHebb"), "{said}");
+}

@@ -518,6 +518,8 @@ mod tests {
             } else if model == ModelKind::HebbNet {
                 let cfg = p.hebbnet_config(784, 10).unwrap();
                 assert!(cfg.epochs > 0 && cfg.winners > 0, "{name}");
+            } else if model == ModelKind::SoftHebb {
+                assert_eq!(p.softhebb_blocks().unwrap().len(), 3, "{name}");
             } else {
                 assert!(p.mlp().unwrap().epochs > 0, "{name}");
             }
@@ -530,6 +532,38 @@ mod tests {
         let k = p.krotov().unwrap();
         assert_eq!((k.hidden, k.p, k.k), (2000, 3.0, 7));
         assert_eq!((k.delta, p.readout().unwrap().n), (0.4, 4.5));
+    }
+
+    #[test]
+    fn softhebb_presets_hold_the_published_network() {
+        let p = Preset::load("softhebb-cifar10").unwrap();
+        let blocks = p.softhebb_blocks().unwrap();
+        let settings: Vec<_> = blocks
+            .iter()
+            .map(|b| (b.out_channels, b.kernel, b.inv_tau, b.power, b.lr0))
+            .collect();
+        assert_eq!(
+            settings,
+            [
+                (96, 5, 1.0, 0.7, 0.08),
+                (384, 3, 0.65, 1.4, 0.005),
+                (1536, 3, 0.25, 1.0, 0.01)
+            ]
+        );
+        let max = Pool::Max {
+            size: 4,
+            stride: 2,
+            padding: 1,
+        };
+        assert_eq!(blocks[0].pool, max);
+        assert_eq!(blocks[2].pool, Pool::Avg { size: 2 });
+        assert_eq!(p.softhebb().unwrap().hebbian_batch, 10);
+        // A zero temperature is refused before training, naming the key.
+        let text = plastic_models::presets::preset("softhebb-mnist")
+            .unwrap()
+            .replace("inv_tau = 0.65", "inv_tau = 0.0");
+        let e = Preset::parse("cold", &text).unwrap_err().to_string();
+        assert!(e.contains("inv_tau = 0"), "{e}");
     }
 
     #[test]
