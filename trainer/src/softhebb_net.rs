@@ -67,6 +67,31 @@ impl Pool {
         }
     }
 
+    /// `conv` with its pooling fields (`pool`, `pool_kind`, `pool_stride`, `pool_padding`)
+    /// declaring this pooling: the inverse of [`Pool::of`].
+    pub fn declared_in(self, conv: Conv2d) -> Conv2d {
+        match self {
+            Pool::Max {
+                size,
+                stride,
+                padding,
+            } => Conv2d {
+                pool: size,
+                pool_kind: PoolKind::Max,
+                pool_stride: stride,
+                pool_padding: padding,
+                ..conv
+            },
+            Pool::Avg { size } => Conv2d {
+                pool: size,
+                pool_kind: PoolKind::Avg,
+                pool_stride: 0,
+                pool_padding: 0,
+                ..conv
+            },
+        }
+    }
+
     /// Pools `x` (`[B, C, H, W]`).
     pub fn apply(self, x: &Tensor) -> Result<Tensor> {
         Ok(match self {
@@ -167,11 +192,28 @@ impl Block {
         self.standardise(x, &mean, &var)
     }
 
-    /// The running batch norm as `(mean, 1 / sqrt(var + eps))` per input channel: what a
-    /// checkpoint folds into the filters.
+    /// The running batch norm as `(mean, 1 / sqrt(var + eps))` per input channel.
     pub fn folding(&self) -> Result<(Tensor, Tensor)> {
         let scale = (&self.stats.var + BN_EPS)?.sqrt()?.recip()?;
         Ok((self.stats.mean.clone(), scale))
+    }
+
+    /// The filters (`[out, in * k * k]`) and bias (`[out]`) with the running batch norm folded
+    /// in: `W' = W s_c`, `b = -sum W' m_c` over each input channel `c`'s kernel entries. Exact
+    /// with reflected padding, which copies normalised values just as it copies raw ones.
+    pub fn folded_filters(&self) -> Result<(Tensor, Tensor)> {
+        let (mean, scale) = self.folding()?;
+        let k2 = self.cfg.kernel * self.cfg.kernel;
+        // One value per input channel, repeated over its k x k kernel entries.
+        let per_column = |v: &Tensor| -> Result<Tensor> {
+            Ok(v.unsqueeze(1)?
+                .repeat((1, k2))?
+                .flatten_all()?
+                .unsqueeze(0)?)
+        };
+        let folded = self.weights.broadcast_mul(&per_column(&scale)?)?;
+        let bias = folded.broadcast_mul(&per_column(&mean)?)?.sum(1)?.neg()?;
+        Ok((folded, bias))
     }
 
     /// `(x - mean) / sqrt(var + eps)` per channel of `x` (`[B, C, H, W]`).
@@ -209,11 +251,10 @@ impl Block {
         let normalised = self.normalise_learning(x)?;
         let patches = patches(&normalised, self.cfg.kernel)?;
         let u = patches.matmul(&self.weights.t()?)?;
-        if !filters_learn {
-            return self.activate(&u, batch, height, width);
+        if filters_learn {
+            self.weights =
+                softhebb_step_with_u(&self.weights, &patches, &u, self.cfg.inv_tau, self.cfg.lr0)?;
         }
-        self.weights =
-            softhebb_step_with_u(&self.weights, &patches, &u, self.cfg.inv_tau, self.cfg.lr0)?;
         self.activate(&u, batch, height, width)
     }
 }
@@ -366,18 +407,12 @@ impl SoftHebbNet {
     }
 
     /// Features of every row of `x`, `rows` at a time, into one `[N, feature_len]` tensor.
-    pub fn features_in_chunks(
-        &self,
-        x: &Tensor,
-        rows: usize,
-        mut done: impl FnMut(usize),
-    ) -> Result<Tensor> {
+    pub fn features_in_chunks(&self, x: &Tensor, rows: usize) -> Result<Tensor> {
         let total = x.dim(0)?;
         let mut parts = Vec::new();
         for start in (0..total).step_by(rows.max(1)) {
             let len = rows.min(total - start);
             parts.push(self.features(&x.narrow(0, start, len)?)?);
-            done(start + len);
         }
         Ok(Tensor::cat(&parts, 0)?)
     }
@@ -519,26 +554,7 @@ mod tests {
             .unwrap()
             .matmul(&block.weights.t().unwrap())
             .unwrap();
-        let (mean, scale) = block.folding().unwrap();
-        let column = |v: &Tensor| {
-            v.unsqueeze(1)
-                .unwrap()
-                .repeat((1, 9))
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-        };
-        let folded = block
-            .weights
-            .broadcast_mul(&column(&scale).unsqueeze(0).unwrap())
-            .unwrap();
-        let bias = folded
-            .broadcast_mul(&column(&mean).unsqueeze(0).unwrap())
-            .unwrap()
-            .sum(1)
-            .unwrap()
-            .neg()
-            .unwrap();
+        let (folded, bias) = block.folded_filters().unwrap();
         let direct = patches(&x, 3)
             .unwrap()
             .matmul(&folded.t().unwrap())

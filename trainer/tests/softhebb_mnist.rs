@@ -5,6 +5,7 @@
 mod common;
 
 use candle_core::{Device, Tensor};
+use plastic_models::Preprocess;
 use plastic_runtime::Model;
 use plastic_trainer::data::{Dataset, DatasetKind};
 use plastic_trainer::experiment::{RunOptions, TrainingRun, forward, train_softhebb};
@@ -30,7 +31,7 @@ fn narrow_preset(epochs: usize) -> Preset {
 }
 
 fn pixels(data: &Dataset) -> Tensor {
-    let values: Vec<f32> = data.images.iter().map(|&b| f32::from(b) / 255.0).collect();
+    let values = plastic_trainer::features::inputs(data, &Preprocess::Scale01).unwrap();
     Tensor::from_vec(values, (data.len(), 784), &Device::Cpu).unwrap()
 }
 
@@ -58,7 +59,7 @@ fn softhebb_trains_and_the_runtime_runs_it_as_the_trainer_does() {
     // The first block's batch norm is the checkpoint's input standardisation.
     assert!(matches!(
         ckpt.spec.input.preprocess,
-        plastic_models::Preprocess::MeanStd { .. }
+        Preprocess::MeanStd { .. }
     ));
     let mut x = vec![0.0; 5 * 784];
     for (image, out) in split
@@ -113,8 +114,8 @@ fn readout_accuracy(learn: bool, train: &Dataset, test: &Dataset) -> f32 {
             net.observe(&batch).unwrap();
         }
     }
-    let f_train = net.features_in_chunks(&x_train, 50, |_| {}).unwrap();
-    let f_test = net.features_in_chunks(&pixels(test), 50, |_| {}).unwrap();
+    let f_train = net.features_in_chunks(&x_train, 50).unwrap();
+    let f_test = net.features_in_chunks(&pixels(test), 50).unwrap();
     let section = preset.softhebb().unwrap();
     let cfg = MlpConfig {
         sizes: vec![net.feature_len(), 10],
@@ -125,7 +126,7 @@ fn readout_accuracy(learn: bool, train: &Dataset, test: &Dataset) -> f32 {
         lr_end: section.lr_end,
     };
     let head = Mlp::new(&cfg.sizes, cfg.feedback, 1, &Device::Cpu).unwrap();
-    let labels = |d: &Dataset| d.labels.iter().map(|&l| u32::from(l)).collect::<Vec<_>>();
+    let labels = plastic_trainer::features::labels;
     let (y_train, y_test) = (labels(train), labels(test));
     let mut last = 0.0;
     fit(

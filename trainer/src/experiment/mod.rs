@@ -135,13 +135,14 @@ pub fn forward(ckpt: &Checkpoint, x: &[f32], device: &Device) -> Result<Tensor> 
             Some(b) => Some(Tensor::from_slice(b, spec.rows(), device)?),
             None => None,
         };
-        let y = match &spec.conv {
+        h = match &spec.conv {
             None => {
                 let y = h.matmul(&w.t()?)?;
-                match &bias {
+                let y = match &bias {
                     Some(b) => y.broadcast_add(b)?,
                     None => y,
-                }
+                };
+                readout::activate(&y, &spec.activation)?
             }
             Some(c) => {
                 let batch = h.dim(0)?;
@@ -159,23 +160,18 @@ pub fn forward(ckpt: &Checkpoint, x: &[f32], device: &Device) -> Result<Tensor> 
                 if let Some(b) = &bias {
                     y = y.broadcast_add(&b.reshape((1, c.out_channels, 1, 1))?)?;
                 }
+                let pool = crate::softhebb_net::Pool::of(c);
                 if let Activation::Triangle { .. } = spec.activation {
                     // Per position, over the channels, before the pooling (see `Conv2d`).
                     let per_position = y.permute((0, 2, 3, 1))?;
-                    y = readout::activate(&per_position, &spec.activation)?
+                    let activated = readout::activate(&per_position, &spec.activation)?
                         .permute((0, 3, 1, 2))?;
+                    pool.apply(&activated.contiguous()?)?.flatten_from(1)?
+                } else {
+                    let pooled = pool.apply(&y.contiguous()?)?.flatten_from(1)?;
+                    readout::activate(&pooled, &spec.activation)?
                 }
-                crate::softhebb_net::Pool::of(c)
-                    .apply(&y.contiguous()?)?
-                    .flatten_from(1)?
             }
-        };
-        let conv_triangle =
-            spec.conv.is_some() && matches!(spec.activation, Activation::Triangle { .. });
-        h = if conv_triangle {
-            y
-        } else {
-            readout::activate(&y, &spec.activation)?
         };
     }
     Ok(h)

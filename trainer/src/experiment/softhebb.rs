@@ -3,16 +3,16 @@
 
 use std::time::Instant;
 
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 use plastic_models::{
-    Activation, Checkpoint, Conv2d, LayerKind, LayerSpec, LayerTensors, PaddingMode, PoolKind,
-    Preprocess, Weights,
+    Activation, Checkpoint, Conv2d, LayerKind, LayerSpec, LayerTensors, PaddingMode, Preprocess,
+    Weights,
 };
 use serde_json::json;
 
 use super::{EpochLog, TrainingRun};
 use crate::mlp::{Feedback, Mlp, MlpConfig, fit};
-use crate::softhebb_net::{Block, DropoutFeatures, Pool, SoftHebbNet};
+use crate::softhebb_net::{Block, DropoutFeatures, SoftHebbNet};
 use crate::{Error, Result};
 
 /// Rows per forward pass when caching features (a block's patches of 20 CIFAR-10 images are
@@ -40,11 +40,12 @@ pub fn train_softhebb(run: &TrainingRun<'_>) -> Result<Checkpoint> {
             kind.name()
         )));
     }
+    // Pixels on 0..1: the first block's batch norm standardises them.
     let pixels = |data: &crate::data::Dataset| -> Result<Tensor> {
-        let values: Vec<f32> = data.images.iter().map(|&b| f32::from(b) / 255.0).collect();
+        let values = crate::features::inputs(data, &Preprocess::Scale01)?;
         Ok(Tensor::from_vec(
             values,
-            (data.len(), channels * width * height),
+            (data.len(), data.sample_len()),
             device,
         )?)
     };
@@ -83,8 +84,8 @@ pub fn train_softhebb(run: &TrainingRun<'_>) -> Result<Checkpoint> {
     }
 
     let cache_start = Instant::now();
-    let f_train = net.features_in_chunks(&x_train, FEATURE_ROWS, |_| {})?;
-    let f_test = net.features_in_chunks(&x_test, FEATURE_ROWS, |_| {})?;
+    let f_train = net.features_in_chunks(&x_train, FEATURE_ROWS)?;
+    let f_test = net.features_in_chunks(&x_test, FEATURE_ROWS)?;
     let cache_seconds = cache_start.elapsed().as_secs_f32();
 
     let classes = kind.classes().len();
@@ -155,50 +156,26 @@ pub fn train_softhebb(run: &TrainingRun<'_>) -> Result<Checkpoint> {
 }
 
 /// A block as a checkpoint layer over a `side x side` input: with `fold`, its running batch
-/// norm folded into the filters and a bias (`W' = W s_c`, `b = -sum W s_c m_c` per input
-/// channel `c`, exact because reflected padding copies normalised values just as it copies raw
-/// ones); without, the filters as they are and a zero bias (the input comes normalised).
+/// norm folded into the filters and bias ([`Block::folded_filters`]); without, the filters as
+/// they are and a zero bias (the input comes standardised).
 fn export_block(block: &Block, side: usize, fold: bool) -> Result<(LayerSpec, LayerTensors)> {
     let cfg = &block.cfg;
-    let (mean, scale) = if fold {
-        block.folding()?
+    let (filters, bias) = if fold {
+        block.folded_filters()?
     } else {
-        let device = block.weights.device();
-        let ones = Tensor::ones(block.in_channels, candle_core::DType::F32, device)?;
-        (ones.zeros_like()?, ones)
+        let zeros = Tensor::zeros(cfg.out_channels, DType::F32, block.weights.device())?;
+        (block.weights.clone(), zeros)
     };
-    let k2 = cfg.kernel * cfg.kernel;
-    let per_column = |v: &Tensor| -> Result<Tensor> {
-        // One value per input channel, repeated over its k x k kernel entries.
-        Ok(v.unsqueeze(1)?
-            .repeat((1, k2))?
-            .flatten_all()?
-            .unsqueeze(0)?)
-    };
-    let scale_row = per_column(&scale)?;
-    let folded = block.weights.broadcast_mul(&scale_row)?;
-    let bias = folded.broadcast_mul(&per_column(&mean)?)?.sum(1)?.neg()?;
-    let (pool, pool_kind, pool_stride, pool_padding) = match cfg.pool {
-        Pool::Max {
-            size,
-            stride,
-            padding,
-        } => (size, PoolKind::Max, stride, padding),
-        Pool::Avg { size } => (size, PoolKind::Avg, 0, 0),
-    };
-    let conv = Conv2d {
+    let conv = cfg.pool.declared_in(Conv2d {
         in_channels: block.in_channels,
         height: side,
         width: side,
         out_channels: cfg.out_channels,
         kernel: cfg.kernel,
         padding: cfg.kernel / 2,
-        pool,
         padding_mode: PaddingMode::Reflect,
-        pool_kind,
-        pool_stride,
-        pool_padding,
-    };
+        ..Default::default()
+    });
     let spec = LayerSpec {
         kind: LayerKind::SoftHebb {
             inv_tau: cfg.inv_tau,
@@ -210,7 +187,7 @@ fn export_block(block: &Block, side: usize, fold: bool) -> Result<(LayerSpec, La
         conv: Some(conv),
     };
     let tensors = LayerTensors {
-        weight: Weights::F32(folded.flatten_all()?.to_vec1()?),
+        weight: Weights::F32(filters.flatten_all()?.to_vec1()?),
         bias: Some(bias.to_vec1()?),
         feedback: None,
     };
