@@ -16,7 +16,7 @@ use crate::adapt::{AdaptMode, parse_adapt, parse_rate};
 use crate::baseline::BaselineSpec;
 use crate::camera::{self, CameraSpec, OpenOptions, parse_camera};
 use crate::device::{
-    self, AdaptOptions, DEFAULT_ALIGN_HORIZON, DEFAULT_EPS_SETTLE, DEFAULT_ETA, DEFAULT_LABEL_EPS,
+    self, AdaptOptions, DEFAULT_ALIGN_HORIZON, DEFAULT_EPS_SETTLE, DEFAULT_LABEL_EPS,
     DisplayOptions, PersistOptions, RunOptions, Summary,
 };
 use crate::error::Error;
@@ -85,9 +85,11 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_EPS_SETTLE)]
     pub eps_settle: u64,
 
-    /// Learning rate of the readout's delta rule, per label.
-    #[arg(long, value_name = "RATE", default_value_t = DEFAULT_ETA, value_parser = parse_rate)]
-    pub eta: f32,
+    /// Learning rate of the readout's delta rule, per label; defaults to 0.01 for a Krotov
+    /// model and to 5 (the share of a frame's error one normalised step removes, before the
+    /// class balance) for any other model's readout.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub eta: Option<f32>,
 
     /// Learning rate of the Krotov layer's supervised step on a labelled frame: the unit that
     /// matches the frame best among those the readout reads as its label moves toward it
@@ -389,7 +391,7 @@ pub fn run_until(
             mode: args.adapt,
             eps: args.eps.unwrap_or_else(|| device::default_eps(args.adapt)),
             eps_settle: args.eps_settle,
-            eta: args.eta,
+            eta: args.eta.unwrap_or_else(|| pipeline.engine().default_eta()),
             label_eps: args.label_eps,
             recruit: !args.no_recruit,
             align_horizon: args.align_horizon,
@@ -439,7 +441,7 @@ mod tests {
         assert!(args.samples.is_none() && args.state.is_none());
         assert!(args.model.is_none() && args.frames.is_none() && args.display.is_none());
         assert_eq!(args.adapt, AdaptMode::Off);
-        assert_eq!((args.eps, args.eta, args.persist_every), (None, 0.01, 500));
+        assert_eq!((args.eps, args.eta, args.persist_every), (None, None, 500));
         assert_eq!(device::default_eps(args.adapt), 0.005);
         assert_eq!(device::default_eps(AdaptMode::Labels(0.05)), 0.01);
         assert_eq!((args.eps_settle, args.label_eps), (2000, 0.05));

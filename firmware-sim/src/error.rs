@@ -140,8 +140,10 @@ impl Error {
             }
             Error::UnsupportedInput { .. } => "use a model trained on gray or RGB images",
             Error::NotAdaptive { .. } => {
-                "run it with --adapt off, or learn on the device with a Krotov checkpoint (a \
-                 Krotov layer and one readout, as `plastic-train krotov` writes)"
+                "run it with --adapt off; a model of two or more layers ending in a dense readout \
+                 learns from labels (--adapt labels:RATE), and a Krotov checkpoint (a Krotov \
+                 layer and one readout, as `plastic-train krotov` writes) learns without them \
+                 too"
             }
             Error::MemoryBudget { .. } => {
                 "raise --mem-budget, capture smaller frames, or run a smaller model (a Krotov \

@@ -1,5 +1,6 @@
 //! Where the model comes from: a checkpoint file, or the one built into the binary; and what
-//! runs it: a frozen [`Model`] or an [`AdaptiveModel`] that can learn.
+//! runs it: a frozen [`Model`], an [`AdaptiveModel`] that can learn, or an [`AdaptiveReadout`]
+//! whose readout learns from labels.
 //!
 //! Why a built-in model: a device boots without a file system full of checkpoints, and a bare
 //! `plastic-sim` should demonstrate something. Both paths go through the same validating reader,
@@ -8,10 +9,11 @@
 use std::path::Path;
 
 use plastic_models::Checkpoint;
+use plastic_models::Error::InvalidSpec;
 use plastic_models::limits::MAX_CHECKPOINT_BYTES;
 use plastic_runtime::input_file::read_regular_file;
 use plastic_runtime::plastic::{Guards, MasterPrecision};
-use plastic_runtime::{AdaptiveModel, Model};
+use plastic_runtime::{AdaptiveModel, AdaptiveReadout, Model};
 
 use crate::adapt::AdaptMode;
 use crate::error::Error;
@@ -54,12 +56,21 @@ pub fn load_model(path: Option<&Path>) -> Result<Model, Error> {
 /// What runs a checkpoint in `mode`. A Krotov layer with one readout always runs as an
 /// [`AdaptiveModel`] (Q16 master: the int8 weights plus a residual plane; default guards), in
 /// `off` mode too, so frozen and adapting devices answer identically until the first learning
-/// step. Any other model runs frozen, and asking it to adapt is an error.
+/// step. Any other model runs frozen, or, with labels, as an [`AdaptiveReadout`] (its layers as
+/// shipped, its readout learning from the labels); without labels it has nothing to learn,
+/// and `unsupervised` is an error that says so.
 pub fn engine_for(ckpt: &Checkpoint, mode: AdaptMode) -> Result<Engine, plastic_runtime::Error> {
     match AdaptiveModel::from_checkpoint(ckpt, MasterPrecision::Q16, Guards::default()) {
         Ok(model) => Ok(model.into()),
         Err(_) if !mode.learns() => Ok(Model::from_checkpoint(ckpt)?.into()),
-        Err(e) => Err(e),
+        Err(_) if mode == AdaptMode::Unsupervised => {
+            Err(plastic_runtime::Error::Checkpoint(InvalidSpec(
+                "only a Krotov layer learns without labels; this model's readout learns from \
+                 labels (--adapt labels:RATE)"
+                    .into(),
+            )))
+        }
+        Err(_) => Ok(AdaptiveReadout::from_checkpoint(ckpt)?.into()),
     }
 }
 

@@ -23,7 +23,7 @@ use plastic_models::ModelSpec;
 use plastic_runtime::adaptive::LabelRates;
 use plastic_runtime::plastic::StepOutcome;
 use plastic_runtime::preprocess::{self, Framing, PixelFormat};
-use plastic_runtime::{AdaptiveModel, Model, Precision, Prediction, Workspace};
+use plastic_runtime::{AdaptiveModel, AdaptiveReadout, Model, Precision, Prediction, Workspace};
 
 use crate::camera::Frame;
 use crate::error::Error;
@@ -44,6 +44,9 @@ pub enum Engine {
     /// A Krotov layer and readout that can learn from frames and labels (boxed, so the enum
     /// stays small).
     Adaptive(Box<AdaptiveModel>),
+    /// Any other model of two or more layers: its front end as shipped, its readout learning
+    /// from labels (boxed, so the enum stays small).
+    Readout(Box<AdaptiveReadout>),
 }
 
 impl From<Model> for Engine {
@@ -61,12 +64,19 @@ impl From<AdaptiveModel> for Engine {
     }
 }
 
+impl From<AdaptiveReadout> for Engine {
+    fn from(model: AdaptiveReadout) -> Self {
+        Engine::Readout(Box::new(model))
+    }
+}
+
 impl Engine {
     /// The model's spec.
     pub fn spec(&self) -> &ModelSpec {
         match self {
             Engine::Frozen { model, .. } => model.spec(),
             Engine::Adaptive(m) => m.spec(),
+            Engine::Readout(m) => m.spec(),
         }
     }
 
@@ -76,6 +86,7 @@ impl Engine {
         match self {
             Engine::Frozen { model, .. } => model.precision(),
             Engine::Adaptive(_) => Precision::Int8,
+            Engine::Readout(m) => m.precision(),
         }
     }
 
@@ -85,14 +96,63 @@ impl Engine {
         match self {
             Engine::Frozen { model, .. } => model.weight_bytes(),
             Engine::Adaptive(m) => m.memory_bytes(),
+            Engine::Readout(m) => m.memory_bytes(),
         }
     }
 
     /// The adaptive model, if this engine learns.
     pub fn adaptive(&self) -> Option<&AdaptiveModel> {
         match self {
-            Engine::Frozen { .. } => None,
+            Engine::Frozen { .. } | Engine::Readout(_) => None,
             Engine::Adaptive(m) => Some(m),
+        }
+    }
+
+    /// What a learning engine has learned, as a checkpoint for its state file (`train` and
+    /// `metrics` as given, the engine's own state added to `train`); `None` for a frozen one.
+    pub fn checkpoint(
+        &self,
+        train: serde_json::Value,
+        metrics: serde_json::Value,
+    ) -> Option<plastic_models::Checkpoint> {
+        match self {
+            Engine::Frozen { .. } => None,
+            Engine::Adaptive(m) => Some(m.checkpoint(train, metrics)),
+            Engine::Readout(m) => Some(m.checkpoint(train, metrics)),
+        }
+    }
+
+    /// Whether this engine can change its weights (an adaptive or a readout-learning one).
+    pub fn learns(&self) -> bool {
+        !matches!(self, Engine::Frozen { .. })
+    }
+
+    /// Bytes of the shipped weights a learning engine runs beside itself, held apart from its
+    /// memory (flash on a device). A readout-learning engine's anchor is its shipped readout,
+    /// held in memory and counted in [`Engine::memory_bytes`]: 0 here.
+    pub fn anchor_bytes(&self) -> usize {
+        match self {
+            Engine::Adaptive(m) => m.anchor_bytes(),
+            Engine::Frozen { .. } | Engine::Readout(_) => 0,
+        }
+    }
+
+    /// The guard's counters, when a learning engine runs the shipped model beside itself.
+    pub fn guard_stats(&self) -> Option<plastic_runtime::guard::GuardStats> {
+        match self {
+            Engine::Frozen { .. } => None,
+            Engine::Adaptive(m) => m.guard_stats(),
+            Engine::Readout(m) => m.guard_stats(),
+        }
+    }
+
+    /// Default rate of a label's readout step: the Krotov device's delta rule
+    /// ([`crate::device::DEFAULT_ETA`]) or the normalised step of any other model's readout
+    /// ([`plastic_runtime::adaptive_readout::DEFAULT_READOUT_RATE`]).
+    pub fn default_eta(&self) -> f32 {
+        match self {
+            Engine::Readout(_) => plastic_runtime::adaptive_readout::DEFAULT_READOUT_RATE,
+            _ => crate::device::DEFAULT_ETA,
         }
     }
 
@@ -101,6 +161,7 @@ impl Engine {
         match self {
             Engine::Frozen { model, workspace } => workspace.outputs(model),
             Engine::Adaptive(m) => m.outputs(),
+            Engine::Readout(m) => m.outputs(),
         }
     }
 
@@ -115,6 +176,7 @@ impl Engine {
         Ok(match self {
             Engine::Frozen { model, workspace } => model.infer(input, workspace)?,
             Engine::Adaptive(m) => m.infer(input)?,
+            Engine::Readout(m) => m.infer(input)?,
         })
     }
 }
@@ -206,7 +268,7 @@ impl Pipeline {
     /// [`Pipeline::run`]; `None` for a frozen engine.
     pub fn adapt_unsupervised(&mut self, eps: f32) -> Result<Option<StepOutcome>, Error> {
         match &mut self.engine {
-            Engine::Frozen { .. } => Ok(None),
+            Engine::Frozen { .. } | Engine::Readout(_) => Ok(None),
             Engine::Adaptive(m) => Ok(Some(m.adapt_unsupervised(&self.input, eps)?)),
         }
     }
@@ -219,8 +281,10 @@ impl Pipeline {
         shipped: &Engine,
         arbiter: plastic_runtime::guard::Arbiter,
     ) -> Result<(), Error> {
-        if let (Engine::Adaptive(m), Some(anchor)) = (&mut self.engine, shipped.adaptive()) {
-            m.enable_guard(anchor, arbiter)?;
+        match (&mut self.engine, shipped) {
+            (Engine::Adaptive(m), Engine::Adaptive(anchor)) => m.enable_guard(anchor, arbiter)?,
+            (Engine::Readout(m), Engine::Readout(anchor)) => m.enable_guard(anchor, arbiter)?,
+            _ => {}
         }
         Ok(())
     }
@@ -264,13 +328,21 @@ impl Pipeline {
                 m.learn_label(&self.input, label, LabelRates { eta, eps, recruit })?;
                 Ok(true)
             }
+            Engine::Readout(m) => {
+                m.learn_label(label, eta)?;
+                Ok(true)
+            }
         }
     }
 
-    /// The hidden code of an adaptive engine after the latest [`Pipeline::run`]; `None` for a
-    /// frozen engine.
+    /// What the readout read in the latest [`Pipeline::run`]: an adaptive engine's hidden code,
+    /// a frozen model's last layer's input; `None` for a one-layer model.
     pub fn hidden(&self) -> Option<&[f32]> {
-        self.engine.adaptive().map(AdaptiveModel::hidden)
+        match &self.engine {
+            Engine::Frozen { model, workspace } => workspace.features(model),
+            Engine::Adaptive(m) => Some(m.hidden()),
+            Engine::Readout(m) => Some(m.features()),
+        }
     }
 
     /// The model's input after the latest [`Pipeline::run`], as bytes (channel-planar).

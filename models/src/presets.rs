@@ -90,6 +90,10 @@ pub const PRESETS: &[(&str, &str)] = &[
         "softhebb-fashion-mnist",
         include_str!("../presets/softhebb-fashion-mnist.toml"),
     ),
+    (
+        "softhebb-mnist-device",
+        include_str!("../presets/softhebb-mnist-device.toml"),
+    ),
 ];
 
 /// The TOML text of the preset called `name`.

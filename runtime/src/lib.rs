@@ -18,6 +18,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod adaptive;
+pub mod adaptive_readout;
 pub mod align;
 pub mod balance;
 mod conv;
@@ -40,6 +41,7 @@ pub mod rng;
 pub mod usage;
 
 pub use adaptive::AdaptiveModel;
+pub use adaptive_readout::AdaptiveReadout;
 pub use error::{Error, Result};
 pub use model::{Model, Precision, Prediction, Workspace, apply_activation, class_confidences};
 pub use plastic_models as models;

@@ -2,7 +2,7 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
-use plastic_models::{Activation, Checkpoint, Conv2d, ModelSpec, Weights};
+use plastic_models::{Activation, Checkpoint, Conv2d, LayerTensors, ModelSpec, Weights};
 
 use crate::kernels::{self, Kernels};
 use crate::quant::{quantize_rows, quantize_vector};
@@ -72,6 +72,16 @@ impl Workspace {
     /// The outputs of layer `layer` (0-based) after the latest [`Model::forward_to`].
     pub fn activations(&self, width: usize) -> &[f32] {
         &self.a[..width]
+    }
+
+    /// The last layer's input after the latest [`Model::infer`]: the features a readout reads
+    /// (the forward pass leaves them in the buffer it swapped out, so this costs nothing).
+    /// `None` for a one-layer model, whose last layer reads the input itself.
+    pub fn features<'a>(&'a self, model: &Model) -> Option<&'a [f32]> {
+        match model.layers.as_slice() {
+            [.., _, last] => Some(&self.b[..last.inputs]),
+            _ => None,
+        }
     }
 }
 
@@ -204,6 +214,25 @@ impl Model {
             column: vec![0.0; self.widest],
             conv_out: vec![0.0; self.conv_out],
         }
+    }
+
+    /// The layers' weights and biases as a checkpoint holds them (in their precision; without
+    /// the feedback matrices, which only training reads).
+    pub fn layer_tensors(&self) -> Vec<LayerTensors> {
+        self.layers
+            .iter()
+            .map(|l| LayerTensors {
+                weight: match &l.weights {
+                    LayerWeights::F32(w) => Weights::F32(w.clone()),
+                    LayerWeights::Int8 { q, scale } => Weights::Int8 {
+                        q: q.clone(),
+                        scale: scale.clone(),
+                    },
+                },
+                bias: l.bias.clone(),
+                feedback: None,
+            })
+            .collect()
     }
 
     /// Runs the first `depth` layers on a preprocessed input; the result is in
@@ -402,7 +431,7 @@ pub(crate) fn predict(out: &[f32], last: Option<&Activation>) -> Prediction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plastic_models::{InputSpec, LayerKind, LayerSpec, LayerTensors, Preprocess};
+    use plastic_models::{InputSpec, LayerKind, LayerSpec, Preprocess};
 
     #[test]
     fn class_confidences_agree_with_the_prediction() {

@@ -276,6 +276,7 @@ fn device_rows(args: &Args) -> anyhow::Result<Vec<Row>> {
     };
     let n = ckpt.spec.input_len();
     let hidden = ckpt.spec.layers[0].outputs;
+    let krotov = matches!(ckpt.spec.layers[0].kind, LayerKind::Krotov { .. });
     let mut rng = plastic_trainer::rng::seeded(2);
     let frames: Vec<Vec<f32>> = (0..args.frames.max(1))
         .map(|_| {
@@ -305,6 +306,14 @@ fn device_rows(args: &Args) -> anyhow::Result<Vec<Row>> {
         baseline_name: "the runtime's f32 path".into(),
     }];
     let q = crate::quantize::quantize(&ckpt);
+    if !krotov {
+        rows[0].what = format!(
+            "inference of `{}`, batch 1, one thread, int8",
+            ckpt.spec.name
+        );
+        rows.push(readout_frame_row(&q, &frames, i8_us)?);
+        return Ok(rows);
+    }
     use plastic_runtime::plastic::MasterPrecision;
     for (key, precision, name) in [
         (
@@ -427,6 +436,40 @@ fn device_frame_row(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow::
              {:.2} MB (flash on a device)",
             device.memory_bytes() as f64 / 1e6,
             device.anchor_bytes() as f64 / 1e6
+        ),
+        ours: frame_us,
+        baseline: i8_us,
+        unit: "us",
+        baseline_name: "one int8 inference".into(),
+    })
+}
+
+/// A labelled frame of a device whose readout learns (any model but a Krotov one, e.g. a
+/// SoftHebb network: `plastic_runtime::AdaptiveReadout`), as `plastic-sim --adapt labels:RATE`
+/// runs it: the front end once, the learning readout and the shipped one (the anchor), the
+/// guard, and the readout's label step. A label on every frame: the most a frame can cost.
+fn readout_frame_row(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow::Result<Row> {
+    use plastic_runtime::AdaptiveReadout;
+    use plastic_runtime::adaptive_readout::DEFAULT_READOUT_RATE;
+    use plastic_runtime::guard::Arbiter;
+    let shipped = AdaptiveReadout::from_checkpoint(q)?;
+    let mut device = shipped.clone();
+    device.enable_guard(&shipped, Arbiter::Labels)?;
+    let classes = q.spec.output_len();
+    let start = Instant::now();
+    for (i, f) in frames.iter().enumerate() {
+        device.infer(f)?;
+        device.learn_label(i % classes, DEFAULT_READOUT_RATE)?;
+    }
+    let frame_us = start.elapsed().as_secs_f64() * 1e6 / frames.len() as f64;
+    let features = q.spec.layers[q.spec.layers.len() - 1].inputs;
+    Ok(Row {
+        key: "readout_frame_us",
+        what: format!(
+            "a labelled frame of a learning readout ({features} features x {classes}) as the \
+             device runs it: inference, the anchor's readout, the label step; in memory \
+             {:.2} MB",
+            device.memory_bytes() as f64 / 1e6
         ),
         ours: frame_us,
         baseline: i8_us,

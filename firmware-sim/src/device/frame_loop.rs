@@ -76,11 +76,11 @@ pub fn run(
     let recruited = |p: &Pipeline| p.engine().adaptive().map_or(0, |m| m.recruited_units());
     let recruited_before = recruited(pipeline);
     let mut presses = SplitMix64::new(adapt.seed ^ LABEL_STREAM);
-    // Persistence only when there is something to keep: a learning adaptive engine.
+    // Persistence only when there is something to keep: a learning engine that learns.
     let persist = options
         .persist
         .as_ref()
-        .filter(|_| adapt.mode.learns() && pipeline.engine().adaptive().is_some());
+        .filter(|_| adapt.mode.learns() && pipeline.engine().learns());
     let frames_before = options.persist.as_ref().map_or(0, |p| p.frames_seen);
     let mut saved_at = 0;
     let mut largest_frame = 0;
@@ -96,7 +96,7 @@ pub fn run(
         (Some(b), Some(code)) => Some((b, Baseline::new(b.kind, code.len(), spec.output_len()))),
         (Some(b), None) => {
             return Err(Error::Baseline(format!(
-                "--baseline {b} reads a Krotov model's hidden code; this model has none"
+                "--baseline {b} reads the input of the model's readout; a one-layer model has none"
             )));
         }
     };
@@ -291,9 +291,9 @@ pub fn run(
     }
     summary.wall = start.elapsed();
     summary.frames_seen = super::save::frames_seen(frames_before, summary.frames);
+    summary.guard = pipeline.engine().guard_stats();
+    summary.anchor_bytes = pipeline.engine().anchor_bytes();
     if let Some(m) = pipeline.engine().adaptive() {
-        summary.guard = m.guard_stats();
-        summary.anchor_bytes = m.anchor_bytes();
         summary.digit_warp = m.digit_alignment().map(|a| a.warp());
     }
     if let Some(frames) = frames_log {

@@ -19,9 +19,6 @@ pub(super) fn save(
     summary: &mut Summary,
     log: &mut dyn Write,
 ) {
-    let Some(model) = pipeline.engine().adaptive() else {
-        return;
-    };
     let train = serde_json::json!({
         "frames_seen": frames_seen(frames_before, summary.frames),
         "adapt": summary.adapt.mode.to_string(),
@@ -41,7 +38,10 @@ pub(super) fn save(
         "label_steps": summary.label_steps,
         "recruited_units": summary.recruited_units,
     });
-    match write_state(&options.path, &model.checkpoint(train, metrics)) {
+    let Some(state) = pipeline.engine().checkpoint(train, metrics) else {
+        return;
+    };
+    match write_state(&options.path, &state) {
         Ok(()) => summary.persist_count += 1,
         Err(e) => {
             let _ = writeln!(

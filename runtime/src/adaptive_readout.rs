@@ -1,0 +1,556 @@
+//! On-device learning for any model whose last layer is a dense readout: the layers before it
+//! stay as shipped (a convolutional front end, say SoftHebb's blocks), the readout learns from
+//! labels with the delta rule, and the shipped readout stays beside it as the anchor.
+//!
+//! Why a second learner beside [`crate::AdaptiveModel`]: that one needs a Krotov layer, whose
+//! units learn from every frame. A convolutional front end carries a new view much better than
+//! 400 fully connected units do (its filters are local and its pooling tolerates a stroke or a
+//! pixel of offset), so what a new view needs there is mostly a readout that re-maps the
+//! features it already computes: few weights, one step per label, and nothing the front end
+//! has to recompute. The anchor, the readout the device shipped with, costs one more
+//! `classes x features` product per frame (the front end is shared), and the guard
+//! ([`crate::guard`]) decides whose answer counts exactly as it does for the Krotov device.
+//! What the readout learned goes back into a checkpoint ([`AdaptiveReadout::checkpoint`]) with
+//! the guard's state, so a device that reboots goes on from it; the anchor always comes from
+//! the shipped model, never from a saved state.
+//!
+//! The step is the normalised delta rule (NLMS, Nagumo & Noda 1967) on the readout's own
+//! output error, `dW = eta w (t - y) h^T / (|h|^2 + 1)` with `y` the readout's probabilities
+//! (softmax of logits; for a `tanh` head its outputs), `t` the label's one-hot targets and `w`
+//! the class-balance weight ([`crate::balance`]). Dividing by `|h|^2` makes `eta` the share
+//! of the error one step removes on that frame, whatever the scale of the features: one rate
+//! serves every model, which is what a device that meets shifts nobody tuned it for needs.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use plastic_models::{Activation, Checkpoint, ModelSpec, Weights};
+
+use crate::balance::LabelBalance;
+use crate::guard::{Answer, Arbiter, Guard, GuardStats};
+use crate::learn::delta::{delta_update, one_hot};
+use crate::model::{apply_activation, class_confidences, predict};
+use crate::quant::{dequantize_rows, quantize_vector};
+use crate::rng::SplitMix64;
+use crate::{Error, Model, Prediction, Result, Workspace};
+
+/// Share of a labelled frame's output error one readout step removes (before the class
+/// balance and the guard's rate factor).
+pub const DEFAULT_READOUT_RATE: f32 = 5.0;
+
+/// Key of the on-device state in a checkpoint's `train` metadata.
+const ON_DEVICE: &str = "on_device";
+
+/// Labelled frames the replay memory holds (their features in int8: 200 x 2304 bytes, 460 KB,
+/// for `softhebb-mnist-device`).
+pub const DEFAULT_REPLAY_CAPACITY: usize = 200;
+/// Stored frames replayed after each label's own step.
+pub const DEFAULT_REPLAY_PER_LABEL: usize = 10;
+/// Seed of the replay's draws (a run replays exactly).
+const REPLAY_SEED: u64 = 0x5eed;
+
+/// A frozen front end, a readout that learns from labels, and the shipped readout as anchor.
+#[derive(Debug, Clone)]
+pub struct AdaptiveReadout {
+    /// The checkpoint's model; inference runs all its layers but the last.
+    model: Model,
+    workspace: Workspace,
+    /// Width of the front end's output (the readout's input).
+    features: usize,
+    /// The learning readout `[classes, features]` and bias.
+    readout: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    activation: Activation,
+    /// The learning readout's outputs on the latest frame, and its probabilities.
+    outputs: Vec<f32>,
+    probabilities: Vec<f32>,
+    targets: Vec<f32>,
+    /// What the device answered on the latest frame (the anchor's or the readout's outputs).
+    answered: Vec<f32>,
+    balance: LabelBalance,
+    anchor: Option<Anchor>,
+    /// The guard saved in the state this model was built from (`Null` if none), taken back by
+    /// [`AdaptiveReadout::enable_guard`].
+    saved_guard: serde_json::Value,
+    replay: Replay,
+}
+
+/// The latest labelled frames' features (int8, a scale each) and labels, replayed a few at
+/// each new label.
+#[derive(Debug, Clone)]
+struct Replay {
+    features: Vec<i8>,
+    scales: Vec<f32>,
+    labels: Vec<usize>,
+    /// A replayed frame's features, dequantized.
+    scratch: Vec<f32>,
+    /// Frames it holds at most, and how many of the stored ones each label replays.
+    capacity: usize,
+    per_label: usize,
+    next: usize,
+    rng: SplitMix64,
+}
+
+/// The shipped readout (what a roll-back restores), its outputs, and the guard.
+#[derive(Debug, Clone)]
+struct Anchor {
+    readout: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    outputs: Vec<f32>,
+    guard: Guard,
+}
+
+impl AdaptiveReadout {
+    /// Builds from a checkpoint of at least two layers whose last layer is dense (f32 or int8).
+    pub fn from_checkpoint(ckpt: &Checkpoint) -> Result<Self> {
+        let model = Model::from_checkpoint(ckpt)?;
+        let (Some(last), Some(tensors), true) = (
+            ckpt.spec.layers.last(),
+            ckpt.layers.last(),
+            ckpt.spec.layers.len() >= 2,
+        ) else {
+            return Err(not_a_readout());
+        };
+        if last.conv.is_some() {
+            return Err(not_a_readout());
+        }
+        let readout = match &tensors.weight {
+            Weights::F32(w) => w.clone(),
+            Weights::Int8 { q, scale } => dequantize_rows(q, scale, last.inputs),
+        };
+        let classes = last.outputs;
+        Ok(Self {
+            workspace: model.workspace(),
+            model,
+            features: last.inputs,
+            readout,
+            bias: tensors.bias.clone(),
+            activation: last.activation.clone(),
+            outputs: vec![0.0; classes],
+            probabilities: vec![0.0; classes],
+            targets: vec![0.0; classes],
+            answered: vec![0.0; classes],
+            balance: LabelBalance::new(classes),
+            anchor: None,
+            saved_guard: ckpt.train[ON_DEVICE]["guard"].clone(),
+            replay: Replay {
+                features: Vec::new(),
+                scales: Vec::new(),
+                labels: Vec::new(),
+                scratch: vec![0.0; last.inputs],
+                capacity: DEFAULT_REPLAY_CAPACITY,
+                per_label: DEFAULT_REPLAY_PER_LABEL,
+                next: 0,
+                rng: SplitMix64::new(REPLAY_SEED),
+            },
+        })
+    }
+
+    /// From now on `shipped`'s readout (the model the device shipped with, of the same shape)
+    /// answers beside the learning one, `arbiter` decides whose answer counts and when the
+    /// learned readout rolls back to it (see [`crate::guard`]). A guard saved in the state this
+    /// model was built from is taken back when it was saved under the same arbiter.
+    pub fn enable_guard(&mut self, shipped: &AdaptiveReadout, arbiter: Arbiter) -> Result<()> {
+        if shipped.readout.len() != self.readout.len()
+            || shipped.bias.as_ref().map(Vec::len) != self.bias.as_ref().map(Vec::len)
+        {
+            return Err(Error::WrongLength {
+                what: "shipped readout",
+                expected: self.readout.len(),
+                found: shipped.readout.len(),
+            });
+        }
+        let mut guard = Guard::new(arbiter);
+        if !self.saved_guard.is_null() {
+            guard.restore_json(&self.saved_guard);
+        }
+        self.anchor = Some(Anchor {
+            readout: shipped.readout.clone(),
+            bias: shipped.bias.clone(),
+            outputs: vec![0.0; self.outputs.len()],
+            guard,
+        });
+        Ok(())
+    }
+
+    /// Sets the replay memory: `capacity` labelled frames kept, `per_label` of them replayed
+    /// after each label's own step (0 and 0: the delta rule alone). Empties it.
+    pub fn set_replay(&mut self, capacity: usize, per_label: usize) {
+        let r = &mut self.replay;
+        (r.capacity, r.per_label, r.next) = (capacity, per_label, 0);
+        r.features.clear();
+        r.scales.clear();
+        r.labels.clear();
+    }
+
+    /// The model's spec.
+    pub fn spec(&self) -> &ModelSpec {
+        self.model.spec()
+    }
+
+    /// The precision the front end and the anchor run in.
+    pub fn precision(&self) -> crate::Precision {
+        self.model.precision()
+    }
+
+    /// Bytes of weights and learning state held: the checkpoint's model, the learning
+    /// readout's f32 copy and the anchor's, and the replay memory when full.
+    pub fn memory_bytes(&self) -> usize {
+        let anchor = self.anchor.as_ref().map_or(0, |a| a.readout.len());
+        let replay = self.replay.capacity
+            * (self.features + core::mem::size_of::<f32>() + core::mem::size_of::<usize>());
+        self.model.weight_bytes() + 4 * (self.readout.len() + anchor) + replay
+    }
+
+    /// The readout's input (the front end's features) after the latest inference.
+    pub fn features(&self) -> &[f32] {
+        self.workspace.activations(self.features)
+    }
+
+    /// The outputs the device answered with on the latest frame.
+    pub fn outputs(&self) -> &[f32] {
+        &self.answered
+    }
+
+    /// The guard's counters, when the anchor runs.
+    pub fn guard_stats(&self) -> Option<GuardStats> {
+        self.anchor.as_ref().map(|a| a.guard.stats())
+    }
+
+    /// Factor on the learning rate: halved at each roll-back.
+    pub fn rate_scale(&self) -> f32 {
+        self.anchor.as_ref().map_or(1.0, |a| a.guard.rate_scale())
+    }
+
+    /// Runs the front end and both readouts on a preprocessed input; answers with the one the
+    /// guard picks (the learning readout without a guard), and rolls the readout back to the
+    /// shipped one when the guard says so.
+    pub fn infer(&mut self, input: &[f32]) -> Result<Prediction> {
+        let depth = self.model.spec().layers.len() - 1;
+        let width = self.model.forward_to(input, depth, &mut self.workspace)?;
+        let features = self.workspace.activations(width);
+        readout_forward(
+            &self.readout,
+            self.bias.as_deref(),
+            features,
+            &mut self.outputs,
+        );
+        apply_activation(&self.activation, &mut self.outputs);
+        let adapted = predict(&self.outputs, Some(&self.activation));
+        let Some(anchor) = &mut self.anchor else {
+            self.answered.copy_from_slice(&self.outputs);
+            return Ok(adapted);
+        };
+        readout_forward(
+            &anchor.readout,
+            anchor.bias.as_deref(),
+            features,
+            &mut anchor.outputs,
+        );
+        apply_activation(&self.activation, &mut anchor.outputs);
+        let shipped = predict(&anchor.outputs, Some(&self.activation));
+        let verdict = anchor.guard.judge(
+            (shipped.class, shipped.confidence),
+            (adapted.class, adapted.confidence),
+        );
+        if verdict.roll_back {
+            self.readout.copy_from_slice(&anchor.readout);
+            self.bias.clone_from(&anchor.bias);
+        }
+        Ok(match verdict.answer {
+            Answer::Anchor => {
+                self.answered.copy_from_slice(&anchor.outputs);
+                shipped
+            }
+            Answer::Adapted => {
+                self.answered.copy_from_slice(&self.outputs);
+                adapted
+            }
+        })
+    }
+
+    /// One normalised delta-rule step of the readout toward `label` on the latest inferred
+    /// frame, at `eta` times the class balance and the guard's rate factor; the guard learns
+    /// who was right.
+    pub fn learn_label(&mut self, label: usize, eta: f32) -> Result<()> {
+        let classes = self.outputs.len();
+        if label >= classes {
+            return Err(Error::WrongLength {
+                what: "label",
+                expected: classes,
+                found: label,
+            });
+        }
+        if let Some(anchor) = &mut self.anchor {
+            anchor.guard.observe_label(label);
+        }
+        let weight = self.balance.weigh(label) * self.rate_scale();
+        let (hi, lo) = match self.activation {
+            Activation::Tanh { .. } => (1.0, -1.0),
+            _ => (1.0, 0.0),
+        };
+        one_hot(label, hi, lo, &mut self.targets);
+        match self.activation {
+            Activation::Tanh { .. } => self.probabilities.copy_from_slice(&self.outputs),
+            _ => class_confidences(&self.outputs, None, &mut self.probabilities),
+        }
+        let features = self.workspace.activations(self.features);
+        let norm: f32 = features.iter().map(|v| v * v).sum::<f32>() + 1.0;
+        delta_update(
+            &mut self.readout,
+            self.bias.as_deref_mut(),
+            features,
+            &self.probabilities,
+            &self.targets,
+            eta * weight / norm,
+        )?;
+        let scale = self.rate_scale();
+        let r = &mut self.replay;
+        if r.capacity == 0 {
+            return Ok(());
+        }
+        let d = self.features;
+        if r.labels.len() < r.capacity {
+            r.features.resize(r.features.len() + d, 0);
+            r.scales.push(0.0);
+            r.labels.push(label);
+        }
+        r.scales[r.next] = quantize_vector(features, &mut r.features[r.next * d..][..d]);
+        r.labels[r.next] = label;
+        r.next = (r.next + 1) % r.capacity;
+        let shares = self.balance.shares();
+        let fair = 1.0 / classes as f32;
+        for _ in 0..r.per_label {
+            let j = r.rng.below(r.labels.len());
+            let label = r.labels[j];
+            for (v, &q) in r.scratch.iter_mut().zip(&r.features[j * d..][..d]) {
+                *v = f32::from(q) * r.scales[j];
+            }
+            let h = &r.scratch;
+            readout_forward(&self.readout, self.bias.as_deref(), h, &mut self.outputs);
+            apply_activation(&self.activation, &mut self.outputs);
+            match self.activation {
+                Activation::Tanh { .. } => self.probabilities.copy_from_slice(&self.outputs),
+                _ => class_confidences(&self.outputs, None, &mut self.probabilities),
+            }
+            one_hot(label, hi, lo, &mut self.targets);
+            let weight = (fair / shares[label].max(f32::MIN_POSITIVE)).min(1.0) * scale;
+            let norm: f32 = h.iter().map(|v| v * v).sum::<f32>() + 1.0;
+            delta_update(
+                &mut self.readout,
+                self.bias.as_deref_mut(),
+                h,
+                &self.probabilities,
+                &self.targets,
+                eta * weight / norm,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl AdaptiveReadout {
+    /// The current state as a checkpoint: the shipped layers as they were, the learned readout
+    /// in f32, `train` and `metrics` as given, and the guard's state under `train.on_device`
+    /// (`train` made an object if it is not one).
+    pub fn checkpoint(
+        &self,
+        mut train: serde_json::Value,
+        metrics: serde_json::Value,
+    ) -> Checkpoint {
+        if !train.is_object() {
+            train = serde_json::Value::Object(serde_json::Map::new());
+        }
+        train[ON_DEVICE] = serde_json::json!({
+            "guard": self.anchor.as_ref().map_or(self.saved_guard.clone(), |a| a.guard.to_json()),
+        });
+        let mut layers = self.model.layer_tensors();
+        if let Some(last) = layers.last_mut() {
+            last.weight = Weights::F32(self.readout.clone());
+            last.bias.clone_from(&self.bias);
+        }
+        Checkpoint {
+            spec: self.model.spec().clone(),
+            layers,
+            train,
+            metrics,
+        }
+    }
+}
+
+/// `y = W h + b` for a `[classes, features]` readout.
+fn readout_forward(w: &[f32], bias: Option<&[f32]>, h: &[f32], y: &mut [f32]) {
+    for (c, (o, row)) in y.iter_mut().zip(w.chunks_exact(h.len().max(1))).enumerate() {
+        let dot: f32 = row.iter().zip(h).map(|(a, b)| a * b).sum();
+        *o = dot + bias.map_or(0.0, |b| b[c]);
+    }
+}
+
+fn not_a_readout() -> Error {
+    Error::Checkpoint(plastic_models::Error::InvalidSpec(
+        "readout learning needs a model of at least two layers whose last layer is dense".into(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plastic_models::{InputSpec, LayerKind, LayerSpec, LayerTensors, Preprocess};
+
+    /// Input 2 -> identity layer 2 -> readout 2 classes (logits), readout `w`, bias `b`.
+    fn identity_front(w: [f32; 4], b: [f32; 2]) -> Checkpoint {
+        let dense = |activation| LayerSpec {
+            kind: LayerKind::Dense,
+            inputs: 2,
+            outputs: 2,
+            bias: true,
+            activation,
+            conv: None,
+        };
+        Checkpoint {
+            spec: ModelSpec {
+                name: "t".into(),
+                input: InputSpec {
+                    width: 2,
+                    height: 1,
+                    channels: 1,
+                    preprocess: Preprocess::Scale01,
+                },
+                layers: vec![dense(Activation::Identity), dense(Activation::Identity)],
+                classes: vec![],
+            },
+            layers: vec![
+                LayerTensors {
+                    weight: Weights::F32(vec![1.0, 0.0, 0.0, 1.0]),
+                    bias: Some(vec![0.0, 0.0]),
+                    feedback: None,
+                },
+                LayerTensors {
+                    weight: Weights::F32(w.to_vec()),
+                    bias: Some(b.to_vec()),
+                    feedback: None,
+                },
+            ],
+            train: serde_json::Value::Null,
+            metrics: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn a_label_step_is_the_normalised_delta_rule() {
+        // h = [1, 2], logits [1, 2], p = softmax = [1 / (1 + e), e / (1 + e)]; label 0:
+        // errors [1 - p0, -p1]; |h|^2 + 1 = 6; the first label of two classes weighs
+        // 0.5 / 0.505 (the share of class 0 after one step of 0.01 from 0.5).
+        let ckpt = identity_front([1.0, 0.0, 0.0, 1.0], [0.0, 0.0]);
+        let mut m = AdaptiveReadout::from_checkpoint(&ckpt).unwrap();
+        m.set_replay(0, 0);
+        let p = m.infer(&[1.0, 2.0]).unwrap();
+        assert_eq!(p.class, 1);
+        m.learn_label(0, 3.0).unwrap();
+        let e = core::f32::consts::E;
+        let (p0, p1) = (1.0 / (1.0 + e), e / (1.0 + e));
+        let step = 3.0 * (0.5 / 0.505) / 6.0;
+        let expected = [
+            1.0 + step * (1.0 - p0),
+            step * (1.0 - p0) * 2.0,
+            -step * p1,
+            1.0 - step * p1 * 2.0,
+        ];
+        for (got, want) in m.readout.iter().zip(expected) {
+            assert!(
+                (got - want).abs() < 1e-6,
+                "{:?} against {expected:?}",
+                m.readout
+            );
+        }
+        let bias = m.bias.as_deref().unwrap();
+        assert!((bias[0] - step * (1.0 - p0)).abs() < 1e-6);
+        assert!((bias[1] + step * p1).abs() < 1e-6);
+        // On the same frame the logits' gap moves by |h|^2 + 1 times the step per unit of
+        // error: z0 - z1 = -1 + 6 step ((1 - p0) + p1).
+        m.infer(&[1.0, 2.0]).unwrap();
+        let gap = m.outputs()[0] - m.outputs()[1];
+        assert!(
+            (gap - (-1.0 + 6.0 * step * (1.0 - p0 + p1))).abs() < 1e-5,
+            "{gap}"
+        );
+    }
+
+    #[test]
+    fn labels_teach_a_new_mapping_and_the_anchor_keeps_the_old_answers_until_then() {
+        // The shipped readout reads feature 0 as class 0; the camera now shows class 1 there.
+        let ckpt = identity_front([1.0, 0.0, 0.0, 1.0], [0.0, 0.0]);
+        let shipped = AdaptiveReadout::from_checkpoint(&ckpt).unwrap();
+        let mut m = shipped.clone();
+        m.enable_guard(&shipped, Arbiter::Labels).unwrap();
+        for _ in 0..200 {
+            m.infer(&[1.0, 0.0]).unwrap();
+            m.learn_label(1, DEFAULT_READOUT_RATE).unwrap();
+        }
+        assert_eq!(m.infer(&[1.0, 0.0]).unwrap().class, 1);
+        // The shipped readout is untouched and still answers as before on its own.
+        let mut alone = shipped.clone();
+        assert_eq!(alone.infer(&[1.0, 0.0]).unwrap().class, 0);
+    }
+
+    #[test]
+    fn the_replay_memory_keeps_teaching_an_earlier_label() {
+        // Frame A = [1, 0] labelled 1 once, then frame B = [0, 1] labelled 0 five times: with the
+        // replay, A's label keeps being learned while B's come in.
+        let ckpt = identity_front([1.0, 0.0, 0.0, 1.0], [0.0, 0.0]);
+        let learn = |capacity, per_label| {
+            let mut m = AdaptiveReadout::from_checkpoint(&ckpt).unwrap();
+            m.set_replay(capacity, per_label);
+            m.infer(&[1.0, 0.0]).unwrap();
+            m.learn_label(1, 1.0).unwrap();
+            for _ in 0..5 {
+                m.infer(&[0.0, 1.0]).unwrap();
+                m.learn_label(0, 1.0).unwrap();
+            }
+            m.infer(&[1.0, 0.0]).unwrap();
+            m.outputs()[1] - m.outputs()[0]
+        };
+        let (alone, replayed) = (learn(0, 0), learn(10, 4));
+        assert!(replayed > alone + 0.5, "{replayed} against {alone}");
+        assert!(replayed > 0.0, "A is read as its label: {replayed}");
+    }
+
+    #[test]
+    fn what_was_learned_comes_back_from_its_checkpoint() {
+        let ckpt = identity_front([1.0, 0.5, -0.5, 1.0], [0.1, -0.1]);
+        let shipped = AdaptiveReadout::from_checkpoint(&ckpt).unwrap();
+        let mut m = shipped.clone();
+        m.enable_guard(&shipped, Arbiter::Labels).unwrap();
+        for label in [0, 1, 1, 0, 1] {
+            m.infer(&[0.3, 0.9]).unwrap();
+            m.learn_label(label, 1.0).unwrap();
+        }
+        let saved = m.checkpoint(
+            serde_json::json!({"frames_seen": 5}),
+            serde_json::Value::Null,
+        );
+        assert_eq!(saved.train["frames_seen"], 5);
+        let mut back = AdaptiveReadout::from_checkpoint(&saved).unwrap();
+        back.enable_guard(&shipped, Arbiter::Labels).unwrap();
+        assert_eq!(back.readout, m.readout);
+        assert_eq!(back.bias, m.bias);
+        let guard = |r: &AdaptiveReadout| r.anchor.as_ref().unwrap().guard.to_json();
+        assert_eq!(guard(&back), guard(&m));
+        // The anchor is the shipped readout, not the saved one.
+        assert_eq!(back.anchor.as_ref().unwrap().readout, shipped.readout);
+    }
+
+    #[test]
+    fn a_label_out_of_range_and_models_without_a_dense_readout_are_refused() {
+        let ckpt = identity_front([1.0, 0.0, 0.0, 1.0], [0.0, 0.0]);
+        let mut m = AdaptiveReadout::from_checkpoint(&ckpt).unwrap();
+        m.infer(&[1.0, 2.0]).unwrap();
+        assert!(matches!(
+            m.learn_label(2, 1.0),
+            Err(Error::WrongLength { .. })
+        ));
+        let mut one_layer = ckpt.clone();
+        one_layer.spec.layers.truncate(1);
+        one_layer.layers.truncate(1);
+        assert!(AdaptiveReadout::from_checkpoint(&one_layer).is_err());
+    }
+}
