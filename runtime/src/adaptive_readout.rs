@@ -29,8 +29,8 @@ use crate::balance::LabelBalance;
 use crate::guard::{Answer, Arbiter, Guard, GuardStats};
 use crate::learn::delta::{delta_update, one_hot};
 use crate::model::{apply_activation, class_confidences, predict};
-use crate::quant::{dequantize_rows, quantize_vector};
-use crate::rng::SplitMix64;
+use crate::quant::dequantize_rows;
+use crate::replay::{DEFAULT_REPLAY_CAPACITY, DEFAULT_REPLAY_PER_LABEL, ReplayMemory};
 use crate::{Error, Model, Prediction, Result, Workspace};
 
 /// Share of a labelled frame's output error one readout step removes (before the class
@@ -39,14 +39,6 @@ pub const DEFAULT_READOUT_RATE: f32 = 5.0;
 
 /// Key of the on-device state in a checkpoint's `train` metadata.
 const ON_DEVICE: &str = "on_device";
-
-/// Labelled frames the replay memory holds (their features in int8: 200 x 2304 bytes, 460 KB,
-/// for `softhebb-mnist-device`).
-pub const DEFAULT_REPLAY_CAPACITY: usize = 200;
-/// Stored frames replayed after each label's own step.
-pub const DEFAULT_REPLAY_PER_LABEL: usize = 10;
-/// Seed of the replay's draws (a run replays exactly).
-const REPLAY_SEED: u64 = 0x5eed;
 
 /// A frozen front end, a readout that learns from labels, and the shipped readout as anchor.
 #[derive(Debug, Clone)]
@@ -61,33 +53,17 @@ pub struct AdaptiveReadout {
     bias: Option<Vec<f32>>,
     activation: Activation,
     /// The learning readout's outputs on the latest frame, and its probabilities.
-    outputs: Vec<f32>,
+    adapted: Vec<f32>,
     probabilities: Vec<f32>,
     targets: Vec<f32>,
     /// What the device answered on the latest frame (the anchor's or the readout's outputs).
-    answered: Vec<f32>,
+    outputs: Vec<f32>,
     balance: LabelBalance,
     anchor: Option<Anchor>,
     /// The guard saved in the state this model was built from (`Null` if none), taken back by
     /// [`AdaptiveReadout::enable_guard`].
     saved_guard: serde_json::Value,
-    replay: Replay,
-}
-
-/// The latest labelled frames' features (int8, a scale each) and labels, replayed a few at
-/// each new label.
-#[derive(Debug, Clone)]
-struct Replay {
-    features: Vec<i8>,
-    scales: Vec<f32>,
-    labels: Vec<usize>,
-    /// A replayed frame's features, dequantized.
-    scratch: Vec<f32>,
-    /// Frames it holds at most, and how many of the stored ones each label replays.
-    capacity: usize,
-    per_label: usize,
-    next: usize,
-    rng: SplitMix64,
+    replay: ReplayMemory,
 }
 
 /// The shipped readout (what a roll-back restores), its outputs, and the guard.
@@ -125,23 +101,18 @@ impl AdaptiveReadout {
             readout,
             bias: tensors.bias.clone(),
             activation: last.activation.clone(),
-            outputs: vec![0.0; classes],
+            adapted: vec![0.0; classes],
             probabilities: vec![0.0; classes],
             targets: vec![0.0; classes],
-            answered: vec![0.0; classes],
+            outputs: vec![0.0; classes],
             balance: LabelBalance::new(classes),
             anchor: None,
             saved_guard: ckpt.train[ON_DEVICE]["guard"].clone(),
-            replay: Replay {
-                features: Vec::new(),
-                scales: Vec::new(),
-                labels: Vec::new(),
-                scratch: vec![0.0; last.inputs],
-                capacity: DEFAULT_REPLAY_CAPACITY,
-                per_label: DEFAULT_REPLAY_PER_LABEL,
-                next: 0,
-                rng: SplitMix64::new(REPLAY_SEED),
-            },
+            replay: ReplayMemory::new(
+                last.inputs,
+                DEFAULT_REPLAY_CAPACITY,
+                DEFAULT_REPLAY_PER_LABEL,
+            ),
         })
     }
 
@@ -166,7 +137,7 @@ impl AdaptiveReadout {
         self.anchor = Some(Anchor {
             readout: shipped.readout.clone(),
             bias: shipped.bias.clone(),
-            outputs: vec![0.0; self.outputs.len()],
+            outputs: vec![0.0; self.adapted.len()],
             guard,
         });
         Ok(())
@@ -175,11 +146,7 @@ impl AdaptiveReadout {
     /// Sets the replay memory: `capacity` labelled frames kept, `per_label` of them replayed
     /// after each label's own step (0 and 0: the delta rule alone). Empties it.
     pub fn set_replay(&mut self, capacity: usize, per_label: usize) {
-        let r = &mut self.replay;
-        (r.capacity, r.per_label, r.next) = (capacity, per_label, 0);
-        r.features.clear();
-        r.scales.clear();
-        r.labels.clear();
+        self.replay = ReplayMemory::new(self.features, capacity, per_label);
     }
 
     /// The model's spec.
@@ -196,9 +163,7 @@ impl AdaptiveReadout {
     /// readout's f32 copy and the anchor's, and the replay memory when full.
     pub fn memory_bytes(&self) -> usize {
         let anchor = self.anchor.as_ref().map_or(0, |a| a.readout.len());
-        let replay = self.replay.capacity
-            * (self.features + core::mem::size_of::<f32>() + core::mem::size_of::<usize>());
-        self.model.weight_bytes() + 4 * (self.readout.len() + anchor) + replay
+        self.model.weight_bytes() + 4 * (self.readout.len() + anchor) + self.replay.bytes()
     }
 
     /// The readout's input (the front end's features) after the latest inference.
@@ -208,7 +173,7 @@ impl AdaptiveReadout {
 
     /// The outputs the device answered with on the latest frame.
     pub fn outputs(&self) -> &[f32] {
-        &self.answered
+        &self.outputs
     }
 
     /// The guard's counters, when the anchor runs.
@@ -232,12 +197,12 @@ impl AdaptiveReadout {
             &self.readout,
             self.bias.as_deref(),
             features,
-            &mut self.outputs,
+            &mut self.adapted,
         );
-        apply_activation(&self.activation, &mut self.outputs);
-        let adapted = predict(&self.outputs, Some(&self.activation));
+        apply_activation(&self.activation, &mut self.adapted);
+        let adapted = predict(&self.adapted, Some(&self.activation));
         let Some(anchor) = &mut self.anchor else {
-            self.answered.copy_from_slice(&self.outputs);
+            self.outputs.copy_from_slice(&self.adapted);
             return Ok(adapted);
         };
         readout_forward(
@@ -258,21 +223,23 @@ impl AdaptiveReadout {
         }
         Ok(match verdict.answer {
             Answer::Anchor => {
-                self.answered.copy_from_slice(&anchor.outputs);
+                self.outputs.copy_from_slice(&anchor.outputs);
                 shipped
             }
             Answer::Adapted => {
-                self.answered.copy_from_slice(&self.outputs);
+                self.outputs.copy_from_slice(&self.adapted);
                 adapted
             }
         })
     }
 
-    /// One normalised delta-rule step of the readout toward `label` on the latest inferred
-    /// frame, at `eta` times the class balance and the guard's rate factor; the guard learns
-    /// who was right.
+    /// What a label brings, from the latest inferred frame: the guard learns who was right;
+    /// the readout takes one normalised delta-rule step toward `label` at `eta` times the class
+    /// balance and the guard's rate factor; the frame goes into the replay memory, and
+    /// [`crate::replay::DEFAULT_REPLAY_PER_LABEL`] stored frames take the same step toward
+    /// their own labels (weighed by their class's current share).
     pub fn learn_label(&mut self, label: usize, eta: f32) -> Result<()> {
-        let classes = self.outputs.len();
+        let classes = self.adapted.len();
         if label >= classes {
             return Err(Error::WrongLength {
                 what: "label",
@@ -283,68 +250,67 @@ impl AdaptiveReadout {
         if let Some(anchor) = &mut self.anchor {
             anchor.guard.observe_label(label);
         }
-        let weight = self.balance.weigh(label) * self.rate_scale();
-        let (hi, lo) = match self.activation {
-            Activation::Tanh { .. } => (1.0, -1.0),
-            _ => (1.0, 0.0),
-        };
-        one_hot(label, hi, lo, &mut self.targets);
-        match self.activation {
-            Activation::Tanh { .. } => self.probabilities.copy_from_slice(&self.outputs),
-            _ => class_confidences(&self.outputs, None, &mut self.probabilities),
-        }
-        let features = self.workspace.activations(self.features);
-        let norm: f32 = features.iter().map(|v| v * v).sum::<f32>() + 1.0;
-        delta_update(
-            &mut self.readout,
-            self.bias.as_deref_mut(),
-            features,
-            &self.probabilities,
-            &self.targets,
-            eta * weight / norm,
-        )?;
         let scale = self.rate_scale();
-        let r = &mut self.replay;
-        if r.capacity == 0 {
-            return Ok(());
-        }
-        let d = self.features;
-        if r.labels.len() < r.capacity {
-            r.features.resize(r.features.len() + d, 0);
-            r.scales.push(0.0);
-            r.labels.push(label);
-        }
-        r.scales[r.next] = quantize_vector(features, &mut r.features[r.next * d..][..d]);
-        r.labels[r.next] = label;
-        r.next = (r.next + 1) % r.capacity;
-        let shares = self.balance.shares();
+        let weight = self.balance.weigh(label) * scale;
+        let features = self.workspace.activations(self.features);
+        let mut step = Step {
+            readout: &mut self.readout,
+            bias: self.bias.as_deref_mut(),
+            activation: &self.activation,
+            outputs: &mut self.adapted,
+            probabilities: &mut self.probabilities,
+            targets: &mut self.targets,
+        };
+        step.toward(features, label, eta * weight)?;
+        self.replay.push(features, label);
         let fair = 1.0 / classes as f32;
-        for _ in 0..r.per_label {
-            let j = r.rng.below(r.labels.len());
-            let label = r.labels[j];
-            for (v, &q) in r.scratch.iter_mut().zip(&r.features[j * d..][..d]) {
-                *v = f32::from(q) * r.scales[j];
-            }
-            let h = &r.scratch;
-            readout_forward(&self.readout, self.bias.as_deref(), h, &mut self.outputs);
-            apply_activation(&self.activation, &mut self.outputs);
-            match self.activation {
-                Activation::Tanh { .. } => self.probabilities.copy_from_slice(&self.outputs),
-                _ => class_confidences(&self.outputs, None, &mut self.probabilities),
-            }
-            one_hot(label, hi, lo, &mut self.targets);
-            let weight = (fair / shares[label].max(f32::MIN_POSITIVE)).min(1.0) * scale;
-            let norm: f32 = h.iter().map(|v| v * v).sum::<f32>() + 1.0;
-            delta_update(
-                &mut self.readout,
-                self.bias.as_deref_mut(),
-                h,
-                &self.probabilities,
-                &self.targets,
-                eta * weight / norm,
-            )?;
+        for _ in 0..self.replay.per_label() {
+            let Some((h, label)) = self.replay.draw() else {
+                break;
+            };
+            let share = self.balance.shares()[label].max(f32::MIN_POSITIVE);
+            step.toward(h, label, eta * (fair / share).min(1.0) * scale)?;
         }
         Ok(())
+    }
+}
+
+/// The readout and the buffers of one normalised delta-rule step.
+struct Step<'a> {
+    readout: &'a mut [f32],
+    bias: Option<&'a mut [f32]>,
+    activation: &'a Activation,
+    outputs: &'a mut [f32],
+    probabilities: &'a mut [f32],
+    targets: &'a mut [f32],
+}
+
+impl Step<'_> {
+    /// `dW = rate (t - y) h^T / (|h|^2 + 1)` (and the bias alike) on the readout's answer `y`
+    /// to `h` (probabilities; a `tanh` head's outputs) for the targets of `label`.
+    fn toward(&mut self, h: &[f32], label: usize, rate: f32) -> Result<()> {
+        readout_forward(self.readout, self.bias.as_deref(), h, self.outputs);
+        apply_activation(self.activation, self.outputs);
+        let (hi, lo) = match self.activation {
+            Activation::Tanh { .. } => {
+                self.probabilities.copy_from_slice(self.outputs);
+                (1.0, -1.0)
+            }
+            _ => {
+                class_confidences(self.outputs, None, self.probabilities);
+                (1.0, 0.0)
+            }
+        };
+        one_hot(label, hi, lo, self.targets);
+        let norm: f32 = h.iter().map(|v| v * v).sum::<f32>() + 1.0;
+        delta_update(
+            self.readout,
+            self.bias.as_deref_mut(),
+            h,
+            self.probabilities,
+            self.targets,
+            rate / norm,
+        )
     }
 }
 

@@ -37,6 +37,7 @@ pub mod persist;
 pub mod plastic;
 pub mod preprocess;
 pub mod quant;
+pub mod replay;
 pub mod rng;
 pub mod usage;
 
