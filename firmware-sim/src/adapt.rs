@@ -5,7 +5,8 @@
 //! alone (no one labels anything on a deployed device). `labels:RATE` adds what a user gives now
 //! and then: on a fraction RATE of the labelled frames (a button press saying "this was a 7"),
 //! drawn from a seeded stream so a run replays exactly, the readout takes one delta-rule step and
-//! the Krotov layer one supervised step (`--label-eps`).
+//! the Krotov layer one supervised step (`--label-eps`). A model without a Krotov layer learns
+//! only in `labels:RATE`, through its readout (`plastic_runtime::AdaptiveReadout`).
 
 /// How the device adapts.
 #[derive(Debug, Clone, Copy, PartialEq)]

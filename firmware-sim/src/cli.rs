@@ -86,8 +86,8 @@ pub struct Args {
     pub eps_settle: u64,
 
     /// Learning rate of the readout's delta rule, per label; defaults to 0.01 for a Krotov
-    /// model and to 5 (the share of a frame's error one normalised step removes, before the
-    /// class balance) for any other model's readout.
+    /// model and to 5 for any other model's readout (a normalised step: how far it moves the
+    /// frame's own logits per unit of error).
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub eta: Option<f32>,
 

@@ -56,22 +56,29 @@ pub fn load_model(path: Option<&Path>) -> Result<Model, Error> {
 /// What runs a checkpoint in `mode`. A Krotov layer with one readout always runs as an
 /// [`AdaptiveModel`] (Q16 master: the int8 weights plus a residual plane; default guards), in
 /// `off` mode too, so frozen and adapting devices answer identically until the first learning
-/// step. Any other model runs frozen, or, with labels, as an [`AdaptiveReadout`] (its layers as
-/// shipped, its readout learning from the labels); without labels it has nothing to learn,
-/// and `unsupervised` is an error that says so.
+/// step. Any other model runs frozen, or, learning, as an [`AdaptiveReadout`] (its layers as
+/// shipped, its readout learning from labels); without labels only a model of 28x28 digits
+/// has something to learn (the digit warp, which needs no labels), and `unsupervised` on any
+/// other is an error that says so.
 pub fn engine_for(ckpt: &Checkpoint, mode: AdaptMode) -> Result<Engine, plastic_runtime::Error> {
     match AdaptiveModel::from_checkpoint(ckpt, MasterPrecision::Q16, Guards::default()) {
         Ok(model) => Ok(model.into()),
         Err(_) if !mode.learns() => Ok(Model::from_checkpoint(ckpt)?.into()),
-        Err(_) if mode == AdaptMode::Unsupervised => {
+        Err(_) if mode == AdaptMode::Unsupervised && !is_digit_model(ckpt) => {
             Err(plastic_runtime::Error::Checkpoint(InvalidSpec(
-                "only a Krotov layer learns without labels; this model's readout learns from \
-                 labels (--adapt labels:RATE)"
+                "without labels only a Krotov layer or the digit warp of a 28x28 digit model \
+                 learns; this model's readout learns from labels (--adapt labels:RATE)"
                     .into(),
             )))
         }
         Err(_) => Ok(AdaptiveReadout::from_checkpoint(ckpt)?.into()),
     }
+}
+
+/// Whether the model reads 28x28 gray digits (what the digit warp undoes views of).
+fn is_digit_model(ckpt: &Checkpoint) -> bool {
+    let input = &ckpt.spec.input;
+    (input.width, input.height, input.channels) == (28, 28, 1)
 }
 
 #[cfg(test)]

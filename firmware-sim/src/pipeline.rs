@@ -301,12 +301,23 @@ impl Pipeline {
     /// undo a new view's tilt and pen (see [`AdaptiveModel::enable_digit_alignment`]); the
     /// anchor reads the digit as framed. Other engines are left as they are.
     pub fn enable_digit_alignment(&mut self, calibration: u64, horizon: u32) {
-        if let (Engine::Adaptive(m), true) = (&mut self.engine, self.mnist_like) {
-            m.enable_digit_alignment(calibration, horizon);
-            if m.digit_alignment().is_some() {
-                self.framed = vec![0; 784];
-                self.framed_input = vec![0.0; self.input.len()];
+        if !self.mnist_like {
+            return;
+        }
+        let warps = match &mut self.engine {
+            Engine::Adaptive(m) => {
+                m.enable_digit_alignment(calibration, horizon);
+                m.digit_alignment().is_some()
             }
+            Engine::Readout(m) => {
+                m.enable_digit_alignment(calibration, horizon);
+                m.digit_alignment().is_some()
+            }
+            Engine::Frozen { .. } => false,
+        };
+        if warps {
+            self.framed = vec![0; 784];
+            self.framed_input = vec![0.0; self.input.len()];
         }
     }
 
@@ -367,6 +378,7 @@ impl Pipeline {
             (Engine::Adaptive(m), true) => {
                 m.infer_beside_anchor(&self.input, &self.framed_input)?
             }
+            (Engine::Readout(m), true) => m.infer_beside_anchor(&self.input, &self.framed_input)?,
             (engine, _) => engine.infer(&self.input)?,
         };
         let times = StageTimes {
@@ -386,9 +398,6 @@ impl Pipeline {
     /// digit moves to `self.framed` and `self.pixels` gets it as the engine warps it. The warp
     /// applied, if any.
     fn warp_digit(&mut self) -> Option<plastic_runtime::digit_warp::Warp> {
-        let Engine::Adaptive(m) = &mut self.engine else {
-            return None;
-        };
         let (Ok(framed), Ok(pixels)) = (
             <&mut [u8; 784]>::try_from(&mut self.framed[..]),
             <&mut [u8; 784]>::try_from(&mut self.pixels[..]),
@@ -396,7 +405,11 @@ impl Pipeline {
             return None;
         };
         framed.copy_from_slice(pixels);
-        m.warp_digit(framed, pixels)
+        match &mut self.engine {
+            Engine::Adaptive(m) => m.warp_digit(framed, pixels),
+            Engine::Readout(m) => m.warp_digit(framed, pixels),
+            Engine::Frozen { .. } => None,
+        }
     }
 
     /// Fills `self.pixels` from the frame.

@@ -15,8 +15,9 @@ use plastic_models::{Activation, Checkpoint, LayerKind, LayerTensors, ModelSpec,
 
 use crate::align::{DEFAULT_CALIBRATION_FRAMES, DEFAULT_HORIZON_FRAMES, HiddenAlignment};
 use crate::balance::LabelBalance;
-use crate::digit_align::{DigitAlignment, DigitStats, digit_stats};
-use crate::digit_warp::{DigitWarper, Warp};
+use crate::digit_align::DigitAlignment;
+use crate::digit_view::DigitView;
+use crate::digit_warp::Warp;
 use crate::guard::{Answer, Arbiter, Guard, GuardStats};
 use crate::kernels::{self, Kernels};
 use crate::learn::delta::{delta_update, one_hot};
@@ -63,15 +64,9 @@ pub struct AdaptiveModel {
     /// The guard saved in the state this model was built from (`Null` if none), taken back by
     /// [`AdaptiveModel::enable_guard`].
     saved_guard: serde_json::Value,
-    /// The framed digits' width and slant (restored from a state, or since
-    /// [`AdaptiveModel::enable_digit_alignment`]).
-    digits: Option<DigitAlignment>,
-    /// The warp's buffers; present once [`AdaptiveModel::enable_digit_alignment`] has been
-    /// called, which is what turns the warping on.
-    warper: Option<Box<DigitWarper>>,
-    /// The statistics of the digit given to the latest [`AdaptiveModel::warp_digit`], taken
-    /// into the means with the class the device answers for it.
-    pending_digit: Option<DigitStats>,
+    /// The digit warp (see [`DigitView`]), on once
+    /// [`AdaptiveModel::enable_digit_alignment`] has been called.
+    view: DigitView,
     /// The anchor's input when it differs from the adapted model's (a warped digit).
     anchor_xq: Vec<i8>,
 }
@@ -165,14 +160,7 @@ impl AdaptiveModel {
             anchor: None,
             balance: LabelBalance::new(second.outputs),
             saved_guard: saved["guard"].clone(),
-            digits: DigitAlignment::from_json(
-                &saved["digits"],
-                second.outputs,
-                DEFAULT_CALIBRATION_FRAMES,
-                DEFAULT_HORIZON_FRAMES,
-            ),
-            warper: None,
-            pending_digit: None,
+            view: DigitView::restored(&saved["digits"], second.outputs),
             anchor_xq: vec![0; first.inputs],
         })
     }
@@ -288,7 +276,7 @@ impl AdaptiveModel {
             + self.alignment.as_ref().map_or(0, |_| units * (8 * self.outputs.len() + 8))
             + self.row.len() * 4
             + self.anchor_xq.len()
-            + self.warper.as_ref().map_or(0, |w| w.memory_bytes())
+            + self.view.memory_bytes()
     }
 
     /// From now on, inference corrects the hidden code for the camera's drift (see
@@ -315,28 +303,19 @@ impl AdaptiveModel {
     /// `calibration` digits, the recent means span `horizon` frames. Statistics restored from
     /// a state go on. Only a model of 28x28 gray digits warps; for others this does nothing.
     pub fn enable_digit_alignment(&mut self, calibration: u64, horizon: u32) {
-        let input = &self.spec.input;
-        if (input.width, input.height, input.channels) != (28, 28, 1) {
-            return;
-        }
         let classes = self.outputs.len();
-        self.digits = Some(match self.digits.take() {
-            Some(restored) => restored.with_schedule(calibration, horizon),
-            None => DigitAlignment::new(classes, calibration, horizon),
-        });
-        self.warper
-            .get_or_insert_with(|| Box::new(DigitWarper::new()));
+        self.view
+            .enable(&self.spec.input, classes, calibration, horizon);
     }
 
     /// The framed digits' statistics, when digits are warped.
     pub fn digit_alignment(&self) -> Option<&DigitAlignment> {
-        self.digits.as_ref().filter(|_| self.warper.is_some())
+        self.view.alignment()
     }
 
     /// The warp [`AdaptiveModel::warp_digit`] applies now (none when digits are not warped).
     pub fn digit_warp(&self) -> Warp {
-        self.digit_alignment()
-            .map_or(Warp::default(), DigitAlignment::warp)
+        self.view.warp()
     }
 
     /// Writes into `out` the framed `digit` as the model should see it: warped by
@@ -344,20 +323,7 @@ impl AdaptiveModel {
     /// `None` when the digit was copied. The digit's statistics enter the running means with
     /// the class the next [`AdaptiveModel::infer`] answers. Allocates nothing.
     pub fn warp_digit(&mut self, digit: &[u8; 784], out: &mut [u8; 784]) -> Option<Warp> {
-        if self.warper.is_some() {
-            self.pending_digit = digit_stats(digit);
-        }
-        let warp = self.digit_warp();
-        match self.warper.as_mut().filter(|_| !warp.is_identity()) {
-            Some(warper) => {
-                warper.apply(digit, warp, out);
-                Some(warp)
-            }
-            None => {
-                out.copy_from_slice(digit);
-                None
-            }
-        }
+        self.view.warp_digit(digit, out)
     }
 
     /// Units recruited by labels so far (see [`AdaptiveModel::recruit`]), over the state's
@@ -426,12 +392,7 @@ impl AdaptiveModel {
         if let Some(alignment) = self.alignment.as_mut().filter(|_| self.aligning) {
             alignment.observe(&self.raw_hidden, answer.class);
         }
-        if let (Some(digits), Some(stats)) = (
-            self.digits.as_mut().filter(|_| self.warper.is_some()),
-            self.pending_digit.take(),
-        ) {
-            digits.observe(stats, answer.class);
-        }
+        self.view.observe(answer.class);
         Ok(answer)
     }
 
@@ -647,7 +608,7 @@ impl AdaptiveModel {
         train[ON_DEVICE] = serde_json::json!({
             "usage": self.usage.to_json(),
             "alignment": self.alignment.as_ref().map(HiddenAlignment::to_json),
-            "digits": self.digits.as_ref().map(DigitAlignment::to_json),
+            "digits": self.view.to_json(),
             "recruited_units": self.recruited,
             "guard": self.anchor.as_ref().map_or(self.saved_guard.clone(), |a| a.guard.to_json()),
         });
@@ -721,6 +682,7 @@ fn readout_class(readout: &[f32], hidden: usize, classes: usize, mu: usize) -> u
 mod tests {
     use super::*;
     use crate::Model;
+    use crate::digit_align::digit_stats;
 
     fn default_model() -> (Checkpoint, AdaptiveModel) {
         let ckpt = Checkpoint::from_bytes(plastic_models::DEFAULT_CHECKPOINT).unwrap();

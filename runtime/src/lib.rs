@@ -23,6 +23,7 @@ pub mod align;
 pub mod balance;
 mod conv;
 pub mod digit_align;
+pub mod digit_view;
 pub mod digit_warp;
 mod error;
 pub mod guard;

@@ -1,0 +1,111 @@
+//! The digit warp as a learning model holds it: the framed digits' statistics
+//! ([`DigitAlignment`]), the warp's buffers ([`DigitWarper`]) and the statistics of the digit
+//! waiting for the class the model answers. One piece, so that every learning model of digits
+//! (the Krotov device, a readout-learning one) undoes a new view the same way.
+
+use alloc::boxed::Box;
+use plastic_models::InputSpec;
+use serde_json::Value;
+
+use crate::align::{DEFAULT_CALIBRATION_FRAMES, DEFAULT_HORIZON_FRAMES};
+use crate::digit_align::{DigitAlignment, DigitStats, digit_stats};
+use crate::digit_warp::{DigitWarper, Warp};
+
+/// A learning model's digit warp; off until [`DigitView::enable`].
+#[derive(Debug, Clone, Default)]
+pub struct DigitView {
+    /// The framed digits' width and slant (restored from a state, or since enabled).
+    digits: Option<DigitAlignment>,
+    /// The warp's buffers; present once enabled, which is what turns the warping on.
+    warper: Option<Box<DigitWarper>>,
+    /// The statistics of the digit given to the latest [`DigitView::warp_digit`], taken into
+    /// the means with the class the model answers for it.
+    pending: Option<DigitStats>,
+}
+
+impl DigitView {
+    /// Off, with the statistics a state saved under `saved` (from [`DigitView::to_json`]) when
+    /// they are whole, to go on from once enabled.
+    pub fn restored(saved: &Value, classes: usize) -> Self {
+        Self {
+            digits: DigitAlignment::from_json(
+                saved,
+                classes,
+                DEFAULT_CALIBRATION_FRAMES,
+                DEFAULT_HORIZON_FRAMES,
+            ),
+            warper: None,
+            pending: None,
+        }
+    }
+
+    /// From now on [`DigitView::warp_digit`] turns and thins framed digits to undo a new
+    /// camera's tilt or pen (see [`DigitAlignment`]): the reference is the first `calibration`
+    /// digits, the recent means span `horizon` frames. Statistics restored from a state go on.
+    /// Only a model of 28x28 gray digits warps; for others this does nothing.
+    pub fn enable(&mut self, input: &InputSpec, classes: usize, calibration: u64, horizon: u32) {
+        if (input.width, input.height, input.channels) != (28, 28, 1) {
+            return;
+        }
+        self.digits = Some(match self.digits.take() {
+            Some(restored) => restored.with_schedule(calibration, horizon),
+            None => DigitAlignment::new(classes, calibration, horizon),
+        });
+        self.warper
+            .get_or_insert_with(|| Box::new(DigitWarper::new()));
+    }
+
+    /// The framed digits' statistics, when digits are warped.
+    pub fn alignment(&self) -> Option<&DigitAlignment> {
+        self.digits.as_ref().filter(|_| self.warper.is_some())
+    }
+
+    /// The warp [`DigitView::warp_digit`] applies now (none when digits are not warped).
+    pub fn warp(&self) -> Warp {
+        self.alignment()
+            .map_or(Warp::default(), DigitAlignment::warp)
+    }
+
+    /// Writes into `out` the framed `digit` as the model should see it: warped by
+    /// [`DigitView::warp`], or copied when that is none. Returns the warp applied, `None` when
+    /// the digit was copied. The digit's statistics wait for [`DigitView::observe`]. Allocates
+    /// nothing.
+    pub fn warp_digit(&mut self, digit: &[u8; 784], out: &mut [u8; 784]) -> Option<Warp> {
+        if self.warper.is_some() {
+            self.pending = digit_stats(digit);
+        }
+        let warp = self.warp();
+        match self.warper.as_mut().filter(|_| !warp.is_identity()) {
+            Some(warper) => {
+                warper.apply(digit, warp, out);
+                Some(warp)
+            }
+            None => {
+                out.copy_from_slice(digit);
+                None
+            }
+        }
+    }
+
+    /// The latest warped digit's statistics enter the means with the class answered for it.
+    pub fn observe(&mut self, class: usize) {
+        if let (Some(digits), Some(stats)) = (
+            self.digits.as_mut().filter(|_| self.warper.is_some()),
+            self.pending.take(),
+        ) {
+            digits.observe(stats, class);
+        }
+    }
+
+    /// The statistics, for a state file (`null` when there are none).
+    pub fn to_json(&self) -> Value {
+        self.digits
+            .as_ref()
+            .map_or(Value::Null, DigitAlignment::to_json)
+    }
+
+    /// Bytes of the warp's buffers.
+    pub fn memory_bytes(&self) -> usize {
+        self.warper.as_ref().map_or(0, |w| w.memory_bytes())
+    }
+}
