@@ -17,16 +17,7 @@ use serde_json::Value;
 const WINDOWS: [&str; 4] = ["before_shift", "after_shift", "late_shift", "after_return"];
 
 fn skipped() -> bool {
-    if std::env::var_os("PLASTIC_SIM_RUNNER").is_some() {
-        eprintln!("skipped under an emulator: the bank's figures are measured natively");
-        return true;
-    }
-    let has_mnist = plastic_sim::camera::mnist::shared_data_dir()
-        .is_some_and(|d| plastic_sim::camera::mnist::has_test_set(&d));
-    if !has_mnist {
-        eprintln!("skipped: no MNIST test set in the shared data folder (set PLASTIC_DATA)");
-    }
-    !has_mnist
+    common::bank_skipped()
 }
 
 /// One device per mode on `scenario` (seed 0; see [`common::devices`]).

@@ -29,7 +29,20 @@ use crate::usage::UnitUsage;
 use crate::{Error, Prediction, Result};
 
 /// Key of the on-device state in a checkpoint's `train` metadata.
-const ON_DEVICE: &str = "on_device";
+pub(crate) const ON_DEVICE: &str = "on_device";
+
+/// `train` (made an object if it is not one) with `state` under [`ON_DEVICE`]: what a learning
+/// model writes into its state checkpoint.
+pub(crate) fn with_on_device(
+    mut train: serde_json::Value,
+    state: serde_json::Value,
+) -> serde_json::Value {
+    if !train.is_object() {
+        train = serde_json::Value::Object(serde_json::Map::new());
+    }
+    train[ON_DEVICE] = state;
+    train
+}
 
 /// A plastic layer and its readout, with every buffer preallocated.
 #[derive(Debug, Clone)]
@@ -597,21 +610,17 @@ impl AdaptiveModel {
     /// The current state as an f32 checkpoint (the plastic layer from its master copy), with
     /// `train` and `metrics` as given and the on-device statistics added to `train` (an
     /// object; any other value is replaced by one).
-    pub fn checkpoint(
-        &self,
-        mut train: serde_json::Value,
-        metrics: serde_json::Value,
-    ) -> Checkpoint {
-        if !train.is_object() {
-            train = serde_json::Value::Object(serde_json::Map::new());
-        }
-        train[ON_DEVICE] = serde_json::json!({
-            "usage": self.usage.to_json(),
-            "alignment": self.alignment.as_ref().map(HiddenAlignment::to_json),
-            "digits": self.view.to_json(),
-            "recruited_units": self.recruited,
-            "guard": self.anchor.as_ref().map_or(self.saved_guard.clone(), |a| a.guard.to_json()),
-        });
+    pub fn checkpoint(&self, train: serde_json::Value, metrics: serde_json::Value) -> Checkpoint {
+        let train = with_on_device(
+            train,
+            serde_json::json!({
+                "usage": self.usage.to_json(),
+                "alignment": self.alignment.as_ref().map(HiddenAlignment::to_json),
+                "digits": self.view.to_json(),
+                "recruited_units": self.recruited,
+                "guard": self.anchor.as_ref().map_or(self.saved_guard.clone(), |a| a.guard.to_json()),
+            }),
+        );
         let (rows, cols) = self.plastic.shape();
         let mut w = vec![0.0f32; rows * cols];
         for (mu, row) in w.chunks_exact_mut(cols).enumerate() {

@@ -31,6 +31,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use plastic_models::{Activation, Checkpoint, ModelSpec, Weights};
 
+use crate::adaptive::{ON_DEVICE, with_on_device};
 use crate::balance::LabelBalance;
 use crate::digit_align::DigitAlignment;
 use crate::digit_view::DigitView;
@@ -46,9 +47,6 @@ use crate::{Error, Model, Prediction, Result, Workspace};
 /// class balance and the guard's rate factor). Chosen on seed 0 of `tilt` and `thick-pen`
 /// among 0.2, 0.5, 1, 2, 5 and 20 (20 forgot up to a point on the return).
 pub const DEFAULT_READOUT_RATE: f32 = 5.0;
-
-/// Key of the on-device state in a checkpoint's `train` metadata.
-const ON_DEVICE: &str = "on_device";
 
 /// A frozen front end, a readout that learns from labels, and the shipped readout as anchor.
 #[derive(Debug, Clone)]
@@ -386,18 +384,15 @@ impl AdaptiveReadout {
     /// The current state as a checkpoint: the shipped layers as they were, the learned readout
     /// in f32, `train` and `metrics` as given, and the guard's state under `train.on_device`
     /// (`train` made an object if it is not one).
-    pub fn checkpoint(
-        &self,
-        mut train: serde_json::Value,
-        metrics: serde_json::Value,
-    ) -> Checkpoint {
-        if !train.is_object() {
-            train = serde_json::Value::Object(serde_json::Map::new());
-        }
-        train[ON_DEVICE] = serde_json::json!({
-            "guard": self.anchor.as_ref().map_or(self.saved_guard.clone(), |a| a.guard.to_json()),
-            "digits": self.view.to_json(),
-        });
+    pub fn checkpoint(&self, train: serde_json::Value, metrics: serde_json::Value) -> Checkpoint {
+        let guard = self
+            .anchor
+            .as_ref()
+            .map_or(self.saved_guard.clone(), |a| a.guard.to_json());
+        let train = with_on_device(
+            train,
+            serde_json::json!({ "guard": guard, "digits": self.view.to_json() }),
+        );
         let mut layers = self.model.layer_tensors();
         if let Some(last) = layers.last_mut() {
             last.weight = Weights::F32(self.readout.clone());

@@ -187,3 +187,19 @@ pub fn devices(args: &[&str], modes: &[&str]) -> Vec<serde_json::Value> {
     }
     runs
 }
+
+/// Whether a test of the bank's figures must skip: under an emulator (`PLASTIC_SIM_RUNNER`),
+/// where they are not measured, or without the MNIST test set the scenarios draw from (the
+/// reason is printed).
+pub fn bank_skipped() -> bool {
+    if std::env::var_os("PLASTIC_SIM_RUNNER").is_some() {
+        eprintln!("skipped under an emulator: the bank's figures are measured natively");
+        return true;
+    }
+    let has_mnist = plastic_sim::camera::mnist::shared_data_dir()
+        .is_some_and(|d| plastic_sim::camera::mnist::has_test_set(&d));
+    if !has_mnist {
+        eprintln!("skipped: no MNIST test set in the shared data folder (set PLASTIC_DATA)");
+    }
+    !has_mnist
+}
