@@ -24,6 +24,10 @@
 //! ([`crate::replay`]): a few labels move a readout trained on 60,000 images little, and the
 //! replay lets each keep teaching while it is in memory.
 //!
+//! A model of 28x28 digits also warps each digit before its front end, as the Krotov device
+//! does ([`crate::digit_view`]): that part needs no labels, and the anchor then reads the digit
+//! unwarped (the front end runs twice while a warp is in force).
+//!
 //! How the rate and the replay were chosen, and what they give against the Krotov device on the
 //! bank of shifts: docs/RESULTS.md, "A device model that learns through its readout".
 
