@@ -665,7 +665,7 @@ fn hidden_from_int8(
 
 /// The answer of a readout `(weights, bias)` with `activation` on `hidden`, its outputs in
 /// `outputs`.
-fn read_out(
+pub(crate) fn read_out(
     kernels: &Kernels,
     (readout, bias): (&[f32], Option<&[f32]>),
     hidden: &[f32],

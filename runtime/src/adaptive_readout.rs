@@ -35,14 +35,15 @@ use alloc::vec;
 use alloc::vec::Vec;
 use plastic_models::{Activation, Checkpoint, ModelSpec, Weights};
 
-use crate::adaptive::{ON_DEVICE, with_on_device};
+use crate::adaptive::{ON_DEVICE, read_out, with_on_device};
 use crate::balance::LabelBalance;
 use crate::digit_align::DigitAlignment;
 use crate::digit_view::DigitView;
 use crate::digit_warp::Warp;
 use crate::guard::{Answer, Arbiter, Guard, GuardStats};
+use crate::kernels::Kernels;
 use crate::learn::delta::{delta_update, one_hot};
-use crate::model::{apply_activation, class_confidences, predict};
+use crate::model::class_confidences;
 use crate::quant::dequantize_rows;
 use crate::replay::{DEFAULT_REPLAY_CAPACITY, DEFAULT_REPLAY_PER_LABEL, ReplayMemory};
 use crate::{Error, Model, Prediction, Result, Workspace};
@@ -226,41 +227,41 @@ impl AdaptiveReadout {
 
     fn forward(&mut self, input: &[f32], anchor_input: Option<&[f32]>) -> Result<Prediction> {
         let depth = self.model.spec().layers.len() - 1;
+        let kernels = self.model.kernels();
+        let mut shipped = None;
         if let (Some(a), Some(anchor)) = (anchor_input, self.anchor.as_mut()) {
             let width = self.model.forward_to(a, depth, &mut self.workspace)?;
-            let features = self.workspace.activations(width);
-            readout_forward(
-                &anchor.readout,
-                anchor.bias.as_deref(),
-                features,
+            shipped = Some(read_out(
+                &kernels,
+                (&anchor.readout, anchor.bias.as_deref()),
+                self.workspace.activations(width),
+                &self.activation,
                 &mut anchor.outputs,
-            );
+            ));
         }
         let width = self.model.forward_to(input, depth, &mut self.workspace)?;
         let features = self.workspace.activations(width);
-        readout_forward(
-            &self.readout,
-            self.bias.as_deref(),
+        let adapted = read_out(
+            &kernels,
+            (&self.readout, self.bias.as_deref()),
             features,
+            &self.activation,
             &mut self.adapted,
         );
-        apply_activation(&self.activation, &mut self.adapted);
-        let adapted = predict(&self.adapted, Some(&self.activation));
         let Some(anchor) = &mut self.anchor else {
             self.outputs.copy_from_slice(&self.adapted);
             self.view.observe(adapted.class);
             return Ok(adapted);
         };
-        if anchor_input.is_none() {
-            readout_forward(
-                &anchor.readout,
-                anchor.bias.as_deref(),
+        let shipped = shipped.unwrap_or_else(|| {
+            read_out(
+                &kernels,
+                (&anchor.readout, anchor.bias.as_deref()),
                 features,
+                &self.activation,
                 &mut anchor.outputs,
-            );
-        }
-        apply_activation(&self.activation, &mut anchor.outputs);
-        let shipped = predict(&anchor.outputs, Some(&self.activation));
+            )
+        });
         let verdict = anchor.guard.judge(
             (shipped.class, shipped.confidence),
             (adapted.class, adapted.confidence),
@@ -324,6 +325,7 @@ impl AdaptiveReadout {
         let weight = self.balance.weigh(label) * scale;
         let features = self.workspace.activations(self.features);
         let mut step = Step {
+            kernels: self.model.kernels(),
             readout: &mut self.readout,
             bias: self.bias.as_deref_mut(),
             activation: &self.activation,
@@ -347,6 +349,7 @@ impl AdaptiveReadout {
 
 /// The readout and the buffers of one normalised delta-rule step.
 struct Step<'a> {
+    kernels: Kernels,
     readout: &'a mut [f32],
     bias: Option<&'a mut [f32]>,
     activation: &'a Activation,
@@ -359,8 +362,13 @@ impl Step<'_> {
     /// `dW = rate (t - y) h^T / (|h|^2 + 1)` (and the bias alike) on the readout's answer `y`
     /// to `h` (probabilities; a `tanh` head's outputs) for the targets of `label`.
     fn toward(&mut self, h: &[f32], label: usize, rate: f32) -> Result<()> {
-        readout_forward(self.readout, self.bias.as_deref(), h, self.outputs);
-        apply_activation(self.activation, self.outputs);
+        read_out(
+            &self.kernels,
+            (self.readout, self.bias.as_deref()),
+            h,
+            self.activation,
+            self.outputs,
+        );
         let (hi, lo) = match self.activation {
             Activation::Tanh { .. } => {
                 self.probabilities.copy_from_slice(self.outputs);
@@ -408,14 +416,6 @@ impl AdaptiveReadout {
             train,
             metrics,
         }
-    }
-}
-
-/// `y = W h + b` for a `[classes, features]` readout.
-fn readout_forward(w: &[f32], bias: Option<&[f32]>, h: &[f32], y: &mut [f32]) {
-    for (c, (o, row)) in y.iter_mut().zip(w.chunks_exact(h.len().max(1))).enumerate() {
-        let dot: f32 = row.iter().zip(h).map(|(a, b)| a * b).sum();
-        *o = dot + bias.map_or(0.0, |b| b[c]);
     }
 }
 
