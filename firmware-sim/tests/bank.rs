@@ -13,9 +13,6 @@ mod common;
 
 use serde_json::Value;
 
-/// The windows compared against the frozen device.
-const WINDOWS: [&str; 4] = ["before_shift", "after_shift", "late_shift", "after_return"];
-
 fn skipped() -> bool {
     common::bank_skipped()
 }
@@ -23,10 +20,6 @@ fn skipped() -> bool {
 /// One device per mode on `scenario` (seed 0; see [`common::devices`]).
 fn devices(scenario: &str, modes: &[&str]) -> Vec<Value> {
     common::devices(&["--camera", &format!("synthetic:{scenario}")], modes)
-}
-
-fn windows(run: &Value) -> [f64; 4] {
-    WINDOWS.map(|w| common::window(run, w))
 }
 
 #[test]
@@ -39,16 +32,13 @@ fn without_labels_the_device_is_never_half_a_point_below_a_frozen_one() {
     // (seed 0): never below the frozen device by more than 0.1 point.
     for scenario in ["one-class", "thick-pen"] {
         let runs = devices(scenario, &["off", "unsupervised"]);
-        let (frozen, learning) = (windows(&runs[0]), windows(&runs[1]));
+        let (frozen, learning) = (
+            common::bank_windows(&runs[0]),
+            common::bank_windows(&runs[1]),
+        );
         assert_eq!(runs[0]["shift"], serde_json::json!([2000, 4000]));
         assert_eq!(runs[1]["adaptation_steps"], 5000);
-        for (i, (l, f)) in learning.iter().zip(&frozen).enumerate() {
-            assert!(
-                l + 0.005 >= *f,
-                "{scenario}, window {}: learning {l:.4} vs frozen {f:.4}",
-                WINDOWS[i]
-            );
-        }
+        common::assert_never_below(scenario, &learning, &frozen, 0.005);
     }
 }
 
@@ -62,7 +52,10 @@ fn labels_on_five_percent_of_frames_win_back_part_of_the_drop_and_forget_nothing
     // (seed 0): 38 % and 43 %, and 1.0 and 0.9 points above the frozen device on the return.
     for (scenario, bar) in [("perspective", 0.3), ("noisy-blur", 0.3)] {
         let runs = devices(scenario, &["off", "labels:0.05"]);
-        let (frozen, labels) = (windows(&runs[0]), windows(&runs[1]));
+        let (frozen, labels) = (
+            common::bank_windows(&runs[0]),
+            common::bank_windows(&runs[1]),
+        );
         let drop = frozen[0] - frozen[1];
         assert!(
             drop > 0.03,
@@ -132,18 +125,17 @@ fn on_a_new_population_of_writers_learning_never_costs_and_labels_win_back_the_d
         &["off", "unsupervised", "labels:0.05", "labels:0.2"],
     );
     let _ = std::fs::remove_dir_all(&dir);
-    let frozen = windows(&runs[0]);
+    let frozen = common::bank_windows(&runs[0]);
     let drop = frozen[0] - frozen[1];
     assert!(drop > 0.15, "the frozen device drops only {drop:.3}");
-    for (i, (l, f)) in windows(&runs[1]).iter().zip(&frozen).enumerate() {
-        assert!(
-            l + 0.005 >= *f,
-            "without labels, window {}: {l:.4} vs frozen {f:.4}",
-            WINDOWS[i]
-        );
-    }
+    common::assert_never_below(
+        "without labels",
+        &common::bank_windows(&runs[1]),
+        &frozen,
+        0.005,
+    );
     for (run, bar) in [(&runs[2], 0.3), (&runs[3], 0.6)] {
-        let labels = windows(run);
+        let labels = common::bank_windows(run);
         let won = (labels[2] - frozen[2]) / drop;
         println!(
             "{}: {:.0} % of the drop won back",
@@ -174,7 +166,7 @@ fn a_turned_camera_is_undone_without_labels_by_the_digit_warp() {
         &["--camera", "synthetic:tilt", "--seed", "2"],
         &["off", "unsupervised", "unsupervised --no-digit-warp"],
     );
-    let [frozen, warped, plain] = [0, 1, 2].map(|i| windows(&runs[i]));
+    let [frozen, warped, plain] = [0, 1, 2].map(|i| common::bank_windows(&runs[i]));
     let drop = frozen[0] - frozen[1];
     assert!(drop > 0.15, "the frozen device drops only {drop:.3}");
     let won = |run: &[f64; 4]| (run[2] - frozen[2]) / drop;
@@ -185,13 +177,7 @@ fn a_turned_camera_is_undone_without_labels_by_the_digit_warp() {
     );
     assert!(won(&warped) >= 0.5, "{warped:?} vs frozen {frozen:?}");
     assert!(won(&plain) < 0.2, "without the warp: {plain:?}");
-    for (i, (w, f)) in warped.iter().zip(&frozen).enumerate() {
-        assert!(
-            w + 0.005 >= *f,
-            "window {}: {w:.4} vs frozen {f:.4}",
-            WINDOWS[i]
-        );
-    }
+    common::assert_never_below("with the warp", &warped, &frozen, 0.005);
     let warp = &runs[1]["digit_warp"];
     assert!(warp["angle"].is_number(), "{warp}");
     assert!(runs[2]["digit_warp"].is_null());

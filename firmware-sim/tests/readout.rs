@@ -10,22 +10,13 @@
 
 mod common;
 
-use serde_json::Value;
-
 const MODEL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../models/default/mnist-softhebb-device.int8.safetensors"
 );
 
-/// The windows compared against the frozen device.
-const WINDOWS: [&str; 4] = ["before_shift", "after_shift", "late_shift", "after_return"];
-
 fn skipped() -> bool {
     common::bank_skipped()
-}
-
-fn windows(run: &Value) -> [f64; 4] {
-    WINDOWS.map(|w| common::window(run, w))
 }
 
 #[test]
@@ -43,7 +34,10 @@ fn labels_teach_the_softhebb_readout_a_new_view_without_costing_the_old_one() {
             &["--model", MODEL, "--camera", &camera],
             &["off", "labels:0.2"],
         );
-        let (frozen, labels) = (windows(&runs[0]), windows(&runs[1]));
+        let (frozen, labels) = (
+            common::bank_windows(&runs[0]),
+            common::bank_windows(&runs[1]),
+        );
         assert_eq!(runs[1]["label_steps"].as_u64().map(|n| n > 500), Some(true));
         let drop = frozen[0] - frozen[1];
         assert!(
@@ -56,13 +50,7 @@ fn labels_teach_the_softhebb_readout_a_new_view_without_costing_the_old_one() {
             won * 100.0
         );
         assert!(won >= bar, "{scenario}: {won:.3} < {bar}");
-        for (i, (l, f)) in labels.iter().zip(&frozen).enumerate() {
-            assert!(
-                l + 0.01 >= *f,
-                "{scenario}, window {}: learning {l:.4} vs frozen {f:.4}",
-                WINDOWS[i]
-            );
-        }
+        common::assert_never_below(scenario, &labels, &frozen, 0.01);
     }
 }
 
@@ -123,17 +111,14 @@ fn without_labels_the_softhebb_device_undoes_a_turned_camera_and_never_costs() {
         &["--model", MODEL, "--camera", "synthetic:tilt"],
         &["off", "unsupervised"],
     );
-    let (frozen, learning) = (windows(&runs[0]), windows(&runs[1]));
+    let (frozen, learning) = (
+        common::bank_windows(&runs[0]),
+        common::bank_windows(&runs[1]),
+    );
     let won = (learning[2] - frozen[2]) / (frozen[0] - frozen[1]);
     println!("tilt: without labels {:.0} % won back", won * 100.0);
     assert!(won >= 0.15, "{won:.3}");
-    for (i, (l, f)) in learning.iter().zip(&frozen).enumerate() {
-        assert!(
-            l + 0.005 >= *f,
-            "window {}: {l:.4} vs frozen {f:.4}",
-            WINDOWS[i]
-        );
-    }
+    common::assert_never_below("tilt without labels", &learning, &frozen, 0.005);
 }
 
 /// A two-layer model of 8x8 RGB images (not digits), all weights zero.

@@ -203,3 +203,22 @@ pub fn bank_skipped() -> bool {
     }
     !has_mnist
 }
+
+/// The windows of a bank scenario, compared against the frozen device.
+pub const BANK_WINDOWS: [&str; 4] = ["before_shift", "after_shift", "late_shift", "after_return"];
+
+/// A run's accuracy in each of [`BANK_WINDOWS`].
+pub fn bank_windows(run: &serde_json::Value) -> [f64; 4] {
+    BANK_WINDOWS.map(|w| window(run, w))
+}
+
+/// Asserts that a learning device is in no window more than `slack` below the frozen one;
+/// `what` names the run in the message.
+pub fn assert_never_below(what: &str, learning: &[f64; 4], frozen: &[f64; 4], slack: f64) {
+    for ((name, l), f) in BANK_WINDOWS.iter().zip(learning).zip(frozen) {
+        assert!(
+            l + slack >= *f,
+            "{what}, window {name}: learning {l:.4} vs frozen {f:.4}"
+        );
+    }
+}
