@@ -79,15 +79,17 @@ def frame(ink, box, rng):
 
 
 def write_png(path, grey):
-    """An 8-bit greyscale PNG (no filter, zlib-compressed)."""
-    h, w = grey.shape
+    """An 8-bit PNG (no filter, zlib-compressed): greyscale for an (h, w) array, RGB for an
+    (h, w, 3) one."""
+    h, w = grey.shape[:2]
+    colour = 2 if grey.ndim == 3 else 0
 
     def chunk(kind, data):
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     raw = b"".join(b"\0" + grey[y].tobytes() for y in range(h))
-    header = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0)
     with open(path, "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6))
                 + chunk(b"IEND", b""))

@@ -16,8 +16,8 @@ use crate::adapt::{AdaptMode, parse_adapt, parse_rate};
 use crate::baseline::BaselineSpec;
 use crate::camera::{self, CameraSpec, OpenOptions, parse_camera};
 use crate::device::{
-    self, AdaptOptions, DEFAULT_ALIGN_HORIZON, DEFAULT_EPS_SETTLE, DEFAULT_LABEL_EPS,
-    DisplayOptions, PersistOptions, RunOptions, Summary,
+    self, AdaptOptions, DEFAULT_ALIGN_HORIZON, DEFAULT_CHANNEL_HORIZON, DEFAULT_EPS_SETTLE,
+    DEFAULT_LABEL_EPS, DisplayOptions, PersistOptions, RunOptions, Summary,
 };
 use crate::error::Error;
 use crate::loader::{engine_for, load_checkpoint};
@@ -115,6 +115,14 @@ pub struct Args {
     /// reads the digit unwarped. MNIST-style models only.
     #[arg(long)]
     pub no_digit_warp: bool,
+
+    /// Bring a convolutional model's channels back to where they were in training: before each
+    /// convolution, every input channel is shifted and scaled so that its mean and spread over
+    /// about the last N frames match the reference (saved with the model, or else measured on
+    /// the first frames); the anchor reads the model as shipped. 0: never. Learning modes and
+    /// convolutional models only.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CHANNEL_HORIZON)]
+    pub channel_horizon: u32,
 
     /// How a frame becomes the 28x28 digit an MNIST model reads: `auto` uses a frame that is
     /// already a framed digit (28x28, light on a black field) as it is and frames anything else
@@ -396,6 +404,7 @@ pub fn run_until(
             recruit: !args.no_recruit,
             align_horizon: args.align_horizon,
             warp_digits: !args.no_digit_warp,
+            channel_horizon: args.channel_horizon,
             seed: args.seed,
         },
         frame_budget: args.frame_budget_us.map(Duration::from_micros),

@@ -57,17 +57,23 @@ pub fn load_model(path: Option<&Path>) -> Result<Model, Error> {
 /// [`AdaptiveModel`] (Q16 master: the int8 weights plus a residual plane; default guards), in
 /// `off` mode too, so frozen and adapting devices answer identically until the first learning
 /// step. Any other model runs frozen, or, learning, as an [`AdaptiveReadout`] (its layers as
-/// shipped, its readout learning from labels); without labels only a model of 28x28 digits
-/// has something to learn (the digit warp, which needs no labels), and `unsupervised` on any
-/// other is an error that says so.
+/// shipped, its readout learning from labels); without labels a model has something to learn
+/// only if it reads 28x28 digits (the digit warp) or has convolutions (their channels'
+/// statistics, see `plastic_runtime::channel_stats`), and `unsupervised` on any other is an
+/// error that says so.
 pub fn engine_for(ckpt: &Checkpoint, mode: AdaptMode) -> Result<Engine, plastic_runtime::Error> {
     match AdaptiveModel::from_checkpoint(ckpt, MasterPrecision::Q16, Guards::default()) {
         Ok(model) => Ok(model.into()),
         Err(_) if !mode.learns() => Ok(Model::from_checkpoint(ckpt)?.into()),
-        Err(_) if mode == AdaptMode::Unsupervised && !is_digit_model(ckpt) => {
+        Err(_)
+            if mode == AdaptMode::Unsupervised
+                && !is_digit_model(ckpt)
+                && !has_convolutions(ckpt) =>
+        {
             Err(plastic_runtime::Error::Checkpoint(InvalidSpec(
-                "without labels only a Krotov layer or the digit warp of a 28x28 digit model \
-                 learns; this model's readout learns from labels (--adapt labels:RATE)"
+                "without labels only a Krotov layer, the digit warp of a 28x28 digit model or \
+                 the channel statistics of a convolutional one learn; this model's readout \
+                 learns from labels (--adapt labels:RATE)"
                     .into(),
             )))
         }
@@ -79,6 +85,11 @@ pub fn engine_for(ckpt: &Checkpoint, mode: AdaptMode) -> Result<Engine, plastic_
 fn is_digit_model(ckpt: &Checkpoint) -> bool {
     let input = &ckpt.spec.input;
     (input.width, input.height, input.channels) == (28, 28, 1)
+}
+
+/// Whether the model has convolutions (whose input channels' statistics a device aligns).
+fn has_convolutions(ckpt: &Checkpoint) -> bool {
+    ckpt.spec.layers.iter().any(|l| l.conv.is_some())
 }
 
 #[cfg(test)]
@@ -120,5 +131,68 @@ mod tests {
         ] {
             assert!(engine_for(&ckpt, mode).unwrap().adaptive().is_some());
         }
+    }
+
+    /// A model of 4x4 RGB images: a 1x1 convolution to 2 channels (or, without `conv`, a
+    /// dense layer of the same size), then a dense readout to 10 classes.
+    fn colour_model(conv: bool) -> Checkpoint {
+        use plastic_models::{
+            Activation, Conv2d, InputSpec, LayerKind, LayerSpec, LayerTensors, ModelSpec,
+            Preprocess, Weights,
+        };
+        let layer = |inputs, outputs, conv| LayerSpec {
+            kind: LayerKind::Dense,
+            inputs,
+            outputs,
+            bias: false,
+            activation: Activation::Relu,
+            conv,
+        };
+        let conv = conv.then_some(Conv2d {
+            in_channels: 3,
+            height: 4,
+            width: 4,
+            out_channels: 2,
+            kernel: 1,
+            pool: 1,
+            ..Default::default()
+        });
+        let first = if conv.is_some() { 6 } else { 48 * 32 };
+        let weights = |n: usize| LayerTensors {
+            weight: Weights::F32(vec![0.1; n]),
+            bias: None,
+            feedback: None,
+        };
+        Checkpoint {
+            spec: ModelSpec {
+                name: "colour".into(),
+                input: InputSpec {
+                    width: 4,
+                    height: 4,
+                    channels: 3,
+                    preprocess: Preprocess::Scale01,
+                },
+                layers: vec![layer(48, 32, conv), layer(32, 10, None)],
+                classes: vec![],
+            },
+            layers: vec![weights(first), weights(320)],
+            train: serde_json::Value::Null,
+            metrics: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn without_labels_a_convolutional_model_aligns_its_channels_and_a_dense_one_is_refused() {
+        let conv = colour_model(true);
+        assert!(engine_for(&conv, AdaptMode::Unsupervised).is_ok());
+        let err = engine_for(&colour_model(false), AdaptMode::Unsupervised)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("channel statistics") && err.contains("--adapt labels:RATE"),
+            "{err}"
+        );
+        assert!(engine_for(&colour_model(false), AdaptMode::Labels(0.1)).is_ok());
     }
 }

@@ -297,6 +297,16 @@ impl Pipeline {
         }
     }
 
+    /// From now on, a readout engine brings its convolutions' input channels back to their
+    /// reference statistics, averaged over about `horizon` frames (see
+    /// [`AdaptiveReadout::enable_channel_alignment`]). Other engines are left as they are.
+    pub fn enable_channel_alignment(&mut self, horizon: u32) {
+        if let Engine::Readout(m) = &mut self.engine {
+            m.enable_channel_alignment();
+            m.set_channel_horizon(horizon);
+        }
+    }
+
     /// From now on, an adaptive engine of 28x28 digits turns and thins each framed digit to
     /// undo a new view's tilt and pen (see [`AdaptiveModel::enable_digit_alignment`]); the
     /// anchor reads the digit as framed. Other engines are left as they are.

@@ -29,7 +29,7 @@ use crate::usage::UnitUsage;
 use crate::{Error, Prediction, Result};
 
 /// Key of the on-device state in a checkpoint's `train` metadata.
-pub(crate) const ON_DEVICE: &str = "on_device";
+pub const ON_DEVICE: &str = "on_device";
 
 /// `train` (made an object if it is not one) with `state` under [`ON_DEVICE`]: what a learning
 /// model writes into its state checkpoint.

@@ -37,6 +37,7 @@ use plastic_models::{Activation, Checkpoint, ModelSpec, Weights};
 
 use crate::adaptive::{ON_DEVICE, read_out, with_on_device};
 use crate::balance::LabelBalance;
+use crate::channel_stats::ChannelAlignment;
 use crate::digit_align::DigitAlignment;
 use crate::digit_view::DigitView;
 use crate::digit_warp::Warp;
@@ -80,6 +81,11 @@ pub struct AdaptiveReadout {
     /// The digit warp (see [`DigitView`]), on once
     /// [`AdaptiveReadout::enable_digit_alignment`] has been called.
     view: DigitView,
+    /// The convolutions' input statistics, aligned once
+    /// [`AdaptiveReadout::enable_channel_alignment`] has been called.
+    channels: Option<ChannelAlignment>,
+    /// What the checkpoint this model was built from saved of them (`Null` if nothing).
+    saved_channels: serde_json::Value,
 }
 
 /// The shipped readout (what a roll-back restores), its outputs, and the guard.
@@ -124,6 +130,8 @@ impl AdaptiveReadout {
             balance: LabelBalance::new(classes),
             anchor: None,
             saved_guard: ckpt.train[ON_DEVICE]["guard"].clone(),
+            saved_channels: ckpt.train[ON_DEVICE]["channels"].clone(),
+            channels: None,
             view: DigitView::restored(&ckpt.train[ON_DEVICE]["digits"], classes),
             replay: ReplayMemory::new(
                 last.inputs,
@@ -184,6 +192,10 @@ impl AdaptiveReadout {
             + 4 * (self.readout.len() + anchor)
             + self.replay.bytes()
             + self.view.memory_bytes()
+            + self
+                .channels
+                .as_ref()
+                .map_or(0, ChannelAlignment::memory_bytes)
     }
 
     /// The readout's input (the front end's features) after the latest inference.
@@ -229,6 +241,13 @@ impl AdaptiveReadout {
         let depth = self.model.spec().layers.len() - 1;
         let kernels = self.model.kernels();
         let mut shipped = None;
+        // The anchor reads the frame as shipped: its own pass when the learning model reads
+        // it warped or with its channels aligned.
+        let aligned = self
+            .channels
+            .as_ref()
+            .is_some_and(|c| !c.measuring_reference());
+        let anchor_input = anchor_input.or(aligned.then_some(input));
         if let (Some(a), Some(anchor)) = (anchor_input, self.anchor.as_mut()) {
             let width = self.model.forward_to(a, depth, &mut self.workspace)?;
             shipped = Some(read_out(
@@ -239,7 +258,15 @@ impl AdaptiveReadout {
                 &mut anchor.outputs,
             ));
         }
-        let width = self.model.forward_to(input, depth, &mut self.workspace)?;
+        let width = match &mut self.channels {
+            Some(channels) => {
+                self.model
+                    .forward_with(input, depth, &mut self.workspace, |l, x| {
+                        channels.observe_and_align(l, x)
+                    })?
+            }
+            None => self.model.forward_to(input, depth, &mut self.workspace)?,
+        };
         let features = self.workspace.activations(width);
         let adapted = read_out(
             &kernels,
@@ -250,7 +277,7 @@ impl AdaptiveReadout {
         );
         let Some(anchor) = &mut self.anchor else {
             self.outputs.copy_from_slice(&self.adapted);
-            self.view.observe(adapted.class);
+            self.observe_answer(adapted.class);
             return Ok(adapted);
         };
         let shipped = shipped.unwrap_or_else(|| {
@@ -280,8 +307,16 @@ impl AdaptiveReadout {
                 adapted
             }
         };
-        self.view.observe(answer.class);
+        self.observe_answer(answer.class);
         Ok(answer)
+    }
+
+    /// The statistics kept per answered class take the latest frame in as `class`.
+    fn observe_answer(&mut self, class: usize) {
+        self.view.observe(class);
+        if let Some(channels) = &mut self.channels {
+            channels.commit(class);
+        }
     }
 
     /// From now on [`AdaptiveReadout::warp_digit`] turns and thins framed digits to undo a new
@@ -290,6 +325,29 @@ impl AdaptiveReadout {
         let classes = self.adapted.len();
         self.view
             .enable(&self.model.spec().input, classes, calibration, horizon);
+    }
+
+    /// From now on the inputs of the front end's convolutions are brought back to their
+    /// reference statistics before each convolution (see [`crate::channel_stats`]): the
+    /// reference saved with the model (or in the state it was built from), else the first
+    /// frames' statistics. The anchor keeps reading the front end as shipped. No-op for a
+    /// front end without convolutions.
+    pub fn enable_channel_alignment(&mut self) {
+        self.channels = ChannelAlignment::new(self.model.spec(), &self.saved_channels);
+    }
+
+    /// Frames over which the channels' running statistics average (see
+    /// [`ChannelAlignment::set_horizon`]); no-op before
+    /// [`AdaptiveReadout::enable_channel_alignment`].
+    pub fn set_channel_horizon(&mut self, frames: u32) {
+        if let Some(c) = &mut self.channels {
+            c.set_horizon(frames);
+        }
+    }
+
+    /// The convolutions' input statistics, when they are aligned.
+    pub fn channel_alignment(&self) -> Option<&ChannelAlignment> {
+        self.channels.as_ref()
     }
 
     /// The framed digits' statistics, when digits are warped.
@@ -403,7 +461,11 @@ impl AdaptiveReadout {
             .map_or(self.saved_guard.clone(), |a| a.guard.to_json());
         let train = with_on_device(
             train,
-            serde_json::json!({ "guard": guard, "digits": self.view.to_json() }),
+            serde_json::json!({
+                "guard": guard,
+                "digits": self.view.to_json(),
+                "channels": self.channels.as_ref().map_or(self.saved_channels.clone(), ChannelAlignment::to_json),
+            }),
         );
         let mut layers = self.model.layer_tensors();
         if let Some(last) = layers.last_mut() {
@@ -586,5 +648,67 @@ mod tests {
         one_layer.spec.layers.truncate(1);
         one_layer.layers.truncate(1);
         assert!(AdaptiveReadout::from_checkpoint(&one_layer).is_err());
+    }
+
+    /// Input 2x1 -> a 1x1 convolution that passes its input through -> readout `I`, bias
+    /// `[0, 0.45]`, with `[1, 0]` and `[0, 1]` (mean 0.5, mean square 0.5) as the reference.
+    fn conv_front() -> Checkpoint {
+        let mut ckpt = identity_front([1.0, 0.0, 0.0, 1.0], [0.0, 0.45]);
+        ckpt.spec.layers[0].outputs = 2;
+        ckpt.spec.layers[0].conv = Some(plastic_models::Conv2d {
+            in_channels: 1,
+            height: 1,
+            width: 2,
+            out_channels: 1,
+            kernel: 1,
+            pool: 1,
+            ..Default::default()
+        });
+        ckpt.layers[0] = LayerTensors {
+            weight: Weights::F32(vec![1.0]),
+            bias: Some(vec![0.0]),
+            feedback: None,
+        };
+        ckpt.train = serde_json::json!({ ON_DEVICE: { "channels": { "reference": [
+            { "layer": 0, "mean": [0.5], "square": [0.5] }
+        ] } } });
+        ckpt
+    }
+
+    #[test]
+    fn aligned_channels_answer_a_dimmed_stream_as_the_original() {
+        // Dimmed to 0.4 x + 0.1, [1, 0] reads [0.5, 0.1]: logits [0.5, 0.55], class 1 where
+        // the original view gives class 0. The dimmed stream's mean is 0.3 and its spread 0.2
+        // (the reference's: 0.5 and 0.5), so the aligned channel is (x - 0.3) 2.5 + 0.5, the
+        // original frame again, and class 0.
+        let ckpt = conv_front();
+        let mut frozen = AdaptiveReadout::from_checkpoint(&ckpt).unwrap();
+        let mut aligned = AdaptiveReadout::from_checkpoint(&ckpt).unwrap();
+        aligned.enable_channel_alignment();
+        aligned.set_channel_horizon(4);
+        let dim = |x: [f32; 2]| x.map(|v| 0.4 * v + 0.1);
+        let (zero, one) = (dim([1.0, 0.0]), dim([0.0, 1.0]));
+        for _ in 0..100 {
+            aligned.infer(&zero).unwrap();
+            aligned.infer(&one).unwrap();
+        }
+        assert_eq!(frozen.infer(&zero).unwrap().class, 1);
+        assert_eq!(aligned.infer(&one).unwrap().class, 1);
+        assert_eq!(aligned.infer(&zero).unwrap().class, 0);
+        let features = aligned.features();
+        assert!(
+            (features[0] - 1.0).abs() < 0.1 && features[1].abs() < 0.1,
+            "{features:?}"
+        );
+        // The running statistics go into the state, and come back from it.
+        let state = aligned.checkpoint(serde_json::Value::Null, serde_json::Value::Null);
+        let channels = &state.train[ON_DEVICE]["channels"];
+        assert!((channels["running"][0]["mean"][0].as_f64().unwrap() - 0.3).abs() < 0.05);
+        let mut resumed = AdaptiveReadout::from_checkpoint(&state).unwrap();
+        resumed.enable_channel_alignment();
+        assert_eq!(
+            resumed.channel_alignment().unwrap().affine(0),
+            aligned.channel_alignment().unwrap().affine(0)
+        );
     }
 }

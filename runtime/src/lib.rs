@@ -21,6 +21,7 @@ pub mod adaptive;
 pub mod adaptive_readout;
 pub mod align;
 pub mod balance;
+pub mod channel_stats;
 mod conv;
 pub mod digit_align;
 pub mod digit_view;

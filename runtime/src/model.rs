@@ -238,6 +238,19 @@ impl Model {
     /// Runs the first `depth` layers on a preprocessed input; the result is in
     /// `ws.activations(width of layer depth - 1)`. Allocates nothing.
     pub fn forward_to(&self, input: &[f32], depth: usize, ws: &mut Workspace) -> Result<usize> {
+        self.forward_with(input, depth, ws, |_, _| {})
+    }
+
+    /// [`Model::forward_to`] that hands each layer's input to `before(layer index, input)`
+    /// first, to read or change in place: the on-device statistics of a layer's input channels
+    /// ([`crate::channel_stats`]) are measured and re-aligned there.
+    pub fn forward_with(
+        &self,
+        input: &[f32],
+        depth: usize,
+        ws: &mut Workspace,
+        mut before: impl FnMut(usize, &mut [f32]),
+    ) -> Result<usize> {
         if input.len() != self.spec.input_len() {
             return Err(Error::WrongLength {
                 what: "model input",
@@ -259,7 +272,8 @@ impl Model {
         }
         ws.a[..input.len()].copy_from_slice(input);
         let mut width = input.len();
-        for layer in self.layers.iter().take(depth) {
+        for (index, layer) in self.layers.iter().enumerate().take(depth) {
+            before(index, &mut ws.a[..layer.inputs]);
             let (x, y) = (&ws.a[..layer.inputs], &mut ws.b[..layer.outputs]);
             match &layer.conv {
                 None => {

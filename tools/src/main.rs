@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod calibrate;
 mod chart;
 mod compare;
 mod dataset;
@@ -29,6 +30,9 @@ struct Cli {
 enum Command {
     /// Quantize an f32 checkpoint to int8 weights with one f32 scale per output row.
     Quantize(quantize::Args),
+    /// Measure a convolutional model's channel statistics on training images and save them
+    /// with it: the reference a learning device brings its channels back to.
+    Calibrate(calibrate::Args),
     /// Accuracy of an f32 or int8 checkpoint on a test set, computed by the runtime.
     Eval(eval::Args),
     /// Print a checkpoint's spec, tensors, provenance and metrics.
@@ -50,6 +54,7 @@ enum Command {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Quantize(a) => quantize::run(a),
+        Command::Calibrate(a) => calibrate::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Viz(c) => viz::run(c),

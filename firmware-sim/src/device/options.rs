@@ -70,6 +70,9 @@ pub struct AdaptOptions {
     /// Whether framed digits are turned and thinned to undo a new view's tilt and pen (see
     /// [`plastic_runtime::digit_align`]); 28x28 gray models only.
     pub warp_digits: bool,
+    /// Frames over which a convolutional front end's input statistics are re-estimated, to
+    /// bring them back to the reference (see [`plastic_runtime::channel_stats`]); 0: never.
+    pub channel_horizon: u32,
     /// Seed of the stream that decides which labelled frames get a label step.
     pub seed: u64,
 }
@@ -118,6 +121,10 @@ pub const DEFAULT_LABEL_EPS: f32 = 0.05;
 /// Default of `--align-horizon`: see [`plastic_runtime::align::DEFAULT_HORIZON_FRAMES`].
 pub const DEFAULT_ALIGN_HORIZON: u32 = plastic_runtime::align::DEFAULT_HORIZON_FRAMES;
 
+/// Default of `--channel-horizon`: see
+/// [`plastic_runtime::channel_stats::DEFAULT_CHANNEL_HORIZON`].
+pub const DEFAULT_CHANNEL_HORIZON: u32 = plastic_runtime::channel_stats::DEFAULT_CHANNEL_HORIZON;
+
 impl Default for AdaptOptions {
     fn default() -> Self {
         Self {
@@ -129,6 +136,7 @@ impl Default for AdaptOptions {
             recruit: true,
             align_horizon: DEFAULT_ALIGN_HORIZON,
             warp_digits: true,
+            channel_horizon: DEFAULT_CHANNEL_HORIZON,
             seed: 0,
         }
     }
