@@ -353,6 +353,7 @@ pub fn run_until(
     if args.adapt.learns() && !args.no_anchor {
         let arbiter = match args.adapt {
             AdaptMode::Labels(_) => Arbiter::Labels,
+            _ if pipeline.engine().is_readout() => Arbiter::RecentConfidence,
             _ => Arbiter::Confidence,
         };
         pipeline.enable_guard(&build(&shipped)?, arbiter)?;
@@ -455,6 +456,7 @@ mod tests {
         assert_eq!(device::default_eps(AdaptMode::Labels(0.05)), 0.01);
         assert_eq!((args.eps_settle, args.label_eps), (2000, 0.05));
         assert_eq!((args.no_recruit, args.align_horizon), (false, 500));
+        assert_eq!(args.channel_horizon, 500);
         assert!(
             !args.no_digit_warp,
             "learning devices warp digits by default"

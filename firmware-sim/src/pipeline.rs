@@ -64,6 +64,13 @@ impl From<AdaptiveModel> for Engine {
     }
 }
 
+impl Engine {
+    /// Whether this is a model learning through its readout ([`AdaptiveReadout`]).
+    pub fn is_readout(&self) -> bool {
+        matches!(self, Engine::Readout(_))
+    }
+}
+
 impl From<AdaptiveReadout> for Engine {
     fn from(model: AdaptiveReadout) -> Self {
         Engine::Readout(Box::new(model))

@@ -112,8 +112,9 @@ fn without_labels_the_softhebb_device_undoes_a_turned_camera_and_never_costs() {
     if skipped() {
         return;
     }
-    // The digit warp needs no labels and works before any model (seed 0). Measured: 31 % of
-    // the turned camera's 13.9-point drop won back, no window below the frozen device.
+    // The digit warp needs no labels and works before any model (seed 0). Measured: 106 % of
+    // the turned camera's 13.9-point drop won back (31 % when the guard chose frame by frame),
+    // no window more than 0.1 points below the frozen device.
     let runs = common::devices(
         &["--model", MODEL, "--camera", "synthetic:tilt"],
         &["off", "unsupervised"],
@@ -124,7 +125,7 @@ fn without_labels_the_softhebb_device_undoes_a_turned_camera_and_never_costs() {
     );
     let won = (learning[2] - frozen[2]) / (frozen[0] - frozen[1]);
     println!("tilt: without labels {:.0} % won back", won * 100.0);
-    assert!(won >= 0.15, "{won:.3}");
+    assert!(won >= 0.6, "{won:.3}");
     common::assert_never_below("tilt without labels", &learning, &frozen, 0.005);
 }
 
@@ -135,9 +136,9 @@ fn without_labels_the_softhebb_device_brings_its_channels_back_and_never_costs()
     }
     // Seed 0, the channels' statistics aligned to those the model shipped with (the horizon
     // was chosen among 200, 500 and 1000 on this seed; the three gave the same within 2 %).
-    // Measured: dim light wins back 25 % of its 20.7-point drop, noisy blur 34 % of 7.4
-    // points, and every window is above the frozen device.
-    for scenario in ["dim-light", "noisy-blur"] {
+    // Measured: dim light wins back 73 % of its 20.7-point drop, noisy blur 42 % of 7.4
+    // points, and no window is more than 0.1 points below the frozen device.
+    for (scenario, bar) in [("dim-light", 0.5), ("noisy-blur", 0.3)] {
         let camera = format!("synthetic:{scenario}");
         let runs = common::devices(
             &["--model", MODEL, "--camera", &camera],
@@ -149,7 +150,7 @@ fn without_labels_the_softhebb_device_brings_its_channels_back_and_never_costs()
         );
         let won = (learning[2] - frozen[2]) / (frozen[0] - frozen[1]);
         println!("{scenario}: without labels {:.0} % won back", won * 100.0);
-        assert!(won >= 0.15, "{scenario}: {won:.3}");
+        assert!(won >= bar, "{scenario}: {won:.3}");
         common::assert_never_below(scenario, &learning, &frozen, 0.005);
     }
 }

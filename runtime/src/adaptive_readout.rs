@@ -459,12 +459,16 @@ impl AdaptiveReadout {
             .anchor
             .as_ref()
             .map_or(self.saved_guard.clone(), |a| a.guard.to_json());
+        let channels = self
+            .channels
+            .as_ref()
+            .map_or(self.saved_channels.clone(), ChannelAlignment::to_json);
         let train = with_on_device(
             train,
             serde_json::json!({
                 "guard": guard,
                 "digits": self.view.to_json(),
-                "channels": self.channels.as_ref().map_or(self.saved_channels.clone(), ChannelAlignment::to_json),
+                "channels": channels,
             }),
         );
         let mut layers = self.model.layer_tensors();

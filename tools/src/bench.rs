@@ -311,7 +311,7 @@ fn device_rows(args: &Args) -> anyhow::Result<Vec<Row>> {
             "inference of `{}`, batch 1, one thread, int8",
             ckpt.spec.name
         );
-        rows.push(readout_frame_row(&q, &frames, i8_us)?);
+        rows.extend(readout_frame_rows(&q, &frames, i8_us)?);
         return Ok(rows);
     }
     use plastic_runtime::plastic::MasterPrecision;
@@ -444,38 +444,68 @@ fn device_frame_row(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow::
     })
 }
 
-/// A labelled frame of a device whose readout learns (any model but a Krotov one, e.g. a
-/// SoftHebb network: `plastic_runtime::AdaptiveReadout`), as `plastic-sim --adapt labels:RATE`
-/// runs it: the front end once, the learning readout and the shipped one (the anchor), the
-/// guard, and the readout's label step. A label on every frame: the most a frame can cost.
-fn readout_frame_row(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow::Result<Row> {
-    use plastic_runtime::AdaptiveReadout;
+/// The frames of a device whose readout learns (any model but a Krotov one, e.g. a SoftHebb
+/// network: `plastic_runtime::AdaptiveReadout`), as `plastic-sim --adapt` runs them, with the
+/// shipped readout as the anchor and the guard: for a model with convolutions, an unlabelled
+/// frame with its channels aligned (the front end aligned, then once more as shipped for the
+/// anchor; the reference measured on the bench's frames when the file brings none); then a
+/// labelled frame, the readout's label step and its replays added, a label on every frame: the
+/// most a frame can cost.
+fn readout_frame_rows(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow::Result<Vec<Row>> {
     use plastic_runtime::adaptive_readout::DEFAULT_READOUT_RATE;
+    use plastic_runtime::channel_stats::ChannelAlignment;
     use plastic_runtime::guard::Arbiter;
-    let shipped = AdaptiveReadout::from_checkpoint(q)?;
+    use plastic_runtime::{AdaptiveReadout, Model};
+    let model = Model::from_checkpoint(q)?;
+    let reference = ChannelAlignment::measure(&model, frames.iter().map(Vec::as_slice))?;
+    let mut q = q.clone();
+    if let (Some(reference), true) = (reference, q.train["on_device"]["channels"].is_null()) {
+        q.train = crate::calibrate::with_channel_reference(q.train, reference.to_json());
+    }
+    let shipped = AdaptiveReadout::from_checkpoint(&q)?;
     let mut device = shipped.clone();
     device.enable_guard(&shipped, Arbiter::Labels)?;
+    device.enable_channel_alignment();
+    let mut rows = Vec::new();
+    let per_frame = |start: Instant| start.elapsed().as_secs_f64() * 1e6 / frames.len() as f64;
+    if device.channel_alignment().is_some() {
+        let start = Instant::now();
+        for f in frames {
+            device.infer(f)?;
+        }
+        rows.push(Row {
+            key: "aligned_frame_us",
+            what: "an unlabelled frame with the convolutions' channels aligned: the front end \
+                   aligned, then as shipped for the anchor, both readouts, the guard"
+                .into(),
+            ours: per_frame(start),
+            baseline: i8_us,
+            unit: "us",
+            baseline_name: "one int8 inference".into(),
+        });
+    }
     let classes = q.spec.output_len();
     let start = Instant::now();
     for (i, f) in frames.iter().enumerate() {
         device.infer(f)?;
         device.learn_label(i % classes, DEFAULT_READOUT_RATE)?;
     }
-    let frame_us = start.elapsed().as_secs_f64() * 1e6 / frames.len() as f64;
+    let frame_us = per_frame(start);
     let features = q.spec.layers[q.spec.layers.len() - 1].inputs;
-    Ok(Row {
+    rows.push(Row {
         key: "readout_frame_us",
         what: format!(
             "a labelled frame of a learning readout ({features} features x {classes}) as the \
-             device runs it: inference, the anchor's readout, the label step; in memory \
-             {:.2} MB",
+             device runs it: inference (channels aligned, if any), the anchor's readout, the \
+             label step and its replays; in memory {:.2} MB",
             device.memory_bytes() as f64 / 1e6
         ),
         ours: frame_us,
         baseline: i8_us,
         unit: "us",
         baseline_name: "one int8 inference".into(),
-    })
+    });
+    Ok(rows)
 }
 
 /// A 784-hidden-10 Krotov model with random weights: inference cost does not depend on them.

@@ -28,6 +28,7 @@ pub(super) fn save(
         "label_eps": summary.adapt.label_eps,
         "recruit": summary.adapt.recruit,
         "align_horizon": summary.adapt.align_horizon,
+        "channel_horizon": summary.adapt.channel_horizon,
         "drift": drift.to_json(),
     });
     let metrics = serde_json::json!({

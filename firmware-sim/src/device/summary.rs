@@ -223,6 +223,7 @@ impl Summary {
             "label_eps": labels.then(|| shortest(self.adapt.label_eps)),
             "recruit": labels.then_some(self.adapt.recruit),
             "align_horizon": learns.then_some(self.adapt.align_horizon),
+            "channel_horizon": learns.then_some(self.adapt.channel_horizon),
             "adaptation_steps": self.adaptation_steps,
             "rollbacks": self.rollbacks,
             "label_steps": self.label_steps,
