@@ -74,6 +74,12 @@ fn the_learned_readout_is_saved_and_taken_back_at_the_next_boot() {
     ];
     let first = common::run_json(&args);
     assert!(first["label_steps"].as_u64().unwrap() > 100, "{first}");
+    // The summary gives the settings of the learner that ran, not the Krotov layer's.
+    assert_eq!(first["channel_horizon"], 500, "{first}");
+    assert!(
+        first["eps"].is_null() && first["recruit"].is_null(),
+        "{first}"
+    );
     let saved = plastic_models::Checkpoint::from_bytes(&std::fs::read(&state).unwrap()).unwrap();
     let shipped = plastic_models::Checkpoint::from_bytes(&std::fs::read(MODEL).unwrap()).unwrap();
     let last = saved.layers.len() - 1;

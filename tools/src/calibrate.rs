@@ -15,7 +15,7 @@ use plastic_runtime::Model;
 use plastic_runtime::adaptive::ON_DEVICE;
 use plastic_runtime::channel_stats::ChannelAlignment;
 use plastic_runtime::preprocess::normalize;
-use plastic_trainer::data::{self, DatasetKind};
+use plastic_trainer::data::DatasetKind;
 use serde_json::json;
 
 use crate::dataset;
@@ -77,18 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("{note}");
     }
     let kind = choice.kind;
-    let (w, h, c) = kind.geometry();
-    if w * h * c != model.spec().input_len() {
-        anyhow::bail!(
-            "the model takes {} inputs but {} images have {}; pass --dataset",
-            model.spec().input_len(),
-            kind.name(),
-            w * h * c
-        );
-    }
-    let train = data::load(kind, &data::dataset_folder(kind, args.data_dir.as_deref())?)?
-        .train
-        .take(args.images);
+    let train = dataset::train_set(&model, kind, args.data_dir.as_deref(), args.images)?;
     let preprocess = &model.spec().input.preprocess;
     let mut inputs = Vec::with_capacity(train.len());
     for i in 0..train.len() {

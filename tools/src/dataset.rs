@@ -97,6 +97,25 @@ pub fn test_set(
     data_dir: Option<&Path>,
     limit: Option<usize>,
 ) -> anyhow::Result<Dataset> {
+    let test = split(model, kind, data_dir)?.test;
+    Ok(match limit {
+        Some(limit) => test.take(limit),
+        None => test,
+    })
+}
+
+/// The first `limit` training samples of `kind`, as [`test_set`] reads the test samples.
+pub fn train_set(
+    model: &Model,
+    kind: DatasetKind,
+    data_dir: Option<&Path>,
+    limit: usize,
+) -> anyhow::Result<Dataset> {
+    Ok(split(model, kind, data_dir)?.train.take(limit))
+}
+
+/// `kind`'s training and test samples, after checking that their images fit `model`.
+fn split(model: &Model, kind: DatasetKind, data_dir: Option<&Path>) -> anyhow::Result<data::Split> {
     let (w, h, c) = kind.geometry();
     if w * h * c != model.spec().input_len() {
         anyhow::bail!(
@@ -106,11 +125,7 @@ pub fn test_set(
             w * h * c
         );
     }
-    let mut test = data::load(kind, &data::dataset_folder(kind, data_dir)?)?.test;
-    if let Some(limit) = limit {
-        test = test.take(limit);
-    }
-    Ok(test)
+    Ok(data::load(kind, &data::dataset_folder(kind, data_dir)?)?)
 }
 
 /// What `model` scores on `test` as the device computes it: raw bytes through the spec's

@@ -54,6 +54,7 @@ pub fn run(
     let mut summary = Summary::new(&spec.name, pipeline.engine().precision());
     summary.adapt = options.adapt;
     summary.model_bytes = pipeline.engine().memory_bytes();
+    summary.readout_engine = pipeline.engine().is_readout();
     summary.frame_budget = options.frame_budget;
     summary.shift = options.shift.clone().or_else(|| camera.shift());
     let mut frames_log = match &options.frames_log {

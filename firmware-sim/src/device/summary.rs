@@ -49,6 +49,9 @@ pub struct Summary {
     pub gif: Option<PathBuf>,
     /// How the device learned, with its rates.
     pub adapt: AdaptOptions,
+    /// Whether the model learned through its readout (`plastic_runtime::AdaptiveReadout`):
+    /// the Krotov layer's settings do not apply to it, the channels' horizon does.
+    pub readout_engine: bool,
     /// Krotov steps that changed the layer.
     pub adaptation_steps: u64,
     /// Krotov steps a guard refused (nothing changed).
@@ -112,6 +115,7 @@ impl Summary {
             snapshots: 0,
             gif: None,
             adapt: AdaptOptions::default(),
+            readout_engine: false,
             adaptation_steps: 0,
             rollbacks: 0,
             label_steps: 0,
@@ -191,6 +195,11 @@ impl Summary {
         let range = |r: &Range<u64>| serde_json::json!([r.start, r.end]);
         let learns = self.adapt.mode.learns();
         let labels = matches!(self.adapt.mode, AdaptMode::Labels(_));
+        // The settings of the learner that ran: a Krotov layer's or a readout's.
+        let (krotov, readout) = (
+            learns && !self.readout_engine,
+            learns && self.readout_engine,
+        );
         serde_json::json!({
             "frames": self.frames,
             "labelled": self.labelled,
@@ -217,13 +226,13 @@ impl Summary {
                 "accuracy": self.block_accuracies(),
             },
             "adapt": self.adapt.mode.to_string(),
-            "eps": learns.then(|| shortest(self.adapt.eps)),
-            "eps_settle": learns.then_some(self.adapt.eps_settle),
+            "eps": krotov.then(|| shortest(self.adapt.eps)),
+            "eps_settle": krotov.then_some(self.adapt.eps_settle),
             "eta": labels.then(|| shortest(self.adapt.eta)),
-            "label_eps": labels.then(|| shortest(self.adapt.label_eps)),
-            "recruit": labels.then_some(self.adapt.recruit),
-            "align_horizon": learns.then_some(self.adapt.align_horizon),
-            "channel_horizon": learns.then_some(self.adapt.channel_horizon),
+            "label_eps": (krotov && labels).then(|| shortest(self.adapt.label_eps)),
+            "recruit": (krotov && labels).then_some(self.adapt.recruit),
+            "align_horizon": krotov.then_some(self.adapt.align_horizon),
+            "channel_horizon": readout.then_some(self.adapt.channel_horizon),
             "adaptation_steps": self.adaptation_steps,
             "rollbacks": self.rollbacks,
             "label_steps": self.label_steps,
