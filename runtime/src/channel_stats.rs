@@ -55,7 +55,7 @@ pub struct Moments {
 }
 
 impl Moments {
-    /// The spread, `sqrt(E[x^2] - E[x]^2)`, never below [`MIN_SPREAD`].
+    /// The spread, `sqrt(E[x^2] - E[x]^2)`, never below `MIN_SPREAD`.
     pub fn spread(&self) -> f32 {
         libm::sqrtf((self.square - self.mean * self.mean).max(0.0)).max(MIN_SPREAD)
     }

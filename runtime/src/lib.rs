@@ -4,7 +4,7 @@
 //! inference allocates nothing per frame. [`learn`] holds the local learning rules as plain
 //! functions on slices (no backprop anywhere on the device), [`preprocess`] turns camera frames
 //! into the model's input, [`quant`] makes int8 weights, [`kernels`] holds the matrix-vector
-//! products, [`conv`] what convolution layers add to them.
+//! products, `conv` what convolution layers add to them.
 //!
 //! `#![no_std]` + `alloc`: the same code runs on a Jetson-class board and on a microcontroller.
 //! Feature `std` adds what hosts have: run-time CPU detection for the kernels and crash-safe

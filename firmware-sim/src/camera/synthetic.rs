@@ -116,7 +116,7 @@ pub fn load_samples(dir: &Path) -> Result<Vec<Digit>, CameraError> {
 }
 
 impl SyntheticDigits {
-    /// Loads the sample digits of `dir` (see [`load_samples`]) and seeds the stream of the
+    /// Loads the sample digits of `dir` (see `load_samples`) and seeds the stream of the
     /// original camera.
     pub fn open(dir: &Path, seed: u64) -> Result<Self, CameraError> {
         let digits = load_samples(dir)?;

@@ -88,7 +88,7 @@ pub struct ScreenState<'a> {
     pub precision: Precision,
     /// What the device has learned so far, when it learns (`None`: learning off).
     pub learning: Option<Learning>,
-    /// Every class's confidence, in 0..=1 (the first [`MAX_BARS`] are drawn as bars).
+    /// Every class's confidence, in 0..=1 (the first `MAX_BARS` are drawn as bars).
     pub confidences: &'a [f32],
     /// The drift indicator ([`crate::drift::DriftMonitor::drift`]).
     pub drift: f32,

@@ -42,7 +42,7 @@ pub struct Args {
     /// archive (170 MB), unpacked after its checksum is verified.
     #[arg(long, value_enum, ignore_case = true)]
     dataset: DatasetKind,
-    /// Folder to download into; files land in DIR/<dataset>/ (DIR/mnist/, ...), where
+    /// Folder to download into; files land in `DIR/<dataset>/` (`DIR/mnist/`, ...), where
     /// `--data-dir DIR` of the other commands and plastic-train finds them.
     #[arg(long, value_name = "DIR")]
     data_dir: PathBuf,
