@@ -309,8 +309,7 @@ impl Pipeline {
     /// [`AdaptiveReadout::enable_channel_alignment`]). Other engines are left as they are.
     pub fn enable_channel_alignment(&mut self, horizon: u32) {
         if let Engine::Readout(m) = &mut self.engine {
-            m.enable_channel_alignment();
-            m.set_channel_horizon(horizon);
+            m.enable_channel_alignment(horizon);
         }
     }
 

@@ -61,7 +61,7 @@ fn labels_on_five_percent_of_frames_win_back_part_of_the_drop_and_forget_nothing
             drop > 0.03,
             "{scenario}: the frozen device drops only {drop:.3}"
         );
-        let won = (labels[2] - frozen[2]) / drop;
+        let won = common::won_back(&labels, &frozen);
         println!(
             "{scenario}: labels on 5 % of frames win back {:.0} %",
             won * 100.0
@@ -136,7 +136,7 @@ fn on_a_new_population_of_writers_learning_never_costs_and_labels_win_back_the_d
     );
     for (run, bar) in [(&runs[2], 0.3), (&runs[3], 0.6)] {
         let labels = common::bank_windows(run);
-        let won = (labels[2] - frozen[2]) / drop;
+        let won = common::won_back(&labels, &frozen);
         println!(
             "{}: {:.0} % of the drop won back",
             run["adapt"],
@@ -169,7 +169,7 @@ fn a_turned_camera_is_undone_without_labels_by_the_digit_warp() {
     let [frozen, warped, plain] = [0, 1, 2].map(|i| common::bank_windows(&runs[i]));
     let drop = frozen[0] - frozen[1];
     assert!(drop > 0.15, "the frozen device drops only {drop:.3}");
-    let won = |run: &[f64; 4]| (run[2] - frozen[2]) / drop;
+    let won = |run: &[f64; 4]| common::won_back(run, &frozen);
     println!(
         "won back: {:.0} % with the warp, {:.0} % without",
         won(&warped) * 100.0,

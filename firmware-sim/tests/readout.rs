@@ -44,7 +44,7 @@ fn labels_teach_the_softhebb_readout_a_new_view_without_costing_the_old_one() {
             drop > 0.03,
             "{scenario}: the frozen device drops only {drop:.3}"
         );
-        let won = (labels[2] - frozen[2]) / drop;
+        let won = common::won_back(&labels, &frozen);
         println!(
             "{scenario}: labels on 20 % of frames win back {:.0} %",
             won * 100.0
@@ -129,7 +129,7 @@ fn without_labels_the_softhebb_device_undoes_a_turned_camera_and_never_costs() {
         common::bank_windows(&runs[0]),
         common::bank_windows(&runs[1]),
     );
-    let won = (learning[2] - frozen[2]) / (frozen[0] - frozen[1]);
+    let won = common::won_back(&learning, &frozen);
     println!("tilt: without labels {:.0} % won back", won * 100.0);
     assert!(won >= 0.6, "{won:.3}");
     common::assert_never_below("tilt without labels", &learning, &frozen, 0.005);
@@ -154,7 +154,7 @@ fn without_labels_the_softhebb_device_brings_its_channels_back_and_never_costs()
             common::bank_windows(&runs[0]),
             common::bank_windows(&runs[1]),
         );
-        let won = (learning[2] - frozen[2]) / (frozen[0] - frozen[1]);
+        let won = common::won_back(&learning, &frozen);
         println!("{scenario}: without labels {:.0} % won back", won * 100.0);
         assert!(won >= bar, "{scenario}: {won:.3}");
         common::assert_never_below(scenario, &learning, &frozen, 0.005);

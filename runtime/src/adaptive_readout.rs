@@ -328,20 +328,15 @@ impl AdaptiveReadout {
     }
 
     /// From now on the inputs of the front end's convolutions are brought back to their
-    /// reference statistics before each convolution (see [`crate::channel_stats`]): the
-    /// reference saved with the model (or in the state it was built from), else the first
-    /// frames' statistics. The anchor keeps reading the front end as shipped. No-op for a
-    /// front end without convolutions.
-    pub fn enable_channel_alignment(&mut self) {
+    /// reference statistics before each convolution (see [`crate::channel_stats`]), the
+    /// running statistics averaged over about `horizon` frames: the reference saved with the
+    /// model (or in the state it was built from), else the first frames' statistics. The
+    /// anchor keeps reading the front end as shipped. No-op for a front end without
+    /// convolutions.
+    pub fn enable_channel_alignment(&mut self, horizon: u32) {
         self.channels = ChannelAlignment::new(self.model.spec(), &self.saved_channels);
-    }
-
-    /// Frames over which the channels' running statistics average (see
-    /// [`ChannelAlignment::set_horizon`]); no-op before
-    /// [`AdaptiveReadout::enable_channel_alignment`].
-    pub fn set_channel_horizon(&mut self, frames: u32) {
         if let Some(c) = &mut self.channels {
-            c.set_horizon(frames);
+            c.set_horizon(horizon);
         }
     }
 
@@ -688,8 +683,7 @@ mod tests {
         let ckpt = conv_front();
         let mut frozen = AdaptiveReadout::from_checkpoint(&ckpt).unwrap();
         let mut aligned = AdaptiveReadout::from_checkpoint(&ckpt).unwrap();
-        aligned.enable_channel_alignment();
-        aligned.set_channel_horizon(4);
+        aligned.enable_channel_alignment(4);
         let dim = |x: [f32; 2]| x.map(|v| 0.4 * v + 0.1);
         let (zero, one) = (dim([1.0, 0.0]), dim([0.0, 1.0]));
         for _ in 0..100 {
@@ -709,7 +703,7 @@ mod tests {
         let channels = &state.train[ON_DEVICE]["channels"];
         assert!((channels["running"][0]["mean"][0].as_f64().unwrap() - 0.3).abs() < 0.05);
         let mut resumed = AdaptiveReadout::from_checkpoint(&state).unwrap();
-        resumed.enable_channel_alignment();
+        resumed.enable_channel_alignment(4);
         assert_eq!(
             resumed.channel_alignment().unwrap().affine(0),
             aligned.channel_alignment().unwrap().affine(0)

@@ -77,6 +77,12 @@ impl Moments {
     }
 }
 
+/// The gain `s_ref / s` that brings a channel's spread on the stream back to its reference,
+/// within `1 / MAX_GAIN ..= MAX_GAIN`.
+fn gain(reference: &Moments, stream: &Moments) -> f32 {
+    (reference.spread() / stream.spread()).clamp(1.0 / MAX_GAIN, MAX_GAIN)
+}
+
 /// One convolution's input channels: their reference moments, running moments per class, the
 /// class average the alignment uses, and the latest frame's moments.
 #[derive(Debug, Clone)]
@@ -241,7 +247,7 @@ impl ChannelAlignment {
             if measuring {
                 continue;
             }
-            let gain = (reference.spread() / balanced.spread()).clamp(1.0 / MAX_GAIN, MAX_GAIN);
+            let gain = gain(reference, balanced);
             let (from, to) = (balanced.mean, reference.mean);
             for x in plane.iter_mut() {
                 *x = (*x - from) * gain + to;
@@ -289,7 +295,7 @@ impl ChannelAlignment {
                 .iter()
                 .zip(&channels.balanced)
                 .map(|(r, s)| {
-                    let gain = (r.spread() / s.spread()).clamp(1.0 / MAX_GAIN, MAX_GAIN);
+                    let gain = gain(r, s);
                     (gain, r.mean - s.mean * gain)
                 })
                 .collect(),

@@ -453,19 +453,22 @@ fn device_frame_row(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow::
 /// most a frame can cost.
 fn readout_frame_rows(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow::Result<Vec<Row>> {
     use plastic_runtime::adaptive_readout::DEFAULT_READOUT_RATE;
-    use plastic_runtime::channel_stats::ChannelAlignment;
+    use plastic_runtime::channel_stats::{ChannelAlignment, DEFAULT_CHANNEL_HORIZON};
     use plastic_runtime::guard::Arbiter;
     use plastic_runtime::{AdaptiveReadout, Model};
-    let model = Model::from_checkpoint(q)?;
-    let reference = ChannelAlignment::measure(&model, frames.iter().map(Vec::as_slice))?;
     let mut q = q.clone();
-    if let (Some(reference), true) = (reference, q.train["on_device"]["channels"].is_null()) {
-        q.train = crate::calibrate::with_channel_reference(q.train, reference.to_json());
+    if q.train["on_device"]["channels"].is_null() {
+        let model = Model::from_checkpoint(&q)?;
+        if let Some(reference) =
+            ChannelAlignment::measure(&model, frames.iter().map(Vec::as_slice))?
+        {
+            q.train = crate::calibrate::with_channel_reference(q.train, reference.to_json());
+        }
     }
     let shipped = AdaptiveReadout::from_checkpoint(&q)?;
     let mut device = shipped.clone();
     device.enable_guard(&shipped, Arbiter::Labels)?;
-    device.enable_channel_alignment();
+    device.enable_channel_alignment(DEFAULT_CHANNEL_HORIZON);
     let mut rows = Vec::new();
     let per_frame = |start: Instant| start.elapsed().as_secs_f64() * 1e6 / frames.len() as f64;
     if device.channel_alignment().is_some() {

@@ -212,6 +212,13 @@ pub fn bank_windows(run: &serde_json::Value) -> [f64; 4] {
     BANK_WINDOWS.map(|w| window(run, w))
 }
 
+/// The share of the frozen device's drop (before the shift against its first 2000 frames)
+/// that a learning device wins back over frames 1000-2000 of the shift: its lead there over
+/// the frozen device, over the drop. Both in the order of [`BANK_WINDOWS`].
+pub fn won_back(learning: &[f64; 4], frozen: &[f64; 4]) -> f64 {
+    (learning[2] - frozen[2]) / (frozen[0] - frozen[1])
+}
+
 /// Asserts that a learning device is in no window more than `slack` below the frozen one;
 /// `what` names the run in the message.
 pub fn assert_never_below(what: &str, learning: &[f64; 4], frozen: &[f64; 4], slack: f64) {
