@@ -24,7 +24,6 @@ use crate::loader::{engine_for, load_checkpoint};
 use crate::persist::{StateFile, read_state};
 use crate::pipeline::{Pipeline, precision_name};
 use crate::state_lock::StateLock;
-use plastic_runtime::guard::Arbiter;
 use plastic_runtime::preprocess::Framing;
 
 /// The sample digits shipped with the simulator, drawn from by `synthetic:digits`.
@@ -123,6 +122,13 @@ pub struct Args {
     /// convolutional models only.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_CHANNEL_HORIZON)]
     pub channel_horizon: u32,
+
+    /// Let the last convolution before the readout keep learning from every frame by the rule
+    /// it was trained with (SoftHebb's), at this base rate; the anchor keeps it as shipped.
+    /// 0: it stays as shipped. Needs a SoftHebb model and the channels aligned
+    /// (`--channel-horizon` above 0); learning modes only.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub conv_rate: f32,
 
     /// How a frame becomes the 28x28 digit an MNIST model reads: `auto` uses a frame that is
     /// already a framed digit (28x28, light on a black field) as it is and frames anything else
@@ -350,12 +356,11 @@ pub fn run_until(
     };
 
     let mut pipeline = Pipeline::new(engine)?.with_framing(args.framing.into());
-    if args.adapt.learns() && !args.no_anchor {
-        let arbiter = match args.adapt {
-            AdaptMode::Labels(_) => Arbiter::Labels,
-            _ if pipeline.engine().is_readout() => Arbiter::RecentConfidence,
-            _ => Arbiter::Confidence,
-        };
+    let labelled = matches!(args.adapt, AdaptMode::Labels(_));
+    if let Some(arbiter) = pipeline.engine().arbiter(labelled)
+        && args.adapt.learns()
+        && !args.no_anchor
+    {
         pipeline.enable_guard(&build(&shipped)?, arbiter)?;
     }
     let needed = pipeline.engine().memory_bytes() + pipeline.buffer_bytes();
@@ -406,6 +411,7 @@ pub fn run_until(
             align_horizon: args.align_horizon,
             warp_digits: !args.no_digit_warp,
             channel_horizon: args.channel_horizon,
+            conv_rate: args.conv_rate,
             seed: args.seed,
         },
         frame_budget: args.frame_budget_us.map(Duration::from_micros),

@@ -84,6 +84,14 @@ pub enum Error {
     /// The camera could not be opened.
     #[error(transparent)]
     Camera(#[from] CameraError),
+    /// `--conv-rate` was asked of a model or a setting where the convolution cannot learn.
+    #[error("--conv-rate {rate}: {reason}")]
+    ConvLearning {
+        /// The rate asked for.
+        rate: f32,
+        /// Why it cannot.
+        reason: &'static str,
+    },
     /// A baseline learner cannot run as asked.
     #[error("{0}")]
     Baseline(String),
@@ -162,6 +170,11 @@ impl Error {
                  named like 0000_7.png"
             }
             Error::Camera(_) => "check that the folder exists and is readable",
+            Error::ConvLearning { .. } => {
+                "give a SoftHebb model whose readout learns (such as \
+                 models/default/mnist-softhebb-device.int8.safetensors), keep --channel-horizon \
+                 above 0 and the rate above 0, or leave --conv-rate out"
+            }
             Error::Baseline(_) => {
                 "use --baseline with --adapt off and a Krotov model (the built-in one, or one \
                  written by `plastic-train krotov`)"

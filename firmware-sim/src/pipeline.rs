@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use plastic_models::ModelSpec;
 use plastic_runtime::adaptive::LabelRates;
+use plastic_runtime::guard::Arbiter;
 use plastic_runtime::plastic::StepOutcome;
 use plastic_runtime::preprocess::{self, Framing, PixelFormat};
 use plastic_runtime::{AdaptiveModel, AdaptiveReadout, Model, Precision, Prediction, Workspace};
@@ -68,6 +69,16 @@ impl Engine {
     /// Whether this is a model learning through its readout ([`AdaptiveReadout`]).
     pub fn is_readout(&self) -> bool {
         matches!(self, Engine::Readout(_))
+    }
+
+    /// The arbiter the runtime prescribes for this engine's guard, with or without labels
+    /// ([`AdaptiveModel::arbiter`], [`AdaptiveReadout::arbiter`]); `None` for a frozen engine.
+    pub fn arbiter(&self, labelled: bool) -> Option<Arbiter> {
+        match self {
+            Engine::Frozen { .. } => None,
+            Engine::Adaptive(_) => Some(AdaptiveModel::arbiter(labelled)),
+            Engine::Readout(_) => Some(AdaptiveReadout::arbiter(labelled)),
+        }
     }
 }
 
@@ -275,7 +286,10 @@ impl Pipeline {
     /// [`Pipeline::run`]; `None` for a frozen engine.
     pub fn adapt_unsupervised(&mut self, eps: f32) -> Result<Option<StepOutcome>, Error> {
         match &mut self.engine {
-            Engine::Frozen { .. } | Engine::Readout(_) => Ok(None),
+            Engine::Frozen { .. } => Ok(None),
+            Engine::Readout(m) => Ok(m
+                .adapt_features()?
+                .then_some(StepOutcome::Updated { winner: 0 })),
             Engine::Adaptive(m) => Ok(Some(m.adapt_unsupervised(&self.input, eps)?)),
         }
     }
@@ -283,17 +297,28 @@ impl Pipeline {
     /// From now on, an adaptive engine runs `shipped` beside itself as its anchor (see
     /// [`AdaptiveModel::enable_guard`]); a frozen engine, or a shipped engine that is not
     /// adaptive, is left as it is.
-    pub fn enable_guard(
-        &mut self,
-        shipped: &Engine,
-        arbiter: plastic_runtime::guard::Arbiter,
-    ) -> Result<(), Error> {
+    pub fn enable_guard(&mut self, shipped: &Engine, arbiter: Arbiter) -> Result<(), Error> {
         match (&mut self.engine, shipped) {
             (Engine::Adaptive(m), Engine::Adaptive(anchor)) => m.enable_guard(anchor, arbiter)?,
             (Engine::Readout(m), Engine::Readout(anchor)) => m.enable_guard(anchor, arbiter)?,
             _ => {}
         }
         Ok(())
+    }
+
+    /// From now on the last convolution of a readout engine keeps learning by its SoftHebb rule
+    /// (see [`AdaptiveReadout::enable_conv_learning`]); any other engine is refused.
+    pub fn enable_conv_learning(&mut self, rate: f32) -> Result<(), Error> {
+        let refused = |reason| Error::ConvLearning { rate, reason };
+        match &mut self.engine {
+            Engine::Readout(m) => m.enable_conv_learning(rate).map_err(|e| match e {
+                plastic_runtime::Error::NotLearnable(reason) => refused(reason),
+                other => other.into(),
+            }),
+            _ => Err(refused(
+                "this model learns through a Krotov layer, not a convolution",
+            )),
+        }
     }
 
     /// From now on, an adaptive engine corrects its hidden code for the camera's drift (see

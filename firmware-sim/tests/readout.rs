@@ -2,7 +2,8 @@
 //! (`plastic_runtime::AdaptiveReadout`): the shipped SoftHebb device model
 //! (`models/default/mnist-softhebb-device.int8.safetensors`) on scenarios of the bank, with
 //! and without labels, its state saved and resumed; a dense model that is not of digits
-//! learns from labels and refuses `--adapt unsupervised` with the reason.
+//! learns from labels and refuses `--adapt unsupervised` with the reason; its last convolution
+//! learns by its SoftHebb rule where asked (`--conv-rate`), and only where it can.
 //!
 //! The bank's figures are skipped under an emulator (`PLASTIC_SIM_RUNNER`) and without the
 //! MNIST test set, as in `bank.rs`; the full table is in docs/RESULTS.md
@@ -225,4 +226,47 @@ fn a_model_that_is_not_of_digits_learns_from_labels_and_says_why_not_without() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_last_convolution_learns_only_where_it_can_and_says_why_not() {
+    let softhebb = "models/default/mnist-softhebb-device.int8.safetensors";
+    let model = MODEL;
+    let run = |extra: &[&str]| {
+        common::sim()
+            .args(["--frames", "30", "--adapt", "unsupervised", "--json"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // The built-in Krotov model, a SoftHebb model without its channels aligned, a rate of 0:
+    // refused with the reason and the fix, nothing panics.
+    for (extra, reason) in [
+        (vec!["--conv-rate", "0.01"], "Krotov layer"),
+        (
+            vec![
+                "--model",
+                model,
+                "--conv-rate",
+                "0.01",
+                "--channel-horizon",
+                "0",
+            ],
+            "channels aligned",
+        ),
+        (vec!["--model", model, "--conv-rate=-1"], "above 0"),
+    ] {
+        let out = run(&extra);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{extra:?}");
+        assert!(
+            stderr.contains(reason) && stderr.contains(softhebb) && !stderr.contains("panicked"),
+            "{extra:?}: {stderr}"
+        );
+    }
+    // Where it can, it steps on every frame once the reference is known (the shipped model
+    // brings it, so from the second frame on).
+    let summary = common::summary(&run(&["--model", model, "--conv-rate", "0.003"]));
+    assert_eq!(summary["adaptation_steps"].as_u64(), Some(29), "{summary}");
+    assert_eq!(summary["conv_rate"].as_f64(), Some(0.003), "{summary}");
 }

@@ -178,6 +178,19 @@ impl AdaptiveModel {
         })
     }
 
+    /// The arbiter this learner's guard runs under: with labels, the model right more often
+    /// on the recent labels ([`Arbiter::Labels`]); without, the surer model frame by frame
+    /// ([`Arbiter::Confidence`]), because a Krotov layer's unsupervised steps change its code
+    /// unit by unit and a frame the anchor is sure of is the check that they did no harm. The
+    /// firmware and any app call this rather than choosing, so they behave alike.
+    pub fn arbiter(labelled: bool) -> Arbiter {
+        if labelled {
+            Arbiter::Labels
+        } else {
+            Arbiter::Confidence
+        }
+    }
+
     /// From now on, `shipped` (the model the device shipped with, of the same shape) runs
     /// beside this one as its anchor, and `arbiter` decides whose answer [`AdaptiveModel::
     /// infer`] gives and when the learned weights roll back (see [`crate::guard`]). A guard

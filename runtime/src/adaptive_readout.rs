@@ -31,13 +31,15 @@
 //! How the rate and the replay were chosen, and what they give against the Krotov device on the
 //! bank of shifts: docs/RESULTS.md, "A device model that learns through its readout".
 
+use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
-use plastic_models::{Activation, Checkpoint, ModelSpec, Weights};
+use plastic_models::{Activation, Checkpoint, LayerKind, ModelSpec, Weights};
 
 use crate::adaptive::{ON_DEVICE, read_out, with_on_device};
 use crate::balance::LabelBalance;
 use crate::channel_stats::ChannelAlignment;
+use crate::conv_learning::HebbianConv;
 use crate::digit_align::DigitAlignment;
 use crate::digit_view::DigitView;
 use crate::digit_warp::Warp;
@@ -86,6 +88,11 @@ pub struct AdaptiveReadout {
     channels: Option<ChannelAlignment>,
     /// What the checkpoint this model was built from saved of them (`Null` if nothing).
     saved_channels: serde_json::Value,
+    /// Base rate of the last convolution's SoftHebb steps (0: it stays as shipped; see
+    /// [`AdaptiveReadout::enable_conv_learning`]).
+    conv_rate: f32,
+    /// The last convolution's learner, made once the channels' reference is known.
+    conv: Option<HebbianConv>,
 }
 
 /// The shipped readout (what a roll-back restores), its outputs, and the guard.
@@ -93,6 +100,9 @@ pub struct AdaptiveReadout {
 struct Anchor {
     readout: Vec<f32>,
     bias: Option<Vec<f32>>,
+    /// The front end as shipped, when the learning model's is not (its last convolution learns,
+    /// or learned before the state it was built from was saved); else the anchor shares it.
+    front: Option<Box<Model>>,
     outputs: Vec<f32>,
     guard: Guard,
 }
@@ -132,6 +142,8 @@ impl AdaptiveReadout {
             saved_guard: ckpt.train[ON_DEVICE]["guard"].clone(),
             saved_channels: ckpt.train[ON_DEVICE]["channels"].clone(),
             channels: None,
+            conv_rate: 0.0,
+            conv: None,
             view: DigitView::restored(&ckpt.train[ON_DEVICE]["digits"], classes),
             replay: ReplayMemory::new(
                 last.inputs,
@@ -139,6 +151,22 @@ impl AdaptiveReadout {
                 DEFAULT_REPLAY_PER_LABEL,
             ),
         })
+    }
+
+    /// The arbiter this learner's guard runs under: with labels, the model right more often
+    /// on the recent labels ([`Arbiter::Labels`]); without, the model that has been the surer
+    /// over the recent frames answers them all ([`Arbiter::RecentConfidence`]). Why not frame
+    /// by frame as for the Krotov device: without labels what changes here is the alignment of
+    /// the channels (and the digit warp), which acts on every frame alike, and choosing frame
+    /// by frame kept the anchor's answer on every frame it was confidently wrong on (24 % of
+    /// the bank's drops won back against 33 %; docs/RESULTS.md). The firmware and any app call
+    /// this rather than choosing, so they behave alike.
+    pub fn arbiter(labelled: bool) -> Arbiter {
+        if labelled {
+            Arbiter::Labels
+        } else {
+            Arbiter::RecentConfidence
+        }
     }
 
     /// From now on `shipped`'s readout (the model the device shipped with, of the same shape)
@@ -159,9 +187,13 @@ impl AdaptiveReadout {
         if !self.saved_guard.is_null() {
             guard.restore_json(&self.saved_guard);
         }
+        let depth = self.model.spec().layers.len() - 1;
+        let front = (self.conv_rate > 0.0 || !self.model.same_layers(&shipped.model, depth))
+            .then(|| Box::new(shipped.model.clone()));
         self.anchor = Some(Anchor {
             readout: shipped.readout.clone(),
             bias: shipped.bias.clone(),
+            front,
             outputs: vec![0.0; self.adapted.len()],
             guard,
         });
@@ -187,9 +219,13 @@ impl AdaptiveReadout {
     /// Bytes of weights and learning state held: the checkpoint's model, the learning
     /// readout's f32 copy and the anchor's, and the replay memory when full.
     pub fn memory_bytes(&self) -> usize {
-        let anchor = self.anchor.as_ref().map_or(0, |a| a.readout.len());
+        let anchor = self.anchor.as_ref().map_or(0, |a| {
+            4 * a.readout.len() + a.front.as_ref().map_or(0, |m| m.weight_bytes())
+        });
         self.model.weight_bytes()
-            + 4 * (self.readout.len() + anchor)
+            + 4 * self.readout.len()
+            + anchor
+            + self.conv.as_ref().map_or(0, HebbianConv::memory_bytes)
             + self.replay.bytes()
             + self.view.memory_bytes()
             + self
@@ -247,9 +283,11 @@ impl AdaptiveReadout {
             .channels
             .as_ref()
             .is_some_and(|c| !c.measuring_reference());
-        let anchor_input = anchor_input.or(aligned.then_some(input));
+        let own_front = self.anchor.as_ref().is_some_and(|a| a.front.is_some());
+        let anchor_input = anchor_input.or((aligned || own_front).then_some(input));
         if let (Some(a), Some(anchor)) = (anchor_input, self.anchor.as_mut()) {
-            let width = self.model.forward_to(a, depth, &mut self.workspace)?;
+            let front = anchor.front.as_deref().unwrap_or(&self.model);
+            let width = front.forward_to(a, depth, &mut self.workspace)?;
             shipped = Some(read_out(
                 &kernels,
                 (&anchor.readout, anchor.bias.as_deref()),
@@ -258,11 +296,15 @@ impl AdaptiveReadout {
                 &mut anchor.outputs,
             ));
         }
+        let conv = &mut self.conv;
         let width = match &mut self.channels {
             Some(channels) => {
                 self.model
                     .forward_with(input, depth, &mut self.workspace, |l, x| {
-                        channels.observe_and_align(l, x)
+                        channels.observe_and_align(l, x);
+                        if let Some(c) = conv.as_mut().filter(|c| c.layer() == l) {
+                            c.capture(x);
+                        }
                     })?
             }
             None => self.model.forward_to(input, depth, &mut self.workspace)?,
@@ -296,6 +338,10 @@ impl AdaptiveReadout {
         if verdict.roll_back {
             self.readout.copy_from_slice(&anchor.readout);
             self.bias.clone_from(&anchor.bias);
+            if let Some(front) = &anchor.front {
+                self.model.clone_from(&**front);
+                self.conv = None;
+            }
         }
         let answer = match verdict.answer {
             Answer::Anchor => {
@@ -338,6 +384,62 @@ impl AdaptiveReadout {
         if let Some(c) = &mut self.channels {
             c.set_horizon(horizon);
         }
+    }
+
+    /// From now on the front end's last layer, a SoftHebb convolution, keeps learning from
+    /// every frame by its own rule at base rate `rate` (see [`crate::conv_learning`]); the
+    /// anchor keeps the front end as shipped. Needs the channel alignment on
+    /// ([`AdaptiveReadout::enable_channel_alignment`], whose reference moments are the rule's
+    /// coordinates): the steps start once the reference is known. Errors, changing nothing,
+    /// when the layer before the readout is not a SoftHebb convolution, the channels are not
+    /// aligned, or `rate` is not a finite rate above 0.
+    pub fn enable_conv_learning(&mut self, rate: f32) -> Result<()> {
+        let layers = &self.model.spec().layers;
+        let last = layers.len() - 2;
+        if !matches!(layers[last].kind, LayerKind::SoftHebb { .. }) || layers[last].conv.is_none() {
+            return Err(Error::NotLearnable(
+                "the layer before the readout is not a SoftHebb convolution",
+            ));
+        }
+        if self.channels.is_none() {
+            return Err(Error::NotLearnable(
+                "a convolution learns on the device only with its channels aligned (their \
+                 reference moments are the rule's coordinates)",
+            ));
+        }
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(Error::NotLearnable(
+                "a convolution's rate must be finite and above 0",
+            ));
+        }
+        self.conv_rate = rate;
+        if let Some(anchor) = &mut self.anchor {
+            anchor
+                .front
+                .get_or_insert_with(|| Box::new(self.model.clone()));
+        }
+        Ok(())
+    }
+
+    /// One step of the last convolution's rule on the latest inferred frame, when it learns
+    /// ([`AdaptiveReadout::enable_conv_learning`]). Returns whether it stepped.
+    pub fn adapt_features(&mut self) -> Result<bool> {
+        if self.conv_rate == 0.0 {
+            return Ok(false);
+        }
+        let Some(conv) = &mut self.conv else {
+            let layer = self.model.spec().layers.len() - 2;
+            if let Some(reference) = self.channels.as_ref().and_then(|c| c.reference(layer)) {
+                self.conv = Some(HebbianConv::new(
+                    &self.model,
+                    layer,
+                    reference,
+                    self.conv_rate,
+                )?);
+            }
+            return Ok(false);
+        };
+        conv.learn(&mut self.model)
     }
 
     /// The convolutions' input statistics, when they are aligned.
@@ -708,5 +810,51 @@ mod tests {
             resumed.channel_alignment().unwrap().affine(0),
             aligned.channel_alignment().unwrap().affine(0)
         );
+    }
+
+    #[test]
+    fn the_last_softhebb_convolution_learns_and_the_anchor_keeps_it_as_shipped() {
+        let mut ckpt = conv_front();
+        let mut m = AdaptiveReadout::from_checkpoint(&ckpt).unwrap();
+        // Not a SoftHebb layer; then not without the channels aligned; then not at rate 0.
+        m.enable_channel_alignment(4);
+        assert!(matches!(
+            m.enable_conv_learning(0.1),
+            Err(Error::NotLearnable(_))
+        ));
+        ckpt.spec.layers[0].kind = LayerKind::SoftHebb { inv_tau: 1.0 };
+        let shipped = AdaptiveReadout::from_checkpoint(&ckpt).unwrap();
+        let mut m = shipped.clone();
+        assert!(m.enable_conv_learning(0.1).is_err());
+        m.enable_channel_alignment(4);
+        assert!(m.enable_conv_learning(0.0).is_err());
+        m.enable_guard(&shipped, AdaptiveReadout::arbiter(false))
+            .unwrap();
+        let before = m.memory_bytes();
+        m.enable_conv_learning(0.1).unwrap();
+        // The anchor now holds its own front end, the shipped one.
+        assert!(m.memory_bytes() > before);
+        let mut steps = 0;
+        // Frames of two kinds, so that the aligned patches are not symmetric about the mean
+        // (which would leave a one-filter layer where it is).
+        for i in 0..10 {
+            m.infer(if i % 2 == 0 { &[1.0, 0.0] } else { &[0.9, 0.7] })
+                .unwrap();
+            steps += usize::from(m.adapt_features().unwrap());
+        }
+        // The first frame makes the learner (the reference is known); each later one steps.
+        assert_eq!(steps, 9);
+        let state = m.checkpoint(serde_json::Value::Null, serde_json::Value::Null);
+        let Weights::F32(learned) = &state.layers[0].weight else {
+            panic!("an f32 model stays f32")
+        };
+        assert!((learned[0] - 1.0).abs() > 1e-3, "{learned:?}");
+        // A device resumed from that state runs the shipped front end for its anchor.
+        let mut resumed = AdaptiveReadout::from_checkpoint(&state).unwrap();
+        let alone = resumed.memory_bytes();
+        resumed
+            .enable_guard(&shipped, AdaptiveReadout::arbiter(true))
+            .unwrap();
+        assert!(resumed.memory_bytes() >= alone + shipped.model.weight_bytes());
     }
 }

@@ -285,6 +285,16 @@ impl ChannelAlignment {
         }
     }
 
+    /// The reference moments of layer `layer`'s input channels, once known (`None` while they
+    /// are measured on the first frames, or for a layer without statistics).
+    pub fn reference(&self, layer: usize) -> Option<&[Moments]> {
+        if self.measuring_reference() {
+            return None;
+        }
+        let channels = self.layers.iter().find(|l| l.layer == layer)?;
+        Some(&channels.reference)
+    }
+
     /// The channels' gains `s_ref / s` and shifts `m_ref - m s_ref / s` of one layer's input,
     /// as the alignment applies them now (`None` for a layer without statistics).
     pub fn affine(&self, layer: usize) -> Option<Vec<(f32, f32)>> {

@@ -39,6 +39,9 @@ pub enum Error {
         /// The largest rank allowed here.
         most: usize,
     },
+    /// A learning rule was asked of a layer, or with a setting, it cannot take.
+    #[error("{0}")]
+    NotLearnable(&'static str),
     /// The input holds NaN or infinite values.
     #[error("input holds NaN or infinite values")]
     NonFiniteInput,

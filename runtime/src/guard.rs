@@ -92,7 +92,9 @@ pub enum Arbiter {
     Labels,
     /// No labels, for a change that acts on every frame alike (the channels of a front end
     /// brought back to their training statistics): the model that has been the surer over
-    /// the recent frames answers them all (see [`RECENT_FRAMES`]); nothing rolls back.
+    /// the recent frames answers them all (see [`RECENT_FRAMES`]); while that is the anchor,
+    /// a frame the adapted model is surer of by [`ANSWER_MARGIN`] is still answered by it, as
+    /// under [`Arbiter::Confidence`]. Nothing rolls back.
     RecentConfidence,
 }
 
@@ -251,7 +253,10 @@ impl Guard {
         for (r, c) in recent.iter_mut().zip(now) {
             *r += (c - *r) / RECENT_FRAMES;
         }
-        if recent[1] > recent[0] + RECENT_MARGIN {
+        // The recent frames' choice, or, while that is the anchor, the adapted model on a
+        // frame it alone is clearly surer of (as [`Arbiter::Confidence`] would answer it).
+        if recent[1] > recent[0] + RECENT_MARGIN || adapted_confidence > confidence + ANSWER_MARGIN
+        {
             Answer::Adapted
         } else {
             Answer::Anchor
@@ -464,28 +469,35 @@ mod tests {
     #[test]
     fn recent_confidence_hands_every_frame_to_the_model_surer_of_the_recent_ones() {
         // First frame: anchor 0.9, adapted 0.5 (the averages start there). Then the anchor is
-        // at 0.6 and the adapted model at 0.95 on every frame: after k more frames the
-        // averages are 0.6 + 0.3 q^k and 0.95 - 0.45 q^k (q = 0.99), and the adapted one
-        // leads by the margin 0.01 once 0.75 q^k < 0.34, at k = 79.
+        // at 0.6 and the adapted model at 0.64 on every frame (surer, but by less than the
+        // frame-by-frame margin 0.05): after k more frames the averages are 0.6 + 0.3 q^k and
+        // 0.64 - 0.14 q^k (q = 0.99), and the adapted one leads by the margin 0.01 once
+        // 0.44 q^k < 0.03, at k = 268.
         let mut g = Guard::new(Arbiter::RecentConfidence);
         assert_eq!(g.judge((0, 0.9), (0, 0.5)).answer, Answer::Anchor);
-        for k in 1..=100 {
-            let v = g.judge((0, 0.6), (1, 0.95));
+        for k in 1..=300 {
+            let v = g.judge((0, 0.6), (1, 0.64));
             assert!(!v.roll_back);
-            let want = if k < 79 {
+            let want = if k < 268 {
                 Answer::Anchor
             } else {
                 Answer::Adapted
             };
             // f32 rounding may move the switch by a frame.
-            if !(77..=80).contains(&k) {
+            if !(266..=269).contains(&k) {
                 assert_eq!(v.answer, want, "frame {k}");
             }
         }
         // One frame where the adapted model is unsure changes nothing: it is the recent frames
         // that decide, not this one.
-        assert_eq!(g.judge((0, 0.99), (1, 0.1)).answer, Answer::Adapted);
+        assert_eq!(g.judge((0, 0.7), (1, 0.5)).answer, Answer::Adapted);
         assert_eq!(g.stats().rollbacks, 0);
+        // While the recent frames favour the anchor, a frame the adapted model alone is surer of
+        // by more than 0.05 is its own.
+        let mut g = Guard::new(Arbiter::RecentConfidence);
+        assert_eq!(g.judge((0, 0.9), (1, 0.5)).answer, Answer::Anchor);
+        assert_eq!(g.judge((0, 0.5), (1, 0.56)).answer, Answer::Adapted);
+        assert_eq!(g.judge((0, 0.5), (1, 0.54)).answer, Answer::Anchor);
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod align;
 pub mod balance;
 pub mod channel_stats;
 mod conv;
+pub mod conv_learning;
 pub mod digit_align;
 pub mod digit_view;
 pub mod digit_warp;

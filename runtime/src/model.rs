@@ -18,7 +18,7 @@ pub enum Precision {
 }
 
 /// One layer as the runtime stores it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 enum LayerWeights {
     F32(Vec<f32>),
     Int8 { q: Vec<i8>, scale: Vec<f32> },
@@ -34,6 +34,13 @@ struct Layer {
     bias: Option<Vec<f32>>,
     activation: Activation,
     conv: Option<Conv2d>,
+}
+
+impl Layer {
+    /// Rows of the weight matrix: the outputs, or a convolution's output channels.
+    fn outputs_per_position(&self) -> usize {
+        self.conv.map_or(self.outputs, |c| c.out_channels)
+    }
 }
 
 /// A model ready to run: weights in the precision of the checkpoint it came from.
@@ -233,6 +240,67 @@ impl Model {
                 feedback: None,
             })
             .collect()
+    }
+
+    /// Layer `layer`'s weights in f32 (dequantized from int8), row-major as a checkpoint holds
+    /// them, and its bias (zeros without one).
+    pub fn layer_f32(&self, layer: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+        let l = self.layer(layer)?;
+        let weights = match &l.weights {
+            LayerWeights::F32(w) => w.clone(),
+            LayerWeights::Int8 { q, scale } => crate::quant::dequantize_rows(q, scale, l.cols),
+        };
+        let bias = l
+            .bias
+            .clone()
+            .unwrap_or_else(|| vec![0.0; l.outputs_per_position()]);
+        Ok((weights, bias))
+    }
+
+    /// Replaces layer `layer`'s weights (f32, row-major; quantized per row for an int8 model)
+    /// and bias (ignored for a layer without one): what a rule that learns on the device writes
+    /// back. Allocates nothing. Wrong lengths or values that are not finite change nothing.
+    pub fn set_layer(&mut self, layer: usize, weights: &[f32], bias: &[f32]) -> Result<()> {
+        let l = self.layer(layer)?;
+        let rows = l.outputs_per_position();
+        let expected = (rows * l.cols, rows);
+        if (weights.len(), bias.len()) != expected {
+            return Err(Error::WrongLength {
+                what: "layer weights",
+                expected: expected.0,
+                found: weights.len(),
+            });
+        }
+        if weights.iter().chain(bias).any(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteInput);
+        }
+        let l = &mut self.layers[layer];
+        match &mut l.weights {
+            LayerWeights::F32(w) => w.copy_from_slice(weights),
+            LayerWeights::Int8 { q, scale } => quantize_rows(weights, l.cols, q, scale),
+        }
+        if let Some(b) = &mut l.bias {
+            b.copy_from_slice(bias);
+        }
+        Ok(())
+    }
+
+    /// Whether the first `depth` layers hold the same weights and biases as `other`'s.
+    pub fn same_layers(&self, other: &Model, depth: usize) -> bool {
+        self.layers.len() >= depth
+            && other.layers.len() >= depth
+            && self.layers[..depth]
+                .iter()
+                .zip(&other.layers[..depth])
+                .all(|(a, b)| a.weights == b.weights && a.bias == b.bias)
+    }
+
+    fn layer(&self, layer: usize) -> Result<&Layer> {
+        self.layers.get(layer).ok_or(Error::WrongLength {
+            what: "layer index",
+            expected: self.layers.len(),
+            found: layer,
+        })
     }
 
     /// Runs the first `depth` layers on a preprocessed input; the result is in

@@ -410,16 +410,12 @@ fn digit_warp_row(frames: usize, i8_us: f64) -> Row {
 /// see `plastic_runtime::guard`), the drift correction of the hidden code, and the Krotov step.
 /// What a user budgets per frame, beside the step alone.
 fn device_frame_row(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow::Result<Row> {
+    use plastic_runtime::AdaptiveModel;
     use plastic_runtime::align::{DEFAULT_CALIBRATION_FRAMES, DEFAULT_HORIZON_FRAMES};
-    use plastic_runtime::guard::Arbiter;
     use plastic_runtime::plastic::{Guards, MasterPrecision};
-    let mut device = plastic_runtime::AdaptiveModel::from_checkpoint(
-        q,
-        MasterPrecision::Q16,
-        Guards::default(),
-    )?;
+    let mut device = AdaptiveModel::from_checkpoint(q, MasterPrecision::Q16, Guards::default())?;
     let shipped = device.clone();
-    device.enable_guard(&shipped, Arbiter::Confidence)?;
+    device.enable_guard(&shipped, AdaptiveModel::arbiter(false))?;
     device.enable_alignment(DEFAULT_CALIBRATION_FRAMES, DEFAULT_HORIZON_FRAMES);
     let start = Instant::now();
     for f in frames {
@@ -454,7 +450,6 @@ fn device_frame_row(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow::
 fn readout_frame_rows(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow::Result<Vec<Row>> {
     use plastic_runtime::adaptive_readout::DEFAULT_READOUT_RATE;
     use plastic_runtime::channel_stats::{ChannelAlignment, DEFAULT_CHANNEL_HORIZON};
-    use plastic_runtime::guard::Arbiter;
     use plastic_runtime::{AdaptiveReadout, Model};
     let mut q = q.clone();
     if q.train["on_device"]["channels"].is_null() {
@@ -467,7 +462,7 @@ fn readout_frame_rows(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow
     }
     let shipped = AdaptiveReadout::from_checkpoint(&q)?;
     let mut device = shipped.clone();
-    device.enable_guard(&shipped, Arbiter::Labels)?;
+    device.enable_guard(&shipped, AdaptiveReadout::arbiter(true))?;
     device.enable_channel_alignment(DEFAULT_CHANNEL_HORIZON);
     let mut rows = Vec::new();
     let per_frame = |start: Instant| start.elapsed().as_secs_f64() * 1e6 / frames.len() as f64;
@@ -508,8 +503,41 @@ fn readout_frame_rows(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow
         unit: "us",
         baseline_name: "one int8 inference".into(),
     });
+    // The last convolution learning too, where it can: its SoftHebb step on every frame.
+    let mut learning = shipped.clone();
+    learning.enable_channel_alignment(DEFAULT_CHANNEL_HORIZON);
+    if learning
+        .enable_conv_learning(DEFAULT_BENCH_CONV_RATE)
+        .is_ok()
+    {
+        learning.enable_guard(&shipped, AdaptiveReadout::arbiter(false))?;
+        // The first frame makes the learner; the timed ones each step.
+        learning.infer(&frames[0])?;
+        learning.adapt_features()?;
+        let start = Instant::now();
+        for f in frames {
+            learning.infer(f)?;
+            learning.adapt_features()?;
+        }
+        rows.push(Row {
+            key: "conv_learning_frame_us",
+            what: format!(
+                "an unlabelled frame whose last convolution learns (SoftHebb step over the \
+                 frame's patches, folded back and re-quantized) beside the aligned channels \
+                 and the anchor's shipped front end; in memory {:.2} MB",
+                learning.memory_bytes() as f64 / 1e6
+            ),
+            ours: per_frame(start),
+            baseline: i8_us,
+            unit: "us",
+            baseline_name: "one int8 inference".into(),
+        });
+    }
     Ok(rows)
 }
+
+/// The rate of the timed convolution steps: the time does not depend on it.
+const DEFAULT_BENCH_CONV_RATE: f32 = 1e-3;
 
 /// A 784-hidden-10 Krotov model with random weights: inference cost does not depend on them.
 fn random_krotov_model(hidden: usize) -> anyhow::Result<Checkpoint> {

@@ -74,6 +74,9 @@ pub fn run(
     if adapt.mode.learns() && adapt.channel_horizon > 0 {
         pipeline.enable_channel_alignment(adapt.channel_horizon);
     }
+    if adapt.mode.learns() && adapt.conv_rate != 0.0 {
+        pipeline.enable_conv_learning(adapt.conv_rate)?;
+    }
     if adapt.mode.learns() && adapt.warp_digits {
         pipeline.enable_digit_alignment(DEFAULT_CALIBRATION_FRAMES, DEFAULT_DIGIT_HORIZON_FRAMES);
     }

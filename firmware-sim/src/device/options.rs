@@ -73,6 +73,9 @@ pub struct AdaptOptions {
     /// Frames over which a convolutional front end's input statistics are re-estimated, to
     /// bring them back to the reference (see [`plastic_runtime::channel_stats`]); 0: never.
     pub channel_horizon: u32,
+    /// Base rate of the last convolution's SoftHebb steps (see
+    /// [`plastic_runtime::conv_learning`]); 0: it stays as shipped.
+    pub conv_rate: f32,
     /// Seed of the stream that decides which labelled frames get a label step.
     pub seed: u64,
 }
@@ -137,6 +140,7 @@ impl Default for AdaptOptions {
             align_horizon: DEFAULT_ALIGN_HORIZON,
             warp_digits: true,
             channel_horizon: DEFAULT_CHANNEL_HORIZON,
+            conv_rate: 0.0,
             seed: 0,
         }
     }

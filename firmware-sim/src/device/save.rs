@@ -29,6 +29,7 @@ pub(super) fn save(
         "recruit": summary.adapt.recruit,
         "align_horizon": summary.adapt.align_horizon,
         "channel_horizon": summary.adapt.channel_horizon,
+        "conv_rate": summary.adapt.conv_rate,
         "drift": drift.to_json(),
     });
     let metrics = serde_json::json!({

@@ -233,6 +233,7 @@ impl Summary {
             "recruit": (krotov && labels).then_some(self.adapt.recruit),
             "align_horizon": krotov.then_some(self.adapt.align_horizon),
             "channel_horizon": readout.then_some(self.adapt.channel_horizon),
+            "conv_rate": readout.then(|| shortest(self.adapt.conv_rate)),
             "adaptation_steps": self.adaptation_steps,
             "rollbacks": self.rollbacks,
             "label_steps": self.label_steps,
