@@ -283,7 +283,9 @@ impl Pipeline {
     }
 
     /// One unsupervised learning step of an adaptive engine on the input of the latest
-    /// [`Pipeline::run`]; `None` for a frozen engine.
+    /// [`Pipeline::run`]; `None` for a frozen engine, and for a readout engine whose last
+    /// convolution does not learn or did not step (its steps report winner 0: a convolution's
+    /// step has no single winning unit).
     pub fn adapt_unsupervised(&mut self, eps: f32) -> Result<Option<StepOutcome>, Error> {
         match &mut self.engine {
             Engine::Frozen { .. } => Ok(None),

@@ -119,7 +119,7 @@ fn without_labels_the_softhebb_device_undoes_a_turned_camera_and_never_costs() {
     if skipped() {
         return;
     }
-    // The digit warp needs no labels and works before any model (seed 0). Measured: 106 % of
+    // The digit warp needs no labels and works before any model (seed 0). Measured: 105 % of
     // the turned camera's 13.9-point drop won back (31 % when the guard chose frame by frame),
     // no window more than 0.1 points below the frozen device.
     let runs = common::devices(
@@ -143,9 +143,12 @@ fn without_labels_the_softhebb_device_brings_its_channels_back_and_never_costs()
     }
     // Seed 0, the channels' statistics aligned to those the model shipped with (the horizon
     // was chosen among 200, 500 and 1000 on this seed; the three gave the same within 2 %).
-    // Measured: dim light wins back 73 % of its 20.7-point drop, noisy blur 42 % of 7.4
-    // points, and no window is more than 0.1 points below the frozen device.
-    for (scenario, bar) in [("dim-light", 0.5), ("noisy-blur", 0.3)] {
+    // Measured: dim light wins back 73 % of its 20.7-point drop, noisy blur 50 % of 7.4
+    // points, a thicker pen 51 % of 4.6 points, and no window is below the frozen device.
+    // The thicker pen is the guard's fallback at work: the recent frames favour the anchor
+    // there, and the frames the adapted model alone is clearly surer of are its own (18 %
+    // won back without that; noisy blur 42 %).
+    for (scenario, bar) in [("dim-light", 0.5), ("noisy-blur", 0.3), ("thick-pen", 0.3)] {
         let camera = format!("synthetic:{scenario}");
         let runs = common::devices(
             &["--model", MODEL, "--camera", &camera],

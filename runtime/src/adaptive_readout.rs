@@ -155,12 +155,13 @@ impl AdaptiveReadout {
 
     /// The arbiter this learner's guard runs under: with labels, the model right more often
     /// on the recent labels ([`Arbiter::Labels`]); without, the model that has been the surer
-    /// over the recent frames answers them all ([`Arbiter::RecentConfidence`]). Why not frame
-    /// by frame as for the Krotov device: without labels what changes here is the alignment of
-    /// the channels (and the digit warp), which acts on every frame alike, and choosing frame
-    /// by frame kept the anchor's answer on every frame it was confidently wrong on (24 % of
-    /// the bank's drops won back against 33 %; docs/RESULTS.md). The firmware and any app call
-    /// this rather than choosing, so they behave alike.
+    /// over the recent frames answers them all, and the learning model any frame it alone is
+    /// clearly surer of ([`Arbiter::RecentConfidence`]). Why not frame by frame as for the
+    /// Krotov device: without labels what changes here is the alignment of the channels (and
+    /// the digit warp), which acts on every frame alike, and choosing frame by frame kept the
+    /// anchor's answer on every frame it was confidently wrong on (24 % of the bank's drops won
+    /// back against 39 %; docs/RESULTS.md). The firmware and any app call this rather than
+    /// choosing, so they behave alike.
     pub fn arbiter(labelled: bool) -> Arbiter {
         if labelled {
             Arbiter::Labels

@@ -186,10 +186,11 @@ impl ChannelAlignment {
     /// The reference moments of `model`'s convolution inputs, measured over `inputs`
     /// (preprocessed, as the model reads them): what a checkpoint carries so that a device
     /// aligns from its first frame, whatever that frame shows. `None` for a model without
-    /// convolutions; an error for no input or an input the model refuses.
-    pub fn measure<'a>(
+    /// convolutions; an error for no input or an input the model refuses. The inputs are
+    /// taken one at a time, so they can be made as they are measured.
+    pub fn measure<I: AsRef<[f32]>>(
         model: &Model,
-        inputs: impl IntoIterator<Item = &'a [f32]>,
+        inputs: impl IntoIterator<Item = I>,
     ) -> Result<Option<Self>> {
         let Some(mut alignment) = Self::new(model.spec(), &Value::Null) else {
             return Ok(None);
@@ -198,7 +199,7 @@ impl ChannelAlignment {
         let mut ws = model.workspace();
         let depth = model.spec().layers.len();
         for input in inputs {
-            model.forward_with(input, depth, &mut ws, |l, x| {
+            model.forward_with(input.as_ref(), depth, &mut ws, |l, x| {
                 alignment.observe_and_align(l, x)
             })?;
             alignment.commit(0);
@@ -598,7 +599,7 @@ mod tests {
     #[test]
     fn measuring_needs_inputs_of_the_model_and_a_convolution() {
         let model = conv_model();
-        assert!(ChannelAlignment::measure(&model, core::iter::empty()).is_err());
+        assert!(ChannelAlignment::measure(&model, core::iter::empty::<&[f32]>()).is_err());
         let short = [0.0f32; 4];
         assert!(ChannelAlignment::measure(&model, [&short[..]]).is_err());
         let one = [0.5f32; 9];

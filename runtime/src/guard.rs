@@ -39,7 +39,9 @@
 //!   [`RECENT_FRAMES`] frames answers them all. A convolutional front end whose channels are
 //!   brought back to their training statistics ([`crate::channel_stats`]) is that kind of
 //!   change: where it helps, it helps most frames a little, and a frame-by-frame choice kept
-//!   the anchor's answers wherever the anchor was confidently wrong. Measured on the bank
+//!   the anchor's answers wherever the anchor was confidently wrong. While the recent frames
+//!   favour the anchor, a frame the adapted model alone is surer of by [`ANSWER_MARGIN`] is
+//!   still its own, so a change that helps only some frames counts where it helps. Measured on the bank
 //!   (seeds 1 and 2, see docs/RESULTS.md) and on CIFAR-10 streams of camera changes nothing
 //!   was tuned on.
 //!

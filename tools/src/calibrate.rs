@@ -79,19 +79,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let kind = choice.kind;
     let train = dataset::train_set(&model, kind, args.data_dir.as_deref(), args.images)?;
     let preprocess = &model.spec().input.preprocess;
-    let mut inputs = Vec::with_capacity(train.len());
-    for i in 0..train.len() {
+    // Each image is preprocessed as it is measured, so only one is held at a time.
+    let mut refused = None;
+    let inputs = (0..train.len()).map_while(|i| {
         let mut input = vec![0.0f32; train.sample_len()];
-        normalize(train.image(i), preprocess, &mut input)?;
-        inputs.push(input);
+        match normalize(train.image(i), preprocess, &mut input) {
+            Ok(()) => Some(input),
+            Err(e) => {
+                refused = Some(e);
+                None
+            }
+        }
+    });
+    let measured = ChannelAlignment::measure(&model, inputs);
+    if let Some(e) = refused {
+        return Err(e.into());
     }
-    let alignment = ChannelAlignment::measure(&model, inputs.iter().map(Vec::as_slice))?
-        .with_context(|| {
-            format!(
-                "{} has no convolution: there are no channel statistics to measure",
-                args.model.display()
-            )
-        })?;
+    let alignment = measured?.with_context(|| {
+        format!(
+            "{} has no convolution: there are no channel statistics to measure",
+            args.model.display()
+        )
+    })?;
     let calibrated = Checkpoint {
         train: with_channel_reference(ckpt.train.clone(), alignment.to_json()),
         ..ckpt
