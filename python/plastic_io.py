@@ -187,11 +187,18 @@ def mlp_spec(
     }
 
 
+def _pool_step(conv):
+    return conv.get("pool_stride", 0) or max(conv["pool"], 1)
+
+
 def _conv_sizes(conv):
+    """The convolution's output height and width, then after pooling (windows of `pool`,
+    `pool_stride` apart, over the output padded by `pool_padding` zeros)."""
     grow = lambda side: max(side + 2 * conv["padding"] + 1 - conv["kernel"], 0)  # noqa: E731
     ch, cw = grow(conv["height"]), grow(conv["width"])
-    pool = max(conv["pool"], 1)
-    return ch, cw, ch // pool, cw // pool
+    pool, pad = max(conv["pool"], 1), conv.get("pool_padding", 0)
+    pooled = lambda side: max((side + 2 * pad - pool) // _pool_step(conv) + 1, 0)  # noqa: E731
+    return ch, cw, pooled(ch), pooled(cw)
 
 
 def _weight_shape(layer):
@@ -224,21 +231,20 @@ def validate(spec, tensors):
         if layer["inputs"] != width:
             raise bad(f"layer {i} takes {layer['inputs']} inputs but receives {width}")
         act = layer["activation"]["kind"]
-        if act == "triangle":
-            raise bad(
-                f"layer {i}: SoftHebb's triangle activation, which this reader does not run "
-                "yet; use the plastic runtime"
-            )
-        if act not in ("identity", "relu", "rectified_power", "tanh"):
+        if act not in ("identity", "relu", "rectified_power", "tanh", "triangle"):
             raise bad(f"layer {i}: unknown activation {act!r}")
         conv = layer.get("conv")
+        if act == "triangle" and not conv:
+            raise bad(f"layer {i}: the triangle activation belongs to a convolution")
         if conv:
-            softhebb = {"padding_mode", "pool_kind", "pool_stride", "pool_padding"} & set(conv)
-            if softhebb:
-                raise bad(
-                    f"layer {i}: a SoftHebb convolution ({', '.join(sorted(softhebb))}), "
-                    "which this reader does not run yet; use the plastic runtime"
-                )
+            if conv.get("padding_mode", "zeros") not in ("zeros", "reflect"):
+                raise bad(f"layer {i}: unknown padding mode {conv['padding_mode']!r}")
+            if conv.get("pool_kind", "max") not in ("max", "avg"):
+                raise bad(f"layer {i}: unknown pooling {conv['pool_kind']!r}")
+            if conv.get("padding_mode") == "reflect" and conv["padding"] >= min(
+                conv["height"], conv["width"]
+            ):
+                raise bad(f"layer {i}: reflected padding wider than the input")
             _, _, ph, pw = _conv_sizes(conv)
             if conv["in_channels"] * conv["height"] * conv["width"] != layer["inputs"] or (
                 conv["out_channels"] * ph * pw != layer["outputs"]
@@ -379,9 +385,11 @@ def _activate(z, activation):
 
 def _patches(x, conv):
     """[N, in_c*h*w] planar inputs to [N, conv h, conv w, in_c*k*k] receptive fields, in the
-    weight rows' order [c][ky][kx], the padding read as zeros."""
+    weight rows' order [c][ky][kx], the padding read as zeros or, for `reflect`, as the input
+    mirrored at its edge (the edge itself not repeated)."""
     c, h, w, k, pad = (conv[key] for key in ("in_channels", "height", "width", "kernel", "padding"))
-    img = np.pad(x.reshape(-1, c, h, w), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    mode = "reflect" if conv.get("padding_mode") == "reflect" else "constant"
+    img = np.pad(x.reshape(-1, c, h, w), ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode=mode)
     ch, cw, _, _ = _conv_sizes(conv)
     cols = np.empty((x.shape[0], ch, cw, c, k, k), _F32)
     for ky in range(k):
@@ -401,9 +409,32 @@ def _layer(x, layer, tensors, i):
     z = _product(_patches(x, conv), tensors, i, out_c)  # [N, ch, cw, out_c]
     if bias is not None:
         z = z + bias
-    pool = max(conv["pool"], 1)
-    z = z[:, : ph * pool, : pw * pool].reshape(-1, ph, pool, pw, pool, out_c).max(axis=(2, 4))
+    if layer["activation"]["kind"] == "triangle":
+        z = _triangle(z.astype(_F32), float(layer["activation"]["power"]))
+    pool, step, pad = max(conv["pool"], 1), _pool_step(conv), conv.get("pool_padding", 0)
+    z = np.pad(z, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    windows = np.stack(
+        [
+            z[:, dy : dy + step * (ph - 1) + 1 : step, dx : dx + step * (pw - 1) + 1 : step]
+            for dy in range(pool)
+            for dx in range(pool)
+        ]
+    )  # [pool * pool, N, ph, pw, out_c]
+    if conv.get("pool_kind") == "avg":
+        z = _seq_sum(np.moveaxis(windows, 0, -1)) * _F32(1.0 / (pool * pool))
+    else:
+        z = windows.max(axis=0)
     return np.ascontiguousarray(z.transpose(0, 3, 1, 2)).reshape(x.shape[0], -1)
+
+
+def _triangle(z, power):
+    """SoftHebb's triangle activation over the channels (last axis) of each position, as the
+    runtime applies it before pooling: `max(z - mean(z), 0) ^ power`."""
+    mean = _seq_sum(z) / _F32(z.shape[-1])
+    centred = np.maximum(z - mean[..., None], _F32(0))
+    if power == 1.0:
+        return centred
+    return np.where(centred > 0, np.power(centred, _F32(power)), _F32(0)).astype(_F32)
 
 
 def forward(model, x):
@@ -412,7 +443,9 @@ def forward(model, x):
     spec, tensors = model
     h = np.asarray(x, _F32).reshape(-1, spec["layers"][0]["inputs"])
     for i, layer in enumerate(spec["layers"]):
-        h = _activate(_layer(h, layer, tensors, i).astype(_F32), layer["activation"])
+        h = _layer(h, layer, tensors, i).astype(_F32)
+        if layer["activation"]["kind"] != "triangle":  # a convolution's, applied before pooling
+            h = _activate(h, layer["activation"])
     return h
 
 

@@ -160,7 +160,7 @@ impl AdaptiveReadout {
     /// Krotov device: without labels what changes here is the alignment of the channels (and
     /// the digit warp), which acts on every frame alike, and choosing frame by frame kept the
     /// anchor's answer on every frame it was confidently wrong on (24 % of the bank's drops won
-    /// back against 39 %; docs/RESULTS.md). The firmware and any app call this rather than
+    /// back against 41 %; docs/RESULTS.md). The firmware and any app call this rather than
     /// choosing, so they behave alike.
     pub fn arbiter(labelled: bool) -> Arbiter {
         if labelled {

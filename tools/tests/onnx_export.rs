@@ -1,7 +1,8 @@
 //! `plastic export --format onnx` under ONNX Runtime, on the first 1000 MNIST test digits:
 //! the graph's scores equal the runtime's (`python/plastic_io.py`'s forward pass, held equal to
 //! the runtime by `python_io.rs`) within a stated tolerance, and it answers correctly exactly
-//! as often as `plastic eval --limit 1000`, for the shipped Krotov demo model (f32 and int8)
+//! as often as `plastic eval --limit 1000`, for the shipped Krotov demo model (f32 and int8), the
+//! shipped SoftHebb device model (int8)
 //! and for an MLP, a CNN, an MLP on `centred_unit_norm` inputs and a two-convolution model with a HebbNet-like head made in numpy
 //! (f32 and quantized). Skips, saying why, without python3 + numpy + safetensors +
 //! onnxruntime or without the shared data.
@@ -26,6 +27,21 @@ const TOLERANCE: f64 = 1e-5;
 /// last places off the correctly rounded one, and the next layer's quantization turns that, now
 /// and then, into one step of an int8 activation (measured at most 3.4e-4; the answers stay).
 const TANH_INT8_TOLERANCE: f64 = 1e-3;
+
+/// The same for an int8 model of SoftHebb blocks: ONNX Runtime's channel sums and powers differ
+/// from the runtime's in the last places, each block's quantization of every receptive field
+/// turns that now and then into one int8 step, and the triangle's power 0.7 (unbounded slope
+/// at 0) and the blocks after it carry the step to the scores: measured on 1000 digits, 975
+/// within 1e-4 of the runtime's scores (half of them within 1e-5), the others up to 0.24 off
+/// (0.37 with ONNX Runtime's optimizations), every answer the same. So the bound is on the typical sample (`TRIANGLE_CLOSE_SCORES` within 1e-4) as well
+/// as on the worst.
+const TRIANGLE_INT8_TOLERANCE: f64 = 0.5;
+/// Samples of 1000 whose scores must be within 1e-4 of the runtime's for such a model.
+const TRIANGLE_CLOSE_SCORES: u64 = 950;
+
+/// Largest difference from the int8 runtime's scores of a dequantized graph (`--int8
+/// dequantize`: f32 activations, a different, close model) of a one-hidden-layer model.
+const DEQUANTIZED_TOLERANCE: f64 = 0.2;
 
 /// True when python3 has numpy, safetensors and onnxruntime; says why not on stderr.
 fn python_ready() -> bool {
@@ -54,8 +70,15 @@ fn python(script: &str, args: &[&str]) -> Output {
         .expect("python3 runs")
 }
 
-/// Exports `model` (with `extra` arguments) and checks the graph against the runtime.
-fn exported_answers_as_runtime(model: &str, extra: &[&str], data: &Path, tolerance: f64) {
+/// Exports `model` (with `extra` arguments) and checks the graph against the runtime, its
+/// scores within `tolerance` of the runtime's (of the int8 runtime's, for `--int8 dequantize`);
+/// returns what `onnx_check.py check` measured.
+fn exported_answers_as_runtime(
+    model: &str,
+    extra: &[&str],
+    data: &Path,
+    tolerance: f64,
+) -> serde_json::Value {
     let stem = Path::new(model).file_name().unwrap().to_str().unwrap();
     let onnx_path = temp(ONNX_EXPORT_TAG, &format!("{stem}{}.onnx", extra.join("")));
     let onnx = onnx_path.to_str().unwrap();
@@ -98,12 +121,12 @@ fn exported_answers_as_runtime(model: &str, extra: &[&str], data: &Path, toleran
     let same = check["same_answers"].as_u64().unwrap();
     if dequantized {
         // The activations are not quantized: a different, close model.
-        assert!(diff < 0.2, "{stem}: dequantized graph off by {diff}");
+        assert!(diff < tolerance, "{stem}: dequantized graph off by {diff}");
         assert!(
             same >= 990,
             "{stem}: dequantized graph agrees on {same} answers"
         );
-        return;
+        return check;
     }
     assert!(diff <= tolerance, "{stem}: graph off by {diff}");
     assert_eq!(
@@ -121,7 +144,7 @@ fn exported_answers_as_runtime(model: &str, extra: &[&str], data: &Path, toleran
         assert_eq!(check["correct"], eval["correct"], "{stem}: optimized graph");
     } else {
         assert!(
-            optimized < 0.05,
+            optimized < tolerance.max(0.05),
             "{stem}: optimized graph off by {optimized}"
         );
         assert!(
@@ -129,6 +152,7 @@ fn exported_answers_as_runtime(model: &str, extra: &[&str], data: &Path, toleran
             "{stem}: optimized graph agrees on {same} answers"
         );
     }
+    check
 }
 
 #[test]
@@ -142,7 +166,12 @@ fn the_shipped_krotov_models_export_with_the_runtime_s_answers() {
         exported_answers_as_runtime(&model, &[], &data, TOLERANCE);
     }
     let int8 = format!("{ROOT}/models/default/mnist-krotov.int8.safetensors");
-    exported_answers_as_runtime(&int8, &["--int8", "dequantize"], &data, TOLERANCE);
+    exported_answers_as_runtime(
+        &int8,
+        &["--int8", "dequantize"],
+        &data,
+        DEQUANTIZED_TOLERANCE,
+    );
 }
 
 #[test]
@@ -193,74 +222,23 @@ fn export_refuses_what_is_not_a_checkpoint() {
     assert!(!out_path.exists(), "no file written for a bad checkpoint");
 }
 
-/// A one-block SoftHebb checkpoint (reflected padding, overlapping max-pooling, the triangle)
-/// under a linear readout, written to `path`.
-fn write_softhebb(path: &Path) {
-    use plastic_models::{Checkpoint, LayerTensors, ModelSpec, Weights};
-    let spec: ModelSpec = serde_json::from_value(serde_json::json!({
-        "name": "softhebb",
-        "input": {"width": 6, "height": 6, "channels": 1, "preprocess": {"kind": "scale01"}},
-        "layers": [
-            {"kind": {"kind": "soft_hebb", "inv_tau": 1.0}, "inputs": 36, "outputs": 27,
-             "bias": true, "activation": {"kind": "triangle", "power": 0.7},
-             "conv": {"in_channels": 1, "height": 6, "width": 6, "out_channels": 3,
-                      "kernel": 3, "padding": 1, "pool": 4, "padding_mode": "reflect",
-                      "pool_stride": 2, "pool_padding": 1}},
-            {"kind": {"kind": "dense"}, "inputs": 27, "outputs": 2, "bias": true,
-             "activation": {"kind": "identity"}}],
-        "classes": ["a", "b"]
-    }))
-    .unwrap();
-    let tensors = |rows: usize, cols: usize| LayerTensors {
-        weight: Weights::F32(
-            (0..rows * cols)
-                .map(|i| (i % 7) as f32 * 0.1 - 0.3)
-                .collect(),
-        ),
-        bias: Some(vec![0.05; rows]),
-        feedback: None,
-    };
-    let ckpt = Checkpoint {
-        spec,
-        layers: vec![tensors(3, 9), tensors(2, 27)],
-        train: serde_json::Value::Null,
-        metrics: serde_json::json!({}),
-    };
-    std::fs::write(path, ckpt.to_bytes().unwrap()).unwrap();
-}
-
 #[test]
-fn softhebb_blocks_are_refused_by_name_by_the_export_and_the_python_reader() {
-    let model = temp(ONNX_EXPORT_TAG, "softhebb.safetensors");
-    write_softhebb(&model);
-    let out_path = temp(ONNX_EXPORT_TAG, "softhebb.onnx");
-    let out = plastic(&[
-        "export",
-        model.to_str().unwrap(),
-        "--out",
-        out_path.to_str().unwrap(),
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("SoftHebb convolution block"), "{err}");
-    assert!(
-        !out_path.exists(),
-        "no file written for a model it cannot export"
-    );
+fn the_shipped_softhebb_model_exports_with_the_runtime_s_answers() {
+    // Reflected padding, the triangle before overlapping max-pooling and average pooling, as
+    // Pad, ReduceMean and pooling nodes; the int8 exact graph and the dequantized one.
+    let Some(data) = data_dir() else { return };
     if !python_ready() {
         return;
     }
-    let read = Command::new("python3")
-        .args([
-            "-c",
-            "import sys, plastic_io\n\
-             try:\n    plastic_io.load(sys.argv[1])\n\
-             except plastic_io.CheckpointError as e:\n    print(e)\n",
-            model.to_str().unwrap(),
-        ])
-        .env("PYTHONPATH", format!("{ROOT}/python"))
-        .output()
-        .expect("python3 runs");
-    let said = String::from_utf8_lossy(&read.stdout);
-    assert!(said.contains("SoftHebb"), "{said}");
+    let int8 = format!("{ROOT}/models/default/mnist-softhebb-device.int8.safetensors");
+    let check = exported_answers_as_runtime(&int8, &[], &data, TRIANGLE_INT8_TOLERANCE);
+    let close = check["close_scores"].as_u64().unwrap();
+    assert!(
+        close >= TRIANGLE_CLOSE_SCORES,
+        "{close} of 1000 within 1e-4"
+    );
+    assert_eq!(check["same_answers"], 1000);
+    // Three blocks whose every receptive field the runtime quantizes and the graph does not:
+    // measured up to 1.35 off, 999 answers of 1000 the same, 991 right against 990.
+    exported_answers_as_runtime(&int8, &["--int8", "dequantize"], &data, 2.0);
 }

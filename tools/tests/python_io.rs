@@ -1,5 +1,6 @@
 //! `python/plastic_io.py` against the runtime, on the first 1000 MNIST test digits: its
-//! `predict` answers as `plastic eval` does on the shipped int8 and f32 demo models, and an MLP
+//! `predict` answers as `plastic eval` does on the shipped int8 and f32 demo models and the
+//! SoftHebb device model (reflected padding, the triangle, strided and average pooling), and an MLP
 //! and a CNN made in numpy and written by its `save` are checkpoints the tools read, run and
 //! quantize with the same answers as Python's. Skips, saying why, without python3 + numpy + safetensors or
 //! without the shared data.
@@ -70,7 +71,11 @@ fn both_correct(model: &str, data: &Path) -> Option<(u64, u64)> {
 #[test]
 fn predict_answers_as_plastic_eval_on_the_shipped_models() {
     let Some(data) = data_dir() else { return };
-    for name in ["mnist-krotov.int8.safetensors", "mnist-krotov.safetensors"] {
+    for name in [
+        "mnist-krotov.int8.safetensors",
+        "mnist-krotov.safetensors",
+        "mnist-softhebb-device.int8.safetensors",
+    ] {
         let Some((runtime, py)) = both_correct(&demo(name), &data) else {
             return;
         };

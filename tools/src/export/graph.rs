@@ -6,7 +6,9 @@
 //! f32 `[batch, classes]`, the last layer's activations.
 
 use anyhow::bail;
-use plastic_models::{Activation, Checkpoint, Conv2d, LayerSpec, Preprocess, Weights};
+use plastic_models::{
+    Activation, Checkpoint, Conv2d, LayerSpec, PaddingMode, PoolKind, Preprocess, Weights,
+};
 
 use super::onnx_proto::{self as pb, Attr, DataType, Dim, Graph, Message};
 
@@ -195,12 +197,9 @@ impl Builder {
                 let bz = self.bin("Mul", &b, z);
                 self.un("Tanh", &bz)
             }
-            Activation::Triangle { power } => {
-                let mean = self.reduce("ReduceMean", z);
-                let centred = self.bin("Sub", z, &mean);
-                let r = self.un("Relu", &centred);
-                self.power(&r, power)
-            }
+            // A convolution's, applied before its pooling by `Builder::conv` (a spec declares
+            // the triangle on convolutions only).
+            Activation::Triangle { .. } => z.to_string(),
             Activation::RectifiedPower { n } => {
                 let r = self.un("Relu", z);
                 let m = self.reduce("ReduceMax", &r);
@@ -289,21 +288,50 @@ impl Builder {
         }
     }
 
-    /// `maxpool(conv(x, W) + b)` of a convolution, flattened `[c][y][x]`.
+    /// SoftHebb's triangle over the `channels` of `z` (`[N, C, H, W]`) at each position:
+    /// `max(z - mean, 0) ^ power`, the mean as the runtime takes it, `sum / n` (ReduceMean may
+    /// multiply by `1 / n` instead).
+    fn triangle(&mut self, z: &str, channels: usize, power: f32) -> String {
+        let axes = self.i64s("axes", &[1]);
+        let sum = self.op("ReduceSum", &[z, &axes], &[("keepdims", Attr::Int(1))]);
+        let n = self.scalar(channels as f32);
+        let mean = self.bin("Div", &sum, &n);
+        let centred = self.bin("Sub", z, &mean);
+        let r = self.un("Relu", &centred);
+        self.power(&r, power)
+    }
+
+    /// `x` (`[N, C, H, W]`) padded by `p` on each side of its height and width, by `mode`
+    /// (`constant`: zeros; `reflect`: mirrored at the edge, the edge not repeated, as the
+    /// runtime reads a reflected padding).
+    fn pad(&mut self, x: &str, p: i64, mode: &'static str) -> String {
+        let pads = self.i64s("pads", &[0, 0, p, p, 0, 0, p, p]);
+        self.op("Pad", &[x, &pads], &[("mode", Attr::Str(mode))])
+    }
+
+    /// `pool(activation(conv(x, W) + b))` of a convolution, flattened `[c][y][x]`: the
+    /// activation is applied here, before the pooling, for a triangle (SoftHebb's blocks), and
+    /// after the layer by the caller otherwise.
     fn conv(
         &mut self,
         h: &str,
+        spec: &LayerSpec,
         c: &Conv2d,
         w: &Weights,
         bias: Option<&[f32]>,
         mode: Int8Mode,
     ) -> String {
-        let (k, p) = (c.kernel as i64, c.padding as i64);
+        let k = c.kernel as i64;
         let shape = self.i64s(
             "shape",
             &[-1, c.in_channels as i64, c.height as i64, c.width as i64],
         );
         let x = self.op("Reshape", &[h, &shape], &[]);
+        // A reflected padding is its own node; the convolution then pads nothing.
+        let (x, p) = match c.padding_mode {
+            PaddingMode::Reflect if c.padding > 0 => (self.pad(&x, c.padding as i64, "reflect"), 0),
+            _ => (x, c.padding as i64),
+        };
         let out = c.out_channels as i64;
         let conv_attrs = |k: i64, p: i64| {
             vec![
@@ -357,14 +385,27 @@ impl Builder {
                 }
             }
         };
-        let z = if c.pool > 1 {
-            let pool = c.pool as i64;
+        let z = match spec.activation {
+            Activation::Triangle { power } => self.triangle(&z, c.out_channels, power),
+            _ => z,
+        };
+        let z = if c.pool > 1 || c.pool_step() > 1 || c.pool_padding > 0 {
+            // The runtime pools over the output padded with zeros (not ignored cells).
+            let z = match c.pool_padding {
+                0 => z,
+                pad => self.pad(&z, pad as i64, "constant"),
+            };
+            let (pool, step) = (c.pool.max(1) as i64, c.pool_step() as i64);
+            let op = match c.pool_kind {
+                PoolKind::Avg => "AveragePool",
+                PoolKind::Max => "MaxPool",
+            };
             self.op(
-                "MaxPool",
+                op,
                 &[&z],
                 &[
                     ("kernel_shape", Attr::Ints(vec![pool, pool])),
-                    ("strides", Attr::Ints(vec![pool, pool])),
+                    ("strides", Attr::Ints(vec![step, step])),
                 ],
             )
         } else {
@@ -392,31 +433,13 @@ pub fn export(ckpt: &Checkpoint, mode: Int8Mode) -> anyhow::Result<Vec<u8>> {
         initializers: Vec::new(),
         count: 0,
     };
-    for (i, layer) in spec.layers.iter().enumerate() {
-        // SoftHebb's blocks: reflected padding, overlapping or average pooling, a triangle
-        // before the pooling.
-        let softhebb_block = layer.conv.is_some_and(|c| {
-            c != Conv2d {
-                padding_mode: Default::default(),
-                pool_kind: Default::default(),
-                pool_stride: 0,
-                pool_padding: 0,
-                ..c
-            } || matches!(layer.activation, Activation::Triangle { .. })
-        });
-        if softhebb_block {
-            bail!(
-                "layer {i} is a SoftHebb convolution block, which the ONNX export does not \
-                 write yet; run the model with the plastic runtime"
-            );
-        }
-    }
     let len = spec.input.len();
     let mut h = b.preprocess(INPUT, &spec.input.preprocess, spec.input.channels, len);
     for (layer, t) in spec.layers.iter().zip(&ckpt.layers) {
         let z = match &layer.conv {
             None => b.dense(&h, layer, &t.weight, t.bias.as_deref(), mode),
-            Some(c) => b.conv(&h, c, &t.weight, t.bias.as_deref(), mode),
+            // A triangle is applied there, before the pooling; `activate` passes it through.
+            Some(c) => b.conv(&h, layer, c, &t.weight, t.bias.as_deref(), mode),
         };
         h = b.activate(&z, &layer.activation);
     }

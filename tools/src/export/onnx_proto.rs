@@ -80,9 +80,11 @@ pub enum Attr {
     Int(i64),
     /// `INTS`.
     Ints(Vec<i64>),
+    /// `STRING`.
+    Str(&'static str),
 }
 
-/// `AttributeProto{name = 1, i = 3, ints = 8, type = 20}`.
+/// `AttributeProto{name = 1, i = 3, s = 4, ints = 8, type = 20}`.
 pub fn attribute(name: &str, value: &Attr) -> Message {
     let mut m = Message::new();
     m.string(1, name);
@@ -95,6 +97,9 @@ pub fn attribute(name: &str, value: &Attr) -> Message {
                 m.int(8, *i);
             }
             m.int(20, 7);
+        }
+        Attr::Str(s) => {
+            m.bytes(4, s.as_bytes()).int(20, 3);
         }
     }
     m

@@ -38,10 +38,19 @@ def mnist(data_dir, split):
     return images.reshape(len(images), -1), labels
 
 
+def cifar10_test(data_dir):
+    """The CIFAR-10 test batch: records of one label byte and 3072 planar RGB bytes."""
+    data = gzip.open(os.path.join(data_dir, "cifar10", "test_batch.bin.gz")).read()
+    records = np.frombuffer(data, np.uint8).reshape(-1, 3073)
+    return records[:, 1:], records[:, 0]
+
+
 def predict(model_path, data_dir, limit):
-    images, labels = mnist(data_dir, "test")
+    model = pio.load(model_path)
+    colour = model[0]["input"]["channels"] == 3
+    images, labels = cifar10_test(data_dir) if colour else mnist(data_dir, "test")
     images, labels = images[:limit], labels[:limit]
-    scores = pio.predict(pio.load(model_path), images)
+    scores = pio.predict(model, images)
     correct = int((scores.argmax(axis=1) == labels).sum())
     print(json.dumps({"correct": correct, "samples": len(labels)}))
 

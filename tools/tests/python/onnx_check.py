@@ -56,6 +56,7 @@ def check(model_path, onnx_path, data_dir, limit):
                 "max_abs_diff": float(np.max(np.abs(plain - reference))),
                 "max_abs_diff_optimized": float(np.max(np.abs(scores - reference))),
                 "same_answers": int((answers == reference.argmax(axis=1)).sum()),
+                "close_scores": int((np.abs(plain - reference).max(axis=1) <= 1e-4).sum()),
                 "onnx_checker": checker,
             }
         )
