@@ -400,52 +400,17 @@ impl ChannelAlignment {
 mod tests {
     use super::*;
     use alloc::vec;
-    use plastic_models::{
-        Activation, Checkpoint, Conv2d, InputSpec, LayerKind, LayerSpec, LayerTensors, Preprocess,
-        Weights,
-    };
+    use plastic_models::{Activation, LayerKind};
 
     /// A 3x3 gray input, one 2x2 convolution pooled to one value, a dense layer to 2 classes.
     fn conv_model() -> Model {
-        let conv = Conv2d {
-            in_channels: 1,
-            height: 3,
-            width: 3,
-            out_channels: 1,
-            kernel: 2,
-            padding: 0,
-            pool: 2,
-            ..Default::default()
-        };
-        let layer = |inputs, outputs, conv| LayerSpec {
-            kind: LayerKind::Dense,
-            inputs,
-            outputs,
-            bias: false,
-            activation: Activation::Identity,
-            conv,
-        };
-        let weights = |w: Vec<f32>| LayerTensors {
-            weight: Weights::F32(w),
-            bias: None,
-            feedback: None,
-        };
-        Model::from_checkpoint(&Checkpoint {
-            spec: ModelSpec {
-                name: "c".into(),
-                input: InputSpec {
-                    width: 3,
-                    height: 3,
-                    channels: 1,
-                    preprocess: Preprocess::Scale01,
-                },
-                layers: vec![layer(9, 1, Some(conv)), layer(1, 2, None)],
-                classes: vec![],
-            },
-            layers: vec![weights(vec![1.0; 4]), weights(vec![1.0, -1.0])],
-            train: Value::Null,
-            metrics: Value::Null,
-        })
+        Model::from_checkpoint(&crate::test_models::tiny_conv(
+            LayerKind::Dense,
+            vec![1.0; 4],
+            None,
+            Activation::Identity,
+            vec![1.0, -1.0],
+        ))
         .unwrap()
     }
 

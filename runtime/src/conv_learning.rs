@@ -194,68 +194,18 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plastic_models::{
-        Activation, Checkpoint, InputSpec, LayerSpec, LayerTensors, ModelSpec, Preprocess, Weights,
-    };
-    use serde_json::Value;
+    use plastic_models::{Activation, Checkpoint};
 
-    /// A 3x3 gray input, a SoftHebb convolution of two 2x2 filters (four positions, pooled to
-    /// one value each), a dense readout to 2 classes. Folded filters `w`, bias `b`.
+    /// A 3x3 gray input, a convolution of two 2x2 filters of layer kind `kind` (four positions,
+    /// pooled to one value each), a dense readout to 2 classes. Folded filters `w`, bias `b`.
     fn softhebb_model(w: [f32; 8], b: [f32; 2], kind: LayerKind) -> Checkpoint {
-        let conv = Conv2d {
-            in_channels: 1,
-            height: 3,
-            width: 3,
-            out_channels: 2,
-            kernel: 2,
-            padding: 0,
-            pool: 2,
-            ..Default::default()
-        };
-        Checkpoint {
-            spec: ModelSpec {
-                name: "c".into(),
-                input: InputSpec {
-                    width: 3,
-                    height: 3,
-                    channels: 1,
-                    preprocess: Preprocess::Scale01,
-                },
-                layers: vec![
-                    LayerSpec {
-                        kind,
-                        inputs: 9,
-                        outputs: 2,
-                        bias: true,
-                        activation: Activation::Identity,
-                        conv: Some(conv),
-                    },
-                    LayerSpec {
-                        kind: LayerKind::Dense,
-                        inputs: 2,
-                        outputs: 2,
-                        bias: false,
-                        activation: Activation::Identity,
-                        conv: None,
-                    },
-                ],
-                classes: vec![],
-            },
-            layers: vec![
-                LayerTensors {
-                    weight: Weights::F32(w.to_vec()),
-                    bias: Some(b.to_vec()),
-                    feedback: None,
-                },
-                LayerTensors {
-                    weight: Weights::F32(vec![1.0, 0.0, 0.0, 1.0]),
-                    bias: None,
-                    feedback: None,
-                },
-            ],
-            train: Value::Null,
-            metrics: Value::Null,
-        }
+        crate::test_models::tiny_conv(
+            kind,
+            w.to_vec(),
+            Some(b.to_vec()),
+            Activation::Identity,
+            vec![1.0, 0.0, 0.0, 1.0],
+        )
     }
 
     const W: [f32; 8] = [0.5, -0.25, 0.0, 0.25, 0.1, 0.2, 0.3, -0.4];

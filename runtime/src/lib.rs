@@ -42,6 +42,8 @@ pub mod preprocess;
 pub mod quant;
 pub mod replay;
 pub mod rng;
+#[cfg(test)]
+mod test_models;
 pub mod usage;
 
 pub use adaptive::AdaptiveModel;

@@ -617,61 +617,13 @@ mod tests {
         // A 3x3 input 1..=9, one 2x2 filter [1, 1, 0, 0] (a pixel plus its right neighbour),
         // bias -1: convolution outputs 3-1, 5-1, 9-1, 11-1; pooled 2x2 to 10; relu; then a
         // dense layer [1, -1] with no bias: [10, -10].
-        let conv = plastic_models::Conv2d {
-            in_channels: 1,
-            height: 3,
-            width: 3,
-            out_channels: 1,
-            kernel: 2,
-            padding: 0,
-            pool: 2,
-            ..Default::default()
-        };
-        let spec = ModelSpec {
-            name: "c".into(),
-            input: InputSpec {
-                width: 3,
-                height: 3,
-                channels: 1,
-                preprocess: Preprocess::Scale01,
-            },
-            layers: vec![
-                LayerSpec {
-                    kind: LayerKind::Dense,
-                    inputs: 9,
-                    outputs: 1,
-                    bias: true,
-                    activation: Activation::Relu,
-                    conv: Some(conv),
-                },
-                LayerSpec {
-                    kind: LayerKind::Dense,
-                    inputs: 1,
-                    outputs: 2,
-                    bias: false,
-                    activation: Activation::Identity,
-                    conv: None,
-                },
-            ],
-            classes: vec![],
-        };
-        let ckpt = Checkpoint {
-            spec,
-            layers: vec![
-                LayerTensors {
-                    weight: Weights::F32(vec![1.0, 1.0, 0.0, 0.0]),
-                    bias: Some(vec![-1.0]),
-                    feedback: None,
-                },
-                LayerTensors {
-                    weight: Weights::F32(vec![1.0, -1.0]),
-                    bias: None,
-                    feedback: None,
-                },
-            ],
-            train: serde_json::Value::Null,
-            metrics: serde_json::Value::Null,
-        };
+        let ckpt = crate::test_models::tiny_conv(
+            LayerKind::Dense,
+            vec![1.0, 1.0, 0.0, 0.0],
+            Some(vec![-1.0]),
+            Activation::Relu,
+            vec![1.0, -1.0],
+        );
         let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
         for model in [
             Model::from_checkpoint(&ckpt).unwrap(),
