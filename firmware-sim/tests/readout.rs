@@ -144,7 +144,7 @@ fn without_labels_the_softhebb_device_brings_its_channels_back_and_never_costs()
     // Seed 0, the channels' statistics aligned to those the model shipped with (the horizon
     // was chosen among 200, 500 and 1000 on this seed; the three gave the same within 2 %).
     // Measured: dim light wins back 73 % of its 20.7-point drop, noisy blur 50 % of 7.4
-    // points, a thicker pen 51 % of 4.6 points, and no window is below the frozen device.
+    // points, a thicker pen 44 % of 4.6 points, and no window is below the frozen device.
     // The thicker pen is the guard's fallback at work: the recent frames favour the anchor
     // there, and the frames the adapted model alone is clearly surer of are its own (18 %
     // won back without that; noisy blur 42 %).

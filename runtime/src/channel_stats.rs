@@ -39,6 +39,13 @@ pub const DEFAULT_CHANNEL_HORIZON: u32 = 500;
 /// Frames measured as the reference when the model brings none.
 pub const DEFAULT_REFERENCE_FRAMES: u32 = 500;
 
+/// Frames over which the first convolution's input moments are also followed fast, pooled
+/// over classes, to see the original view come back (see [`ChannelAlignment::commit`]).
+pub const RETURN_FRAMES: f32 = 20.0;
+/// How much nearer the reference than the running moments the fast ones must be for the view
+/// to count as back: at most this share of the distance.
+pub const RETURN_RATIO: f32 = 0.5;
+
 /// Bound on the gain `s_ref / s` (and its inverse).
 pub const MAX_GAIN: f32 = 4.0;
 
@@ -81,6 +88,20 @@ impl Moments {
 /// within `1 / MAX_GAIN ..= MAX_GAIN`.
 fn gain(reference: &Moments, stream: &Moments) -> f32 {
     (reference.spread() / stream.spread()).clamp(1.0 / MAX_GAIN, MAX_GAIN)
+}
+
+/// How far moments `a` are from moments `b`, per channel `|a.mean - b.mean| / s_ref +
+/// |ln(a.spread / b.spread)|` with `s_ref` the reference's spread, averaged over the channels.
+fn distance(a: &[Moments], b: &[Moments], reference: &[Moments]) -> f32 {
+    let sum: f32 = a
+        .iter()
+        .zip(b)
+        .zip(reference)
+        .map(|((a, b), r)| {
+            (a.mean - b.mean).abs() / r.spread() + libm::logf(a.spread() / b.spread()).abs()
+        })
+        .sum();
+    sum / a.len().max(1) as f32
 }
 
 /// One convolution's input channels: their reference moments, running moments per class, the
@@ -135,6 +156,12 @@ pub struct ChannelAlignment {
     /// reference.
     frames: u64,
     reference_frames: u32,
+    /// The first convolution's input moments over the last [`RETURN_FRAMES`], pooled over
+    /// classes, and the frames they have seen since the reference was known or last reset.
+    fast: Vec<Moments>,
+    fast_frames: u32,
+    /// Times the running moments went back to the reference because the view came back.
+    returns: u32,
 }
 
 impl ChannelAlignment {
@@ -160,12 +187,16 @@ impl ChannelAlignment {
         if layers.is_empty() {
             return None;
         }
+        let first_channels = layers[0].channels();
         let mut alignment = Self {
             layers,
             classes,
             horizon: DEFAULT_CHANNEL_HORIZON,
             frames: 0,
             reference_frames: DEFAULT_REFERENCE_FRAMES,
+            fast: vec![Moments::default(); first_channels],
+            fast_frames: 0,
+            returns: 0,
         };
         if alignment.restore(&saved["reference"], 1, |l, m| l.reference = m) {
             alignment.reference_frames = 0;
@@ -284,6 +315,40 @@ impl ChannelAlignment {
             }
             l.rebalance();
         }
+        self.watch_for_return();
+    }
+
+    /// Follows the first convolution's input moments fast and, once the latest frames are
+    /// clearly nearer the reference than the running moments are (the new view has gone and
+    /// the original is back), sets the running moments of every layer back to the reference
+    /// instead of letting them take a horizon to return. Why the first convolution's input:
+    /// nothing aligned before it moves it, so it shows the camera as it is. Why it is safe:
+    /// moments at the reference make the aligned front end the shipped one; a return seen
+    /// wrongly costs what the alignment had won, until it wins it again, never more.
+    fn watch_for_return(&mut self) {
+        let first = &self.layers[0];
+        let rate = 1.0 / RETURN_FRAMES.min(self.fast_frames as f32 + 1.0);
+        for (f, latest) in self.fast.iter_mut().zip(&first.latest) {
+            f.approach(*latest, rate);
+        }
+        self.fast_frames = self.fast_frames.saturating_add(1);
+        if (self.fast_frames as f32) < RETURN_FRAMES {
+            return;
+        }
+        let to_reference = distance(&self.fast, &first.reference, &first.reference);
+        let to_running = distance(&self.fast, &first.balanced, &first.reference);
+        if to_reference < RETURN_RATIO * to_running {
+            for l in &mut self.layers {
+                l.reset_to_reference();
+            }
+            self.fast_frames = 0;
+            self.returns += 1;
+        }
+    }
+
+    /// Times the view was seen to come back (the running moments set back to the reference).
+    pub fn returns(&self) -> u32 {
+        self.returns
     }
 
     /// The reference moments of layer `layer`'s input channels, once known (`None` while they
@@ -448,6 +513,38 @@ mod tests {
         let mut y = vec![3.0];
         a.observe_and_align(1, &mut y);
         assert_eq!(y, vec![3.0]);
+    }
+
+    #[test]
+    fn the_original_view_coming_back_sets_the_moments_back_within_frames() {
+        // The reference is the original frame's moments. A thousand dimmed frames (0.4 x + 0.1)
+        // move the running moments to the dim view and are not taken for a return; then the
+        // original frames: the fast moments are nearer the reference than half their distance
+        // to the running ones within a few frames, and the running moments go back at once,
+        // where the horizon of 500 frames would have taken hundreds.
+        let model = conv_model();
+        let frame: Vec<f32> = (1..=9).map(|v| v as f32 / 9.0).collect();
+        let original = Moments::of(&frame);
+        let mut a =
+            ChannelAlignment::new(model.spec(), &saved(original.mean, original.square)).unwrap();
+        let dim: Vec<f32> = frame.iter().map(|v| 0.4 * v + 0.1).collect();
+        let show = |a: &mut ChannelAlignment, x: &[f32], i: usize| {
+            let mut x = x.to_vec();
+            a.observe_and_align(0, &mut x);
+            a.commit(i % 2);
+        };
+        for i in 0..1000 {
+            show(&mut a, &dim, i);
+        }
+        assert_eq!(a.returns(), 0);
+        let (gain, _) = a.affine(0).unwrap()[0];
+        assert!(gain > 1.5, "the dim view is being aligned: gain {gain}");
+        let back = (0..100).position(|i| {
+            show(&mut a, &frame, i);
+            a.returns() == 1
+        });
+        assert!(back.is_some_and(|k| k < 20), "{back:?}");
+        assert_eq!(a.affine(0).unwrap()[0], (1.0, 0.0));
     }
 
     #[test]
