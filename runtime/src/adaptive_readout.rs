@@ -34,12 +34,12 @@
 use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
-use plastic_models::{Activation, Checkpoint, LayerKind, ModelSpec, Weights};
+use plastic_models::{Activation, Checkpoint, ModelSpec, Weights};
 
 use crate::adaptive::{ON_DEVICE, read_out, with_on_device};
 use crate::balance::LabelBalance;
 use crate::channel_stats::ChannelAlignment;
-use crate::conv_learning::HebbianConv;
+use crate::conv_learning::{HebbianConv, softhebb_convolution};
 use crate::digit_align::DigitAlignment;
 use crate::digit_view::DigitView;
 use crate::digit_warp::Warp;
@@ -395,13 +395,9 @@ impl AdaptiveReadout {
     /// when the layer before the readout is not a SoftHebb convolution, the channels are not
     /// aligned, or `rate` is not a finite rate above 0.
     pub fn enable_conv_learning(&mut self, rate: f32) -> Result<()> {
-        let layers = &self.model.spec().layers;
-        let last = layers.len() - 2;
-        if !matches!(layers[last].kind, LayerKind::SoftHebb { .. }) || layers[last].conv.is_none() {
-            return Err(Error::NotLearnable(
-                "the layer before the readout is not a SoftHebb convolution",
-            ));
-        }
+        softhebb_convolution(self.model.spec(), self.before_readout()).map_err(|_| {
+            Error::NotLearnable("the layer before the readout is not a SoftHebb convolution")
+        })?;
         if self.channels.is_none() {
             return Err(Error::NotLearnable(
                 "a convolution learns on the device only with its channels aligned (their \
@@ -429,7 +425,7 @@ impl AdaptiveReadout {
             return Ok(false);
         }
         let Some(conv) = &mut self.conv else {
-            let layer = self.model.spec().layers.len() - 2;
+            let layer = self.before_readout();
             if let Some(reference) = self.channels.as_ref().and_then(|c| c.reference(layer)) {
                 self.conv = Some(HebbianConv::new(
                     &self.model,
@@ -441,6 +437,11 @@ impl AdaptiveReadout {
             return Ok(false);
         };
         conv.learn(&mut self.model)
+    }
+
+    /// Index of the layer the readout reads (a model here has at least two layers).
+    fn before_readout(&self) -> usize {
+        self.model.spec().layers.len() - 2
     }
 
     /// The convolutions' input statistics, when they are aligned.

@@ -16,7 +16,7 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
-use plastic_models::{Conv2d, LayerKind};
+use plastic_models::{Conv2d, LayerKind, ModelSpec};
 
 use crate::channel_stats::Moments;
 use crate::learn::softhebb::SoftHebbStep;
@@ -51,16 +51,7 @@ impl HebbianConv {
     /// have the `reference` moments, stepping at base rate `rate`. Errors when the layer is not
     /// a SoftHebb convolution or `reference` does not have one moment per input channel.
     pub fn new(model: &Model, layer: usize, reference: &[Moments], rate: f32) -> Result<Self> {
-        let spec = model
-            .spec()
-            .layers
-            .get(layer)
-            .ok_or(Error::NotLearnable("no such layer"))?;
-        let (Some(conv), LayerKind::SoftHebb { inv_tau }) = (spec.conv, &spec.kind) else {
-            return Err(Error::NotLearnable(
-                "only a SoftHebb convolution learns by the SoftHebb rule",
-            ));
-        };
+        let (conv, inv_tau) = softhebb_convolution(model.spec(), layer)?;
         if reference.len() != conv.in_channels {
             return Err(Error::WrongLength {
                 what: "reference moments of a convolution's input",
@@ -90,7 +81,7 @@ impl HebbianConv {
         Ok(Self {
             layer,
             conv,
-            inv_tau: *inv_tau,
+            inv_tau,
             rate,
             weights,
             column_mean,
@@ -184,6 +175,21 @@ impl HebbianConv {
             + self.input.len()
             + 2 * self.column_mean.len()
             + 3 * self.offset.len())
+    }
+}
+
+/// Layer `layer` of `spec` as a SoftHebb convolution (its geometry and `1 / tau`), or why it
+/// cannot learn by the SoftHebb rule.
+pub fn softhebb_convolution(spec: &ModelSpec, layer: usize) -> Result<(Conv2d, f32)> {
+    let layer = spec
+        .layers
+        .get(layer)
+        .ok_or(Error::NotLearnable("no such layer"))?;
+    match (layer.conv, &layer.kind) {
+        (Some(conv), LayerKind::SoftHebb { inv_tau }) => Ok((conv, *inv_tau)),
+        _ => Err(Error::NotLearnable(
+            "only a SoftHebb convolution learns by the SoftHebb rule",
+        )),
     }
 }
 

@@ -77,6 +77,16 @@ const MIN_LABELS_PER_BIN: u32 = 5;
 /// Weight of one label in a bin's running rate of right answers (about its last 10 labels).
 const BIN_RATE: f32 = 0.1;
 
+/// The frame-by-frame choice without labels: the adapted model when it is surer than the
+/// anchor by [`ANSWER_MARGIN`], else the anchor.
+fn surer_by_margin(anchor_confidence: f32, adapted_confidence: f32) -> Answer {
+    if adapted_confidence > anchor_confidence + ANSWER_MARGIN {
+        Answer::Adapted
+    } else {
+        Answer::Anchor
+    }
+}
+
 /// The calibration bin of a confidence in 0..=1.
 fn calibration_bin(confidence: f32) -> usize {
     ((confidence.clamp(0.0, 1.0) * CALIBRATION_BINS as f32) as usize).min(CALIBRATION_BINS - 1)
@@ -257,11 +267,10 @@ impl Guard {
         }
         // The recent frames' choice, or, while that is the anchor, the adapted model on a
         // frame it alone is clearly surer of (as [`Arbiter::Confidence`] would answer it).
-        if recent[1] > recent[0] + RECENT_MARGIN || adapted_confidence > confidence + ANSWER_MARGIN
-        {
+        if recent[1] > recent[0] + RECENT_MARGIN {
             Answer::Adapted
         } else {
-            Answer::Anchor
+            surer_by_margin(confidence, adapted_confidence)
         }
     }
 
@@ -271,11 +280,7 @@ impl Guard {
         adapted_confidence: f32,
         disagree: bool,
     ) -> Verdict {
-        let answer = if confidence + ANSWER_MARGIN >= adapted_confidence {
-            Answer::Anchor
-        } else {
-            Answer::Adapted
-        };
+        let answer = surer_by_margin(confidence, adapted_confidence);
         let Some(threshold) = self.threshold else {
             self.calibrate(confidence);
             return Verdict {

@@ -58,6 +58,20 @@ struct Row {
     baseline_name: String,
 }
 
+impl Row {
+    /// A row timed in microseconds against one int8 inference of `i8_us`.
+    fn against_int8(key: &'static str, what: String, us: f64, i8_us: f64) -> Self {
+        Self {
+            key,
+            what,
+            ours: us,
+            baseline: i8_us,
+            unit: "us",
+            baseline_name: "one int8 inference".into(),
+        }
+    }
+}
+
 /// Runs `plastic bench`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut rows = if args.inference_only {
@@ -337,17 +351,15 @@ fn device_rows(args: &Args) -> anyhow::Result<Vec<Row>> {
             adaptive.adapt_unsupervised(f, 0.001)?;
         }
         let learn_us = start.elapsed().as_secs_f64() * 1e6 / frames.len() as f64;
-        rows.push(Row {
+        rows.push(Row::against_int8(
             key,
-            what: format!(
+            format!(
                 "on-device Krotov step {n}-{hidden}, {name}: ranking, 2-row update, re-quantization; model in memory {:.2} MB",
                 adaptive.memory_bytes() as f64 / 1e6
             ),
-            ours: learn_us,
-            baseline: i8_us,
-            unit: "us",
-            baseline_name: "one int8 inference".into(),
-        });
+            learn_us,
+            i8_us,
+        ));
     }
     rows.push(device_frame_row(&q, &frames, i8_us)?);
     let input = &ckpt.spec.input;
@@ -392,17 +404,14 @@ fn digit_warp_row(frames: usize, i8_us: f64) -> Row {
         std::hint::black_box(digit_stats(d));
         warper.apply(d, warp, &mut out);
     }
-    Row {
-        key: "digit_warp_us",
-        what:
-            "a digit warped before the model (statistics, turn by 0.3 rad, strokes 1 px thinner, \
+    Row::against_int8(
+        "digit_warp_us",
+        "a digit warped before the model (statistics, turn by 0.3 rad, strokes 1 px thinner, \
                framed again): what a learning device adds per frame while it undoes a new view"
-                .into(),
-        ours: start.elapsed().as_secs_f64() * 1e6 / frames as f64,
-        baseline: i8_us,
-        unit: "us",
-        baseline_name: "one int8 inference".into(),
-    }
+            .into(),
+        start.elapsed().as_secs_f64() * 1e6 / frames as f64,
+        i8_us,
+    )
 }
 
 /// A whole frame of a device learning without labels, as `plastic-sim --adapt unsupervised`
@@ -424,20 +433,18 @@ fn device_frame_row(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow::
     }
     let frame_us = start.elapsed().as_secs_f64() * 1e6 / frames.len() as f64;
     let (n, hidden) = (q.spec.input_len(), q.spec.layers[0].outputs);
-    Ok(Row {
-        key: "device_frame_us",
-        what: format!(
+    Ok(Row::against_int8(
+        "device_frame_us",
+        format!(
             "a learning frame {n}-{hidden} as the device runs it: inference, the anchor's \
              inference, drift correction, Krotov step (Q16); in memory {:.2} MB + the anchor's \
              {:.2} MB (flash on a device)",
             device.memory_bytes() as f64 / 1e6,
             device.anchor_bytes() as f64 / 1e6
         ),
-        ours: frame_us,
-        baseline: i8_us,
-        unit: "us",
-        baseline_name: "one int8 inference".into(),
-    })
+        frame_us,
+        i8_us,
+    ))
 }
 
 /// The frames of a device whose readout learns (any model but a Krotov one, e.g. a SoftHebb
@@ -471,16 +478,14 @@ fn readout_frame_rows(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow
         for f in frames {
             device.infer(f)?;
         }
-        rows.push(Row {
-            key: "aligned_frame_us",
-            what: "an unlabelled frame with the convolutions' channels aligned: the front end \
+        rows.push(Row::against_int8(
+            "aligned_frame_us",
+            "an unlabelled frame with the convolutions' channels aligned: the front end \
                    aligned, then as shipped for the anchor, both readouts, the guard"
                 .into(),
-            ours: per_frame(start),
-            baseline: i8_us,
-            unit: "us",
-            baseline_name: "one int8 inference".into(),
-        });
+            per_frame(start),
+            i8_us,
+        ));
     }
     let classes = q.spec.output_len();
     let start = Instant::now();
@@ -490,26 +495,21 @@ fn readout_frame_rows(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow
     }
     let frame_us = per_frame(start);
     let features = q.spec.layers[q.spec.layers.len() - 1].inputs;
-    rows.push(Row {
-        key: "readout_frame_us",
-        what: format!(
+    rows.push(Row::against_int8(
+        "readout_frame_us",
+        format!(
             "a labelled frame of a learning readout ({features} features x {classes}) as the \
              device runs it: inference (channels aligned, if any), the anchor's readout, the \
              label step and its replays; in memory {:.2} MB",
             device.memory_bytes() as f64 / 1e6
         ),
-        ours: frame_us,
-        baseline: i8_us,
-        unit: "us",
-        baseline_name: "one int8 inference".into(),
-    });
+        frame_us,
+        i8_us,
+    ));
     // The last convolution learning too, where it can: its SoftHebb step on every frame.
     let mut learning = shipped.clone();
     learning.enable_channel_alignment(DEFAULT_CHANNEL_HORIZON);
-    if learning
-        .enable_conv_learning(DEFAULT_BENCH_CONV_RATE)
-        .is_ok()
-    {
+    if learning.enable_conv_learning(BENCH_CONV_RATE).is_ok() {
         learning.enable_guard(&shipped, AdaptiveReadout::arbiter(false))?;
         // The first frame makes the learner; the timed ones each step.
         learning.infer(&frames[0])?;
@@ -519,25 +519,23 @@ fn readout_frame_rows(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow
             learning.infer(f)?;
             learning.adapt_features()?;
         }
-        rows.push(Row {
-            key: "conv_learning_frame_us",
-            what: format!(
+        rows.push(Row::against_int8(
+            "conv_learning_frame_us",
+            format!(
                 "an unlabelled frame whose last convolution learns (SoftHebb step over the \
                  frame's patches, folded back and re-quantized) beside the aligned channels \
                  and the anchor's shipped front end; in memory {:.2} MB",
                 learning.memory_bytes() as f64 / 1e6
             ),
-            ours: per_frame(start),
-            baseline: i8_us,
-            unit: "us",
-            baseline_name: "one int8 inference".into(),
-        });
+            per_frame(start),
+            i8_us,
+        ));
     }
     Ok(rows)
 }
 
 /// The rate of the timed convolution steps: the time does not depend on it.
-const DEFAULT_BENCH_CONV_RATE: f32 = 1e-3;
+const BENCH_CONV_RATE: f32 = 1e-3;
 
 /// A 784-hidden-10 Krotov model with random weights: inference cost does not depend on them.
 fn random_krotov_model(hidden: usize) -> anyhow::Result<Checkpoint> {

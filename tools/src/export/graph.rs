@@ -218,12 +218,8 @@ impl Builder {
             }
             Preprocess::UnitNorm => self.unit_rows(x),
             Preprocess::CentredUnitNorm => {
-                // The runtime's `sum / n` (ReduceMean may multiply by `1 / n` instead); the
-                // sum of whole pixel values is exact in any order.
-                let axes = self.i64s("axes", &[1]);
-                let sum = self.op("ReduceSum", &[x, &axes], &[("keepdims", Attr::Int(1))]);
-                let n = self.scalar(len as f32);
-                let mean = self.bin("Div", &sum, &n);
+                // The sum of whole pixel values is exact in any order.
+                let mean = self.mean(x, len);
                 let d = self.bin("Sub", x, &mean);
                 self.unit_rows(&d)
             }
@@ -288,14 +284,19 @@ impl Builder {
         }
     }
 
-    /// SoftHebb's triangle over the `channels` of `z` (`[N, C, H, W]`) at each position:
-    /// `max(z - mean, 0) ^ power`, the mean as the runtime takes it, `sum / n` (ReduceMean may
-    /// multiply by `1 / n` instead).
-    fn triangle(&mut self, z: &str, channels: usize, power: f32) -> String {
+    /// The mean of `x` over axis 1 (of `n` values, kept as a dimension) as the runtime takes
+    /// it, `sum / n` (ReduceMean may multiply by `1 / n` instead).
+    fn mean(&mut self, x: &str, n: usize) -> String {
         let axes = self.i64s("axes", &[1]);
-        let sum = self.op("ReduceSum", &[z, &axes], &[("keepdims", Attr::Int(1))]);
-        let n = self.scalar(channels as f32);
-        let mean = self.bin("Div", &sum, &n);
+        let sum = self.op("ReduceSum", &[x, &axes], &[("keepdims", Attr::Int(1))]);
+        let n = self.scalar(n as f32);
+        self.bin("Div", &sum, &n)
+    }
+
+    /// SoftHebb's triangle over the `channels` of `z` (`[N, C, H, W]`) at each position:
+    /// `max(z - mean, 0) ^ power`.
+    fn triangle(&mut self, z: &str, channels: usize, power: f32) -> String {
+        let mean = self.mean(z, channels);
         let centred = self.bin("Sub", z, &mean);
         let r = self.un("Relu", &centred);
         self.power(&r, power)
