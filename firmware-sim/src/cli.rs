@@ -11,13 +11,14 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::Parser;
+use plastic_runtime::policy::LearningPolicy;
 
 use crate::adapt::{AdaptMode, parse_adapt, parse_rate};
 use crate::baseline::BaselineSpec;
 use crate::camera::{self, CameraSpec, OpenOptions, parse_camera};
 use crate::device::{
-    self, AdaptOptions, DEFAULT_ALIGN_HORIZON, DEFAULT_CHANNEL_HORIZON, DEFAULT_EPS_SETTLE,
-    DEFAULT_LABEL_EPS, DisplayOptions, PersistOptions, RunOptions, Summary,
+    self, AdaptOptions, DEFAULT_EPS_SETTLE, DEFAULT_LABEL_EPS, DisplayOptions, PersistOptions,
+    RunOptions, Summary,
 };
 use crate::error::Error;
 use crate::loader::{engine_for, load_checkpoint};
@@ -104,7 +105,7 @@ pub struct Args {
     /// Correct the hidden code for the camera's drift: the mean code of the first 1000 frames
     /// is the reference, the mean over the last N frames is subtracted from it and the
     /// difference added to every code. 0: no correction. Learning modes only.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_ALIGN_HORIZON)]
+    #[arg(long, value_name = "N", default_value_t = LearningPolicy::default().align_horizon)]
     pub align_horizon: u32,
 
     /// Do not warp digits: by default a learning device measures the framed digits' stroke
@@ -120,7 +121,7 @@ pub struct Args {
     /// about the last N frames match the reference (saved with the model, or else measured on
     /// the first frames); the anchor reads the model as shipped. 0: never. Learning modes and
     /// convolutional models only.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_CHANNEL_HORIZON)]
+    #[arg(long, value_name = "N", default_value_t = LearningPolicy::default().channel_horizon)]
     pub channel_horizon: u32,
 
     /// Let the last convolution before the readout keep learning from every frame by the rule
@@ -145,7 +146,8 @@ pub struct Args {
 
     /// Write one JSON line per frame to FILE: index, label (if known), prediction, confidence,
     /// whether the device learned on it, the drift indicator, whether it is in the shift, the
-    /// digit warp the learning model read it through (null when none).
+    /// digit warp the learning model read it through (null when none), and, when the shipped
+    /// model runs beside the learning one, both models' answers and whose was given.
     #[arg(long, value_name = "FILE")]
     pub frames_log: Option<PathBuf>,
 
@@ -408,10 +410,12 @@ pub fn run_until(
             eta: args.eta.unwrap_or_else(|| pipeline.engine().default_eta()),
             label_eps: args.label_eps,
             recruit: !args.no_recruit,
-            align_horizon: args.align_horizon,
-            warp_digits: !args.no_digit_warp,
-            channel_horizon: args.channel_horizon,
-            conv_rate: args.conv_rate,
+            policy: LearningPolicy {
+                align_horizon: args.align_horizon,
+                warp_digits: !args.no_digit_warp,
+                channel_horizon: args.channel_horizon,
+                conv_rate: args.conv_rate,
+            },
             seed: args.seed,
         },
         frame_budget: args.frame_budget_us.map(Duration::from_micros),

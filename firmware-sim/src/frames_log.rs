@@ -10,6 +10,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use plastic_runtime::guard::{Answer, Judgement};
+
 use crate::error::Error;
 
 /// What one frame's line holds.
@@ -32,6 +34,9 @@ pub struct FrameRecord {
     /// The warp the learning model read this frame's digit through, when it was warped (see
     /// [`plastic_runtime::digit_align`]).
     pub warp: Option<plastic_runtime::digit_warp::Warp>,
+    /// Both models' answers and whose was given, when the device runs the shipped model beside
+    /// the learning one (see [`plastic_runtime::guard`]).
+    pub judgement: Option<Judgement>,
 }
 
 impl FrameRecord {
@@ -50,8 +55,19 @@ impl FrameRecord {
                 "angle": round4(w.angle),
                 "width": round4(w.width),
             })),
+            "anchor": self.judgement.map(|j| answer_json(j.anchor)),
+            "adapted": self.judgement.map(|j| answer_json(j.adapted)),
+            "answered_by": self.judgement.map(|j| match j.answer {
+                Answer::Anchor => "anchor",
+                Answer::Adapted => "adapted",
+            }),
         })
     }
+}
+
+/// One model's `(class, confidence)` as `{"prediction", "confidence"}`.
+fn answer_json((class, confidence): (usize, f32)) -> serde_json::Value {
+    serde_json::json!({"prediction": class, "confidence": round4(confidence)})
 }
 
 fn round4(v: f32) -> f64 {
@@ -124,12 +140,14 @@ mod tests {
             drift: 0.0,
             shifted: false,
             warp: None,
+            judgement: None,
         };
         let j = r.to_json();
         assert_eq!(j["frame"], 7);
         assert_eq!(j["correct"], true);
         assert_eq!(j["confidence"], 0.9123);
         assert!(j["warp"].is_null());
+        assert!(j["anchor"].is_null() && j["adapted"].is_null() && j["answered_by"].is_null());
         let unlabelled = FrameRecord { label: None, ..r }.to_json();
         assert!(unlabelled["label"].is_null() && unlabelled["correct"].is_null());
         let warp = plastic_runtime::digit_warp::Warp {
@@ -145,6 +163,21 @@ mod tests {
             warped["warp"],
             serde_json::json!({"angle": -0.1235, "width": -0.5})
         );
+        let judged = FrameRecord {
+            judgement: Some(Judgement {
+                anchor: (5, 0.612_34),
+                adapted: (3, 0.912_34),
+                answer: Answer::Adapted,
+            }),
+            ..r
+        }
+        .to_json();
+        assert_eq!(
+            judged["anchor"],
+            serde_json::json!({"prediction": 5, "confidence": 0.6123})
+        );
+        assert_eq!(judged["adapted"]["prediction"], 3);
+        assert_eq!(judged["answered_by"], "adapted");
     }
 
     #[test]
@@ -169,6 +202,7 @@ mod tests {
                 drift: 0.25,
                 shifted: index > 0,
                 warp: None,
+                judgement: None,
             };
             log.write(&record, &mut sink);
         }

@@ -23,6 +23,7 @@ use plastic_models::ModelSpec;
 use plastic_runtime::adaptive::LabelRates;
 use plastic_runtime::guard::Arbiter;
 use plastic_runtime::plastic::StepOutcome;
+use plastic_runtime::policy::LearningPolicy;
 use plastic_runtime::preprocess::{self, Framing, PixelFormat};
 use plastic_runtime::{AdaptiveModel, AdaptiveReadout, Model, Precision, Prediction, Workspace};
 
@@ -161,6 +162,16 @@ impl Engine {
             Engine::Frozen { .. } => None,
             Engine::Adaptive(m) => m.guard_stats(),
             Engine::Readout(m) => m.guard_stats(),
+        }
+    }
+
+    /// Both models' answers on the latest frame, when a learning engine runs the shipped model
+    /// beside itself.
+    pub fn last_judgement(&self) -> Option<plastic_runtime::guard::Judgement> {
+        match self {
+            Engine::Frozen { .. } => None,
+            Engine::Adaptive(m) => m.last_judgement(),
+            Engine::Readout(m) => m.last_judgement(),
         }
     }
 
@@ -308,52 +319,26 @@ impl Pipeline {
         Ok(())
     }
 
-    /// From now on the last convolution of a readout engine keeps learning by its SoftHebb rule
-    /// (see [`AdaptiveReadout::enable_conv_learning`]); any other engine is refused.
-    pub fn enable_conv_learning(&mut self, rate: f32) -> Result<(), Error> {
-        let refused = |reason| Error::ConvLearning { rate, reason };
-        match &mut self.engine {
-            Engine::Readout(m) => m.enable_conv_learning(rate).map_err(|e| match e {
-                plastic_runtime::Error::NotLearnable(reason) => refused(reason),
-                other => other.into(),
-            }),
-            _ => Err(refused(
-                "this model learns through a Krotov layer, not a convolution",
-            )),
-        }
-    }
-
-    /// From now on, an adaptive engine corrects its hidden code for the camera's drift (see
-    /// [`AdaptiveModel::enable_alignment`]); a frozen engine is left as it is.
-    pub fn enable_alignment(&mut self, calibration: u64, horizon: u32) {
-        if let Engine::Adaptive(m) = &mut self.engine {
-            m.enable_alignment(calibration, horizon);
-        }
-    }
-
-    /// From now on, a readout engine brings its convolutions' input channels back to their
-    /// reference statistics, averaged over about `horizon` frames (see
-    /// [`AdaptiveReadout::enable_channel_alignment`]). Other engines are left as they are.
-    pub fn enable_channel_alignment(&mut self, horizon: u32) {
-        if let Engine::Readout(m) = &mut self.engine {
-            m.enable_channel_alignment(horizon);
-        }
-    }
-
-    /// From now on, an adaptive engine of 28x28 digits turns and thins each framed digit to
-    /// undo a new view's tilt and pen (see [`AdaptiveModel::enable_digit_alignment`]); the
-    /// anchor reads the digit as framed. Other engines are left as they are.
-    pub fn enable_digit_alignment(&mut self, calibration: u64, horizon: u32) {
-        if !self.mnist_like {
-            return;
-        }
+    /// Turns on what `policy` asks of the learning engine (see
+    /// [`AdaptiveModel::enable_policy`] and [`AdaptiveReadout::enable_policy`]); a frozen engine
+    /// is left as it is. A convolution's rule that the model cannot run is refused with the
+    /// reason ([`Error::ConvLearning`]).
+    pub fn enable_policy(&mut self, policy: &LearningPolicy) -> Result<(), Error> {
+        let refused = |reason| Error::ConvLearning {
+            rate: policy.conv_rate,
+            reason,
+        };
+        let conv_refused = |e| match e {
+            plastic_runtime::Error::NotLearnable(reason) => refused(reason),
+            other => other.into(),
+        };
         let warps = match &mut self.engine {
             Engine::Adaptive(m) => {
-                m.enable_digit_alignment(calibration, horizon);
+                m.enable_policy(policy).map_err(conv_refused)?;
                 m.digit_alignment().is_some()
             }
             Engine::Readout(m) => {
-                m.enable_digit_alignment(calibration, horizon);
+                m.enable_policy(policy).map_err(conv_refused)?;
                 m.digit_alignment().is_some()
             }
             Engine::Frozen { .. } => false,
@@ -362,6 +347,7 @@ impl Pipeline {
             self.framed = vec![0; 784];
             self.framed_input = vec![0.0; self.input.len()];
         }
+        Ok(())
     }
 
     /// The steps a label brings to an adaptive engine, from the latest [`Pipeline::run`]: when

@@ -15,10 +15,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use plastic_runtime::adaptive::LabelRates;
-use plastic_runtime::align::{DEFAULT_CALIBRATION_FRAMES, DEFAULT_HORIZON_FRAMES};
-use plastic_runtime::guard::Arbiter;
 use plastic_runtime::models::Checkpoint;
 use plastic_runtime::plastic::{Guards, MasterPrecision};
+use plastic_runtime::policy::{self, LearningPolicy};
 use plastic_runtime::preprocess::{self, Framing};
 use plastic_runtime::{AdaptiveModel, input_file, persist};
 
@@ -81,15 +80,13 @@ fn run() -> Result<(), String> {
     };
     let anchor = build(&shipped)?;
     let mut model = build(resumed.as_ref().unwrap_or(&shipped))?;
-    let arbiter = if args.label.is_some() {
-        Arbiter::Labels
-    } else {
-        Arbiter::Confidence
-    };
+    // The guard and the corrections of a new view as every host of the runtime runs them.
     model
-        .enable_guard(&anchor, arbiter)
+        .enable_guard(&anchor, AdaptiveModel::arbiter(args.label.is_some()))
         .map_err(|e| e.to_string())?;
-    model.enable_alignment(DEFAULT_CALIBRATION_FRAMES, DEFAULT_HORIZON_FRAMES);
+    model
+        .enable_policy(&LearningPolicy::default())
+        .map_err(|e| e.to_string())?;
 
     // Camera bytes to the model's input: gray, framed as MNIST was made, normalised.
     let gray = image::open(&args.image)
@@ -99,11 +96,23 @@ fn run() -> Result<(), String> {
     let mut pixels = [0u8; 784];
     preprocess::frame_digit(gray.as_raw(), width, height, Framing::Auto, &mut pixels)
         .map_err(|e| e.to_string())?;
-    let mut input = vec![0.0f32; 784];
-    preprocess::normalize(&pixels, &model.spec().input.preprocess, &mut input)
-        .map_err(|e| e.to_string())?;
-
-    let answer = model.infer(&input).map_err(|e| e.to_string())?;
+    // The digit as the learning model reads it (warped once its statistics ask for it); the
+    // anchor reads it as framed.
+    let mut seen = [0u8; 784];
+    let warped = model.warp_digit(&pixels, &mut seen).is_some();
+    let normalize = |digit: &[u8; 784]| -> Result<Vec<f32>, String> {
+        let mut input = vec![0.0f32; 784];
+        preprocess::normalize(digit, &model.spec().input.preprocess, &mut input)
+            .map_err(|e| e.to_string())?;
+        Ok(input)
+    };
+    let input = normalize(&seen)?;
+    let answer = if warped {
+        model.infer_beside_anchor(&input, &normalize(&pixels)?)
+    } else {
+        model.infer(&input)
+    }
+    .map_err(|e| e.to_string())?;
     println!(
         "{}: class {} ({:.0} % sure)",
         args.image.display(),
@@ -111,18 +120,13 @@ fn run() -> Result<(), String> {
         answer.confidence * 100.0
     );
     // Learning: one unsupervised step on every frame, and the label's steps when there is one.
-    let eps = 0.005 * model.rate_scale();
+    let eps = policy::default_eps(args.label.is_some()) * model.rate_scale();
     model
         .adapt_unsupervised(&input, eps)
         .map_err(|e| e.to_string())?;
     if let Some(label) = args.label {
-        let rates = LabelRates {
-            eta: 0.01,
-            eps: 0.05,
-            recruit: true,
-        };
         model
-            .learn_label(&input, label, rates)
+            .learn_label(&input, label, LabelRates::default())
             .map_err(|e| e.to_string())?;
         println!("learned from label {label}");
     }

@@ -15,15 +15,16 @@ use plastic_models::{Activation, Checkpoint, LayerKind, LayerTensors, ModelSpec,
 
 use crate::align::{DEFAULT_CALIBRATION_FRAMES, DEFAULT_HORIZON_FRAMES, HiddenAlignment};
 use crate::balance::LabelBalance;
-use crate::digit_align::DigitAlignment;
+use crate::digit_align::{DEFAULT_DIGIT_HORIZON_FRAMES, DigitAlignment};
 use crate::digit_view::DigitView;
 use crate::digit_warp::Warp;
-use crate::guard::{Answer, Arbiter, Guard, GuardStats};
+use crate::guard::{Answer, Arbiter, Guard, GuardStats, Judgement};
 use crate::kernels::{self, Kernels};
 use crate::learn::delta::{delta_update, one_hot};
 use crate::learn::krotov::KrotovParams;
 use crate::model::{apply_activation, predict};
 use crate::plastic::{Guards, MasterPrecision, PlasticLayer, StepOutcome};
+use crate::policy::LearningPolicy;
 use crate::quant::{dequantize_rows, quantize_vector};
 use crate::usage::UnitUsage;
 use crate::{Error, Prediction, Result};
@@ -84,7 +85,8 @@ pub struct AdaptiveModel {
     anchor_xq: Vec<i8>,
 }
 
-/// The rates of the steps a label brings (see [`AdaptiveModel::learn_label`]).
+/// The rates of the steps a label brings (see [`AdaptiveModel::learn_label`]); the default is
+/// the measured one (see [`crate::policy`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LabelRates {
     /// The readout's delta rule.
@@ -247,6 +249,11 @@ impl AdaptiveModel {
         self.anchor.as_ref().map(|a| a.guard.stats())
     }
 
+    /// Both models' answers on the latest frame, when an anchor runs.
+    pub fn last_judgement(&self) -> Option<Judgement> {
+        self.anchor.as_ref().and_then(|a| a.guard.last_judgement())
+    }
+
     /// Factor on the learning rates: 1 without an anchor, halved at every roll-back.
     pub fn rate_scale(&self) -> f32 {
         self.anchor.as_ref().map_or(1.0, |a| a.guard.rate_scale())
@@ -317,6 +324,25 @@ impl AdaptiveModel {
             None => HiddenAlignment::new(units, self.outputs.len(), calibration, horizon),
         });
         self.aligning = true;
+    }
+
+    /// Turns on what `policy` asks of a Krotov device: the hidden code's drift correction
+    /// (when its horizon is above 0) and the digit warp (28x28 digit models), each over the
+    /// first [`DEFAULT_CALIBRATION_FRAMES`] frames' reference. Errors, changing nothing, when
+    /// it asks for a convolution's rule: this model learns through its Krotov layer.
+    pub fn enable_policy(&mut self, policy: &LearningPolicy) -> Result<()> {
+        if policy.conv_rate != 0.0 {
+            return Err(Error::NotLearnable(
+                "this model learns through a Krotov layer, not a convolution",
+            ));
+        }
+        if policy.align_horizon > 0 {
+            self.enable_alignment(DEFAULT_CALIBRATION_FRAMES, policy.align_horizon);
+        }
+        if policy.warp_digits {
+            self.enable_digit_alignment(DEFAULT_CALIBRATION_FRAMES, DEFAULT_DIGIT_HORIZON_FRAMES);
+        }
+        Ok(())
     }
 
     /// The hidden code's running means, when inference corrects the code.

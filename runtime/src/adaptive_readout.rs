@@ -37,16 +37,18 @@ use alloc::vec::Vec;
 use plastic_models::{Activation, Checkpoint, ModelSpec, Weights};
 
 use crate::adaptive::{ON_DEVICE, read_out, with_on_device};
+use crate::align::DEFAULT_CALIBRATION_FRAMES;
 use crate::balance::LabelBalance;
 use crate::channel_stats::ChannelAlignment;
 use crate::conv_learning::{HebbianConv, softhebb_convolution};
-use crate::digit_align::DigitAlignment;
+use crate::digit_align::{DEFAULT_DIGIT_HORIZON_FRAMES, DigitAlignment};
 use crate::digit_view::DigitView;
 use crate::digit_warp::Warp;
-use crate::guard::{Answer, Arbiter, Guard, GuardStats};
+use crate::guard::{Answer, Arbiter, Guard, GuardStats, Judgement};
 use crate::kernels::Kernels;
 use crate::learn::delta::{delta_update, one_hot};
 use crate::model::class_confidences;
+use crate::policy::LearningPolicy;
 use crate::quant::dequantize_rows;
 use crate::replay::{DEFAULT_REPLAY_CAPACITY, DEFAULT_REPLAY_PER_LABEL, ReplayMemory};
 use crate::{Error, Model, Prediction, Result, Workspace};
@@ -250,6 +252,11 @@ impl AdaptiveReadout {
         self.anchor.as_ref().map(|a| a.guard.stats())
     }
 
+    /// Both models' answers on the latest frame, when the anchor runs.
+    pub fn last_judgement(&self) -> Option<Judgement> {
+        self.anchor.as_ref().and_then(|a| a.guard.last_judgement())
+    }
+
     /// Factor on the learning rate: halved at each roll-back.
     pub fn rate_scale(&self) -> f32 {
         self.anchor.as_ref().map_or(1.0, |a| a.guard.rate_scale())
@@ -364,6 +371,24 @@ impl AdaptiveReadout {
         if let Some(channels) = &mut self.channels {
             channels.commit(class);
         }
+    }
+
+    /// Turns on what `policy` asks of a learning readout: the channel alignment (a
+    /// convolutional front end, when its horizon is above 0), the last convolution's own rule
+    /// (when its rate is not 0) and the digit warp (28x28 digit models, over the first
+    /// [`DEFAULT_CALIBRATION_FRAMES`] frames' reference). Errors when the convolution cannot
+    /// learn (see [`AdaptiveReadout::enable_conv_learning`]); what came before stays on.
+    pub fn enable_policy(&mut self, policy: &LearningPolicy) -> Result<()> {
+        if policy.channel_horizon > 0 {
+            self.enable_channel_alignment(policy.channel_horizon);
+        }
+        if policy.conv_rate != 0.0 {
+            self.enable_conv_learning(policy.conv_rate)?;
+        }
+        if policy.warp_digits {
+            self.enable_digit_alignment(DEFAULT_CALIBRATION_FRAMES, DEFAULT_DIGIT_HORIZON_FRAMES);
+        }
+        Ok(())
     }
 
     /// From now on [`AdaptiveReadout::warp_digit`] turns and thins framed digits to undo a new

@@ -135,6 +135,17 @@ pub struct Verdict {
     pub roll_back: bool,
 }
 
+/// Both models' answers on one frame, `(class, confidence)` each, and whose was given.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Judgement {
+    /// The shipped model's answer.
+    pub anchor: (usize, f32),
+    /// The adapted model's answer.
+    pub adapted: (usize, f32),
+    /// Whose answer the device gave.
+    pub answer: Answer,
+}
+
 /// Counters of the guard, for the device's summary.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct GuardStats {
@@ -168,6 +179,8 @@ pub struct Guard {
     /// The two models' answers `(class, confidence)` on the latest judged frame: anchor,
     /// adapted.
     last: Option<[(usize, f32); 2]>,
+    /// Whose answer the latest judged frame got.
+    last_answer: Answer,
     rate_scale: f32,
     /// Moving averages of the two models' confidences (anchor, adapted), for
     /// [`Arbiter::RecentConfidence`]; `None` before the first frame.
@@ -210,6 +223,7 @@ impl Guard {
             sure_disagreements: 0,
             right_by_confidence: [[(0.0, 0); CALIBRATION_BINS]; 2],
             last: None,
+            last_answer: Answer::Anchor,
             rate_scale: 1.0,
             recent: None,
             stats: GuardStats::default(),
@@ -230,6 +244,16 @@ impl Guard {
     /// The guard's counters.
     pub fn stats(&self) -> GuardStats {
         self.stats
+    }
+
+    /// The latest judged frame: both models' answers and whose was given; `None` before the
+    /// first. What a frame log needs to show where the adapted model helped or hurt.
+    pub fn last_judgement(&self) -> Option<Judgement> {
+        self.last.map(|[anchor, adapted]| Judgement {
+            anchor,
+            adapted,
+            answer: self.last_answer,
+        })
     }
 
     /// Factor on the learning rate: 1, halved at every roll-back.
@@ -256,6 +280,7 @@ impl Guard {
         if verdict.answer == Answer::Anchor {
             self.stats.anchor_answers += 1;
         }
+        self.last_answer = verdict.answer;
         verdict
     }
 
@@ -529,6 +554,20 @@ mod tests {
         for _ in 0..10 {
             assert!(!g.judge((0, 0.1), (1, 0.9)).roll_back);
         }
+    }
+
+    #[test]
+    fn the_latest_judgement_holds_both_answers_and_whose_was_given() {
+        let mut g = Guard::new(Arbiter::Labels);
+        assert_eq!(g.last_judgement(), None);
+        g.judge((3, 0.4), (5, 0.9));
+        let j = g.last_judgement().unwrap();
+        assert_eq!(
+            (j.anchor, j.adapted, j.answer),
+            ((3, 0.4), (5, 0.9), Answer::Adapted)
+        );
+        g.judge((3, 0.9), (5, 0.4));
+        assert_eq!(g.last_judgement().unwrap().answer, Answer::Anchor);
     }
 
     #[test]

@@ -38,6 +38,7 @@ mod model;
 #[cfg(feature = "std")]
 pub mod persist;
 pub mod plastic;
+pub mod policy;
 pub mod preprocess;
 pub mod quant;
 pub mod replay;

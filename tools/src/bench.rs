@@ -8,6 +8,7 @@ use candle_core::{Device, Tensor};
 use plastic_models::{Activation, Checkpoint, LayerKind, Preprocess};
 use plastic_runtime::Model;
 use plastic_runtime::learn::krotov::KrotovParams;
+use plastic_runtime::policy::LearningPolicy;
 use plastic_trainer::data::{self, DatasetKind};
 use plastic_trainer::device::{DeviceChoice, device_name};
 use plastic_trainer::features;
@@ -420,12 +421,11 @@ fn digit_warp_row(frames: usize, i8_us: f64) -> Row {
 /// What a user budgets per frame, beside the step alone.
 fn device_frame_row(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow::Result<Row> {
     use plastic_runtime::AdaptiveModel;
-    use plastic_runtime::align::{DEFAULT_CALIBRATION_FRAMES, DEFAULT_HORIZON_FRAMES};
     use plastic_runtime::plastic::{Guards, MasterPrecision};
     let mut device = AdaptiveModel::from_checkpoint(q, MasterPrecision::Q16, Guards::default())?;
     let shipped = device.clone();
     device.enable_guard(&shipped, AdaptiveModel::arbiter(false))?;
-    device.enable_alignment(DEFAULT_CALIBRATION_FRAMES, DEFAULT_HORIZON_FRAMES);
+    device.enable_policy(&LearningPolicy::default())?;
     let start = Instant::now();
     for f in frames {
         device.infer(f)?;
@@ -456,7 +456,7 @@ fn device_frame_row(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow::
 /// most a frame can cost.
 fn readout_frame_rows(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow::Result<Vec<Row>> {
     use plastic_runtime::adaptive_readout::DEFAULT_READOUT_RATE;
-    use plastic_runtime::channel_stats::{ChannelAlignment, DEFAULT_CHANNEL_HORIZON};
+    use plastic_runtime::channel_stats::ChannelAlignment;
     use plastic_runtime::{AdaptiveReadout, Model};
     let mut q = q.clone();
     if q.train["on_device"]["channels"].is_null() {
@@ -468,15 +468,20 @@ fn readout_frame_rows(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow
         }
     }
     let shipped = AdaptiveReadout::from_checkpoint(&q)?;
-    let mut device = shipped.clone();
-    device.enable_guard(&shipped, AdaptiveReadout::arbiter(true))?;
-    device.enable_channel_alignment(DEFAULT_CHANNEL_HORIZON);
+    // A device without labels runs under its own arbiter; the labelled one under the labels'.
+    let device_for = |labelled: bool| -> anyhow::Result<AdaptiveReadout> {
+        let mut device = shipped.clone();
+        device.enable_guard(&shipped, AdaptiveReadout::arbiter(labelled))?;
+        device.enable_policy(&LearningPolicy::default())?;
+        Ok(device)
+    };
     let mut rows = Vec::new();
     let per_frame = |start: Instant| start.elapsed().as_secs_f64() * 1e6 / frames.len() as f64;
-    if device.channel_alignment().is_some() {
+    let mut unlabelled = device_for(false)?;
+    if unlabelled.channel_alignment().is_some() {
         let start = Instant::now();
         for f in frames {
-            device.infer(f)?;
+            unlabelled.infer(f)?;
         }
         rows.push(Row::against_int8(
             "aligned_frame_us",
@@ -488,6 +493,7 @@ fn readout_frame_rows(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow
         ));
     }
     let classes = q.spec.output_len();
+    let mut device = device_for(true)?;
     let start = Instant::now();
     for (i, f) in frames.iter().enumerate() {
         device.infer(f)?;
@@ -508,8 +514,11 @@ fn readout_frame_rows(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow
     ));
     // The last convolution learning too, where it can: its SoftHebb step on every frame.
     let mut learning = shipped.clone();
-    learning.enable_channel_alignment(DEFAULT_CHANNEL_HORIZON);
-    if learning.enable_conv_learning(BENCH_CONV_RATE).is_ok() {
+    let conv = LearningPolicy {
+        conv_rate: BENCH_CONV_RATE,
+        ..LearningPolicy::default()
+    };
+    if learning.enable_policy(&conv).is_ok() {
         learning.enable_guard(&shipped, AdaptiveReadout::arbiter(false))?;
         // The first frame makes the learner; the timed ones each step.
         learning.infer(&frames[0])?;

@@ -4,8 +4,6 @@ use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use plastic_runtime::align::DEFAULT_CALIBRATION_FRAMES;
-use plastic_runtime::digit_align::DEFAULT_DIGIT_HORIZON_FRAMES;
 use plastic_runtime::plastic::StepOutcome;
 
 use super::options::RunOptions;
@@ -68,17 +66,8 @@ pub fn run(
         None => None,
     };
     let adapt = options.adapt;
-    if adapt.mode.learns() && adapt.align_horizon > 0 {
-        pipeline.enable_alignment(DEFAULT_CALIBRATION_FRAMES, adapt.align_horizon);
-    }
-    if adapt.mode.learns() && adapt.channel_horizon > 0 {
-        pipeline.enable_channel_alignment(adapt.channel_horizon);
-    }
-    if adapt.mode.learns() && adapt.conv_rate != 0.0 {
-        pipeline.enable_conv_learning(adapt.conv_rate)?;
-    }
-    if adapt.mode.learns() && adapt.warp_digits {
-        pipeline.enable_digit_alignment(DEFAULT_CALIBRATION_FRAMES, DEFAULT_DIGIT_HORIZON_FRAMES);
+    if adapt.mode.learns() {
+        pipeline.enable_policy(&adapt.policy)?;
     }
     let recruited = |p: &Pipeline| p.engine().adaptive().map_or(0, |m| m.recruited_units());
     let recruited_before = recruited(pipeline);
@@ -155,6 +144,8 @@ pub fn run(
             }
         };
         bad_in_a_row = 0;
+        // Both models' answers as given, before a label step can run the frame again.
+        let judgement = pipeline.engine().last_judgement();
         let shipped_class = prediction.class;
         if let Some((_, learner)) = &baseline
             && let Some(class) = pipeline.hidden().and_then(|h| learner.predict(h))
@@ -230,6 +221,7 @@ pub fn run(
                     drift: drift.drift(),
                     shifted,
                     warp: pipeline.applied_warp(),
+                    judgement,
                 },
                 log,
             );

@@ -21,8 +21,7 @@ mod summary;
 
 pub use frame_loop::{MAX_BAD_FRAMES_IN_A_ROW, run};
 pub use options::{
-    AdaptOptions, DEFAULT_ALIGN_HORIZON, DEFAULT_CHANNEL_HORIZON, DEFAULT_EPS, DEFAULT_EPS_SETTLE,
-    DEFAULT_EPS_WITH_LABELS, DEFAULT_ETA, DEFAULT_LABEL_EPS, DisplayOptions, PersistOptions,
-    RunOptions, default_eps,
+    AdaptOptions, DEFAULT_EPS, DEFAULT_EPS_SETTLE, DEFAULT_EPS_WITH_LABELS, DEFAULT_ETA,
+    DEFAULT_LABEL_EPS, DisplayOptions, PersistOptions, RunOptions, default_eps,
 };
 pub use summary::{ACCURACY_BLOCK_FRAMES, Summary};

@@ -7,6 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+pub use plastic_runtime::policy::{
+    DEFAULT_EPS, DEFAULT_EPS_WITH_LABELS, DEFAULT_ETA, DEFAULT_LABEL_EPS, LearningPolicy,
+};
+
 use crate::adapt::AdaptMode;
 use crate::baseline::BaselineSpec;
 use crate::drift::DriftMonitor;
@@ -64,42 +68,17 @@ pub struct AdaptOptions {
     /// Whether a label the model got wrong recruits a unit for its frame (see
     /// [`plastic_runtime::AdaptiveModel::recruit`]).
     pub recruit: bool,
-    /// Frames the hidden code's recent mean spans, for its drift correction (see
-    /// [`plastic_runtime::align`]); 0: no correction.
-    pub align_horizon: u32,
-    /// Whether framed digits are turned and thinned to undo a new view's tilt and pen (see
-    /// [`plastic_runtime::digit_align`]); 28x28 gray models only.
-    pub warp_digits: bool,
-    /// Frames over which a convolutional front end's input statistics are re-estimated, to
-    /// bring them back to the reference (see [`plastic_runtime::channel_stats`]); 0: never.
-    pub channel_horizon: u32,
-    /// Base rate of the last convolution's SoftHebb steps (see
-    /// [`plastic_runtime::conv_learning`]); 0: it stays as shipped.
-    pub conv_rate: f32,
+    /// The corrections of a new view and the convolution's rule (the runtime's defaults, or as
+    /// the flags changed them).
+    pub policy: LearningPolicy,
     /// Seed of the stream that decides which labelled frames get a label step.
     pub seed: u64,
 }
 
-/// Default of `--eps` without labels. Measured on `mnist-return` (seed 0, MNIST test digits):
-/// with 0.01 the original camera comes back 1.1 points below where it was (3.5 without the
-/// hidden code's drift correction), with 0.005 0.6 points above it: nothing corrects a unit that
-/// wanders off what the readout expects, so the layer moves slowly. With the rate settling
-/// (`--eps-settle`) it stays above the frozen device over 200,000 frames (docs/RESULTS.md).
-pub const DEFAULT_EPS: f32 = 0.005;
-/// Default of `--eps` with labels (`labels:RATE`). The labels re-teach the readout as units
-/// move, so the layer may follow a new camera faster. Measured on `mnist-drift` (seeds 0 to 5,
-/// MNIST test digits, labels on 5 % of frames, with recruits and the drift correction): 0.005
-/// wins back 48 % of the frozen device's drop on average, 0.01 53 %; on `mnist-return` the
-/// original camera comes back within 0.7 points (seed 0).
-pub const DEFAULT_EPS_WITH_LABELS: f32 = 0.01;
-
 /// The default Krotov rate for `mode`: [`DEFAULT_EPS_WITH_LABELS`] with labels, else
 /// [`DEFAULT_EPS`].
 pub fn default_eps(mode: AdaptMode) -> f32 {
-    match mode {
-        AdaptMode::Labels(_) => DEFAULT_EPS_WITH_LABELS,
-        _ => DEFAULT_EPS,
-    }
+    plastic_runtime::policy::default_eps(matches!(mode, AdaptMode::Labels(_)))
 }
 
 /// Default of `--eps-settle`. Measured on `mnist-drift` over 200,000 frames without labels
@@ -109,25 +88,6 @@ pub fn default_eps(mode: AdaptMode) -> f32 {
 /// against 92.8 %). On 4000-frame runs it costs 0.2 to 0.4 points against a constant rate;
 /// settling over 500 frames costs 2.
 pub const DEFAULT_EPS_SETTLE: u64 = 2000;
-/// Default of `--eta`. The demo readout's weights are large (its tanh outputs saturate), so a
-/// larger step recovers little faster and adds noise: 0.03 costs 0.7 to 1.3 points on the
-/// original camera (seeds 0 and 1), 0.1 about 3.
-pub const DEFAULT_ETA: f32 = 0.01;
-/// Default of `--label-eps`. Measured on `mnist-drift` (seeds 0 to 5, the MNIST test digits,
-/// labels on 5 % of frames): the share of the frozen device's drop won back over the last
-/// quarter goes from 28 % on average without the step to 36 % with 0.02 and 38 % with 0.05
-/// (46 % for seed 0), at a cost of 0.5 points before the shift; 0.1 and more overwrite the
-/// units they move faster than unlabelled frames refine them (0.2 ends below the frozen device).
-/// Those figures predate recruits and the drift correction, which take over much of what the
-/// step did: with them it adds 2 points (51 % without it, 53 % with it, mean of seeds 0 to 5).
-pub const DEFAULT_LABEL_EPS: f32 = 0.05;
-/// Default of `--align-horizon`: see [`plastic_runtime::align::DEFAULT_HORIZON_FRAMES`].
-pub const DEFAULT_ALIGN_HORIZON: u32 = plastic_runtime::align::DEFAULT_HORIZON_FRAMES;
-
-/// Default of `--channel-horizon`: see
-/// [`plastic_runtime::channel_stats::DEFAULT_CHANNEL_HORIZON`].
-pub const DEFAULT_CHANNEL_HORIZON: u32 = plastic_runtime::channel_stats::DEFAULT_CHANNEL_HORIZON;
-
 impl Default for AdaptOptions {
     fn default() -> Self {
         Self {
@@ -137,10 +97,7 @@ impl Default for AdaptOptions {
             eta: DEFAULT_ETA,
             label_eps: DEFAULT_LABEL_EPS,
             recruit: true,
-            align_horizon: DEFAULT_ALIGN_HORIZON,
-            warp_digits: true,
-            channel_horizon: DEFAULT_CHANNEL_HORIZON,
-            conv_rate: 0.0,
+            policy: LearningPolicy::default(),
             seed: 0,
         }
     }

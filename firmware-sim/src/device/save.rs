@@ -27,9 +27,9 @@ pub(super) fn save(
         "eta": summary.adapt.eta,
         "label_eps": summary.adapt.label_eps,
         "recruit": summary.adapt.recruit,
-        "align_horizon": summary.adapt.align_horizon,
-        "channel_horizon": summary.adapt.channel_horizon,
-        "conv_rate": summary.adapt.conv_rate,
+        "align_horizon": summary.adapt.policy.align_horizon,
+        "channel_horizon": summary.adapt.policy.channel_horizon,
+        "conv_rate": summary.adapt.policy.conv_rate,
         "drift": drift.to_json(),
     });
     let metrics = serde_json::json!({
