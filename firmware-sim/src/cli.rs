@@ -38,7 +38,9 @@ pub const DEFAULT_SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/
 #[derive(Debug, Clone, Parser)]
 #[command(name = "plastic-sim", version)]
 pub struct Args {
-    /// Checkpoint to run (f32 or int8 `plastic/1` safetensors); default: the built-in model.
+    /// Checkpoint to run (f32 or int8 `plastic/1` safetensors); default: the built-in device
+    /// model (SoftHebb's convolutions and a learning readout, 186 KB int8; the Krotov demo is
+    /// `models/default/mnist-krotov.int8.safetensors`).
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
 

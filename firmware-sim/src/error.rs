@@ -176,8 +176,8 @@ impl Error {
                  above 0 and the rate above 0, or leave --conv-rate out"
             }
             Error::Baseline(_) => {
-                "use --baseline with --adapt off and a Krotov model (the built-in one, or one \
-                 written by `plastic-train krotov`)"
+                "use --baseline with --adapt off and a model of two layers or more (the \
+                 built-in one, or the Krotov demo)"
             }
             Error::BadFrames { .. } => {
                 "check the camera: for --camera stdin:WxH:FORMAT, the producer must write frames \

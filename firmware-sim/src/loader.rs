@@ -19,8 +19,8 @@ use crate::adapt::AdaptMode;
 use crate::error::Error;
 use crate::pipeline::Engine;
 
-/// Loads `path` as a `plastic/1` checkpoint (f32 or int8), or the built-in default model
-/// ([`plastic_models::DEFAULT_CHECKPOINT`]) when no path is given. Only a regular file of at
+/// Loads `path` as a `plastic/1` checkpoint (f32 or int8), or the device's built-in model
+/// ([`plastic_models::DEVICE_CHECKPOINT`]) when no path is given. Only a regular file of at
 /// most [`MAX_CHECKPOINT_BYTES`] is read: a device or a FIFO is refused, not read forever.
 pub fn load_checkpoint(path: Option<&Path>) -> Result<Checkpoint, Error> {
     match path {
@@ -36,7 +36,7 @@ pub fn load_checkpoint(path: Option<&Path>) -> Result<Checkpoint, Error> {
                 source: e.into(),
             })
         }
-        None => Checkpoint::from_bytes(plastic_models::DEFAULT_CHECKPOINT)
+        None => Checkpoint::from_bytes(plastic_models::DEVICE_CHECKPOINT)
             .map_err(|e| Error::DefaultModel(e.into())),
     }
 }
@@ -122,14 +122,21 @@ mod tests {
     }
 
     #[test]
-    fn the_default_model_learns_in_every_mode() {
+    fn the_built_in_model_learns_through_its_readout_in_every_learning_mode() {
         let ckpt = load_checkpoint(None).unwrap();
+        assert!(!engine_for(&ckpt, AdaptMode::Off).unwrap().learns());
+        for mode in [AdaptMode::Unsupervised, AdaptMode::Labels(0.1)] {
+            let engine = engine_for(&ckpt, mode).unwrap();
+            assert!(engine.learns() && engine.is_readout(), "{mode:?}");
+        }
+        // The Krotov demo learns through its Krotov layer, also when it is not asked to.
+        let krotov = Checkpoint::from_bytes(plastic_models::DEFAULT_CHECKPOINT).unwrap();
         for mode in [
             AdaptMode::Off,
             AdaptMode::Unsupervised,
             AdaptMode::Labels(0.1),
         ] {
-            assert!(engine_for(&ckpt, mode).unwrap().adaptive().is_some());
+            assert!(engine_for(&krotov, mode).unwrap().adaptive().is_some());
         }
     }
 

@@ -1,5 +1,5 @@
 //! The bank of shifts (`synthetic:NAME`, original view / shifted / original again) with the
-//! built-in model and the defaults: learning without labels never costs more than half a point
+//! Krotov demo and the defaults: learning without labels never costs more than half a point
 //! against a frozen device, a turned camera is undone without labels, and labels win back part
 //! of the drop; the same on a stream of real digits by other writers.
 //!

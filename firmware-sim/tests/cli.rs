@@ -6,7 +6,10 @@ use std::path::Path;
 use std::process::Output;
 
 fn sim(args: &[&str]) -> Output {
-    common::sim().args(args).output().unwrap()
+    common::sim()
+        .args(common::on_krotov_unless_named(args))
+        .output()
+        .unwrap()
 }
 
 fn image_size(path: &Path) -> (u32, u32) {

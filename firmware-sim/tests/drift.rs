@@ -1,5 +1,5 @@
 //! Frozen and adapting devices on the same drifting stream (`synthetic:mnist-drift`,
-//! `synthetic:mnist-return`), with the built-in demo model and the default learning rates.
+//! `synthetic:mnist-return`), with the Krotov demo and the default learning rates.
 //!
 //! The digits are the MNIST test set when the shared data folder is there, else the shipped
 //! samples (the summary's `digits_source` says which); the asserts hold for both. Every run is

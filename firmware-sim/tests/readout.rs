@@ -242,10 +242,13 @@ fn the_last_convolution_learns_only_where_it_can_and_says_why_not() {
             .output()
             .unwrap()
     };
-    // The built-in Krotov model, a SoftHebb model without its channels aligned, a rate of 0:
+    // The Krotov demo, a SoftHebb model without its channels aligned, a negative rate:
     // refused with the reason and the fix, nothing panics.
     for (extra, reason) in [
-        (vec!["--conv-rate", "0.01"], "Krotov layer"),
+        (
+            vec!["--model", common::KROTOV, "--conv-rate", "0.01"],
+            "Krotov layer",
+        ),
         (
             vec![
                 "--model",

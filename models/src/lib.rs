@@ -34,3 +34,12 @@ pub use spec::{
 /// The default demo model: a Krotov-Hopfield layer with the paper's power/tanh readout,
 /// trained by `plastic-train` on MNIST and quantized to int8 (see `models/default/README.md`).
 pub const DEFAULT_CHECKPOINT: &[u8] = include_bytes!("../default/mnist-krotov.int8.safetensors");
+
+/// The simulated device's built-in model: SoftHebb's three Hebbian convolutional blocks (16, 64
+/// and 256 channels) under a linear readout, quantized to int8 and calibrated with its channels'
+/// training statistics (see `models/default/README.md`). The device runs it when no model is
+/// named because it adapts best of the shipped models: on the bank of shifts and on streams
+/// nothing was tuned on it wins back more of a shift's drop than the Krotov demo, with labels
+/// and without, and loses less in its worst window (docs/RESULTS.md).
+pub const DEVICE_CHECKPOINT: &[u8] =
+    include_bytes!("../default/mnist-softhebb-device.int8.safetensors");

@@ -495,11 +495,15 @@ fn readout_frame_rows(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow
     let classes = q.spec.output_len();
     let mut device = device_for(true)?;
     let start = Instant::now();
+    let mut step = std::time::Duration::ZERO;
     for (i, f) in frames.iter().enumerate() {
         device.infer(f)?;
+        let learning = Instant::now();
         device.learn_label(i % classes, DEFAULT_READOUT_RATE)?;
+        step += learning.elapsed();
     }
     let frame_us = per_frame(start);
+    let step_us = step.as_secs_f64() * 1e6 / frames.len() as f64;
     let features = q.spec.layers[q.spec.layers.len() - 1].inputs;
     rows.push(Row::against_int8(
         "readout_frame_us",
@@ -510,6 +514,14 @@ fn readout_frame_rows(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow
             device.memory_bytes() as f64 / 1e6
         ),
         frame_us,
+        i8_us,
+    ));
+    rows.push(Row::against_int8(
+        "readout_step_us",
+        "the learning step a label brings to a learning readout, alone: the normalised delta \
+         rule and its replays from the memory of labelled features"
+            .into(),
+        step_us,
         i8_us,
     ));
     // The last convolution learning too, where it can: its SoftHebb step on every frame.

@@ -127,10 +127,31 @@ pub fn sim() -> Command {
     }
 }
 
-/// Starts the simulator with `args`, stdout and stderr captured, stdin closed.
+/// The Krotov demo model (`models/default/mnist-krotov.int8.safetensors`), the device's
+/// built-in model before the SoftHebb one.
+pub const KROTOV: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../models/default/mnist-krotov.int8.safetensors"
+);
+
+/// `args` with `--model` [`KROTOV`] in front unless they name a model: the tests of the
+/// device's rules (recruits, the Krotov steps, the drift correction, the bank's figures) were
+/// written for, and measured on, the Krotov demo, and run it in a tenth of the time. The
+/// built-in model is tested by name (`tests/readout.rs`) and as the default (`tests/streams.rs`).
+pub fn on_krotov_unless_named<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = Vec::with_capacity(args.len() + 2);
+    if !args.contains(&"--model") {
+        all.extend(["--model", KROTOV]);
+    }
+    all.extend_from_slice(args);
+    all
+}
+
+/// Starts the simulator with `args` (on [`KROTOV`] unless they name a model), stdout and
+/// stderr captured, stdin closed.
 pub fn spawn(args: &[&str]) -> Child {
     sim()
-        .args(args)
+        .args(on_krotov_unless_named(args))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
