@@ -106,7 +106,7 @@ pub struct Args {
 
     /// Correct the hidden code for the camera's drift: the mean code of the first 1000 frames
     /// is the reference, the mean over the last N frames is subtracted from it and the
-    /// difference added to every code. 0: no correction. Learning modes only.
+    /// difference added to every code. 0: no correction. Learning modes and Krotov models only.
     #[arg(long, value_name = "N", default_value_t = LearningPolicy::default().align_horizon)]
     pub align_horizon: u32,
 
