@@ -95,18 +95,6 @@ impl Default for LearningPolicy {
     }
 }
 
-impl LearningPolicy {
-    /// Nothing besides the rules themselves: no correction of the view, no convolution step.
-    pub fn rules_only() -> Self {
-        Self {
-            align_horizon: 0,
-            warp_digits: false,
-            channel_horizon: 0,
-            conv_rate: 0.0,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,7 +105,12 @@ mod tests {
         assert_eq!((p.align_horizon, p.channel_horizon), (500, 500));
         assert!(p.warp_digits);
         assert_eq!(p.conv_rate, 0.0);
-        let none = LearningPolicy::rules_only();
-        assert!(!none.warp_digits && none.align_horizon == 0 && none.channel_horizon == 0);
+    }
+
+    #[test]
+    fn the_krotov_rates_are_the_measured_ones() {
+        assert_eq!((default_eps(false), default_eps(true)), (0.005, 0.01));
+        let rates = LabelRates::default();
+        assert_eq!((rates.eta, rates.eps, rates.recruit), (0.01, 0.05, true));
     }
 }
