@@ -23,7 +23,7 @@ use crate::device::{
 use crate::error::Error;
 use crate::loader::{engine_for, load_checkpoint};
 use crate::persist::{StateFile, read_state};
-use crate::pipeline::{Pipeline, precision_name};
+use crate::pipeline::{Engine, Pipeline, precision_name};
 use crate::state_lock::StateLock;
 use plastic_runtime::preprocess::Framing;
 
@@ -249,6 +249,41 @@ pub fn run(args: &Args, log: &mut dyn Write) -> Result<Summary, Error> {
     run_until(args, None, log)
 }
 
+/// The options of a Krotov layer's learning that `args` changed from their defaults, by flag.
+fn krotov_options_given(args: &Args) -> Vec<&'static str> {
+    let policy = LearningPolicy::default();
+    [
+        ("--eps", args.eps.is_some()),
+        ("--eps-settle", args.eps_settle != DEFAULT_EPS_SETTLE),
+        ("--label-eps", args.label_eps != DEFAULT_LABEL_EPS),
+        ("--no-recruit", args.no_recruit),
+        (
+            "--align-horizon",
+            args.align_horizon != policy.align_horizon,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(flag, given)| given.then_some(flag))
+    .collect()
+}
+
+/// Says so when options of a Krotov layer's learning were given for a model without one (the
+/// built-in SoftHebb device, say): they change nothing there, and a user who set them should
+/// not believe they did.
+fn warn_of_krotov_options(args: &Args, engine: &Engine, log: &mut dyn Write) {
+    let given = krotov_options_given(args);
+    if given.is_empty() || engine.adaptive().is_some() || !args.adapt.learns() {
+        return;
+    }
+    let _ = writeln!(
+        log,
+        "warning: {}: options of a Krotov layer's learning, and this model has none, so they \
+         are ignored (its readout's rate is --eta; the Krotov demo is \
+         models/default/mnist-krotov.int8.safetensors)",
+        given.join(", ")
+    );
+}
+
 /// Loads the model (and a saved state), opens the camera and runs the device loop until the
 /// stream ends or `stop` is set; progress goes to `log`.
 pub fn run_until(
@@ -360,6 +395,7 @@ pub fn run_until(
     };
 
     let mut pipeline = Pipeline::new(engine)?.with_framing(args.framing.into());
+    warn_of_krotov_options(args, pipeline.engine(), log);
     let labelled = matches!(args.adapt, AdaptMode::Labels(_));
     if let Some(arbiter) = pipeline.engine().arbiter(labelled)
         && args.adapt.learns()

@@ -258,3 +258,32 @@ fn camera_frames_count_against_the_memory_budget() {
     assert_eq!(s["skipped"], 1, "{s}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Options of a Krotov layer's learning given to the built-in model, which has none: a warning
+/// names them and the run goes on; the Krotov demo takes them without one.
+#[test]
+fn krotov_options_on_a_model_without_a_krotov_layer_are_named_in_a_warning() {
+    let samples = format!("dir:{}", common::samples_dir().display());
+    let args = [
+        "--camera",
+        &samples,
+        "--frames",
+        "3",
+        "--adapt",
+        "labels:0.5",
+        "--eps",
+        "0.02",
+        "--no-recruit",
+        "--json",
+    ];
+    let built_in = common::sim().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&built_in.stderr);
+    assert_eq!(common::summary(&built_in)["frames"], 3);
+    assert!(
+        stderr.contains("warning: --eps, --no-recruit: options of a Krotov layer's learning"),
+        "{stderr}"
+    );
+    let krotov = sim(&args);
+    assert_eq!(common::summary(&krotov)["frames"], 3);
+    assert!(!String::from_utf8_lossy(&krotov.stderr).contains("warning"));
+}
