@@ -27,6 +27,7 @@ pub mod conv_learning;
 pub mod digit_align;
 pub mod digit_view;
 pub mod digit_warp;
+pub mod drift;
 mod error;
 pub mod guard;
 #[cfg(feature = "std")]

@@ -8,7 +8,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 pub use plastic_runtime::policy::{
-    DEFAULT_EPS, DEFAULT_EPS_WITH_LABELS, DEFAULT_ETA, DEFAULT_LABEL_EPS, LearningPolicy,
+    DEFAULT_EPS, DEFAULT_EPS_SETTLE, DEFAULT_EPS_WITH_LABELS, DEFAULT_ETA, DEFAULT_LABEL_EPS,
+    LearningPolicy,
 };
 
 use crate::adapt::AdaptMode;
@@ -81,13 +82,6 @@ pub fn default_eps(mode: AdaptMode) -> f32 {
     plastic_runtime::policy::default_eps(matches!(mode, AdaptMode::Labels(_)))
 }
 
-/// Default of `--eps-settle`. Measured on `mnist-drift` over 200,000 frames without labels
-/// (shift at mid-run): a constant rate ends 9 points below a frozen device (60.6 % against
-/// 69.6 % over the last quarter) and is 3.5 points below it before the shift; settling over
-/// 2000 frames ends 6.7 points above it (76.3 %) and loses nothing before the shift (93.0 %
-/// against 92.8 %). On 4000-frame runs it costs 0.2 to 0.4 points against a constant rate;
-/// settling over 500 frames costs 2.
-pub const DEFAULT_EPS_SETTLE: u64 = 2000;
 impl Default for AdaptOptions {
     fn default() -> Self {
         Self {
