@@ -37,4 +37,4 @@ pub use adapt::AdaptMode;
 pub use camera::{Camera, CameraError, CameraSpec, Frame, parse_camera};
 pub use device::{DisplayOptions, RunOptions, Summary};
 pub use error::Error;
-pub use pipeline::{Engine, Pipeline};
+pub use pipeline::{Engine, Pipeline, UnsupervisedStep};

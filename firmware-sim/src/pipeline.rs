@@ -33,6 +33,17 @@ use crate::error::Error;
 /// Gray pixels the buffers are sized for up front: a QQVGA frame (the synthetic camera's).
 const INITIAL_FRAME_PIXELS: usize = 160 * 120;
 
+/// What an unsupervised learning step did (see [`Pipeline::adapt_unsupervised`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnsupervisedStep {
+    /// The weights changed: the Krotov layer's step, or the last convolution's.
+    Stepped,
+    /// The Krotov layer's step would have broken a guard, and the layer rolled back.
+    RolledBack,
+    /// Nothing to learn: a frozen engine, a convolution that does not learn, a step of rate 0.
+    None,
+}
+
 /// What runs the frames: a frozen model, or one that learns on the device.
 #[derive(Debug)]
 pub enum Engine {
@@ -293,17 +304,21 @@ impl Pipeline {
             + self.framed_input.capacity() * 4
     }
 
-    /// One unsupervised learning step of an adaptive engine on the input of the latest
-    /// [`Pipeline::run`]; `None` for a frozen engine, and for a readout engine whose last
-    /// convolution does not learn or did not step (its steps report winner 0: a convolution's
-    /// step has no single winning unit).
-    pub fn adapt_unsupervised(&mut self, eps: f32) -> Result<Option<StepOutcome>, Error> {
+    /// One unsupervised learning step on the input of the latest [`Pipeline::run`]: the Krotov
+    /// layer's step, or the step of a readout engine's last convolution when it learns.
+    pub fn adapt_unsupervised(&mut self, eps: f32) -> Result<UnsupervisedStep, Error> {
         match &mut self.engine {
-            Engine::Frozen { .. } => Ok(None),
-            Engine::Readout(m) => Ok(m
-                .adapt_features()?
-                .then_some(StepOutcome::Updated { winner: 0 })),
-            Engine::Adaptive(m) => Ok(Some(m.adapt_unsupervised(&self.input, eps)?)),
+            Engine::Frozen { .. } => Ok(UnsupervisedStep::None),
+            Engine::Readout(m) => Ok(if m.adapt_features()? {
+                UnsupervisedStep::Stepped
+            } else {
+                UnsupervisedStep::None
+            }),
+            Engine::Adaptive(m) => Ok(match m.adapt_unsupervised(&self.input, eps)? {
+                StepOutcome::Updated { .. } => UnsupervisedStep::Stepped,
+                StepOutcome::RolledBack => UnsupervisedStep::RolledBack,
+                StepOutcome::Skipped => UnsupervisedStep::None,
+            }),
         }
     }
 

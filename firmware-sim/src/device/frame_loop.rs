@@ -4,8 +4,6 @@ use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use plastic_runtime::plastic::StepOutcome;
-
 use super::options::RunOptions;
 use super::save::save;
 use super::summary::Summary;
@@ -15,7 +13,7 @@ use crate::camera::Camera;
 use crate::display::{self, Framebuffer, InputView, Learning, Recorder, ScreenState, draw_screen};
 use crate::error::Error;
 use crate::frames_log::{FrameRecord, FramesLog};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, UnsupervisedStep};
 use crate::rng::SplitMix64;
 use crate::windows::Outcomes;
 
@@ -186,9 +184,9 @@ pub fn run(
             let rate_scale = pipeline.engine().adaptive().map_or(1.0, |m| m.rate_scale());
             let eps = adapt.eps * drift.learning_scale(adapt.eps_settle) * rate_scale;
             match pipeline.adapt_unsupervised(eps) {
-                Ok(Some(StepOutcome::Updated { .. })) => summary.adaptation_steps += 1,
-                Ok(Some(StepOutcome::RolledBack)) => summary.rollbacks += 1,
-                Ok(_) => {}
+                Ok(UnsupervisedStep::Stepped) => summary.adaptation_steps += 1,
+                Ok(UnsupervisedStep::RolledBack) => summary.rollbacks += 1,
+                Ok(UnsupervisedStep::None) => {}
                 Err(e) => {
                     let _ = writeln!(log, "warning: learning step failed: {e}");
                 }
