@@ -17,7 +17,8 @@ pub enum Command {
     Fields(FieldsArgs),
     /// Accuracy over frames of `plastic-sim` runs, one line per run, the camera's shift
     /// shaded: from `--json` summaries (named by their adaptation mode) or `--frames-log`
-    /// files (named by their file name).
+    /// files (named by their file name; a learning device's log adds the shipped model's line
+    /// on the same frames, what a frozen device would have scored).
     Frames(FramesArgs),
 }
 
@@ -63,26 +64,24 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Frames(a) => {
-            let runs = a
-                .summaries
-                .iter()
-                .map(|path| {
-                    let text = std::fs::read_to_string(path)
-                        .with_context(|| format!("could not read {}", path.display()))?;
-                    if let Ok(summary) = serde_json::from_str(&text) {
-                        return Ok(summary);
-                    }
-                    let name = path
-                        .file_stem()
-                        .map_or("run".into(), |n| n.to_string_lossy());
-                    summary_from_frames_log(&text, &name).with_context(|| {
-                        format!(
-                            "{} is neither a plastic-sim --json summary nor a --frames-log file",
-                            path.display()
-                        )
-                    })
-                })
-                .collect::<anyhow::Result<Vec<serde_json::Value>>>()?;
+            let mut runs = Vec::new();
+            for path in &a.summaries {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("could not read {}", path.display()))?;
+                if let Ok(summary) = serde_json::from_str(&text) {
+                    runs.push(summary);
+                    continue;
+                }
+                let name = path
+                    .file_stem()
+                    .map_or("run".into(), |n| n.to_string_lossy());
+                runs.extend(summaries_from_frames_log(&text, &name).with_context(|| {
+                    format!(
+                        "{} is neither a plastic-sim --json summary nor a --frames-log file",
+                        path.display()
+                    )
+                })?);
+            }
             let svg = frames_chart(&runs)?;
             write_atomically(&a.out, svg.as_bytes())?;
             eprintln!("wrote {}", a.out.display());
@@ -96,9 +95,13 @@ const LOG_BLOCK_FRAMES: u64 = 100;
 
 /// A `--frames-log` file (one JSON object per frame) as the parts of a summary that
 /// [`frames_chart`] reads: accuracy per block of [`LOG_BLOCK_FRAMES`] frames, the shifted
-/// frames' span, and `name` as the run's name.
-pub fn summary_from_frames_log(text: &str, name: &str) -> anyhow::Result<serde_json::Value> {
-    let mut blocks: Vec<(u64, u64)> = Vec::new();
+/// frames' span, and `name` as the run's name. When the log holds the shipped model's answers
+/// (a learning device runs it beside itself as its anchor), a second summary follows: that
+/// model's accuracy on the same frames, what a frozen device would have scored, so one run
+/// shows what the learning won or cost.
+pub fn summaries_from_frames_log(text: &str, name: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+    // Per block: labelled frames, the device right, the shipped model right, frames it answered.
+    let mut blocks: Vec<[u64; 4]> = Vec::new();
     let (mut first_shifted, mut last_shifted) = (None, None);
     for (n, line) in text
         .lines()
@@ -115,11 +118,17 @@ pub fn summary_from_frames_log(text: &str, name: &str) -> anyhow::Result<serde_j
             bail!("line {}: frame index {frame} is implausibly large", n + 1);
         }
         if blocks.len() <= block {
-            blocks.resize(block + 1, (0, 0));
+            blocks.resize(block + 1, [0; 4]);
         }
         if let Some(right) = record["correct"].as_bool() {
-            blocks[block].0 += 1;
-            blocks[block].1 += u64::from(right);
+            let b = &mut blocks[block];
+            b[0] += 1;
+            b[1] += u64::from(right);
+            let shipped = record["anchor"]["prediction"].as_u64();
+            if let (Some(shipped), Some(label)) = (shipped, record["label"].as_u64()) {
+                b[2] += u64::from(shipped == label);
+                b[3] += 1;
+            }
         }
         if record["shifted"] == true {
             first_shifted.get_or_insert(frame);
@@ -129,16 +138,24 @@ pub fn summary_from_frames_log(text: &str, name: &str) -> anyhow::Result<serde_j
     if blocks.is_empty() {
         bail!("no frames in the log");
     }
-    let accuracy: Vec<Option<f64>> = blocks
-        .iter()
-        .map(|&(labelled, right)| (labelled > 0).then(|| right as f64 / labelled as f64))
-        .collect();
     let shift = first_shifted.zip(last_shifted).map(|(a, b)| [a, b + 1]);
-    Ok(serde_json::json!({
-        "adapt": name,
-        "shift": shift,
-        "accuracy_per_block": {"frames": LOG_BLOCK_FRAMES, "accuracy": accuracy},
-    }))
+    let summary = |name: String, right: usize| {
+        let accuracy: Vec<Option<f64>> = blocks
+            .iter()
+            .map(|b| (b[0] > 0).then(|| b[right] as f64 / b[0] as f64))
+            .collect();
+        serde_json::json!({
+            "adapt": name,
+            "shift": shift,
+            "accuracy_per_block": {"frames": LOG_BLOCK_FRAMES, "accuracy": accuracy},
+        })
+    };
+    let mut runs = vec![summary(name.to_string(), 1)];
+    // The shipped model's line only where it answered every labelled frame of the log.
+    if blocks.iter().all(|b| b[3] == b[0]) && blocks.iter().any(|b| b[3] > 0) {
+        runs.push(summary(format!("{name}: shipped model (frozen)"), 2));
+    }
+    Ok(runs)
 }
 
 /// The chart of `plastic viz frames` for the given summaries.
@@ -288,14 +305,39 @@ mod tests {
             let line = json!({"frame": i, "correct": correct, "shifted": (150..200).contains(&i)});
             log.push_str(&format!("{line}\n"));
         }
-        let s = summary_from_frames_log(&log, "mine").unwrap();
+        let runs = summaries_from_frames_log(&log, "mine").unwrap();
+        assert_eq!(runs.len(), 1, "no shipped model's answers: one line");
+        let s = runs[0].clone();
         assert_eq!(s["adapt"], "mine");
         assert_eq!(s["shift"], json!([150, 200]));
         assert_eq!(s["accuracy_per_block"]["accuracy"], json!([1.0, 0.5, null]));
         assert_eq!(frames_chart(&[s]).unwrap().matches("<polyline").count(), 1);
-        assert!(summary_from_frames_log("", "x").is_err());
-        assert!(summary_from_frames_log("{\"frame\": \"a\"}", "x").is_err());
-        assert!(summary_from_frames_log("garbage", "x").is_err());
-        assert!(summary_from_frames_log("{\"frame\": 18446744073709551615}", "x").is_err());
+        assert!(summaries_from_frames_log("", "x").is_err());
+        assert!(summaries_from_frames_log("{\"frame\": \"a\"}", "x").is_err());
+        assert!(summaries_from_frames_log("garbage", "x").is_err());
+        assert!(summaries_from_frames_log("{\"frame\": 18446744073709551615}", "x").is_err());
+    }
+
+    #[test]
+    fn a_learning_devices_log_also_draws_the_shipped_model_on_the_same_frames() {
+        // 200 labelled frames of class 1: the device right on all, the shipped model on the
+        // first 100 and on every fourth of the next 100.
+        let mut log = String::new();
+        for i in 0..200u64 {
+            let shipped = if i < 100 || i % 4 == 0 { 1 } else { 7 };
+            let line = json!({"frame": i, "label": 1, "prediction": 1, "correct": true,
+                "shifted": i >= 100, "anchor": {"prediction": shipped, "confidence": 0.9}});
+            log.push_str(&format!("{line}\n"));
+        }
+        let runs = summaries_from_frames_log(&log, "labels").unwrap();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0]["accuracy_per_block"]["accuracy"], json!([1.0, 1.0]));
+        assert_eq!(runs[1]["adapt"], "labels: shipped model (frozen)");
+        assert_eq!(
+            runs[1]["accuracy_per_block"]["accuracy"],
+            json!([1.0, 0.25])
+        );
+        assert_eq!(runs[1]["shift"], json!([100, 200]));
+        assert_eq!(frames_chart(&runs).unwrap().matches("<polyline").count(), 2);
     }
 }
