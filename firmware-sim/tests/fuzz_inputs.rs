@@ -1,9 +1,10 @@
 //! Fuzzing of what the device reads, on the Krotov demo and on the built-in SoftHebb device:
 //! its saved state (`persist::read_state`, then the boot of a learning engine from a state that
-//! loads, with one frame, one unsupervised step and one label) and the raw frames of the stdin camera (`stdin:WxH:FORMAT` parsed, frames of random
-//! bytes read from the stream and run through the pipeline with each framing). Inputs are
-//! mutations of valid ones (see `models/tests/support/fuzz.rs`). Errors are fine; a panic or
-//! an allocation beyond the bound fails.
+//! loads, with one frame, one unsupervised step and one label) and the raw frames of the stdin
+//! camera (`stdin:WxH:FORMAT` parsed, frames of random bytes read from the stream and run
+//! through the pipeline with each framing). Inputs are mutations of valid ones (see
+//! `models/tests/support/fuzz.rs`). Errors are fine; a panic or an allocation beyond the bound
+//! fails.
 //!
 //! `PLASTIC_FUZZ_CASES=1000 cargo test --release -p plastic-sim --test fuzz_inputs` runs a
 //! longer campaign (docs/RESULTS.md).

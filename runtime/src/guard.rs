@@ -176,11 +176,8 @@ pub struct Guard {
     /// Per model (anchor, adapted) and confidence bin: how often its answer was right on the
     /// labelled frames, and how many labelled frames fell in the bin.
     right_by_confidence: [[(f32, u32); CALIBRATION_BINS]; 2],
-    /// The two models' answers `(class, confidence)` on the latest judged frame: anchor,
-    /// adapted.
-    last: Option<[(usize, f32); 2]>,
-    /// Whose answer the latest judged frame got.
-    last_answer: Answer,
+    /// The latest judged frame: both models' answers and whose was given.
+    last: Option<Judgement>,
     rate_scale: f32,
     /// Moving averages of the two models' confidences (anchor, adapted), for
     /// [`Arbiter::RecentConfidence`]; `None` before the first frame.
@@ -223,7 +220,6 @@ impl Guard {
             sure_disagreements: 0,
             right_by_confidence: [[(0.0, 0); CALIBRATION_BINS]; 2],
             last: None,
-            last_answer: Answer::Anchor,
             rate_scale: 1.0,
             recent: None,
             stats: GuardStats::default(),
@@ -249,11 +245,7 @@ impl Guard {
     /// The latest judged frame: both models' answers and whose was given; `None` before the
     /// first. What a frame log needs to show where the adapted model helped or hurt.
     pub fn last_judgement(&self) -> Option<Judgement> {
-        self.last.map(|[anchor, adapted]| Judgement {
-            anchor,
-            adapted,
-            answer: self.last_answer,
-        })
+        self.last
     }
 
     /// Factor on the learning rate: 1, halved at every roll-back.
@@ -264,7 +256,6 @@ impl Guard {
     /// Decides one frame from the two models' answers: `(class, confidence)` of each.
     pub fn judge(&mut self, anchor: (usize, f32), adapted: (usize, f32)) -> Verdict {
         let disagree = anchor.0 != adapted.0;
-        self.last = Some([anchor, adapted]);
         self.stats.disagreements += u64::from(disagree);
         let verdict = match self.arbiter {
             Arbiter::Confidence => self.judge_by_confidence(anchor.1, adapted.1, disagree),
@@ -280,7 +271,11 @@ impl Guard {
         if verdict.answer == Answer::Anchor {
             self.stats.anchor_answers += 1;
         }
-        self.last_answer = verdict.answer;
+        self.last = Some(Judgement {
+            anchor,
+            adapted,
+            answer: verdict.answer,
+        });
         verdict
     }
 
@@ -455,10 +450,11 @@ impl Guard {
     /// Takes the true label of the latest judged frame: each model's bin at the confidence it
     /// had counts whether its answer was right. Nothing before the first judged frame.
     pub fn observe_label(&mut self, label: usize) {
-        let Some(answers) = self.last else {
+        let Some(judged) = self.last else {
             return;
         };
-        for (model, (class, confidence)) in answers.into_iter().enumerate() {
+        for (model, (class, confidence)) in [judged.anchor, judged.adapted].into_iter().enumerate()
+        {
             let (rate, seen) = &mut self.right_by_confidence[model][calibration_bin(confidence)];
             *seen = seen.saturating_add(1);
             let weight = (1.0 / *seen as f32).max(BIN_RATE);

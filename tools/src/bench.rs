@@ -525,13 +525,8 @@ fn readout_frame_rows(q: &Checkpoint, frames: &[Vec<f32>], i8_us: f64) -> anyhow
         i8_us,
     ));
     // The last convolution learning too, where it can: its SoftHebb step on every frame.
-    let mut learning = shipped.clone();
-    let conv = LearningPolicy {
-        conv_rate: BENCH_CONV_RATE,
-        ..LearningPolicy::default()
-    };
-    if learning.enable_policy(&conv).is_ok() {
-        learning.enable_guard(&shipped, AdaptiveReadout::arbiter(false))?;
+    let mut learning = device_for(false)?;
+    if learning.enable_conv_learning(BENCH_CONV_RATE).is_ok() {
         // The first frame makes the learner; the timed ones each step.
         learning.infer(&frames[0])?;
         learning.adapt_features()?;

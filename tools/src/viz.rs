@@ -93,6 +93,19 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
 /// Frames per point when a chart is drawn from a frames log.
 const LOG_BLOCK_FRAMES: u64 = 100;
 
+/// One block of a frames log's labelled frames, counted.
+#[derive(Debug, Clone, Copy, Default)]
+struct LogBlock {
+    /// Frames with a label.
+    labelled: u64,
+    /// Of those, the ones the device answered right.
+    device_right: u64,
+    /// The ones the shipped model (the anchor) answered right.
+    shipped_right: u64,
+    /// The ones the log has the shipped model's answer for.
+    shipped_answered: u64,
+}
+
 /// A `--frames-log` file (one JSON object per frame) as the parts of a summary that
 /// [`frames_chart`] reads: accuracy per block of [`LOG_BLOCK_FRAMES`] frames, the shifted
 /// frames' span, and `name` as the run's name. When the log holds the shipped model's answers
@@ -100,8 +113,7 @@ const LOG_BLOCK_FRAMES: u64 = 100;
 /// model's accuracy on the same frames, what a frozen device would have scored, so one run
 /// shows what the learning won or cost.
 pub fn summaries_from_frames_log(text: &str, name: &str) -> anyhow::Result<Vec<serde_json::Value>> {
-    // Per block: labelled frames, the device right, the shipped model right, frames it answered.
-    let mut blocks: Vec<[u64; 4]> = Vec::new();
+    let mut blocks: Vec<LogBlock> = Vec::new();
     let (mut first_shifted, mut last_shifted) = (None, None);
     for (n, line) in text
         .lines()
@@ -118,16 +130,16 @@ pub fn summaries_from_frames_log(text: &str, name: &str) -> anyhow::Result<Vec<s
             bail!("line {}: frame index {frame} is implausibly large", n + 1);
         }
         if blocks.len() <= block {
-            blocks.resize(block + 1, [0; 4]);
+            blocks.resize(block + 1, LogBlock::default());
         }
         if let Some(right) = record["correct"].as_bool() {
             let b = &mut blocks[block];
-            b[0] += 1;
-            b[1] += u64::from(right);
+            b.labelled += 1;
+            b.device_right += u64::from(right);
             let shipped = record["anchor"]["prediction"].as_u64();
             if let (Some(shipped), Some(label)) = (shipped, record["label"].as_u64()) {
-                b[2] += u64::from(shipped == label);
-                b[3] += 1;
+                b.shipped_right += u64::from(shipped == label);
+                b.shipped_answered += 1;
             }
         }
         if record["shifted"] == true {
@@ -139,10 +151,10 @@ pub fn summaries_from_frames_log(text: &str, name: &str) -> anyhow::Result<Vec<s
         bail!("no frames in the log");
     }
     let shift = first_shifted.zip(last_shifted).map(|(a, b)| [a, b + 1]);
-    let summary = |name: String, right: usize| {
+    let summary = |name: String, right: fn(&LogBlock) -> u64| {
         let accuracy: Vec<Option<f64>> = blocks
             .iter()
-            .map(|b| (b[0] > 0).then(|| b[right] as f64 / b[0] as f64))
+            .map(|b| (b.labelled > 0).then(|| right(b) as f64 / b.labelled as f64))
             .collect();
         serde_json::json!({
             "adapt": name,
@@ -150,10 +162,14 @@ pub fn summaries_from_frames_log(text: &str, name: &str) -> anyhow::Result<Vec<s
             "accuracy_per_block": {"frames": LOG_BLOCK_FRAMES, "accuracy": accuracy},
         })
     };
-    let mut runs = vec![summary(name.to_string(), 1)];
+    let mut runs = vec![summary(name.to_string(), |b| b.device_right)];
     // The shipped model's line only where it answered every labelled frame of the log.
-    if blocks.iter().all(|b| b[3] == b[0]) && blocks.iter().any(|b| b[3] > 0) {
-        runs.push(summary(format!("{name}: shipped model (frozen)"), 2));
+    if blocks.iter().all(|b| b.shipped_answered == b.labelled)
+        && blocks.iter().any(|b| b.shipped_answered > 0)
+    {
+        runs.push(summary(format!("{name}: shipped model (frozen)"), |b| {
+            b.shipped_right
+        }));
     }
     Ok(runs)
 }
