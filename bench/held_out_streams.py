@@ -13,6 +13,11 @@ constant:
                  `gravel`, `grass`), lightened to paper brightness
   --writers      the shifted digits are the UCI digits of 43 other writers (scikit-learn), not
                  MNIST's
+  --ruled N      the shifted view's paper ruled, a grey line every N pixels (a notebook)
+  --shadow F     a shadow across the shifted view: the light falls to F of itself from one side
+                 to the other, in a random direction
+  --motion N     the shifted view blurred by N pixels of motion in a random direction (a hand
+                 or a belt moving while the shutter is open)
 
 Each frame is 96x96 grey, dark ink on light paper, the digit at a random size and place, with
 sensor noise; named `NNNNN_LABEL.png` for `--camera dir:`, with `shift.txt` beside them for
@@ -67,9 +72,43 @@ def pen(ink, width):
     return op(ink, size=(abs(width) + 1, abs(width) + 1))
 
 
-def frame(ink, box, roll, tex, rng):
-    """The digit drawn `box` pixels tall on paper, the camera rolled by `roll` degrees."""
+def ruled(out, every, rng):
+    """Grey lines every `every` pixels across the paper, at a random phase."""
+    if every:
+        for y in range(int(rng.integers(0, every)), SIZE, every):
+            out[y] *= 0.7
+    return out
+
+
+def shadow(out, floor, rng):
+    """The light falling linearly to `floor` of itself across the frame, in a random
+    direction."""
+    if floor >= 1.0:
+        return out
+    angle = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE] / (SIZE - 1) - 0.5
+    along = (np.cos(angle) * xx + np.sin(angle) * yy) / np.sqrt(0.5) + 0.5
+    return out * (1.0 - (1.0 - floor) * np.clip(along, 0, 1))
+
+
+def motion(out, length, rng):
+    """`length` pixels of linear motion blur in a random direction."""
+    if length <= 1:
+        return out
+    angle = rng.uniform(0, np.pi)
+    kernel = np.zeros((length, length))
+    c = (length - 1) / 2
+    for t in np.linspace(-c, c, 4 * length):
+        kernel[int(round(c + t * np.sin(angle))), int(round(c + t * np.cos(angle)))] = 1.0
+    return ndimage.convolve(out, kernel / kernel.sum(), mode="nearest")
+
+
+def frame(ink, box, roll, tex, rng, view=None):
+    """The digit drawn `box` pixels tall on paper, the camera rolled by `roll` degrees; `view`
+    (ruled, shadow, motion) the shifted view's further changes."""
     out = paper(tex, rng)
+    if view:
+        out = ruled(out, view["ruled"], rng)
     scaled = np.clip(resize(ink, box, box), 0, 1)
     if roll:
         scaled = np.clip(ndimage.rotate(scaled, -roll, reshape=True, order=1), 0, 1)
@@ -80,6 +119,8 @@ def frame(ink, box, roll, tex, rng):
     left = np.clip((SIZE - w) // 2 + rng.integers(-6, 7), 0, SIZE - w)
     region = out[top:top + h, left:left + w]
     out[top:top + h, left:left + w] = region - scaled * (region - 25)
+    if view:
+        out = motion(shadow(out, view["shadow"], rng), view["motion"], rng)
     out += rng.normal(0, 3, out.shape)
     return np.clip(out, 0, 255).astype(np.uint8)
 
@@ -93,12 +134,16 @@ def main():
     ap.add_argument("--pen", type=int, default=0)
     ap.add_argument("--paper", default="plain")
     ap.add_argument("--writers", action="store_true")
+    ap.add_argument("--ruled", type=int, default=0)
+    ap.add_argument("--shadow", type=float, default=1.0)
+    ap.add_argument("--motion", type=int, default=0)
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     tex = texture(args.data_dir, args.paper)
     mx, my = mnist_test(args.data_dir)
     order = rng.permutation(len(mx))
     first, middle, last = order[:2000], order[2000:4000], order[4000:5000]
+    view = {"ruled": args.ruled, "shadow": args.shadow, "motion": args.motion}
     plain = [(mx[i], my[i], rng.integers(56, 76), 0.0, None) for i in first]
     if args.writers:
         ux, uy = uci_digits()
@@ -108,8 +153,10 @@ def main():
         shifted = [(pen(mx[i], args.pen), my[i], rng.integers(56, 76), args.roll, tex)
                    for i in middle]
     again = [(mx[i], my[i], rng.integers(56, 76), 0.0, None) for i in last]
-    stream = plain + shifted + again
-    frames = ((frame(ink, int(box), roll, t, rng), label) for ink, label, box, roll, t in stream)
+    stream = [s + (None,) for s in plain] + [s + (view,) for s in shifted] + \
+        [s + (None,) for s in again]
+    frames = ((frame(ink, int(box), roll, t, rng, v), label)
+              for ink, label, box, roll, t, v in stream)
     shift = write_stream(args.out, frames, (2000, 2000 + len(shifted)))
     print(f"{len(stream)} frames in {args.out}; the changed view at frames {shift}")
 

@@ -134,6 +134,13 @@ pub const KROTOV: &str = concat!(
     "/../models/default/mnist-krotov.int8.safetensors"
 );
 
+/// The device's built-in model (`plastic_models::DEVICE_CHECKPOINT`) as a file, for tests
+/// that run it while [`on_krotov_unless_named`] would put the Krotov demo in its place.
+pub const BUILT_IN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../models/default/mnist-softhebb-device.int8.safetensors"
+);
+
 /// `args` with `--model` [`KROTOV`] in front unless they name a model: the tests of the
 /// device's rules (recruits, the Krotov steps, the drift correction, the bank's figures) were
 /// written for, and measured on, the Krotov demo, and run it in a tenth of the time. The
