@@ -230,6 +230,9 @@ impl DigitAlignment {
     /// camera turned 30 degrees), and turning all of them by the mean cost 1.4 points in a
     /// window there.
     ///
+    /// A learning model applies only the turn ([`crate::digit_view::DigitView::warp`] says
+    /// why); the width is proposed for a host that frames its digits otherwise.
+    ///
     /// The warp thins strokes that grew but does not widen strokes that shrank. Why: a pen
     /// that thickens blurs a digit's strokes together, and thinning them separates them
     /// again (a thicker pen in the bank: 40 % of the drop won back without labels); a pen that
