@@ -230,8 +230,9 @@ impl DigitAlignment {
     /// camera turned 30 degrees), and turning all of them by the mean cost 1.4 points in a
     /// window there.
     ///
-    /// A learning model applies only the turn ([`crate::digit_view::DigitView::warp`] says
-    /// why); the width is proposed for a host that frames its digits otherwise.
+    /// A learning model applies only the turn of this warp
+    /// ([`crate::digit_view::DigitView::warp`] says why); the width part is still computed
+    /// here, with the measurements that shaped it.
     ///
     /// The warp thins strokes that grew but does not widen strokes that shrank. Why: a pen
     /// that thickens blurs a digit's strokes together, and thinning them separates them

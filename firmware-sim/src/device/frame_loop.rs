@@ -291,7 +291,7 @@ pub fn run(
     summary.guard = pipeline.engine().guard_stats();
     summary.anchor_bytes = pipeline.engine().anchor_bytes();
     if let Some(m) = pipeline.engine().adaptive() {
-        summary.digit_warp = m.digit_alignment().map(|a| a.warp());
+        summary.digit_warp = m.digit_alignment().map(|_| m.digit_warp());
     }
     if let Some(frames) = frames_log {
         frames.finish(log);
