@@ -7,6 +7,7 @@
 
 use plastic_models::Preprocess;
 
+use crate::ink_region::{PaperLines, STRONG_INK, WEAK_INK, digit_box};
 use crate::{Error, Result};
 
 /// How the bytes of a frame are laid out.
@@ -259,15 +260,16 @@ const ZERO: i32 = 255;
 /// departure) sets a floor below which nothing is ink. None of it assumes how much of the frame
 /// the digit covers, so a digit that fills the frame is found as well as a small one.
 ///
-/// The box of the pixels more than halfway from the floor to the strongest ink is the digit;
-/// its ink above the floor is what is scaled, then brought to MNIST's levels: the level that
-/// 40 % of the scaled ink reaches becomes full ink ([`FULL_INK_SHARE`]), as in MNIST's digits.
-/// Why not the strongest pixel as full ink, as before: the crossing of two strokes, or one dark
-/// speck, is darker than a thin or faint pen's strokes, which then came out grey where MNIST's
-/// are white, and the model lost a thinner pen's digits before it saw them (docs/RESULTS.md,
-/// "Framing"). The box stays cut at half the strongest ink: cut at half the ink's typical
-/// strength instead, it took in a shadow's edge or a ruled page's lines as ink. A flat frame
-/// gives an all-black field.
+/// Lines that run across the whole frame (a ruled or squared page) are the paper's and are
+/// taken off the ink ([`PaperLines`]). The digit is the pixels more than halfway from the floor
+/// to the strongest ink and the fainter ink (a quarter of the way) joined to them
+/// ([`digit_box`]); the ink above the floor in its box is what is scaled, then brought to
+/// MNIST's levels: the level that 40 % of the scaled ink reaches becomes full ink
+/// ([`FULL_INK_SHARE`]), as in MNIST's digits. Why not the strongest pixel as full ink, nor its
+/// half as the box's edge: the crossing of two strokes, or one dark speck, is darker than a
+/// thin or faint pen's strokes, which then came out grey where MNIST's are white, or were cut
+/// out of the box; the model lost a thinner pen's digits before it saw them (docs/RESULTS.md,
+/// "Framing"). A flat frame gives an all-black field.
 pub fn frame_like_mnist(
     gray: &[u8],
     width: usize,
@@ -329,27 +331,26 @@ pub fn frame_like_mnist(
     let mad = spread(residual_histogram(&paper, &|r| toward_ink(r) <= cut));
     // Sensor noise and paper texture stay below three robust standard deviations.
     let floor = (3.0 * 1.4826 * mad).max(4.0);
+    // The ink less the page's own lines (see [`PaperLines`]).
+    let lines = PaperLines::measure(width, height, |x, y| {
+        ink_of(&paper, x, y, gray[y * width + x])
+    });
+    let ink_at = |x: usize, y: usize| ink_of(&paper, x, y, gray[y * width + x]) - lines.at(x, y);
     let mut hi = 0.0f32;
     for y in 0..height {
         for x in 0..width {
-            hi = hi.max(ink_of(&paper, x, y, gray[y * width + x]));
+            hi = hi.max(ink_at(x, y));
         }
     }
     if hi <= floor + 16.0 {
         return Ok(()); // flat frame: nothing written
     }
-    let threshold = floor + (hi - floor) / 2.0;
-    let (mut x0, mut y0, mut x1, mut y1) = (width, height, 0, 0);
-    for y in 0..height {
-        for x in 0..width {
-            if ink_of(&paper, x, y, gray[y * width + x]) > threshold {
-                x0 = x0.min(x);
-                x1 = x1.max(x);
-                y0 = y0.min(y);
-                y1 = y1.max(y);
-            }
-        }
-    }
+    let level = |share: f32| floor + (hi - floor) * share;
+    let Some((x0, y0, x1, y1)) =
+        digit_box(width, height, level(STRONG_INK), level(WEAK_INK), ink_at)
+    else {
+        return Ok(());
+    };
     let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
     // Scale the box into 20 x 20, aspect kept.
     let side = bw.max(bh);
@@ -366,7 +367,7 @@ pub fn frame_like_mnist(
         &mut small[..dw * dh],
         dw,
         dh,
-        |x, y, v| (ink_of(&paper, x, y, v) - floor).max(0.0),
+        |x, y, v| (ink_of(&paper, x, y, v) - lines.at(x, y) - floor).max(0.0),
     );
     let full = full_ink_level(&small[..dw * dh]);
     if full > 0.0 {
@@ -673,18 +674,7 @@ mod tests {
         // darker corner (100 below). Stretched from the strongest pixel, the strokes came out
         // at 60 % of full ink; brought to MNIST's levels they are full ink, as MNIST's are.
         let (w, h) = (100, 60);
-        let mut frame = alloc::vec![200u8; w * h];
-        for y in 10..50 {
-            frame[y * w + 40] = 140;
-            frame[y * w + 41] = 140;
-        }
-        for x in 40..70 {
-            frame[49 * w + x] = 140;
-            frame[48 * w + x] = 140;
-        }
-        for (x, y) in [(40, 48), (40, 49), (41, 48), (41, 49)] {
-            frame[y * w + x] = 100;
-        }
+        let frame = faint_l((w, h), 60, 100);
         let mut out = [0u8; 784];
         frame_like_mnist(&frame, w, h, &mut out).unwrap();
         // The 40-pixel stem is the box's height: 20 rows of the field.
@@ -692,6 +682,66 @@ mod tests {
         assert_eq!(rows.count(), 20);
         let lit = out.iter().filter(|&&v| v >= 250).count();
         assert!(lit >= 30, "{lit} pixels at full ink");
+    }
+
+    /// Paper at 200 with an L of a pen `stroke` levels below it whose strokes cross at a
+    /// corner `corner` below it: a 40-pixel stem and a 30-pixel foot, two pixels wide.
+    fn faint_l((w, h): (usize, usize), stroke: u8, corner: u8) -> alloc::vec::Vec<u8> {
+        let mut frame = alloc::vec![200u8; w * h];
+        for y in 10..50 {
+            frame[y * w + 40] = 200 - stroke;
+            frame[y * w + 41] = 200 - stroke;
+        }
+        for x in 40..70 {
+            frame[49 * w + x] = 200 - stroke;
+            frame[48 * w + x] = 200 - stroke;
+        }
+        for (x, y) in [(40, 48), (40, 49), (41, 48), (41, 49)] {
+            frame[y * w + x] = 200 - corner;
+        }
+        frame
+    }
+
+    /// Rows and columns of the field with any ink.
+    fn extent(out: &[u8; 784]) -> (usize, usize) {
+        let rows = (0..28).filter(|y| (0..28).any(|x| out[y * 28 + x] > 0));
+        let columns = (0..28).filter(|x| (0..28).any(|y| out[y * 28 + x] > 0));
+        (rows.count(), columns.count())
+    }
+
+    #[test]
+    fn strokes_fainter_than_half_their_crossing_are_framed_with_it() {
+        // Strokes 35 levels below the paper, their crossing 100 below: cut at half the
+        // strongest ink, the box held the crossing alone and the field was one blot.
+        let frame = faint_l((100, 60), 35, 100);
+        let mut out = [0u8; 784];
+        frame_like_mnist(&frame, 100, 60, &mut out).unwrap();
+        let (rows, columns) = extent(&out);
+        assert_eq!(rows, 20, "the 40-pixel stem is the box's height");
+        assert!(columns >= 15, "the 30-pixel foot spans {columns} columns");
+    }
+
+    #[test]
+    fn a_ruled_pages_lines_are_not_framed() {
+        let (w, h) = (100, 60);
+        let plain = faint_l((w, h), 80, 80);
+        let mut ruled = plain.clone();
+        // A line every 8 rows, 50 levels below the paper (more than half the ink's 80).
+        for y in (3..h).step_by(8) {
+            for x in 0..w {
+                ruled[y * w + x] = ruled[y * w + x].min(150);
+            }
+        }
+        let (mut out_plain, mut out_ruled) = ([0u8; 784], [0u8; 784]);
+        frame_like_mnist(&plain, w, h, &mut out_plain).unwrap();
+        frame_like_mnist(&ruled, w, h, &mut out_ruled).unwrap();
+        let differ = out_plain
+            .iter()
+            .zip(&out_ruled)
+            .filter(|(a, b)| a.abs_diff(**b) > 32)
+            .count();
+        assert!(differ <= 8, "{differ} of 784 pixels differ by more than 32");
+        assert_eq!(extent(&out_ruled), extent(&out_plain));
     }
 
     #[test]

@@ -1,0 +1,222 @@
+//! Which of a frame's ink is the digit: what [`crate::preprocess::frame_like_mnist`] frames.
+//!
+//! Two parts, both on the ink the paper's plane of light leaves (positive where there is ink):
+//!
+//! - [`PaperLines`]: marks that run across the whole frame, a ruled or squared page's lines, are
+//!   the paper's, not the digit's. Each row's ink that nine tenths of the row reaches, and then
+//!   each column's, is taken off every pixel of it. A digit's stroke covers far less of a row, so
+//!   it keeps its ink; a line keeps none and is neither framed nor scaled into the digit. A band
+//!   of such rows thicker than a line is a stroke that fills the frame, or a shadow, and keeps
+//!   its ink.
+//! - [`digit_box`]: the digit's box by hysteresis (Canny 1986): the pixels above half the
+//!   strongest ink are certainly the digit; the pixels above a quarter of it that touch them,
+//!   directly or through one another, are the rest of its strokes. Why not one threshold: a
+//!   thin or faint pen's strokes are darker where they cross than along them, so half the
+//!   strongest ink kept a fragment of the digit (a `4` framed as a `1`); a quarter, over the
+//!   whole frame, took a shadow's edge or a page's lines as ink.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// The share of a row (or column) its ink must reach to be the paper's: a ruled line spans the
+/// frame, a digit's stroke, even in a digit that fills the frame, does not.
+pub const LINE_SHARE: f32 = 0.9;
+
+/// The thickest a line is, as a share of the frame across it: a digit's stroke that spans the
+/// frame (a `1` that fills it) is thicker, about a tenth of the digit.
+pub const MAX_LINE_THICKNESS: f32 = 1.0 / 12.0;
+
+/// Where the digit's box is cut, as a share of the way from the paper's noise floor to the
+/// strongest ink: certain ink (the seeds) and the ink connected to it.
+pub const STRONG_INK: f32 = 0.5;
+/// See [`STRONG_INK`]: half of it, Canny's ratio.
+pub const WEAK_INK: f32 = 0.25;
+
+/// Most passes of the region's growth: each pass follows a stroke any length along the scan's
+/// directions, so a digit's strokes are joined in two or three; the bound keeps a maze-like
+/// frame from costing more than a few scans.
+const MAX_GROWTH_PASSES: usize = 8;
+
+/// Ink of the paper's own lines, per row and per column of a frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaperLines {
+    rows: Vec<f32>,
+    columns: Vec<f32>,
+}
+
+impl PaperLines {
+    /// Measures the lines of a `width x height` frame whose ink at `(x, y)` is `ink(x, y)`:
+    /// each row's level that [`LINE_SHARE`] of its pixels reach, then each column's after the
+    /// rows' are taken off (ink below zero counts as zero; levels in whole steps of ink).
+    pub fn measure(width: usize, height: usize, ink: impl Fn(usize, usize) -> f32) -> Self {
+        let mut histogram = [0u32; 256];
+        let mut level = |values: &mut dyn Iterator<Item = f32>, count: usize| -> f32 {
+            histogram.fill(0);
+            for v in values {
+                histogram[v.clamp(0.0, 255.0) as usize] += 1;
+            }
+            let mut seen = 0;
+            let wanted = libm::ceilf(count as f32 * (1.0 - LINE_SHARE)).max(1.0) as u32;
+            histogram
+                .iter()
+                .position(|&h| {
+                    seen += h;
+                    seen >= wanted
+                })
+                .unwrap_or(0) as f32
+        };
+        let mut rows: Vec<f32> = (0..height)
+            .map(|y| level(&mut (0..width).map(|x| ink(x, y)), width))
+            .collect();
+        keep_thin_bands(&mut rows);
+        let mut columns: Vec<f32> = (0..width)
+            .map(|x| level(&mut (0..height).map(|y| ink(x, y) - rows[y]), height))
+            .collect();
+        keep_thin_bands(&mut columns);
+        Self { rows, columns }
+    }
+
+    /// The lines' ink at `(x, y)`, to take off the frame's.
+    pub fn at(&self, x: usize, y: usize) -> f32 {
+        self.rows[y] + self.columns[x]
+    }
+}
+
+/// Zeroes every run of consecutive rows (or columns) with ink of their own that is thicker
+/// than a line ([`MAX_LINE_THICKNESS`] of them, at least 3): a stroke that fills the frame, or
+/// a shadow, not a line.
+fn keep_thin_bands(levels: &mut [f32]) {
+    let thickest = ((levels.len() as f32 * MAX_LINE_THICKNESS) as usize).max(3);
+    let mut start = 0;
+    while start < levels.len() {
+        if levels[start] <= 0.0 {
+            start += 1;
+            continue;
+        }
+        let end = levels[start..]
+            .iter()
+            .position(|&v| v <= 0.0)
+            .map_or(levels.len(), |n| start + n);
+        if end - start > thickest {
+            levels[start..end].fill(0.0);
+        }
+        start = end;
+    }
+}
+
+/// The box `(x0, y0, x1, y1)` (inclusive) of the digit on a `width x height` frame whose ink at
+/// `(x, y)` is `ink(x, y)`: the pixels above `strong` and those above `weak` connected to them
+/// (8-neighbours). `None` when no pixel is above `strong`.
+pub fn digit_box(
+    width: usize,
+    height: usize,
+    strong: f32,
+    weak: f32,
+    ink: impl Fn(usize, usize) -> f32,
+) -> Option<(usize, usize, usize, usize)> {
+    // 0: not ink, 1: weak ink not (yet) joined, 2: the digit.
+    let mut region = vec![0u8; width * height];
+    for y in 0..height {
+        for x in 0..width {
+            let v = ink(x, y);
+            region[y * width + x] = if v > strong { 2 } else { u8::from(v > weak) };
+        }
+    }
+    // Forward and backward scans join weak ink to a digit neighbour until none is left.
+    let joins = |region: &mut [u8], x: usize, y: usize| {
+        let i = y * width + x;
+        if region[i] != 1 {
+            return false;
+        }
+        let (x0, x1) = (x.saturating_sub(1), (x + 1).min(width - 1));
+        let (y0, y1) = (y.saturating_sub(1), (y + 1).min(height - 1));
+        let touches = (y0..=y1).any(|yy| (x0..=x1).any(|xx| region[yy * width + xx] == 2));
+        if touches {
+            region[i] = 2;
+        }
+        touches
+    };
+    for _ in 0..MAX_GROWTH_PASSES {
+        let mut grew = false;
+        for y in 0..height {
+            for x in 0..width {
+                grew |= joins(&mut region, x, y);
+            }
+        }
+        for y in (0..height).rev() {
+            for x in (0..width).rev() {
+                grew |= joins(&mut region, x, y);
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    let mut bounds: Option<(usize, usize, usize, usize)> = None;
+    for (i, _) in region.iter().enumerate().filter(|&(_, &r)| r == 2) {
+        let (x, y) = (i % width, i / width);
+        bounds = Some(match bounds {
+            None => (x, y, x, y),
+            Some((x0, y0, x1, y1)) => (x0.min(x), y0.min(y), x1.max(x), y1.max(y)),
+        });
+    }
+    bounds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_across_the_frame_is_the_papers_and_a_stroke_is_not() {
+        // 20x10: row 3 ruled across at 60, a vertical stroke at x = 5 of 100 over rows 2..8.
+        let ink = |x: usize, y: usize| {
+            let line = if y == 3 { 60.0 } else { 0.0 };
+            let stroke = if x == 5 && (2..8).contains(&y) {
+                100.0
+            } else {
+                0.0
+            };
+            line + stroke
+        };
+        let lines = PaperLines::measure(20, 10, ink);
+        assert_eq!(lines.at(10, 3), 60.0, "the ruled row");
+        assert_eq!(lines.at(5, 3), 60.0, "the ruled row under the stroke");
+        assert_eq!(
+            lines.at(5, 5),
+            0.0,
+            "a stroke covers one column of its rows"
+        );
+        assert_eq!(lines.at(12, 7), 0.0);
+        // A stroke across 80 % of a row (a digit's bar) keeps its ink.
+        let bar = |x: usize, y: usize| if y == 4 && x < 16 { 90.0 } else { 0.0 };
+        assert_eq!(PaperLines::measure(20, 10, bar).at(3, 4), 0.0);
+        // A stroke down the whole frame but thicker than a line (a `1` that fills it) keeps
+        // its ink; three thin columns are lines.
+        let one = |x: usize, _: usize| if (4..12).contains(&x) { 90.0 } else { 0.0 };
+        assert_eq!(PaperLines::measure(40, 10, one).at(6, 5), 0.0);
+        let grid = |x: usize, _: usize| if x % 10 < 3 { 90.0 } else { 0.0 };
+        assert_eq!(PaperLines::measure(40, 10, grid).at(21, 5), 90.0);
+    }
+
+    #[test]
+    fn a_faint_stroke_joined_to_strong_ink_is_in_the_box_and_a_loose_one_is_not() {
+        // Strong ink at (2, 2); a faint stroke from it along row 2 to x = 9; a faint speck
+        // at (15, 8) touching nothing.
+        let ink = |x: usize, y: usize| match (x, y) {
+            (2, 2) => 100.0,
+            (3..=9, 2) => 30.0,
+            (15, 8) => 30.0,
+            _ => 0.0,
+        };
+        assert_eq!(digit_box(20, 10, 50.0, 25.0, ink), Some((2, 2, 9, 2)));
+        // A faint stroke that turns back toward the seed is followed too (the backward scan).
+        let hook = |x: usize, y: usize| match (x, y) {
+            (9, 9) => 100.0,
+            (9, 0..=8) | (1..=8, 0) | (1, 1..=5) => 30.0,
+            _ => 0.0,
+        };
+        assert_eq!(digit_box(12, 10, 50.0, 25.0, hook), Some((1, 0, 9, 9)));
+        assert_eq!(digit_box(12, 10, 500.0, 25.0, hook), None);
+    }
+}
