@@ -110,11 +110,11 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = LearningPolicy::default().align_horizon)]
     pub align_horizon: u32,
 
-    /// Do not warp digits: by default a learning device measures the framed digits' stroke
-    /// width and slant (their means over the first 1000 frames are the reference, per class
-    /// it answers) and turns and thins each digit by the difference of the recent means, so
-    /// a turned camera or a thicker pen is undone before the model reads the digit; the anchor
-    /// reads the digit unwarped. MNIST-style models only.
+    /// Do not warp digits: by default a learning device measures the framed digits' slant
+    /// (its mean over the first 1000 frames is the reference, per class it answers) and turns
+    /// each digit by the difference of the recent means, so a turned camera is undone before
+    /// the model reads the digit; the anchor reads the digit unwarped. MNIST-style models
+    /// only.
     #[arg(long)]
     pub no_digit_warp: bool,
 

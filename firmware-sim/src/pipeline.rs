@@ -231,6 +231,8 @@ pub struct Pipeline {
     gray: Vec<u8>,
     /// Area-resized plane, 0..255 scale.
     resized: Vec<f32>,
+    /// The digit framing's buffers (grown to the camera's frame on its first frame).
+    framing_buffers: preprocess::FramingBuffers,
     /// The model's input as bytes, channel-planar: what the display shows.
     pixels: Vec<u8>,
     /// The normalised input vector.
@@ -274,6 +276,7 @@ impl Pipeline {
             framing: Framing::default(),
             gray: Vec::with_capacity(INITIAL_FRAME_PIXELS),
             resized: vec![0.0; width * height],
+            framing_buffers: preprocess::FramingBuffers::default(),
             pixels: vec![0; len],
             input: vec![0.0; len],
             framed: Vec::new(),
@@ -298,6 +301,7 @@ impl Pipeline {
     pub fn buffer_bytes(&self) -> usize {
         self.gray.capacity()
             + self.resized.capacity() * 4
+            + self.framing_buffers.memory_bytes()
             + self.pixels.capacity()
             + self.input.capacity() * 4
             + self.framed.capacity()
@@ -475,7 +479,14 @@ impl Pipeline {
             let out: &mut [u8; 784] = (&mut self.pixels[..])
                 .try_into()
                 .expect("a 28x28x1 input holds 784 pixels");
-            preprocess::frame_digit(&self.gray, fw, fh, self.framing, out)?;
+            preprocess::frame_digit_in(
+                &self.gray,
+                fw,
+                fh,
+                self.framing,
+                &mut self.framing_buffers,
+                out,
+            )?;
             return Ok(());
         }
         for c in 0..input.channels {

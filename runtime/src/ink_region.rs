@@ -15,7 +15,6 @@
 //!   strongest ink kept a fragment of the digit (a `4` framed as a `1`); a quarter, over the
 //!   whole frame, took a shadow's edge or a page's lines as ink.
 
-use alloc::vec;
 use alloc::vec::Vec;
 
 /// The share of a row (or column) its ink must reach to be the paper's: a ruled line spans the
@@ -37,8 +36,9 @@ pub const WEAK_INK: f32 = 0.25;
 /// frame from costing more than a few scans.
 const MAX_GROWTH_PASSES: usize = 8;
 
-/// Ink of the paper's own lines, per row and per column of a frame.
-#[derive(Debug, Clone, PartialEq)]
+/// Ink of the paper's own lines, per row and per column of a frame; empty until measured, and
+/// its buffers reused from frame to frame.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PaperLines {
     rows: Vec<f32>,
     columns: Vec<f32>,
@@ -48,7 +48,8 @@ impl PaperLines {
     /// Measures the lines of a `width x height` frame whose ink at `(x, y)` is `ink(x, y)`:
     /// each row's level that [`LINE_SHARE`] of its pixels reach, then each column's after the
     /// rows' are taken off (ink below zero counts as zero; levels in whole steps of ink).
-    pub fn measure(width: usize, height: usize, ink: impl Fn(usize, usize) -> f32) -> Self {
+    /// Allocates only when the frame is larger than any before.
+    pub fn measure(&mut self, width: usize, height: usize, ink: impl Fn(usize, usize) -> f32) {
         let mut histogram = [0u32; 256];
         let mut level = |values: &mut dyn Iterator<Item = f32>, count: usize| -> f32 {
             histogram.fill(0);
@@ -65,15 +66,31 @@ impl PaperLines {
                 })
                 .unwrap_or(0) as f32
         };
-        let mut rows: Vec<f32> = (0..height)
-            .map(|y| level(&mut (0..width).map(|x| ink(x, y)), width))
-            .collect();
-        keep_thin_bands(&mut rows);
-        let mut columns: Vec<f32> = (0..width)
-            .map(|x| level(&mut (0..height).map(|y| ink(x, y) - rows[y]), height))
-            .collect();
-        keep_thin_bands(&mut columns);
-        Self { rows, columns }
+        self.rows.clear();
+        for y in 0..height {
+            let row = level(&mut (0..width).map(|x| ink(x, y)), width);
+            self.rows.push(row);
+        }
+        keep_thin_bands(&mut self.rows);
+        let rows = &self.rows;
+        self.columns.clear();
+        for x in 0..width {
+            let column = level(&mut (0..height).map(|y| ink(x, y) - rows[y]), height);
+            self.columns.push(column);
+        }
+        keep_thin_bands(&mut self.columns);
+    }
+
+    /// Bytes held.
+    pub fn memory_bytes(&self) -> usize {
+        (self.rows.capacity() + self.columns.capacity()) * 4
+    }
+
+    /// Grows the buffers to a `width x height` frame, so that measuring it allocates nothing.
+    pub fn reserve(&mut self, width: usize, height: usize) {
+        self.rows.reserve(height.saturating_sub(self.rows.len()));
+        self.columns
+            .reserve(width.saturating_sub(self.columns.len()));
     }
 
     /// The lines' ink at `(x, y)`, to take off the frame's.
@@ -106,8 +123,10 @@ fn keep_thin_bands(levels: &mut [f32]) {
 
 /// The box `(x0, y0, x1, y1)` (inclusive) of the digit on a `width x height` frame whose ink at
 /// `(x, y)` is `ink(x, y)`: the pixels above `strong` and those above `weak` connected to them
-/// (8-neighbours). `None` when no pixel is above `strong`.
+/// (8-neighbours). `None` when no pixel is above `strong`. `region` is a buffer, one byte a
+/// pixel, resized only when the frame is larger than any before.
 pub fn digit_box(
+    region: &mut Vec<u8>,
     width: usize,
     height: usize,
     strong: f32,
@@ -115,13 +134,14 @@ pub fn digit_box(
     ink: impl Fn(usize, usize) -> f32,
 ) -> Option<(usize, usize, usize, usize)> {
     // 0: not ink, 1: weak ink not (yet) joined, 2: the digit.
-    let mut region = vec![0u8; width * height];
+    region.clear();
     for y in 0..height {
         for x in 0..width {
             let v = ink(x, y);
-            region[y * width + x] = if v > strong { 2 } else { u8::from(v > weak) };
+            region.push(if v > strong { 2 } else { u8::from(v > weak) });
         }
     }
+    let region = &mut region[..];
     // Forward and backward scans join weak ink to a digit neighbour until none is left.
     let joins = |region: &mut [u8], x: usize, y: usize| {
         let i = y * width + x;
@@ -140,12 +160,12 @@ pub fn digit_box(
         let mut grew = false;
         for y in 0..height {
             for x in 0..width {
-                grew |= joins(&mut region, x, y);
+                grew |= joins(region, x, y);
             }
         }
         for y in (0..height).rev() {
             for x in (0..width).rev() {
-                grew |= joins(&mut region, x, y);
+                grew |= joins(region, x, y);
             }
         }
         if !grew {
@@ -179,7 +199,8 @@ mod tests {
             };
             line + stroke
         };
-        let lines = PaperLines::measure(20, 10, ink);
+        let mut lines = PaperLines::default();
+        lines.measure(20, 10, ink);
         assert_eq!(lines.at(10, 3), 60.0, "the ruled row");
         assert_eq!(lines.at(5, 3), 60.0, "the ruled row under the stroke");
         assert_eq!(
@@ -190,13 +211,16 @@ mod tests {
         assert_eq!(lines.at(12, 7), 0.0);
         // A stroke across 80 % of a row (a digit's bar) keeps its ink.
         let bar = |x: usize, y: usize| if y == 4 && x < 16 { 90.0 } else { 0.0 };
-        assert_eq!(PaperLines::measure(20, 10, bar).at(3, 4), 0.0);
+        lines.measure(20, 10, bar);
+        assert_eq!(lines.at(3, 4), 0.0);
         // A stroke down the whole frame but thicker than a line (a `1` that fills it) keeps
         // its ink; three thin columns are lines.
         let one = |x: usize, _: usize| if (4..12).contains(&x) { 90.0 } else { 0.0 };
-        assert_eq!(PaperLines::measure(40, 10, one).at(6, 5), 0.0);
+        lines.measure(40, 10, one);
+        assert_eq!(lines.at(6, 5), 0.0);
         let grid = |x: usize, _: usize| if x % 10 < 3 { 90.0 } else { 0.0 };
-        assert_eq!(PaperLines::measure(40, 10, grid).at(21, 5), 90.0);
+        lines.measure(40, 10, grid);
+        assert_eq!(lines.at(21, 5), 90.0);
     }
 
     #[test]
@@ -209,14 +233,21 @@ mod tests {
             (15, 8) => 30.0,
             _ => 0.0,
         };
-        assert_eq!(digit_box(20, 10, 50.0, 25.0, ink), Some((2, 2, 9, 2)));
+        let mut region = Vec::new();
+        assert_eq!(
+            digit_box(&mut region, 20, 10, 50.0, 25.0, ink),
+            Some((2, 2, 9, 2))
+        );
         // A faint stroke that turns back toward the seed is followed too (the backward scan).
         let hook = |x: usize, y: usize| match (x, y) {
             (9, 9) => 100.0,
             (9, 0..=8) | (1..=8, 0) | (1, 1..=5) => 30.0,
             _ => 0.0,
         };
-        assert_eq!(digit_box(12, 10, 50.0, 25.0, hook), Some((1, 0, 9, 9)));
-        assert_eq!(digit_box(12, 10, 500.0, 25.0, hook), None);
+        assert_eq!(
+            digit_box(&mut region, 12, 10, 50.0, 25.0, hook),
+            Some((1, 0, 9, 9))
+        );
+        assert_eq!(digit_box(&mut region, 12, 10, 500.0, 25.0, hook), None);
     }
 }

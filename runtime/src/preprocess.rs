@@ -1,10 +1,12 @@
-//! Camera frames to model inputs, without the image crate and without allocating.
+//! Camera frames to model inputs, without the image crate, and without allocating once a
+//! frame's buffers ([`FramingBuffers`]) have grown to the camera's size.
 //!
 //! A camera gives gray or RGB frames of any size; an MNIST model wants what MNIST's authors
 //! made: the digit's bounding box scaled into 20x20 (aspect kept, area-averaged), placed in a
 //! 28x28 field so that its centre of mass is the centre, white ink on black. Then the spec's
 //! normalisation ([`normalize`]).
 
+use alloc::vec::Vec;
 use plastic_models::Preprocess;
 
 use crate::ink_region::{PaperLines, STRONG_INK, WEAK_INK, digit_box};
@@ -101,12 +103,32 @@ pub fn is_framed_like_mnist(gray: &[u8], width: usize, height: usize) -> bool {
 }
 
 /// [`frame_like_mnist`] or a copy, as `framing` says; [`Framing::None`] area-resizes the whole
-/// frame into `out`.
+/// frame into `out`. Allocates its framing's buffers: a frame loop keeps a [`FramingBuffers`]
+/// and calls [`frame_digit_in`].
 pub fn frame_digit(
     gray: &[u8],
     width: usize,
     height: usize,
     framing: Framing,
+    out: &mut [u8; 784],
+) -> Result<()> {
+    frame_digit_in(
+        gray,
+        width,
+        height,
+        framing,
+        &mut FramingBuffers::default(),
+        out,
+    )
+}
+
+/// [`frame_digit`] through `buffers`, which grow to the largest frame seen and are reused.
+pub fn frame_digit_in(
+    gray: &[u8],
+    width: usize,
+    height: usize,
+    framing: Framing,
+    buffers: &mut FramingBuffers,
     out: &mut [u8; 784],
 ) -> Result<()> {
     check_gray(gray, width, height)?;
@@ -115,11 +137,39 @@ pub fn frame_digit(
             out.copy_from_slice(gray);
             Ok(())
         }
-        Framing::Auto | Framing::Mnist => frame_like_mnist(gray, width, height, out),
+        Framing::Auto | Framing::Mnist => frame_like_mnist_in(gray, width, height, buffers, out),
         Framing::None => {
             resize_to_bytes(gray, width, height, &mut [0.0; 784], out, 28, 28);
             Ok(())
         }
+    }
+}
+
+/// What [`frame_like_mnist_in`] works in: the ink of every pixel, which pixels are the digit
+/// (one byte each) and the paper's lines; they grow to the largest frame seen (five bytes a
+/// pixel) and are reused, so a frame loop allocates nothing once its camera's first frame has
+/// been framed.
+#[derive(Debug, Clone, Default)]
+pub struct FramingBuffers {
+    ink: Vec<f32>,
+    region: Vec<u8>,
+    lines: PaperLines,
+}
+
+impl FramingBuffers {
+    /// Grows the buffers to a `width x height` frame before anything is framed, so that the
+    /// first frame of a camera, whatever it shows, is the only one that allocates.
+    fn fit(&mut self, width: usize, height: usize) {
+        let pixels = width * height;
+        self.ink.reserve(pixels.saturating_sub(self.ink.len()));
+        self.region
+            .reserve(pixels.saturating_sub(self.region.len()));
+        self.lines.reserve(width, height);
+    }
+
+    /// Bytes held.
+    pub fn memory_bytes(&self) -> usize {
+        self.ink.capacity() * 4 + self.region.capacity() + self.lines.memory_bytes()
     }
 }
 
@@ -270,13 +320,28 @@ const ZERO: i32 = 255;
 /// thin or faint pen's strokes, which then came out grey where MNIST's are white, or were cut
 /// out of the box; the model lost a thinner pen's digits before it saw them (docs/RESULTS.md,
 /// "Framing"). A flat frame gives an all-black field.
+///
+/// Allocates its buffers: a frame loop keeps a [`FramingBuffers`] and calls
+/// [`frame_like_mnist_in`].
 pub fn frame_like_mnist(
     gray: &[u8],
     width: usize,
     height: usize,
     out: &mut [u8; 784],
 ) -> Result<()> {
+    frame_like_mnist_in(gray, width, height, &mut FramingBuffers::default(), out)
+}
+
+/// [`frame_like_mnist`] through `buffers`, which grow to the largest frame seen and are reused.
+pub fn frame_like_mnist_in(
+    gray: &[u8],
+    width: usize,
+    height: usize,
+    buffers: &mut FramingBuffers,
+    out: &mut [u8; 784],
+) -> Result<()> {
     check_gray(gray, width, height)?;
+    buffers.fit(width, height);
     out.fill(0);
     let Some(first) = fit_paper(gray, width, height, |_, _, _| true) else {
         return Ok(());
@@ -331,24 +396,36 @@ pub fn frame_like_mnist(
     let mad = spread(residual_histogram(&paper, &|r| toward_ink(r) <= cut));
     // Sensor noise and paper texture stay below three robust standard deviations.
     let floor = (3.0 * 1.4826 * mad).max(4.0);
-    // The ink less the page's own lines (see [`PaperLines`]).
-    let lines = PaperLines::measure(width, height, |x, y| {
-        ink_of(&paper, x, y, gray[y * width + x])
-    });
-    let ink_at = |x: usize, y: usize| ink_of(&paper, x, y, gray[y * width + x]) - lines.at(x, y);
-    let mut hi = 0.0f32;
+    // The ink, computed once (every step below reads it), less the page's own lines (see
+    // [`PaperLines`]).
+    let FramingBuffers { ink, region, lines } = buffers;
+    ink.clear();
     for y in 0..height {
         for x in 0..width {
-            hi = hi.max(ink_at(x, y));
+            ink.push(ink_of(&paper, x, y, gray[y * width + x]));
         }
     }
+    lines.measure(width, height, |x, y| ink[y * width + x]);
+    let mut hi = 0.0f32;
+    for (y, row) in ink.chunks_exact_mut(width).enumerate() {
+        for (x, v) in row.iter_mut().enumerate() {
+            *v -= lines.at(x, y);
+            hi = hi.max(*v);
+        }
+    }
+    let ink_at = |x: usize, y: usize| ink[y * width + x];
     if hi <= floor + 16.0 {
         return Ok(()); // flat frame: nothing written
     }
     let level = |share: f32| floor + (hi - floor) * share;
-    let Some((x0, y0, x1, y1)) =
-        digit_box(width, height, level(STRONG_INK), level(WEAK_INK), ink_at)
-    else {
+    let Some((x0, y0, x1, y1)) = digit_box(
+        region,
+        width,
+        height,
+        level(STRONG_INK),
+        level(WEAK_INK),
+        ink_at,
+    ) else {
         return Ok(());
     };
     let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
@@ -367,7 +444,7 @@ pub fn frame_like_mnist(
         &mut small[..dw * dh],
         dw,
         dh,
-        |x, y, v| (ink_of(&paper, x, y, v) - lines.at(x, y) - floor).max(0.0),
+        |x, y, _| (ink_at(x, y) - floor).max(0.0),
     );
     let full = full_ink_level(&small[..dw * dh]);
     if full > 0.0 {

@@ -1,4 +1,5 @@
-//! Inference and learning steps allocate nothing once the model and its workspace exist: a
+//! Framing, inference and learning steps allocate nothing once the model, its workspace and the
+//! framing's buffers exist: a
 //! counting global allocator proves it on the shipped demo model, for the f32 and int8
 //! models, the Krotov step, and the adaptive model's inference, unsupervised and labelled steps.
 
@@ -7,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use plastic_runtime::Model;
 use plastic_runtime::learn::krotov::{KrotovParams, KrotovStep};
-use plastic_runtime::preprocess::normalize;
+use plastic_runtime::preprocess::{Framing, FramingBuffers, frame_digit_in, normalize};
 
 struct Counting;
 
@@ -28,7 +29,7 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 #[test]
-fn inference_and_learning_steps_do_not_allocate() {
+fn framing_inference_and_learning_steps_do_not_allocate() {
     let model = Model::from_bytes(plastic_models::DEFAULT_CHECKPOINT).unwrap();
     let f32_model = Model::from_bytes(include_bytes!(
         "../../models/default/mnist-krotov.safetensors"
@@ -54,8 +55,21 @@ fn inference_and_learning_steps_do_not_allocate() {
         delta: 0.4,
     };
 
+    // A camera frame: paper with a ruled line and a dark stroke that moves; framed once before
+    // counting, which grows the framing's buffers to the camera's size.
+    let (cw, ch) = (160, 120);
+    let mut camera = vec![200u8; cw * ch];
+    camera[40 * cw..41 * cw].fill(170);
+    let mut buffers = FramingBuffers::default();
+    let mut digit = [0u8; 784];
+    frame_digit_in(&camera, cw, ch, Framing::Mnist, &mut buffers, &mut digit).unwrap();
+
     let before = ALLOCATIONS.load(Ordering::SeqCst);
     for frame in 0..100 {
+        for y in 20..80 {
+            camera[y * cw + 30 + frame % 50] = 60;
+        }
+        frame_digit_in(&camera, cw, ch, Framing::Mnist, &mut buffers, &mut digit).unwrap();
         normalize(&pixels, &model.spec().input.preprocess, &mut input).unwrap();
         model.infer(&input, &mut ws).unwrap();
         f32_model.infer(&input, &mut ws32).unwrap();
