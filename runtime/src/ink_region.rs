@@ -133,14 +133,28 @@ pub fn digit_box(
     weak: f32,
     ink: impl Fn(usize, usize) -> f32,
 ) -> Option<(usize, usize, usize, usize)> {
-    // 0: not ink, 1: weak ink not (yet) joined, 2: the digit.
+    // 0: not ink, 1: weak ink not (yet) joined, 2: the digit. The seeds' box and the weak
+    // ink's box bound every later scan: on a frame of paper, a few hundred pixels of a digit.
     region.clear();
+    let (mut seeds, mut weak_ink) = (None, None);
     for y in 0..height {
         for x in 0..width {
             let v = ink(x, y);
-            region.push(if v > strong { 2 } else { u8::from(v > weak) });
+            let class = if v > strong {
+                seeds = extend(seeds, x, y);
+                2
+            } else if v > weak {
+                weak_ink = extend(weak_ink, x, y);
+                1
+            } else {
+                0
+            };
+            region.push(class);
         }
     }
+    let (seeds, Some((wx0, wy0, wx1, wy1))) = (seeds?, weak_ink) else {
+        return seeds;
+    };
     let region = &mut region[..];
     // Forward and backward scans join weak ink to a digit neighbour until none is left.
     let joins = |region: &mut [u8], x: usize, y: usize| {
@@ -158,13 +172,13 @@ pub fn digit_box(
     };
     for _ in 0..MAX_GROWTH_PASSES {
         let mut grew = false;
-        for y in 0..height {
-            for x in 0..width {
+        for y in wy0..=wy1 {
+            for x in wx0..=wx1 {
                 grew |= joins(region, x, y);
             }
         }
-        for y in (0..height).rev() {
-            for x in (0..width).rev() {
+        for y in (wy0..=wy1).rev() {
+            for x in (wx0..=wx1).rev() {
                 grew |= joins(region, x, y);
             }
         }
@@ -172,15 +186,26 @@ pub fn digit_box(
             break;
         }
     }
-    let mut bounds: Option<(usize, usize, usize, usize)> = None;
-    for (i, _) in region.iter().enumerate().filter(|&(_, &r)| r == 2) {
-        let (x, y) = (i % width, i / width);
-        bounds = Some(match bounds {
-            None => (x, y, x, y),
-            Some((x0, y0, x1, y1)) => (x0.min(x), y0.min(y), x1.max(x), y1.max(y)),
-        });
+    let mut bounds = Some(seeds);
+    for y in wy0..=wy1 {
+        for x in wx0..=wx1 {
+            if region[y * width + x] == 2 {
+                bounds = extend(bounds, x, y);
+            }
+        }
     }
     bounds
+}
+
+/// `bounds` (inclusive `x0, y0, x1, y1`, `None` for none yet) grown to hold `(x, y)`.
+fn extend(
+    bounds: Option<(usize, usize, usize, usize)>,
+    x: usize,
+    y: usize,
+) -> Option<(usize, usize, usize, usize)> {
+    Some(bounds.map_or((x, y, x, y), |(x0, y0, x1, y1)| {
+        (x0.min(x), y0.min(y), x1.max(x), y1.max(y))
+    }))
 }
 
 #[cfg(test)]
