@@ -14,6 +14,7 @@
 use candle_core::{D, DType, Device, Tensor};
 
 use plastic_models::{Conv2d, PoolKind};
+use plastic_runtime::rng::SplitMix64;
 
 use crate::Result;
 use crate::mlp::{InputStage, Mlp};
@@ -432,10 +433,17 @@ impl SoftHebbNet {
 /// The readout's input stage over cached features: dropout while training (each feature
 /// kept with probability `1 - rate` and scaled by its inverse), the features as they are
 /// when measuring.
+///
+/// On the CPU the masks come from `rng`, so a seed gives the same readout every time: candle's
+/// own dropout draws from an unseeded generator there, and two runs of the same preset ended a
+/// few tenths of a point apart. On a GPU candle's dropout draws on the device (a mask made on
+/// the host would cross the bus every batch).
 #[derive(Debug)]
 pub struct DropoutFeatures {
     /// Fraction of features dropped per training sample.
     pub rate: f32,
+    /// Draws the masks on the CPU.
+    pub rng: SplitMix64,
 }
 
 impl InputStage for DropoutFeatures {
@@ -445,7 +453,21 @@ impl InputStage for DropoutFeatures {
         if self.rate <= 0.0 {
             return Ok(x.clone());
         }
-        Ok(candle_nn::ops::dropout(x, self.rate)?)
+        if !x.device().is_cpu() {
+            return Ok(candle_nn::ops::dropout(x, self.rate)?);
+        }
+        let keep = 1.0 - self.rate;
+        let mask: Vec<f32> = (0..x.elem_count())
+            .map(|_| {
+                if self.rng.next_f32() < keep {
+                    1.0 / keep
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+        Ok((x * mask)?)
     }
 
     fn accuracy(&self, net: &Mlp, x: &Tensor, labels: &[u32]) -> Result<f32> {

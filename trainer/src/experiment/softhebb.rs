@@ -108,6 +108,7 @@ pub fn train_softhebb(run: &TrainingRun<'_>) -> Result<Checkpoint> {
     let mut log = EpochLog::new(run, cfg.epochs, started);
     let mut dropout = DropoutFeatures {
         rate: section.dropout as f32,
+        rng: plastic_runtime::rng::SplitMix64::new(options.seed.wrapping_add(2)),
     };
     fit(
         &head,
