@@ -17,6 +17,8 @@
 
 use alloc::vec::Vec;
 
+use crate::preprocess::histogram_quantile;
+
 /// The share of a row (or column) its ink must reach to be the paper's: a ruled line spans the
 /// frame, a digit's stroke, even in a digit that fills the frame, does not.
 pub const LINE_SHARE: f32 = 0.9;
@@ -56,15 +58,7 @@ impl PaperLines {
             for v in values {
                 histogram[v.clamp(0.0, 255.0) as usize] += 1;
             }
-            let mut seen = 0;
-            let wanted = libm::ceilf(count as f32 * (1.0 - LINE_SHARE)).max(1.0) as u32;
-            histogram
-                .iter()
-                .position(|&h| {
-                    seen += h;
-                    seen >= wanted
-                })
-                .unwrap_or(0) as f32
+            histogram_quantile(&histogram, count as u32, 1.0 - LINE_SHARE) as f32
         };
         self.rows.clear();
         for y in 0..height {

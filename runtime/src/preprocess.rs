@@ -283,7 +283,7 @@ fn fit_paper(
 }
 
 /// The bin that `fraction` of the histogram's `total` samples do not exceed.
-fn histogram_quantile(histogram: &[u32], total: u32, fraction: f32) -> i32 {
+pub(crate) fn histogram_quantile(histogram: &[u32], total: u32, fraction: f32) -> i32 {
     let wanted = libm::ceilf(total as f32 * fraction).max(1.0) as u32;
     let mut seen = 0;
     histogram
