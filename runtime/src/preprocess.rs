@@ -298,6 +298,51 @@ pub(crate) fn histogram_quantile(histogram: &[u32], total: u32, fraction: f32) -
 /// Offset of residual 0 in the residual histograms (residuals -255..=255).
 const ZERO: i32 = 255;
 
+/// The median absolute departure from the median of a residual histogram: the paper's
+/// spread, robust to the ink (0 for an empty histogram).
+fn median_absolute_deviation(histogram: &[u32; 511], total: u32) -> f32 {
+    if total == 0 {
+        return 0.0;
+    }
+    let centre = histogram_quantile(histogram, total, 0.5);
+    let mut deviations = [0u32; 511];
+    for (bin, &count) in histogram.iter().enumerate() {
+        deviations[(bin as i32 - centre).unsigned_abs().min(510) as usize] += count;
+    }
+    histogram_quantile(&deviations, total, 0.5) as f32
+}
+
+/// Shares of the frame at which [`ink_is_dark`] compares the two tails, the largest first.
+const TAIL_SHARES: [f32; 3] = [0.01, 0.001, 0.0001];
+
+/// Robust standard deviations (1.4826 median absolute deviations) a tail must reach past the
+/// median for [`ink_is_dark`] to read it as ink: sensor noise goes that far in about one
+/// pixel in two million.
+const TAIL_NOISE_SIGMAS: f32 = 5.0;
+
+/// Whether the ink in a frame's departures from its paper (`histogram`, residuals -255..=255)
+/// is darker than the paper. Ink is the minority, so its tail is the longer one: compared
+/// where 1 % of the pixels are, and where neither tail there reaches past the paper's noise,
+/// at 0.1 % and 0.01 %. Why not 1 % alone: a small digit covers less than that (a digit 10
+/// pixels tall drawn with a one-pixel pen, 40 pixels of a 160x120 frame: 0.2 %), and its
+/// 1 % quantiles are both noise, so its polarity was a coin toss and half such digits came out
+/// as an empty field (docs/RESULTS.md, "Framing: a digit smaller than 1 % of the frame").
+fn ink_is_dark(histogram: &[u32; 511], total: u32) -> bool {
+    let median = histogram_quantile(histogram, total, 0.5);
+    let noise = TAIL_NOISE_SIGMAS * 1.4826 * median_absolute_deviation(histogram, total).max(1.0);
+    let tails = |share: f32| {
+        let dark = median - histogram_quantile(histogram, total, share);
+        let light = histogram_quantile(histogram, total, 1.0 - share) - median;
+        (dark as f32, light as f32)
+    };
+    let (dark, light) = TAIL_SHARES
+        .iter()
+        .map(|&share| tails(share))
+        .find(|&(dark, light)| dark.max(light) > noise)
+        .unwrap_or_else(|| tails(TAIL_SHARES[0]));
+    dark > light
+}
+
 /// MNIST-style framing of a gray `width x height` image into `out` (28 x 28 bytes): the digit
 /// found, scaled into a 20x20 box keeping its aspect ratio, its centre of mass placed at the
 /// field's centre, light ink on black, as MNIST's authors made the dataset.
@@ -365,35 +410,21 @@ pub fn frame_like_mnist_in(
         (histogram, total)
     };
     let (histogram, total) = residual_histogram(&first, &|_| true);
-    let median = histogram_quantile(&histogram, total, 0.5) - ZERO;
-    let low = histogram_quantile(&histogram, total, 0.01) - ZERO;
-    let high = histogram_quantile(&histogram, total, 0.99) - ZERO;
-    // Ink is the longer tail: darker than the paper (ink on paper) or lighter (a negative).
-    let dark_ink = median - low > high - median;
+    let dark_ink = ink_is_dark(&histogram, total);
     // A departure from the paper, signed so that ink is positive.
     let toward_ink = move |r: f32| if dark_ink { -r } else { r };
     let ink_of =
         move |paper: &Paper, x: usize, y: usize, v: u8| toward_ink(f32::from(v) - paper.at(x, y));
     // The paper's spread: the median absolute departure from the median, robust to the ink.
-    let spread = |(histogram, total): ([u32; 511], u32)| {
-        if total == 0 {
-            return 0.0;
-        }
-        let centre = histogram_quantile(&histogram, total, 0.5);
-        let mut deviations = [0u32; 511];
-        for (bin, &count) in histogram.iter().enumerate() {
-            deviations[(bin as i32 - centre).unsigned_abs().min(510) as usize] += count;
-        }
-        histogram_quantile(&deviations, total, 0.5) as f32
-    };
-    let mad = spread((histogram, total));
+    let mad = median_absolute_deviation(&histogram, total);
     // Refit the paper without the ink (anything more than 3 spreads toward the ink side).
     let cut = 3.0 * 1.4826 * mad.max(1.0);
     let paper = fit_paper(gray, width, height, |x, y, v| {
         toward_ink(v - first.at(x, y)) <= cut
     })
     .unwrap_or(first);
-    let mad = spread(residual_histogram(&paper, &|r| toward_ink(r) <= cut));
+    let (histogram, total) = residual_histogram(&paper, &|r| toward_ink(r) <= cut);
+    let mad = median_absolute_deviation(&histogram, total);
     // Sensor noise and paper texture stay below three robust standard deviations.
     let floor = (3.0 * 1.4826 * mad).max(4.0);
     // The ink, computed once (every step below reads it), less the page's own lines (see
@@ -717,6 +748,45 @@ mod tests {
             lit >= 6 * 20,
             "{lit} bright pixels: the bar, 20 x 60 scaled to 7 x 20"
         );
+    }
+
+    /// A 160x120 camera frame of paper at `paper` with sensor noise (sigma 5, seeded) and a
+    /// small `7` drawn with a one-pixel pen at `ink`: 17 pixels, 0.09 % of the frame.
+    fn small_seven_on_noisy_paper(paper: f32, ink: u8, seed: u64) -> alloc::vec::Vec<u8> {
+        let (w, h) = (160, 120);
+        let mut rng = crate::rng::SplitMix64::new(seed);
+        let mut frame: alloc::vec::Vec<u8> = (0..w * h)
+            .map(|_| (paper + 5.0 * rng.normal()).clamp(0.0, 255.0) as u8)
+            .collect();
+        for x in 100..108 {
+            frame[40 * w + x] = ink; // the bar
+        }
+        for (i, y) in (41..50).enumerate() {
+            frame[y * w + 107 - i / 2] = ink; // the stem, leaning
+        }
+        frame
+    }
+
+    #[test]
+    fn a_digit_smaller_than_one_percent_of_the_frame_is_framed_either_way_round() {
+        // Its 1 % quantiles are both noise: which tail is the ink was a coin toss, and half
+        // such frames came out as an empty field.
+        for seed in 0..8 {
+            for (paper, ink) in [(190.0, 90), (50.0, 170)] {
+                let frame = small_seven_on_noisy_paper(paper, ink, seed);
+                let mut out = [0u8; 784];
+                frame_like_mnist(&frame, 160, 120, &mut out).unwrap();
+                let (rows, columns) = extent(&out);
+                assert_eq!(
+                    rows, 20,
+                    "seed {seed}, paper {paper}: the 10-row digit fills the box's height"
+                );
+                assert!(
+                    (6..=20).contains(&columns),
+                    "seed {seed}, paper {paper}: {columns} columns"
+                );
+            }
+        }
     }
 
     #[test]
