@@ -9,6 +9,7 @@ constant:
 
   --roll DEG     the camera rolled by DEG degrees (the digit turned the other way)
   --pen N        the pen N pixels wider (N > 0) or narrower (N < 0) at the digit's 28x28 scale
+                 (with --writers at their 8x8 scale, so only wider: narrower erases them)
   --paper NAME   the paper: `plain`, or a real texture from the shared images (`brick`,
                  `gravel`, `grass`), lightened to paper brightness
   --writers      the shifted digits are the UCI digits of 43 other writers (scikit-learn), not
@@ -18,6 +19,8 @@ constant:
                  to the other, in a random direction
   --motion N     the shifted view blurred by N pixels of motion in a random direction (a hand
                  or a belt moving while the shutter is open)
+  --far F        the shifted digits drawn at F of their size (a camera F times as close:
+                 F = 0.3 leaves a digit about 20 pixels tall, under 1 % of the frame)
 
 Each frame is 96x96 grey, dark ink on light paper, the digit at a random size and place, with
 sensor noise; named `NNNNN_LABEL.png` for `--camera dir:`, with `shift.txt` beside them for
@@ -137,7 +140,11 @@ def main():
     ap.add_argument("--ruled", type=int, default=0)
     ap.add_argument("--shadow", type=float, default=1.0)
     ap.add_argument("--motion", type=int, default=0)
+    ap.add_argument("--far", type=float, default=1.0)
     args = ap.parse_args()
+    if args.writers and args.pen < 0:
+        ap.error("--pen below 0 with --writers erodes the UCI digits at their own 8x8 scale, "
+                 "which leaves little of them: give the writers a wider pen or none")
     rng = np.random.default_rng(args.seed)
     tex = texture(args.data_dir, args.paper)
     mx, my = mnist_test(args.data_dir)
@@ -147,11 +154,11 @@ def main():
     plain = [(mx[i], my[i], rng.integers(56, 76), 0.0, None) for i in first]
     if args.writers:
         ux, uy = uci_digits()
-        shifted = [(pen(ux[i], args.pen), uy[i], rng.integers(40, 54), args.roll, tex)
-                   for i in rng.permutation(len(ux))]
+        shifted = [(pen(ux[i], args.pen), uy[i], args.far * rng.integers(40, 54), args.roll,
+                    tex) for i in rng.permutation(len(ux))]
     else:
-        shifted = [(pen(mx[i], args.pen), my[i], rng.integers(56, 76), args.roll, tex)
-                   for i in middle]
+        shifted = [(pen(mx[i], args.pen), my[i], args.far * rng.integers(56, 76), args.roll,
+                    tex) for i in middle]
     again = [(mx[i], my[i], rng.integers(56, 76), 0.0, None) for i in last]
     stream = [s + (None,) for s in plain] + [s + (view,) for s in shifted] + \
         [s + (None,) for s in again]

@@ -9,11 +9,12 @@
 //!   of such rows thicker than a line is a stroke that fills the frame, or a shadow, and keeps
 //!   its ink.
 //! - [`digit_box`]: the digit's box by hysteresis (Canny 1986): the pixels above half the
-//!   strongest ink are certainly the digit; the pixels above a quarter of it that touch them,
-//!   directly or through one another, are the rest of its strokes. Why not one threshold: a
-//!   thin or faint pen's strokes are darker where they cross than along them, so half the
-//!   strongest ink kept a fragment of the digit (a `4` framed as a `1`); a quarter, over the
-//!   whole frame, took a shadow's edge or a page's lines as ink.
+//!   strongest ink are certainly the digit; the pixels above 15 % of it that come within two
+//!   pixels of them, directly or through one another, are the rest of its strokes. Why not one
+//!   threshold: a thin or faint pen's strokes are darker where they cross than along them, so
+//!   half the strongest ink kept a fragment of the digit (a `4` framed as a `1`); a quarter,
+//!   over the whole frame, took a shadow's edge or a page's lines as ink. Why two pixels: a
+//!   thin pen's stroke breaks where its ink runs out, and a `9` was framed as its loop.
 
 use alloc::vec::Vec;
 
@@ -30,8 +31,15 @@ pub const MAX_LINE_THICKNESS: f32 = 1.0 / 12.0;
 /// Where the digit's box is cut, as a share of the way from the paper's noise floor to the
 /// strongest ink: certain ink (the seeds) and the ink connected to it.
 pub const STRONG_INK: f32 = 0.5;
-/// See [`STRONG_INK`]: half of it, Canny's ratio.
-pub const WEAK_INK: f32 = 0.25;
+/// See [`STRONG_INK`]. Why this low, below Canny's ratio of two (0.25 before): a thin pen's
+/// strokes run from their crossings, several times darker, to parts a tenth as dark, and
+/// cut at a quarter a `9` was framed as its loop and a `4` as its stem (docs/RESULTS.md,
+/// "Framing: a thin pen's broken strokes").
+pub const WEAK_INK: f32 = 0.15;
+
+/// How far weak ink may be from the digit and still join it (pixels, either axis): 2 jumps
+/// a one-pixel break in a stroke, where a thin pen's ink runs out between two darker parts.
+pub const JOIN_REACH: usize = 2;
 
 /// Most passes of the region's growth: each pass follows a stroke any length along the scan's
 /// directions, so a digit's strokes are joined in two or three; the bound keeps a maze-like
@@ -116,8 +124,8 @@ fn keep_thin_bands(levels: &mut [f32]) {
 }
 
 /// The box `(x0, y0, x1, y1)` (inclusive) of the digit on a `width x height` frame whose ink at
-/// `(x, y)` is `ink(x, y)`: the pixels above `strong` and those above `weak` connected to them
-/// (8-neighbours). `None` when no pixel is above `strong`. `region` is a buffer, one byte a
+/// `(x, y)` is `ink(x, y)`: the pixels above `strong` and those above `weak` connected to them,
+/// directly or through one another, each within [`JOIN_REACH`] pixels of the next. `None` when no pixel is above `strong`. `region` is a buffer, one byte a
 /// pixel, resized only when the frame is larger than any before.
 pub fn digit_box(
     region: &mut Vec<u8>,
@@ -156,8 +164,14 @@ pub fn digit_box(
         if region[i] != 1 {
             return false;
         }
-        let (x0, x1) = (x.saturating_sub(1), (x + 1).min(width - 1));
-        let (y0, y1) = (y.saturating_sub(1), (y + 1).min(height - 1));
+        let (x0, x1) = (
+            x.saturating_sub(JOIN_REACH),
+            (x + JOIN_REACH).min(width - 1),
+        );
+        let (y0, y1) = (
+            y.saturating_sub(JOIN_REACH),
+            (y + JOIN_REACH).min(height - 1),
+        );
         let touches = (y0..=y1).any(|yy| (x0..=x1).any(|xx| region[yy * width + xx] == 2));
         if touches {
             region[i] = 2;
@@ -268,5 +282,22 @@ mod tests {
             Some((1, 0, 9, 9))
         );
         assert_eq!(digit_box(&mut region, 12, 10, 500.0, 25.0, hook), None);
+    }
+
+    #[test]
+    fn a_stroke_broken_by_one_pixel_is_joined_and_one_broken_by_two_is_not() {
+        // Strong ink at (2, 2), a faint stroke along row 2 from x = 3 to 6, a break at x = 7,
+        // then faint ink again from x = 8 to 12; a second faint run after a break of two
+        // pixels (x = 13 and 14) starts at x = 15.
+        let ink = |x: usize, y: usize| match (x, y) {
+            (2, 2) => 100.0,
+            (3..=6 | 8..=12 | 15..=18, 2) => 30.0,
+            _ => 0.0,
+        };
+        let mut region = Vec::new();
+        assert_eq!(
+            digit_box(&mut region, 20, 5, 50.0, 25.0, ink),
+            Some((2, 2, 12, 2))
+        );
     }
 }
