@@ -9,12 +9,13 @@
 //!   of such rows thicker than a line is a stroke that fills the frame, or a shadow, and keeps
 //!   its ink.
 //! - [`digit_box`]: the digit's box by hysteresis (Canny 1986): the pixels above half the
-//!   strongest ink are certainly the digit; the pixels above 15 % of it that come within two
-//!   pixels of them, directly or through one another, are the rest of its strokes. Why not one
-//!   threshold: a thin or faint pen's strokes are darker where they cross than along them, so
-//!   half the strongest ink kept a fragment of the digit (a `4` framed as a `1`); a quarter,
-//!   over the whole frame, took a shadow's edge or a page's lines as ink. Why two pixels: a
-//!   thin pen's stroke breaks where its ink runs out, and a `9` was framed as its loop.
+//!   strongest ink are certainly the digit; the pixels above a quarter of it that come within
+//!   three pixels of them, directly or through one another, are the rest of its strokes. Why
+//!   not one threshold: a thin or faint pen's strokes are darker where they cross than along
+//!   them, so half the strongest ink kept a fragment of the digit (a `4` framed as a `1`); a
+//!   quarter, over the whole frame, took a shadow's edge or a page's lines as ink. Why three
+//!   pixels: a thin pen's stroke breaks where its ink runs out, and a `9` was framed as its
+//!   loop.
 
 use alloc::vec::Vec;
 
@@ -31,15 +32,15 @@ pub const MAX_LINE_THICKNESS: f32 = 1.0 / 12.0;
 /// Where the digit's box is cut, as a share of the way from the paper's noise floor to the
 /// strongest ink: certain ink (the seeds) and the ink connected to it.
 pub const STRONG_INK: f32 = 0.5;
-/// See [`STRONG_INK`]. Why this low, below Canny's ratio of two (0.25 before): a thin pen's
-/// strokes run from their crossings, several times darker, to parts a tenth as dark, and
-/// cut at a quarter a `9` was framed as its loop and a `4` as its stem (docs/RESULTS.md,
-/// "Framing: a thin pen's broken strokes").
-pub const WEAK_INK: f32 = 0.15;
+/// See [`STRONG_INK`]: half of it, Canny's ratio. Lower (0.15) framed more of a thin pen's
+/// strokes but took in the residue of a ruled page's lines under a shadow (docs/RESULTS.md,
+/// "Framing: a digit smaller than 1 % of the frame, and a thin pen's broken strokes").
+pub const WEAK_INK: f32 = 0.25;
 
-/// How far weak ink may be from the digit and still join it (pixels, either axis): 2 jumps
-/// a one-pixel break in a stroke, where a thin pen's ink runs out between two darker parts.
-pub const JOIN_REACH: usize = 2;
+/// How far weak ink may be from the digit and still join it (pixels, either axis): 3 jumps a
+/// break of two pixels in a stroke, where a thin pen's ink runs out between two darker parts
+/// (a `9` was framed as its loop, a `4` as its stem).
+pub const JOIN_REACH: usize = 3;
 
 /// Most passes of the region's growth: each pass follows a stroke any length along the scan's
 /// directions, so a digit's strokes are joined in two or three; the bound keeps a maze-like
@@ -285,18 +286,18 @@ mod tests {
     }
 
     #[test]
-    fn a_stroke_broken_by_one_pixel_is_joined_and_one_broken_by_two_is_not() {
-        // Strong ink at (2, 2), a faint stroke along row 2 from x = 3 to 6, a break at x = 7,
-        // then faint ink again from x = 8 to 12; a second faint run after a break of two
-        // pixels (x = 13 and 14) starts at x = 15.
+    fn a_stroke_broken_by_two_pixels_is_joined_and_one_broken_by_three_is_not() {
+        // Strong ink at (2, 2), a faint stroke along row 2 from x = 3 to 6, a break at x = 7
+        // and 8, then faint ink again from x = 9 to 12; a second faint run after a break of
+        // three pixels (x = 13 to 15) starts at x = 16.
         let ink = |x: usize, y: usize| match (x, y) {
             (2, 2) => 100.0,
-            (3..=6 | 8..=12 | 15..=18, 2) => 30.0,
+            (3..=6 | 9..=12 | 16..=19, 2) => 30.0,
             _ => 0.0,
         };
         let mut region = Vec::new();
         assert_eq!(
-            digit_box(&mut region, 20, 5, 50.0, 25.0, ink),
+            digit_box(&mut region, 24, 5, 50.0, 25.0, ink),
             Some((2, 2, 12, 2))
         );
     }

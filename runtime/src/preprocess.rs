@@ -357,8 +357,8 @@ fn ink_is_dark(histogram: &[u32; 511], total: u32) -> bool {
 ///
 /// Lines that run across the whole frame (a ruled or squared page) are the paper's and are
 /// taken off the ink ([`PaperLines`]). The digit is the pixels more than halfway from the floor
-/// to the strongest ink and the fainter ink (15 % of the way) within two pixels of it, directly
-/// or through more such ink ([`digit_box`]); the ink above the floor in its box is what is scaled, then brought to
+/// to the strongest ink and the fainter ink (a quarter of the way) within three pixels of it,
+/// directly or through more such ink ([`digit_box`]); the ink above the floor in its box is what is scaled, then brought to
 /// MNIST's levels: the level that 40 % of the scaled ink reaches becomes full ink
 /// ([`FULL_INK_SHARE`]), as in MNIST's digits. Why not the strongest pixel as full ink, nor its
 /// half as the box's edge: the crossing of two strokes, or one dark speck, is darker than a
