@@ -19,7 +19,7 @@ constant:
                  to the other, in a random direction
   --motion N     the shifted view blurred by N pixels of motion in a random direction (a hand
                  or a belt moving while the shutter is open)
-  --far F        the shifted digits drawn at F of their size (a camera F times as close:
+  --far F        the shifted digits drawn at F of their size (the camera 1/F times as far:
                  F = 0.3 leaves a digit about 20 pixels tall, under 1 % of the frame)
 
 Each frame is 96x96 grey, dark ink on light paper, the digit at a random size and place, with

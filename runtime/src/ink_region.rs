@@ -126,8 +126,9 @@ fn keep_thin_bands(levels: &mut [f32]) {
 
 /// The box `(x0, y0, x1, y1)` (inclusive) of the digit on a `width x height` frame whose ink at
 /// `(x, y)` is `ink(x, y)`: the pixels above `strong` and those above `weak` connected to them,
-/// directly or through one another, each within [`JOIN_REACH`] pixels of the next. `None` when no pixel is above `strong`. `region` is a buffer, one byte a
-/// pixel, resized only when the frame is larger than any before.
+/// directly or through one another, each within [`JOIN_REACH`] pixels of the next. `None` when
+/// no pixel is above `strong`. `region` is a buffer, one byte a pixel, resized only when the
+/// frame is larger than any before.
 pub fn digit_box(
     region: &mut Vec<u8>,
     width: usize,

@@ -358,13 +358,13 @@ fn ink_is_dark(histogram: &[u32; 511], total: u32) -> bool {
 /// Lines that run across the whole frame (a ruled or squared page) are the paper's and are
 /// taken off the ink ([`PaperLines`]). The digit is the pixels more than halfway from the floor
 /// to the strongest ink and the fainter ink (a quarter of the way) within three pixels of it,
-/// directly or through more such ink ([`digit_box`]); the ink above the floor in its box is what is scaled, then brought to
-/// MNIST's levels: the level that 40 % of the scaled ink reaches becomes full ink
-/// ([`FULL_INK_SHARE`]), as in MNIST's digits. Why not the strongest pixel as full ink, nor its
-/// half as the box's edge: the crossing of two strokes, or one dark speck, is darker than a
-/// thin or faint pen's strokes, which then came out grey where MNIST's are white, or were cut
-/// out of the box; the model lost a thinner pen's digits before it saw them (docs/RESULTS.md,
-/// "Framing"). A flat frame gives an all-black field.
+/// directly or through more such ink ([`digit_box`]); the ink above the floor in its box is
+/// what is scaled, then brought to MNIST's levels: the level that 40 % of the scaled ink
+/// reaches becomes full ink ([`FULL_INK_SHARE`]), as in MNIST's digits. Why not the strongest
+/// pixel as full ink, nor its half as the box's edge: the crossing of two strokes, or one dark
+/// speck, is darker than a thin or faint pen's strokes, which then came out grey where MNIST's
+/// are white, or were cut out of the box; the model lost a thinner pen's digits before it saw
+/// them (docs/RESULTS.md, "Framing"). A flat frame gives an all-black field.
 ///
 /// Allocates its buffers: a frame loop keeps a [`FramingBuffers`] and calls
 /// [`frame_like_mnist_in`].
