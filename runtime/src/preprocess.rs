@@ -320,16 +320,16 @@ const TAIL_SHARES: [f32; 3] = [0.01, 0.001, 0.0001];
 /// pixel in two million.
 const TAIL_NOISE_SIGMAS: f32 = 5.0;
 
-/// Whether the ink in a frame's departures from its paper (`histogram`, residuals -255..=255)
-/// is darker than the paper. Ink is the minority, so its tail is the longer one: compared
+/// Whether the ink in a frame's departures from its paper (`histogram`, residuals -255..=255,
+/// their [`median_absolute_deviation`] `mad`) is darker than the paper. Ink is the minority, so its tail is the longer one: compared
 /// where 1 % of the pixels are, and where neither tail there reaches past the paper's noise,
 /// at 0.1 % and 0.01 %. Why not 1 % alone: a small digit covers less than that (a digit 10
 /// pixels tall drawn with a one-pixel pen, 40 pixels of a 160x120 frame: 0.2 %), and its
 /// 1 % quantiles are both noise, so its polarity was a coin toss and half such digits came out
 /// as an empty field (docs/RESULTS.md, "Framing: a digit smaller than 1 % of the frame").
-fn ink_is_dark(histogram: &[u32; 511], total: u32) -> bool {
+fn ink_is_dark(histogram: &[u32; 511], total: u32, mad: f32) -> bool {
     let median = histogram_quantile(histogram, total, 0.5);
-    let noise = TAIL_NOISE_SIGMAS * 1.4826 * median_absolute_deviation(histogram, total).max(1.0);
+    let noise = TAIL_NOISE_SIGMAS * 1.4826 * mad.max(1.0);
     let tails = |share: f32| {
         let dark = median - histogram_quantile(histogram, total, share);
         let light = histogram_quantile(histogram, total, 1.0 - share) - median;
@@ -410,13 +410,13 @@ pub fn frame_like_mnist_in(
         (histogram, total)
     };
     let (histogram, total) = residual_histogram(&first, &|_| true);
-    let dark_ink = ink_is_dark(&histogram, total);
+    // The paper's spread: the median absolute departure from the median, robust to the ink.
+    let mad = median_absolute_deviation(&histogram, total);
+    let dark_ink = ink_is_dark(&histogram, total, mad);
     // A departure from the paper, signed so that ink is positive.
     let toward_ink = move |r: f32| if dark_ink { -r } else { r };
     let ink_of =
         move |paper: &Paper, x: usize, y: usize, v: u8| toward_ink(f32::from(v) - paper.at(x, y));
-    // The paper's spread: the median absolute departure from the median, robust to the ink.
-    let mad = median_absolute_deviation(&histogram, total);
     // Refit the paper without the ink (anything more than 3 spreads toward the ink side).
     let cut = 3.0 * 1.4826 * mad.max(1.0);
     let paper = fit_paper(gray, width, height, |x, y, v| {
