@@ -153,6 +153,13 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub frames_log: Option<PathBuf>,
 
+    /// Save the model's input of every labelled frame, as the device framed it (and warped it,
+    /// when it learns), with its label, in DIR as an MNIST-format test set
+    /// (`t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`): `plastic eval --data-dir DIR`
+    /// scores any checkpoint on what the device saw, and any MNIST loader reads it.
+    #[arg(long, value_name = "DIR")]
+    pub record_inputs: Option<PathBuf>,
+
     /// Do not run the shipped model beside the learning one. By default a learning device
     /// keeps the shipped model as an anchor: without labels the surer of the two answers and
     /// the learned weights roll back when they disagree too often on the frames the anchor is
@@ -461,6 +468,7 @@ pub fn run_until(
         stop,
         shift: args.shift_at.clone(),
         frames_log: args.frames_log.clone(),
+        record_inputs: args.record_inputs.clone(),
         baseline: args.baseline,
     };
     let engine = pipeline.engine();

@@ -188,8 +188,8 @@ impl Error {
                  on it (a device that learns holds its state until it exits)"
             }
             Error::Write { .. } | Error::Encode { .. } => {
-                "check that the --display folder or the --frames-log file's folder exists, is \
-                 writable, and the disk has room"
+                "check that the --display folder, the --frames-log file's folder or the \
+                 --record-inputs folder can be written, and the disk has room"
             }
         }
     }

@@ -26,6 +26,7 @@ pub mod display;
 pub mod drift;
 mod error;
 pub mod frames_log;
+pub mod input_record;
 pub mod loader;
 pub mod persist;
 pub mod pipeline;

@@ -97,7 +97,8 @@ pub fn test_set(
     data_dir: Option<&Path>,
     limit: Option<usize>,
 ) -> anyhow::Result<Dataset> {
-    let test = split(model, kind, data_dir)?.test;
+    check_geometry(model, kind)?;
+    let test = data::load_test(kind, &data::dataset_folder(kind, data_dir)?)?;
     Ok(match limit {
         Some(limit) => test.take(limit),
         None => test,
@@ -116,6 +117,12 @@ pub fn train_set(
 
 /// `kind`'s training and test samples, after checking that their images fit `model`.
 fn split(model: &Model, kind: DatasetKind, data_dir: Option<&Path>) -> anyhow::Result<data::Split> {
+    check_geometry(model, kind)?;
+    Ok(data::load(kind, &data::dataset_folder(kind, data_dir)?)?)
+}
+
+/// Refuses a dataset whose images do not fit `model`'s input.
+fn check_geometry(model: &Model, kind: DatasetKind) -> anyhow::Result<()> {
     let (w, h, c) = kind.geometry();
     if w * h * c != model.spec().input_len() {
         anyhow::bail!(
@@ -125,7 +132,7 @@ fn split(model: &Model, kind: DatasetKind, data_dir: Option<&Path>) -> anyhow::R
             w * h * c
         );
     }
-    Ok(data::load(kind, &data::dataset_folder(kind, data_dir)?)?)
+    Ok(())
 }
 
 /// What `model` scores on `test` as the device computes it: raw bytes through the spec's

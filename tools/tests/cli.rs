@@ -65,6 +65,42 @@ fn shipped_checkpoints_evaluate_in_f32_and_int8_within_0_3_points() {
     );
 }
 
+/// A folder holding only a test set (as `plastic-sim --record-inputs` writes one) is enough
+/// for `plastic eval`: the 200 shipped samples, written as MNIST's test files.
+#[test]
+fn eval_reads_a_test_set_without_a_training_half() {
+    let dir = temp(TOOLS_TAG, "test-only");
+    std::fs::create_dir_all(&dir).unwrap();
+    let samples = Path::new(common::ROOT).join("firmware-sim/samples/mnist");
+    let mut names: Vec<_> = std::fs::read_dir(&samples)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    names.sort();
+    let n = names.len() as u32;
+    let mut images = [0x0803u32, n, 28, 28]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect::<Vec<u8>>();
+    let mut labels = [0x0801u32, n]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect::<Vec<u8>>();
+    for path in &names {
+        images.extend(image::open(path).unwrap().to_luma8().into_raw());
+        // `NNNN_L.png`: the label is the digit before the extension.
+        let stem = path.file_stem().unwrap().to_str().unwrap();
+        labels.push(stem.rsplit('_').next().unwrap().parse().unwrap());
+    }
+    std::fs::write(dir.join("t10k-images-idx3-ubyte"), images).unwrap();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), labels).unwrap();
+    let report = eval_json(INT8, &dir);
+    assert_eq!(report["samples"], 200);
+    let accuracy = report["accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.9, "{accuracy}");
+}
+
 #[test]
 fn python_safetensors_reads_every_tensor_of_both_checkpoints() {
     let script = r#"

@@ -13,6 +13,7 @@ use crate::camera::Camera;
 use crate::display::{self, Framebuffer, InputView, Learning, Recorder, ScreenState, draw_screen};
 use crate::error::Error;
 use crate::frames_log::{FrameRecord, FramesLog};
+use crate::input_record::InputRecorder;
 use crate::pipeline::{Pipeline, UnsupervisedStep};
 use crate::rng::SplitMix64;
 use crate::windows::Outcomes;
@@ -55,6 +56,15 @@ pub fn run(
     summary.shift = options.shift.clone().or_else(|| camera.shift());
     let mut frames_log = match &options.frames_log {
         Some(path) => Some(FramesLog::create(path)?),
+        None => None,
+    };
+    let mut input_record = match &options.record_inputs {
+        Some(dir) => Some(InputRecorder::create(
+            dir,
+            spec.input.channels,
+            spec.input.height,
+            spec.input.width,
+        )?),
         None => None,
     };
     let limit = options.frames.or_else(|| camera.default_frames());
@@ -142,6 +152,9 @@ pub fn run(
             }
         };
         bad_in_a_row = 0;
+        if let Some(record) = &mut input_record {
+            record.record(pipeline.input_pixels(), frame.label, log);
+        }
         // Both models' answers as given, before a label step can run the frame again.
         let judgement = pipeline.engine().last_judgement();
         let shipped_class = prediction.class;
@@ -295,6 +308,19 @@ pub fn run(
     }
     if let Some(frames) = frames_log {
         frames.finish(log);
+    }
+    if let (Some(record), Some(dir)) = (input_record, &options.record_inputs) {
+        let (recorded, unlabelled) = record.finish(log);
+        let _ = writeln!(
+            log,
+            "recorded the model's input of {recorded} labelled frames in `{}`{}",
+            dir.display(),
+            if unlabelled > 0 {
+                format!(" ({unlabelled} frames without a label left out)")
+            } else {
+                String::new()
+            }
+        );
     }
     warn_about_the_stream(&summary, log);
     summary.peak_memory_bytes = summary.model_bytes

@@ -37,6 +37,9 @@ pub struct RunOptions {
     pub shift: Option<Range<u64>>,
     /// Write one JSON line per frame here (`--frames-log`).
     pub frames_log: Option<PathBuf>,
+    /// Save each labelled frame's model input here as an MNIST-format test set
+    /// (`--record-inputs`, see [`crate::input_record`]).
+    pub record_inputs: Option<PathBuf>,
     /// A baseline learner that reads the frozen hidden code instead of the device learning
     /// (`--baseline`, with `--adapt off`).
     pub baseline: Option<BaselineSpec>,

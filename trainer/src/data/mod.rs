@@ -192,6 +192,16 @@ pub fn load(kind: DatasetKind, dir: &Path) -> Result<Split, DataError> {
     })
 }
 
+/// Loads only the test set of `kind` from `dir`, as [`load`] does: a test set on its own (a
+/// device's recorded inputs, which have no training half) is enough to score a model, and
+/// reading MNIST's 60,000 training images only to drop them costs most of an evaluation.
+pub fn load_test(kind: DatasetKind, dir: &Path) -> Result<Dataset, DataError> {
+    match kind {
+        DatasetKind::Mnist | DatasetKind::FashionMnist => idx::load_pair(dir, "t10k"),
+        DatasetKind::Cifar10 => cifar::load_files(dir, &[cifar::TEST_FILE]),
+    }
+}
+
 /// The shared data folder, so that tests and tools find the datasets without flags:
 /// `$PLASTIC_DATA` if set, else `../shared/data` relative to the current folder, else
 /// `../../shared/data` (tests run from a crate's folder); `None` unless the folder exists.
