@@ -280,3 +280,29 @@ fn recorded_inputs_are_what_the_model_read_and_score_as_the_device_did() {
     assert!(stderr.contains("--record-inputs"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `bench/label_ceiling.py` trains the device's model by backprop on a recording, as a ceiling
+/// for labelled adaptation; its backward pass is held to finite differences of its forward pass.
+/// Skips, saying why, without python3, numpy and safetensors.
+#[test]
+fn the_label_ceiling_backprop_matches_finite_differences() {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import numpy, safetensors"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: needs python3 with numpy and safetensors");
+        return;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/label_ceiling.py");
+    let out = std::process::Command::new("python3")
+        .args([script, "--check"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("finite differences"), "{stdout}");
+}

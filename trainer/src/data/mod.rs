@@ -176,20 +176,19 @@ pub struct Split {
 /// `<data>/mnist`), so that callers get checked, ready-to-use bytes or a [`DataError`] saying
 /// which file is wrong and how to fix it. Train and test are read in parallel.
 pub fn load(kind: DatasetKind, dir: &Path) -> Result<Split, DataError> {
-    let (train, test) = match kind {
-        DatasetKind::Mnist | DatasetKind::FashionMnist => rayon::join(
-            || idx::load_pair(dir, "train"),
-            || idx::load_pair(dir, "t10k"),
-        ),
-        DatasetKind::Cifar10 => rayon::join(
-            || cifar::load_files(dir, &cifar::TRAIN_FILES),
-            || cifar::load_files(dir, &[cifar::TEST_FILE]),
-        ),
-    };
+    let (train, test) = rayon::join(|| load_train(kind, dir), || load_test(kind, dir));
     Ok(Split {
         train: train?,
         test: test?,
     })
+}
+
+/// The training set of `kind` from `dir`.
+fn load_train(kind: DatasetKind, dir: &Path) -> Result<Dataset, DataError> {
+    match kind {
+        DatasetKind::Mnist | DatasetKind::FashionMnist => idx::load_pair(dir, "train"),
+        DatasetKind::Cifar10 => cifar::load_files(dir, &cifar::TRAIN_FILES),
+    }
 }
 
 /// Loads only the test set of `kind` from `dir`, as [`load`] does: a test set on its own (a
