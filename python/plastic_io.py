@@ -346,7 +346,10 @@ def _product(x, tensors, i, rows):
         return np.matmul(x, w.T, dtype=_F32)
     scale = tensors[f"layers.{i}.weight_scale"].astype(_F32)
     xq, sx = quantize_vectors(x)
-    acc = np.matmul(xq.astype(np.int64), q.reshape(rows, -1).astype(np.int64).T)
+    # The runtime's i32 sums, exactly: each product is at most 127 * 127 and a row has far
+    # fewer than 2^53 / 127^2 of them, so f64 (which BLAS multiplies fast, unlike int64) holds
+    # every partial sum without rounding.
+    acc = np.matmul(xq.astype(np.float64), q.reshape(rows, -1).astype(np.float64).T)
     return (acc.astype(_F32) * scale) * sx[..., None]
 
 
