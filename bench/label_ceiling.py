@@ -26,9 +26,9 @@ could be expected to:
 The model must be the one the device ran (its built-in model without `--model`), a
 convolutional SoftHebb network with a dense readout, f32 or int8 (dequantized: training needs
 real weights). Needs numpy and safetensors (`python/plastic_io.py` reads the checkpoint and
-gives the frozen model's answers, the runtime's own). The recording must hold every frame of the run (a synthetic
-scenario or a labelled `dir:` stream: `--record-inputs` keeps only labelled frames), so that a
-frame's index is its place in the stream.
+gives the frozen model's answers, the runtime's own). The recording must hold every frame of
+the run (a synthetic scenario or a labelled `dir:` stream: `--record-inputs` keeps only
+labelled frames), so that a frame's index is its place in the stream.
 """
 import argparse
 import os
@@ -282,9 +282,14 @@ def main():
     ap.add_argument("--modes", default="readout,last,all")
     ap.add_argument("--rates", default=RATES, help="Adam's learning rates to try")
     args = ap.parse_args()
+    unknown = [m for m in args.modes.split(",") if m not in MODES]
+    if unknown:
+        raise SystemExit(f"--modes: unknown {', '.join(unknown)}; the modes are {', '.join(MODES)}")
     images, labels = read_idx(args.record)
     s0, _, end = args.shift.partition("..")
     s0 = int(s0)
+    if s0 <= 0:
+        raise SystemExit("--shift: the shift must start after some frames of the original view")
     end = min(int(end) if end else len(labels), s0 + MEASURED[1], len(labels))
     if end <= s0 + MEASURED[0]:
         raise SystemExit(f"the recording has {len(labels)} frames: the shift at {args.shift} "
