@@ -16,12 +16,14 @@ use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use crate::camera::mnist::{TEST_IMAGES, TEST_LABELS};
 use crate::error::Error;
 
-/// The images file's name: MNIST's test images, so `plastic eval --data-dir` reads it.
-pub const IMAGES_FILE: &str = "t10k-images-idx3-ubyte";
+/// The images file's name: MNIST's test images (the name the simulator's own MNIST reader
+/// opens), so `plastic eval --data-dir` reads it.
+pub const IMAGES_FILE: &str = TEST_IMAGES;
 /// The labels file's name: MNIST's test labels.
-pub const LABELS_FILE: &str = "t10k-labels-idx1-ubyte";
+pub const LABELS_FILE: &str = TEST_LABELS;
 
 /// IDX's type code for unsigned bytes (the third byte of the magic number).
 const UNSIGNED_BYTE: u8 = 0x08;

@@ -321,12 +321,13 @@ const TAIL_SHARES: [f32; 3] = [0.01, 0.001, 0.0001];
 const TAIL_NOISE_SIGMAS: f32 = 5.0;
 
 /// Whether the ink in a frame's departures from its paper (`histogram`, residuals -255..=255,
-/// their [`median_absolute_deviation`] `mad`) is darker than the paper. Ink is the minority, so its tail is the longer one: compared
-/// where 1 % of the pixels are, and where neither tail there reaches past the paper's noise,
-/// at 0.1 % and 0.01 %. Why not 1 % alone: a small digit covers less than that (a digit 10
-/// pixels tall drawn with a one-pixel pen, 40 pixels of a 160x120 frame: 0.2 %), and its
-/// 1 % quantiles are both noise, so its polarity was a coin toss and half such digits came out
-/// as an empty field (docs/RESULTS.md, "Framing: a digit smaller than 1 % of the frame").
+/// their [`median_absolute_deviation`] `mad`) is darker than the paper. Ink is the minority,
+/// so its tail is the longer one: compared where 1 % of the pixels are, and where neither tail
+/// there reaches past the paper's noise, at 0.1 % and 0.01 %. Why not 1 % alone: a small
+/// digit covers less than that (a digit 10 pixels tall drawn with a one-pixel pen, 40 pixels
+/// of a 160x120 frame: 0.2 %), and its 1 % quantiles are both noise, so its polarity was a
+/// coin toss and half such digits came out as an empty field (docs/RESULTS.md, "Framing: a
+/// digit smaller than 1 % of the frame").
 fn ink_is_dark(histogram: &[u32; 511], total: u32, mad: f32) -> bool {
     let median = histogram_quantile(histogram, total, 0.5);
     let noise = TAIL_NOISE_SIGMAS * 1.4826 * mad.max(1.0);
