@@ -265,15 +265,21 @@ def check_gradients(seed=0):
     return worst
 
 
+def block_inputs(layers, x, chunk=500):
+    """What each layer of `layers` reads, on every frame of `x`: `x` itself, then each
+    convolution block's output in turn, the last one the readout's input."""
+    inputs = [x]
+    for layer in layers[:-1]:
+        h = inputs[-1]
+        inputs.append(np.concatenate([conv_forward(layer, h[i:i + chunk])[0]
+                                      for i in range(0, len(h), chunk)]))
+    return inputs
+
+
 def main():
-    if "--check" in sys.argv[1:]:
-        worst = check_gradients()
-        print(f"largest relative error of the gradients against finite differences: {worst:.1e}")
-        sys.exit(0 if worst < 1e-3 else 1)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--record", required=True, help="a folder written by --record-inputs")
-    ap.add_argument("--shift", required=True,
-                    help="N or N..M: the frames of the shift, as plastic-sim --shift-at")
+    ap.add_argument("--record", help="a folder written by --record-inputs")
+    ap.add_argument("--shift", help="N or N..M: the frames of the shift, as plastic-sim --shift-at")
     ap.add_argument("--check", action="store_true",
                     help="only hold the backward pass to finite differences, and exit")
     ap.add_argument("--model", default=DEFAULT_MODEL)
@@ -282,6 +288,12 @@ def main():
     ap.add_argument("--modes", default="readout,last,all")
     ap.add_argument("--rates", default=RATES, help="Adam's learning rates to try")
     args = ap.parse_args()
+    if args.check:
+        worst = check_gradients()
+        print(f"largest relative error of the gradients against finite differences: {worst:.1e}")
+        sys.exit(0 if worst < 1e-3 else 1)
+    if args.record is None or args.shift is None:
+        ap.error("--record and --shift are required (or --check alone)")
     unknown = [m for m in args.modes.split(",") if m not in MODES]
     if unknown:
         raise SystemExit(f"--modes: unknown {', '.join(unknown)}; the modes are {', '.join(MODES)}")
@@ -310,14 +322,17 @@ def main():
     # The frozen model's answers as the runtime gives them (int8 where the model is), and how
     # often the f32 network trained here agrees with them before any step.
     frozen = plastic_io.predict((spec, tensors), flat).argmax(1)
-    agree = float(np.mean(predict(layers0, x) == frozen))
+    # Every layer's input, computed once: the modes train from different layers on.
+    inputs = block_inputs(layers0, x)
+    readout = layers0[-1]
+    logits0 = inputs[-1].reshape(len(x), -1) @ readout["W"].T + readout["b"]
+    agree = float(np.mean(logits0.argmax(1) == frozen))
     acc = lambda pred, idx: float(np.mean(pred == labels[idx]))
     before_acc = acc(frozen[before], before)
     first = np.arange(s0, min(s0 + DROP_FRAMES, end))
     drop = before_acc - acc(frozen[first], first)
     frozen_late = acc(frozen[measured], measured)
-    logits0 = forward(layers0, x[before[:500]])[0]
-    top2 = np.sort(logits0, 1)[:, -2:]
+    top2 = np.sort(logits0[before[:500]], 1)[:, -2:]
     temperature = float(np.mean(top2[:, 1] - top2[:, 0])) / 4  # a typical margin of 4 nats
     print(f"{args.record}: frozen {before_acc:.1%} before the shift, drop {drop * 100:.1f} pt, "
           f"{frozen_late:.1%} over frames {MEASURED[0]}-{end - s0} of the shift; the trained "
@@ -328,11 +343,7 @@ def main():
     for mode in args.modes.split(","):
         depth = MODES[mode]
         start = 0 if depth is None else len(layers0) - depth
-        # The layers before the first trained one run once, on every frame.
-        fixed = x
-        for layer in layers0[:start]:
-            fixed = np.concatenate([conv_forward(layer, fixed[i:i + 500])[0]
-                                    for i in range(0, len(fixed), 500)])
+        fixed = inputs[start]
         results = []
         for seed in [int(s) for s in args.seeds.split(",")]:
             rng = np.random.default_rng(seed)
