@@ -26,14 +26,16 @@ import numpy as np
 SIZE = 96
 
 
-def mnist_test(data_dir):
+def mnist_test(data_dir, dataset="mnist"):
+    """The test set of MNIST (or of `dataset`, in MNIST's files: `fashion-mnist`) as images in
+    [0, 1] and labels."""
     def read(name):
-        for path in (f"{data_dir}/mnist/{name}", f"{data_dir}/mnist/{name}.gz"):
+        for path in (f"{data_dir}/{dataset}/{name}", f"{data_dir}/{dataset}/{name}.gz"):
             if os.path.exists(path):
                 opener = gzip.open if path.endswith(".gz") else open
                 with opener(path, "rb") as f:
                     return f.read()
-        raise SystemExit(f"no {name} in {data_dir}/mnist: point --data-dir at the datasets")
+        raise SystemExit(f"no {name} in {data_dir}/{dataset}: point --data-dir at the datasets")
 
     images = read("t10k-images-idx3-ubyte")
     labels = read("t10k-labels-idx1-ubyte")

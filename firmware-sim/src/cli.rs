@@ -25,7 +25,7 @@ use crate::loader::{engine_for, load_checkpoint};
 use crate::persist::{StateFile, read_state};
 use crate::pipeline::{Engine, Pipeline, precision_name};
 use crate::state_lock::StateLock;
-use plastic_runtime::preprocess::Framing;
+use plastic_runtime::preprocess::{FrameStyle, Framing};
 
 /// The sample digits shipped with the simulator, drawn from by `synthetic:digits`.
 pub const DEFAULT_SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/mnist");
@@ -133,10 +133,14 @@ pub struct Args {
     #[arg(long, value_name = "RATE", default_value_t = 0.0)]
     pub conv_rate: f32,
 
-    /// How a frame becomes the 28x28 digit an MNIST model reads: `auto` uses a frame that is
-    /// already a framed digit (28x28, light on a black field) as it is and frames anything else
-    /// as `mnist` does; `mnist` finds the digit on the paper (dark or light ink, uneven light,
-    /// any size) and frames it as MNIST was made; `none` area-resizes the whole frame.
+    /// How a frame becomes the 28x28 image a model of 28x28 gray images reads: `auto` uses a
+    /// frame that is already framed (28x28, light on a black field) as it is and frames
+    /// anything else as the model's training set was (`fashion-mnist` for a model trained on
+    /// Fashion-MNIST, `mnist` for any other); `mnist` finds the digit on the paper (dark or
+    /// light ink, uneven light, any size) and frames it as MNIST was made (20x20 in 28x28,
+    /// centred by its mass); `fashion-mnist` finds the object the same way and frames it as
+    /// Fashion-MNIST was made (its longer side 28, centred by its box); `none` area-resizes the
+    /// whole frame.
     #[arg(long, value_enum, default_value_t = FramingArg::Auto)]
     pub framing: FramingArg,
 
@@ -211,19 +215,26 @@ pub struct Args {
 /// `--framing` on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FramingArg {
-    /// A framed digit as it is, anything else framed like MNIST.
+    /// A framed image as it is, anything else framed as the model's training set was.
     Auto,
-    /// Always framed like MNIST.
+    /// Always framed like MNIST's digits.
     Mnist,
+    /// Always framed like Fashion-MNIST's items.
+    FashionMnist,
     /// The whole frame, resized.
     None,
 }
 
-impl From<FramingArg> for Framing {
-    fn from(arg: FramingArg) -> Self {
-        match arg {
-            FramingArg::Auto => Framing::Auto,
-            FramingArg::Mnist => Framing::Mnist,
+impl FramingArg {
+    /// The runtime's framing for a model trained on `dataset` (its checkpoint's
+    /// `train.dataset`, when it says).
+    pub fn for_model(self, dataset: Option<&str>) -> Framing {
+        match self {
+            FramingArg::Auto => {
+                Framing::Auto(dataset.map(FrameStyle::of_dataset).unwrap_or_default())
+            }
+            FramingArg::Mnist => Framing::Always(FrameStyle::Mnist),
+            FramingArg::FashionMnist => Framing::Always(FrameStyle::FashionMnist),
             FramingArg::None => Framing::None,
         }
     }
@@ -401,7 +412,8 @@ pub fn run_until(
         }
     };
 
-    let mut pipeline = Pipeline::new(engine)?.with_framing(args.framing.into());
+    let dataset = shipped.train.get("dataset").and_then(|d| d.as_str());
+    let mut pipeline = Pipeline::new(engine)?.with_framing(args.framing.for_model(dataset));
     warn_of_krotov_options(args, pipeline.engine(), log);
     let labelled = matches!(args.adapt, AdaptMode::Labels(_));
     if let Some(arbiter) = pipeline.engine().arbiter(labelled)
@@ -543,6 +555,27 @@ mod tests {
         assert_eq!(args.frames, Some(5));
         assert_eq!(args.framing, FramingArg::Auto);
         assert!(Args::try_parse_from(["plastic-sim", "--framing", "crop"]).is_err());
+    }
+
+    #[test]
+    fn auto_framing_follows_the_dataset_the_model_was_trained_on() {
+        let fashion = FrameStyle::FashionMnist;
+        assert_eq!(
+            FramingArg::Auto.for_model(Some("fashion-mnist")),
+            Framing::Auto(fashion)
+        );
+        for dataset in [Some("mnist"), Some("emnist-letters"), None] {
+            assert_eq!(FramingArg::Auto.for_model(dataset), Framing::default());
+        }
+        let forced = Args::try_parse_from(["plastic-sim", "--framing", "fashion-mnist"]).unwrap();
+        assert_eq!(
+            forced.framing.for_model(Some("mnist")),
+            Framing::Always(fashion)
+        );
+        assert_eq!(
+            FramingArg::None.for_model(Some("fashion-mnist")),
+            Framing::None
+        );
     }
 
     #[test]

@@ -10,11 +10,13 @@
 //! read the input vector of the latest [`Pipeline::run`], so they cost no second
 //! preprocessing.
 //!
-//! Framing follows the model: a 28x28x1 model was trained on MNIST, so the frame is framed the
-//! way MNIST was made ([`preprocess::frame_digit`]: a frame that already is a framed digit is
-//! used as it is, `--framing` chooses); any other model gets the whole frame area-resized to its
-//! input ([`preprocess::resize_to_bytes`]), per channel for colour models. A learning engine of
-//! digits then warps the framed digit to undo a new view's tilt and pen
+//! Framing follows the model: a 28x28x1 model was trained on MNIST or Fashion-MNIST, so the
+//! frame is framed the way its training set was made ([`preprocess::frame_digit_in`]: a frame
+//! that already is framed is used as it is; otherwise MNIST's digit framing or Fashion-MNIST's
+//! object framing, as the checkpoint's dataset says; `--framing` chooses); any other model gets
+//! the whole frame area-resized to its input ([`preprocess::resize_to_bytes`]), per channel
+//! for colour models. A learning engine of digits then warps the framed digit to undo a new
+//! view's tilt and pen
 //! ([`AdaptiveModel::warp_digit`]); its anchor reads the digit as framed.
 
 use std::time::{Duration, Instant};
@@ -286,7 +288,8 @@ impl Pipeline {
         })
     }
 
-    /// How frames become a 28x28 digit for an MNIST-style model (default [`Framing::Auto`]).
+    /// How frames become the 28x28 input of a model of 28x28 gray images (default: already
+    /// framed images as they are, anything else framed as MNIST's digits were).
     pub fn with_framing(mut self, framing: Framing) -> Self {
         self.framing = framing;
         self

@@ -16,7 +16,7 @@ use std::io::Cursor;
 
 use plastic_models::Checkpoint;
 use plastic_runtime::policy::LearningPolicy;
-use plastic_runtime::preprocess::{Framing, PixelFormat};
+use plastic_runtime::preprocess::{FrameStyle, Framing, PixelFormat};
 use plastic_sim::camera::{CameraSpec, RawCamera};
 use plastic_sim::persist::{StateFile, read_state};
 use plastic_sim::{AdaptMode, Camera, Pipeline};
@@ -142,7 +142,13 @@ fn raw_stdin_frames_never_panic_nor_allocate_without_bound() {
         Checkpoint::from_bytes(plastic_models::DEFAULT_CHECKPOINT).unwrap(),
         Checkpoint::from_bytes(plastic_models::DEVICE_CHECKPOINT).unwrap(),
     ];
-    let framings = [Framing::Auto, Framing::Mnist, Framing::None];
+    let framings = [
+        Framing::default(),
+        Framing::Always(FrameStyle::Mnist),
+        Framing::Auto(FrameStyle::FashionMnist),
+        Framing::Always(FrameStyle::FashionMnist),
+        Framing::None,
+    ];
     let (accepted, refused) = fuzz::run(
         "raw-frames",
         fuzz::cases(500),

@@ -2,7 +2,9 @@
 
 mod common;
 
-use plastic_runtime::preprocess::{PixelFormat, frame_like_mnist};
+use plastic_runtime::preprocess::{
+    FrameStyle, Framing, PixelFormat, frame_digit, frame_like_mnist, is_already_framed,
+};
 use plastic_sim::camera::{Camera, SyntheticDigits};
 
 fn frames(seed: u64, n: usize) -> Vec<plastic_sim::Frame> {
@@ -50,5 +52,68 @@ fn mnist_framing_recovers_the_sample_digit_from_most_frames() {
     assert!(
         recovered >= 35,
         "{recovered} of 50 frames recovered, worst r = {worst:.2}"
+    );
+}
+
+/// The first `n` items of the Fashion-MNIST test set, or `None` (with a note) without it.
+fn fashion_items(n: usize) -> Option<Vec<plastic_sim::camera::Digit>> {
+    let dir = plastic_sim::camera::mnist::shared_data_dir()
+        .map(|d| d.join("fashion-mnist"))
+        .filter(|d| plastic_sim::camera::mnist::has_test_set_in(d));
+    let Some(dir) = dir else {
+        eprintln!(
+            "skipped: no Fashion-MNIST test set in the shared data folder (set PLASTIC_DATA)"
+        );
+        return None;
+    };
+    let mut items = plastic_sim::camera::mnist::load_test_set(&dir).unwrap();
+    items.truncate(n);
+    Some(items)
+}
+
+/// Fashion-MNIST's own 28x28 items, as a camera that already gives framed images would, are
+/// taken as they are by the automatic framing: re-framed, a Fashion-MNIST model read them at
+/// 36 % instead of 82 %. An item's longer side spans the field, so only half of the outer ring
+/// is black on the worst of them.
+#[test]
+fn fashion_mnist_items_are_already_framed() {
+    let Some(items) = fashion_items(1000) else {
+        return;
+    };
+    let framed = items
+        .iter()
+        .filter(|item| is_already_framed(&item.pixels, 28, 28))
+        .count();
+    assert!(framed >= 990, "{framed} of 1000 items taken as framed");
+}
+
+/// Fashion-MNIST items photographed by the simulated camera (dark on light paper, at any size
+/// and place, uneven light, blur, noise) come back as the dataset framed them when framed in
+/// its style: on the first 100 test items r > 0.8 for 88 to 91 of 100 frames over seeds 0 to
+/// 5 (median r 0.91 to 0.92). MNIST's framing of the same frames (20x20, centred by the mass,
+/// the faint parts of light fabrics cut off) recovers none.
+#[test]
+fn fashion_mnist_framing_recovers_the_item_from_most_frames() {
+    let Some(items) = fashion_items(100) else {
+        return;
+    };
+    let mut cam = SyntheticDigits::from_digits(items, 3).unwrap();
+    let (mut as_fashion, mut as_digits) = (0, 0);
+    for _ in 0..100 {
+        let frame = cam.next_frame().unwrap().unwrap();
+        let item = &cam.last_digit().unwrap().pixels;
+        let mut input = [0u8; 784];
+        let recovered = |style, input: &mut [u8; 784]| {
+            let framing = Framing::Auto(style);
+            frame_digit(&frame.data, frame.width, frame.height, framing, input).unwrap();
+            common::correlation(input, item) > 0.8
+        };
+        as_fashion += usize::from(recovered(FrameStyle::FashionMnist, &mut input));
+        as_digits += usize::from(recovered(FrameStyle::Mnist, &mut input));
+    }
+    assert!(as_fashion >= 80, "{as_fashion} of 100 items recovered");
+    assert!(
+        as_digits <= 5,
+        "MNIST's framing recovered {as_digits} of 100"
     );
 }

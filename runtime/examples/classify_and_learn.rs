@@ -94,8 +94,14 @@ fn run() -> Result<(), String> {
         .to_luma8();
     let (width, height) = (gray.width() as usize, gray.height() as usize);
     let mut pixels = [0u8; 784];
-    preprocess::frame_digit(gray.as_raw(), width, height, Framing::Auto, &mut pixels)
-        .map_err(|e| e.to_string())?;
+    preprocess::frame_digit(
+        gray.as_raw(),
+        width,
+        height,
+        Framing::default(),
+        &mut pixels,
+    )
+    .map_err(|e| e.to_string())?;
     // The digit as the learning model reads it (warped once its statistics ask for it); the
     // anchor reads it as framed.
     let mut seen = [0u8; 784];
