@@ -89,7 +89,8 @@ pub struct Args {
 
     /// Learning rate of the readout's delta rule, per label; defaults to 0.01 for a Krotov
     /// model and to 5 for any other model's readout (a normalised step: how far it moves the
-    /// frame's own logits per unit of error).
+    /// frame's own logits per unit of error, for logits that spread as the built-in device's
+    /// do, about 30; a readout whose logits spread less steps proportionally less).
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub eta: Option<f32>,
 
