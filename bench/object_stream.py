@@ -8,6 +8,11 @@ the frame's shorter side (drawn per frame between the two values of `--fill`), a
 place that keeps it in the frame, under light that falls off linearly in a random direction,
 with sensor noise. Named `NNNNN_LABEL.png` for `--camera dir:`.
 
+With `--shift N`, frames N to 2N are seen through a changed view and the N after them through
+the first one again (3N frames; `shift.txt` beside them, for `bench/shift_bank.py`): the view
+changes by any of `--then-fill LO HI`, `--then-polarity`, `--then-blur PIXELS` (out of focus),
+`--then-light F` (the light falls to F of itself) and `--then-noise SIGMA`.
+
     python3 bench/object_stream.py --data-dir ../shared/data --out items --fill 0.4 0.9
     plastic-train cnn --dataset fashion-mnist --preset cnn-mnist --epochs 1 --out fashion.safetensors
     plastic-sim --model fashion.safetensors --camera dir:items --json
@@ -18,14 +23,17 @@ thin margin, and the item, not the paper, is most of the frame.
 Needs numpy.
 """
 import argparse
+import os
 
 import numpy as np
 
 from writers_stream import mnist_test, resize, write_stream
 
 
-def photograph(item, fill, polarity, size, rng):
-    """`item` (in [0, 1], light on black) photographed in a `size` (width, height) frame."""
+def photograph(item, fill, polarity, size, rng, blur=0, light=1.0, noise=3.0):
+    """`item` (in [0, 1], light on black) photographed in a `size` (width, height) frame, out
+    of focus by `blur` pixels (a box blur), its light at `light` of itself, with sensor noise
+    of `noise` levels."""
     width, height = size
     side = max(2, int(round(fill * min(width, height))))
     scaled = np.clip(resize(item, side, side), 0, 1)
@@ -43,8 +51,11 @@ def photograph(item, fill, polarity, size, rng):
     yy, xx = np.mgrid[0:height, 0:width]
     along = np.cos(angle) * xx / width + np.sin(angle) * yy / height
     along = (along - along.min()) / max(along.max() - along.min(), 1e-9)
-    out *= 1.0 - rng.uniform(0.0, 0.3) * along
-    out += rng.normal(0, 3, out.shape)
+    out *= (1.0 - rng.uniform(0.0, 0.3) * along) * light
+    if blur > 1:
+        from scipy import ndimage
+        out = ndimage.uniform_filter(out, size=blur, mode="nearest")
+    out += rng.normal(0, noise, out.shape)
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
@@ -57,24 +68,51 @@ def main():
     ap.add_argument("--fill", type=float, nargs=2, default=(0.4, 0.9), metavar=("LO", "HI"))
     ap.add_argument("--polarity", choices=("dark", "light", "both"), default="dark")
     ap.add_argument("--size", type=int, nargs=2, default=(160, 120), metavar=("W", "H"))
+    ap.add_argument("--shift", type=int, default=0, metavar="N")
+    ap.add_argument("--then-fill", type=float, nargs=2, metavar=("LO", "HI"))
+    ap.add_argument("--then-polarity", choices=("dark", "light", "both"))
+    ap.add_argument("--then-blur", type=int, default=0)
+    ap.add_argument("--then-light", type=float, default=1.0)
+    ap.add_argument("--then-noise", type=float, default=3.0)
     args = ap.parse_args()
     lo, hi = args.fill
     if not 0 < lo <= hi <= 1:
         ap.error("--fill takes two shares of the frame's shorter side, 0 < LO <= HI <= 1")
     if min(args.size) < 8 or args.frames < 1:
         ap.error("--size takes a frame of at least 8x8 pixels, --frames at least 1")
+    if args.then_fill and not 0 < args.then_fill[0] <= args.then_fill[1] <= 1:
+        ap.error("--then-fill takes two shares of the frame's shorter side, 0 < LO <= HI <= 1")
+    if not 0 < args.then_light <= 1 or args.then_blur < 0 or args.then_noise < 0:
+        ap.error("--then-light takes a share of the light in (0, 1]; --then-blur and "
+                 "--then-noise are not negative")
+    if args.shift < 0 or 3 * args.shift > 10000:
+        ap.error("--shift N needs 0 <= N and 3N frames of the 10,000 test items")
     rng = np.random.default_rng(args.seed)
     x, y = mnist_test(args.data_dir, "fashion-mnist")
-    order = rng.permutation(len(x))[:args.frames]
+    n = 3 * args.shift if args.shift else args.frames
+    order = rng.permutation(len(x))[:n]
+    first = {"fill": (lo, hi), "polarity": args.polarity, "blur": 0, "light": 1.0, "noise": 3.0}
+    then = {"fill": tuple(args.then_fill or (lo, hi)),
+            "polarity": args.then_polarity or args.polarity, "blur": args.then_blur,
+            "light": args.then_light, "noise": args.then_noise}
+    shifted = range(args.shift, 2 * args.shift)
 
     def frames():
-        for n, i in enumerate(order):
-            polarity = args.polarity if args.polarity != "both" else ("dark", "light")[n % 2]
-            fill = rng.uniform(lo, hi)
-            yield photograph(x[i], fill, polarity, tuple(args.size), rng), y[i]
+        for k, i in enumerate(order):
+            view = then if k in shifted else first
+            polarity = view["polarity"]
+            if polarity == "both":
+                polarity = ("dark", "light")[k % 2]
+            fill = rng.uniform(*view["fill"])
+            yield photograph(x[i], fill, polarity, tuple(args.size), rng, view["blur"],
+                             view["light"], view["noise"]), y[i]
 
-    write_stream(args.out, frames(), (0, 0))
-    print(f"{len(order)} frames of Fashion-MNIST items in {args.out}")
+    shift = (args.shift, 2 * args.shift) if args.shift else (0, 0)
+    write_stream(args.out, frames(), shift)
+    if not args.shift:
+        os.remove(os.path.join(args.out, "shift.txt"))  # no changed view to mark
+    print(f"{len(order)} frames of Fashion-MNIST items in {args.out}"
+          + (f"; the changed view at frames {shift[0]}..{shift[1]}" if args.shift else ""))
 
 
 if __name__ == "__main__":

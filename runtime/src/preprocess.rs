@@ -3,8 +3,9 @@
 //!
 //! A camera gives gray or RGB frames of any size; an MNIST model wants what MNIST's authors
 //! made: the digit's bounding box scaled into 20x20 (aspect kept, area-averaged), placed in a
-//! 28x28 field so that its centre of mass is the centre, white ink on black. Then the spec's
-//! normalisation ([`normalize`]).
+//! 28x28 field so that its centre of mass is the centre, white ink on black; a Fashion-MNIST
+//! model what Zalando made: the object's box scaled so that its longer side spans the field,
+//! centred ([`FrameStyle`]). Then the spec's normalisation ([`normalize`]).
 
 use alloc::vec::Vec;
 use plastic_models::Preprocess;
@@ -80,7 +81,7 @@ pub enum FrameStyle {
     Mnist,
     /// Fashion-MNIST's: the object's box scaled so that its longer side is the field's 28
     /// pixels and centred, the object light on black, its strongest pixel full
-    /// ([`frame_like`]).
+    /// ([`frame_like_in`]).
     FashionMnist,
 }
 
@@ -103,7 +104,7 @@ pub enum Framing {
     /// Fashion-MNIST and their exports are: [`is_already_framed`]) is used as it is; anything
     /// else is framed in the style given.
     Auto(FrameStyle),
-    /// Always find the digit or object and frame it in the style given ([`frame_like`]).
+    /// Always find the digit or object and frame it in the style given ([`frame_like_in`]).
     Always(FrameStyle),
     /// No framing: the whole frame, area-resized to 28x28, as it comes.
     None,
@@ -140,7 +141,7 @@ pub fn is_already_framed(gray: &[u8], width: usize, height: usize) -> bool {
     2 * black >= count
 }
 
-/// [`frame_like`] or a copy, as `framing` says; [`Framing::None`] area-resizes the whole
+/// [`frame_like_in`] or a copy, as `framing` says; [`Framing::None`] area-resizes the whole
 /// frame into `out`. Allocates its framing's buffers: a frame loop keeps a [`FramingBuffers`]
 /// and calls [`frame_digit_in`].
 pub fn frame_digit(
