@@ -85,30 +85,7 @@ fn labels_on_five_percent_of_frames_win_back_part_of_the_drop_and_forget_nothing
 /// printed) where Python, numpy or scikit-learn, which ships the UCI digits, is missing.
 fn writers_stream() -> Option<std::path::PathBuf> {
     let data = plastic_sim::camera::mnist::shared_data_dir()?;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/writers_stream.py");
-    let out = common::temp_dir("writers");
-    let made = std::process::Command::new("python3")
-        .arg(script)
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--out")
-        .arg(&out)
-        .output();
-    match made {
-        Ok(o) if o.status.success() => Some(out),
-        Ok(o) => {
-            eprintln!(
-                "skipped: bench/writers_stream.py failed (python3 -m pip install numpy \
-                 scikit-learn): {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            None
-        }
-        Err(e) => {
-            eprintln!("skipped: no python3 to write the writers stream: {e}");
-            None
-        }
-    }
+    common::bench_stream("writers_stream.py", &data, &[], "numpy scikit-learn")
 }
 
 #[test]

@@ -79,38 +79,16 @@ fn write_photographs(fashion: &Path, dir: &Path, frames: usize) {
 /// and light on dark in turn (`bench/object_stream.py`), in a fresh folder; `None` (with the
 /// reason) where Python or numpy is missing.
 fn frame_filling_items(shared: &Path) -> Option<PathBuf> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/object_stream.py");
-    let out = common::temp_dir("filling");
-    let made = std::process::Command::new("python3")
-        .arg(script)
-        .arg("--data-dir")
-        .arg(shared)
-        .args([
-            "--fill",
-            "0.9",
-            "1",
-            "--polarity",
-            "both",
-            "--frames",
-            "300",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .output();
-    match made {
-        Ok(o) if o.status.success() => Some(out),
-        Ok(o) => {
-            let why = String::from_utf8_lossy(&o.stderr);
-            eprintln!(
-                "skipped: bench/object_stream.py failed (python3 -m pip install numpy): {why}"
-            );
-            None
-        }
-        Err(e) => {
-            eprintln!("skipped: no python3 to write the frame-filling items: {e}");
-            None
-        }
-    }
+    let args = [
+        "--fill",
+        "0.9",
+        "1",
+        "--polarity",
+        "both",
+        "--frames",
+        "300",
+    ];
+    common::bench_stream("object_stream.py", shared, &args, "numpy")
 }
 
 fn accuracy(model: &Path, stream: &Path, extra: &[&str]) -> f64 {
@@ -124,6 +102,15 @@ fn accuracy(model: &Path, stream: &Path, extra: &[&str]) -> f64 {
     ];
     args.extend_from_slice(extra);
     common::run_json(&args)["accuracy"].as_f64().unwrap()
+}
+
+/// The frozen device's accuracy on `stream` framed as the model's dataset was made (the
+/// default), and framed as MNIST's digits.
+fn framed_and_as_digits(model: &Path, stream: &Path) -> (f64, f64) {
+    (
+        accuracy(model, stream, &["--adapt", "off"]),
+        accuracy(model, stream, &["--adapt", "off", "--framing", "mnist"]),
+    )
 }
 
 /// Measured (seed 1, 1000 frames): the model scores 84.0 % on the first 2000 test items; the
@@ -141,8 +128,7 @@ fn a_fashion_mnist_model_reads_photographed_items_and_labels_cost_it_nothing() {
     let stream = dir.join("photographs");
     write_photographs(&fashion, &stream, 1000);
 
-    let framed = accuracy(&model, &stream, &["--adapt", "off"]);
-    let as_digits = accuracy(&model, &stream, &["--adapt", "off", "--framing", "mnist"]);
+    let (framed, as_digits) = framed_and_as_digits(&model, &stream);
     eprintln!("test set {tested:.3}, device {framed:.3}, framed as digits {as_digits:.3}");
     assert!(
         framed > tested - 0.06,
@@ -164,8 +150,7 @@ fn a_fashion_mnist_model_reads_photographed_items_and_labels_cost_it_nothing() {
     // Items that fill the frame, either polarity: the paper is then a thin margin, and the
     // item, not the paper, is most of the frame.
     if let Some(filling) = frame_filling_items(fashion.parent().unwrap()) {
-        let framed = accuracy(&model, &filling, &["--adapt", "off"]);
-        let as_digits = accuracy(&model, &filling, &["--adapt", "off", "--framing", "mnist"]);
+        let (framed, as_digits) = framed_and_as_digits(&model, &filling);
         eprintln!("frame-filling items {framed:.3}, framed as digits {as_digits:.3}");
         assert!(
             framed > tested - 0.1,

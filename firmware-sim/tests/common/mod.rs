@@ -257,3 +257,35 @@ pub fn assert_never_below(what: &str, learning: &[f64; 4], frozen: &[f64; 4], sl
         );
     }
 }
+
+/// A stream written by a script of `bench/` (`script`, with `args`) into a fresh folder,
+/// given the shared data folder `data`; `None` (with the reason printed) where Python or a
+/// package the script needs (`packages`, for the message) is missing.
+pub fn bench_stream(script: &str, data: &Path, args: &[&str], packages: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../bench")
+        .join(script);
+    let out = temp_dir(script.trim_end_matches(".py"));
+    let made = Command::new("python3")
+        .arg(path)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .output();
+    match made {
+        Ok(o) if o.status.success() => Some(out),
+        Ok(o) => {
+            eprintln!(
+                "skipped: bench/{script} failed (python3 -m pip install {packages}): {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!("skipped: no python3 to run bench/{script}: {e}");
+            None
+        }
+    }
+}
