@@ -20,7 +20,7 @@ changes by any of `--then-fill LO HI`, `--then-polarity`, `--then-blur PIXELS` (
 A frame filled by the item (`--fill 1 1`) is where framing is hardest: the paper is then a
 thin margin, and the item, not the paper, is most of the frame.
 
-Needs numpy.
+Needs numpy (and scipy for `--then-blur`).
 """
 import argparse
 import os
