@@ -227,7 +227,9 @@ impl Engine {
 #[derive(Debug)]
 pub struct Pipeline {
     engine: Engine,
-    mnist_like: bool,
+    /// The model reads 28x28 gray images (MNIST's or Fashion-MNIST's), so frames are framed
+    /// ([`Framing`]) rather than resized whole.
+    framed_28x28: bool,
     framing: Framing,
     /// The frame as 8-bit gray (or one colour plane of it).
     gray: Vec<u8>,
@@ -271,10 +273,10 @@ impl Pipeline {
                 channels,
             });
         }
-        let mnist_like = (width, height, channels) == (28, 28, 1);
+        let framed_28x28 = (width, height, channels) == (28, 28, 1);
         let len = input.len();
         Ok(Self {
-            mnist_like,
+            framed_28x28,
             framing: Framing::default(),
             gray: Vec::with_capacity(INITIAL_FRAME_PIXELS),
             resized: vec![0.0; width * height],
@@ -477,7 +479,7 @@ impl Pipeline {
         let input = &self.engine.spec().input;
         let (w, h) = (input.width, input.height);
         self.gray.resize(fw * fh, 0);
-        if self.mnist_like {
+        if self.framed_28x28 {
             preprocess::to_gray(&frame.data, frame.format, &mut self.gray)?;
             let out: &mut [u8; 784] = (&mut self.pixels[..])
                 .try_into()

@@ -133,13 +133,7 @@ fn back_on_the_original_camera_the_learning_device_has_not_forgotten_it() {
 
 #[test]
 fn a_new_task_is_learned_only_from_labels() {
-    let fashion = plastic_sim::camera::mnist::shared_data_dir()
-        .map(|d| d.join("fashion-mnist"))
-        .filter(|d| plastic_sim::camera::mnist::has_test_set_in(d));
-    if fashion.is_none() {
-        eprintln!(
-            "skipped: no Fashion-MNIST test set in the shared data folder (set PLASTIC_DATA)"
-        );
+    if common::fashion_dir().is_none() {
         return;
     }
     let runs = devices(

@@ -18,17 +18,6 @@ use plastic_trainer::data::{self, DatasetKind, Split};
 use plastic_trainer::experiment::{RunOptions, TrainingRun, train_mlp};
 use plastic_trainer::preset::Preset;
 
-/// The shared Fashion-MNIST folder, or `None` (with a note) without it.
-fn fashion_dir() -> Option<PathBuf> {
-    let dir = data::shared_data_dir()
-        .map(|d| d.join("fashion-mnist"))
-        .filter(|d| plastic_sim::camera::mnist::has_test_set_in(d));
-    if dir.is_none() {
-        eprintln!("skipped: no Fashion-MNIST in the shared data folder (set PLASTIC_DATA)");
-    }
-    dir
-}
-
 /// An MLP trained by backprop on the first 10,000 training items, written into `out`; its
 /// accuracy on the first 2000 test items.
 fn train_fashion_mlp(fashion: &Path, out: &Path) -> (PathBuf, f64) {
@@ -120,7 +109,7 @@ fn framed_and_as_digits(model: &Path, stream: &Path) -> (f64, f64) {
 /// polarity (300 frames): 77.3 %, framed as digits 30.0 %.
 #[test]
 fn a_fashion_mnist_model_reads_photographed_items_and_labels_cost_it_nothing() {
-    let Some(fashion) = fashion_dir() else {
+    let Some(fashion) = common::fashion_dir() else {
         return;
     };
     let dir = common::temp_dir("fashion");

@@ -57,15 +57,7 @@ fn mnist_framing_recovers_the_sample_digit_from_most_frames() {
 
 /// The first `n` items of the Fashion-MNIST test set, or `None` (with a note) without it.
 fn fashion_items(n: usize) -> Option<Vec<plastic_sim::camera::Digit>> {
-    let dir = plastic_sim::camera::mnist::shared_data_dir()
-        .map(|d| d.join("fashion-mnist"))
-        .filter(|d| plastic_sim::camera::mnist::has_test_set_in(d));
-    let Some(dir) = dir else {
-        eprintln!(
-            "skipped: no Fashion-MNIST test set in the shared data folder (set PLASTIC_DATA)"
-        );
-        return None;
-    };
+    let dir = common::fashion_dir()?;
     let mut items = plastic_sim::camera::mnist::load_test_set(&dir).unwrap();
     items.truncate(n);
     Some(items)

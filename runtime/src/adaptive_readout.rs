@@ -563,9 +563,7 @@ impl AdaptiveReadout {
         }
         Ok(())
     }
-}
 
-impl AdaptiveReadout {
     /// The logit spread the label steps are scaled by, with the latest frame taken in: the
     /// shipped readout's (the anchor's) mean spread over the labelled frames so far, or,
     /// without an anchor, the learning readout's own before each frame's step. A `tanh`

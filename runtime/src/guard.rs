@@ -88,6 +88,14 @@ fn record_noise(seen: u32) -> f32 {
     1.0 / libm::sqrtf((seen as f32).min(effective).max(1.0))
 }
 
+/// Takes `value` into a running mean and its count, `(mean, seen)`: the plain mean of the
+/// first 1 / [`BIN_RATE`] values, then a moving average of weight [`BIN_RATE`].
+fn take_in((mean, seen): &mut (f32, u32), value: f32) {
+    *seen = seen.saturating_add(1);
+    let weight = (1.0 / *seen as f32).max(BIN_RATE);
+    *mean += weight * (value - *mean);
+}
+
 /// The frame-by-frame choice without labels: the adapted model when it is surer than the
 /// anchor by [`ANSWER_MARGIN`], else the anchor.
 fn surer_by_margin(anchor_confidence: f32, adapted_confidence: f32) -> Answer {
@@ -502,18 +510,13 @@ impl Guard {
         };
         for (model, (class, confidence)) in [judged.anchor, judged.adapted].into_iter().enumerate()
         {
-            let (rate, seen) = &mut self.right_by_confidence[model][calibration_bin(confidence)];
-            *seen = seen.saturating_add(1);
-            let weight = (1.0 / *seen as f32).max(BIN_RATE);
-            *rate += weight * (f32::from(u8::from(class == label)) - *rate);
+            let bin = &mut self.right_by_confidence[model][calibration_bin(confidence)];
+            take_in(bin, f32::from(u8::from(class == label)));
         }
         let (anchor, adapted) = (judged.anchor.0, judged.adapted.0);
         if anchor != adapted {
-            let (record, seen) = &mut self.disagreement_record;
-            *seen = seen.saturating_add(1);
-            let weight = (1.0 / *seen as f32).max(BIN_RATE);
             let edge = f32::from(u8::from(adapted == label)) - f32::from(u8::from(anchor == label));
-            *record += weight * (edge - *record);
+            take_in(&mut self.disagreement_record, edge);
         }
     }
 }

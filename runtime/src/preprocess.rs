@@ -95,6 +95,25 @@ impl FrameStyle {
             _ => FrameStyle::Mnist,
         }
     }
+
+    /// Where the box of the digit or object is cut, as a share of the way from the paper's
+    /// noise floor to the strongest ink: [`WEAK_INK`] for a digit, [`OBJECT_EDGE_INK`] for an
+    /// object.
+    fn box_edge(self) -> f32 {
+        match self {
+            FrameStyle::Mnist => WEAK_INK,
+            FrameStyle::FashionMnist => OBJECT_EDGE_INK,
+        }
+    }
+
+    /// The side of the square the box is scaled into, aspect kept: 20 pixels for a digit, the
+    /// whole field for an object.
+    fn span(self) -> usize {
+        match self {
+            FrameStyle::Mnist => 20,
+            FrameStyle::FashionMnist => 28,
+        }
+    }
 }
 
 /// How a camera frame becomes a 28x28 input for a model of 28x28 gray images.
@@ -186,7 +205,7 @@ pub fn frame_digit_in(
     }
 }
 
-/// What [`frame_like_mnist_in`] works in: the ink of every pixel, which pixels are the digit
+/// What [`frame_like_in`] works in: the ink of every pixel, which pixels are the digit
 /// (one byte each) and the paper's lines; they grow to the largest frame seen (five bytes a
 /// pixel) and are reused, so a frame loop allocates nothing once its camera's first frame has
 /// been framed.
@@ -563,7 +582,7 @@ pub fn frame_like_in(
     else {
         return Ok(());
     };
-    let ink_of = move |paper: &Paper, x: usize, y: usize, v: u8| {
+    let ink_of = |x: usize, y: usize, v: u8| {
         let r = f32::from(v) - paper.at(x, y);
         if dark_ink { -r } else { r }
     };
@@ -573,7 +592,7 @@ pub fn frame_like_in(
     ink.clear();
     for y in 0..height {
         for x in 0..width {
-            ink.push(ink_of(&paper, x, y, gray[y * width + x]));
+            ink.push(ink_of(x, y, gray[y * width + x]));
         }
     }
     lines.measure(width, height, |x, y| ink[y * width + x]);
@@ -589,26 +608,19 @@ pub fn frame_like_in(
         return Ok(()); // flat frame: nothing written
     }
     let level = |share: f32| floor + (hi - floor) * share;
-    let edge = match style {
-        FrameStyle::Mnist => WEAK_INK,
-        FrameStyle::FashionMnist => OBJECT_EDGE_INK,
-    };
     let Some((x0, y0, x1, y1)) = digit_box(
         region,
         width,
         height,
         level(STRONG_INK),
-        level(edge),
+        level(style.box_edge()),
         ink_at,
     ) else {
         return Ok(());
     };
     let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
-    // Scale the box into the style's square (20 or 28 pixels), aspect kept.
-    let span = match style {
-        FrameStyle::Mnist => 20,
-        FrameStyle::FashionMnist => 28,
-    };
+    // Scale the box into the style's square, aspect kept.
+    let span = style.span();
     let side = bw.max(bh);
     let (dw, dh) = (
         (bw * span).div_ceil(side).clamp(1, span),

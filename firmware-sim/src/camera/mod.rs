@@ -375,7 +375,7 @@ pub fn open(spec: &CameraSpec, options: OpenOptions<'_>) -> Result<Opened, Camer
 }
 
 /// The Fashion-MNIST test set's folder in the shared data folder, when it is there.
-fn fashion_dir() -> Option<PathBuf> {
+pub fn fashion_dir() -> Option<PathBuf> {
     let dir = mnist::shared_data_dir()?.join("fashion-mnist");
     mnist::has_test_set_in(&dir).then_some(dir)
 }

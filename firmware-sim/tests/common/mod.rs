@@ -289,3 +289,15 @@ pub fn bench_stream(script: &str, data: &Path, args: &[&str], packages: &str) ->
         }
     }
 }
+
+/// The Fashion-MNIST test set's folder in the shared data folder, or `None` (with a note)
+/// without it.
+pub fn fashion_dir() -> Option<PathBuf> {
+    let dir = plastic_sim::camera::fashion_dir();
+    if dir.is_none() {
+        eprintln!(
+            "skipped: no Fashion-MNIST test set in the shared data folder (set PLASTIC_DATA)"
+        );
+    }
+    dir
+}
