@@ -223,3 +223,45 @@ fn a_second_learning_device_on_one_state_is_refused() {
     assert_eq!(s["frames"], 5);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A file named `0000_99.png` for a model of 10 classes: its label was counted as a wrong
+/// answer, and a label step on it failed with "expected 10 values, got 99" on every frame.
+/// Now such frames play unlabelled, one warning names the first, and the rest of the stream
+/// is scored and taught as before.
+#[test]
+fn a_label_the_model_has_no_class_for_plays_unlabelled() {
+    let dir = common::temp_dir("foreign-labels");
+    let samples = common::samples_dir();
+    let mut names: Vec<_> = std::fs::read_dir(&samples)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".png"))
+        .collect();
+    names.sort();
+    for (i, name) in names.iter().take(20).enumerate() {
+        let renamed = if i < 5 {
+            format!("{i:04}_{}.png", 10 + i * 20)
+        } else {
+            format!("{i:04}_{}", name.rsplit_once('_').unwrap().1)
+        };
+        std::fs::copy(samples.join(name), dir.join(renamed)).unwrap();
+    }
+    let camera = format!("dir:{}", dir.display());
+    let out = run_with_deadline(
+        &["--camera", &camera, "--adapt", "labels:1.0", "--json"],
+        Duration::from_secs(120),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("label step failed"), "{stderr}");
+    assert!(
+        stderr.contains("frame 0 is labelled 10, but the model has 10 classes"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("5 frames had a label"), "{stderr}");
+    let s = common::summary(&out);
+    assert_eq!(s["frames"], 20);
+    assert_eq!(s["foreign_labels"], 5);
+    assert_eq!(s["labelled"], 15);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -9,7 +9,12 @@ use std::path::{Path, PathBuf};
 use image::{DynamicImage, ImageFormat, ImageReader};
 use plastic_runtime::preprocess::PixelFormat;
 
-use super::{Camera, CameraError, Frame, label_from_name};
+use super::{Camera, CameraError, Frame, MAX_FRAME_SIDE, label_from_name};
+
+/// The most bytes one image may decode into without `--mem-budget` (256 MiB: a 48-megapixel
+/// colour photo fits). A small file can claim a huge image (a PNG of 400 megapixels compresses
+/// to a few hundred kilobytes); the decoder refuses it instead of allocating for it.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 256 << 20;
 
 /// Plays back the images of a folder.
 #[derive(Debug)]
@@ -79,7 +84,7 @@ impl Camera for DirCamera {
 
 /// Decodes one image file into a frame: 8-bit gray when the image has no colour, RGB otherwise
 /// (alpha dropped), label from the file name. The decoder may allocate at most `max_bytes`
-/// (the image crate's own cap, 512 MiB, without one).
+/// ([`DEFAULT_MAX_FRAME_BYTES`] without one), for an image of at most [`MAX_FRAME_SIDE`] a side.
 fn load_frame(path: &Path, max_bytes: Option<usize>) -> Result<Frame, CameraError> {
     let image = decode_within(path, max_bytes)?;
     let (width, height) = (image.width() as usize, image.height() as usize);
@@ -112,11 +117,11 @@ fn decode_within(path: &Path, max_bytes: Option<usize>) -> Result<DynamicImage, 
         .map_err(io)?
         .with_guessed_format()
         .map_err(io)?;
-    if let Some(max) = max_bytes {
-        let mut limits = image::Limits::default();
-        limits.max_alloc = Some(max as u64);
-        reader.limits(limits);
-    }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_FRAME_SIDE as u32);
+    limits.max_image_height = Some(MAX_FRAME_SIDE as u32);
+    limits.max_alloc = Some(max_bytes.unwrap_or(DEFAULT_MAX_FRAME_BYTES) as u64);
+    reader.limits(limits);
     reader.decode().map_err(|source| CameraError::Decode {
         path: path.to_path_buf(),
         source,
@@ -160,6 +165,75 @@ mod tests {
         let third = cam.next_frame().unwrap();
         assert!(matches!(third, Err(CameraError::Decode { .. })));
         assert!(cam.next_frame().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A PNG file whose header claims `width` x `height` pixels of a colour type (0 gray, 2
+    /// RGB), with one byte of data:
+    /// what a hostile folder holds. Chunks are written by hand (a real encoder would need
+    /// the whole image).
+    fn png_claiming(width: u32, height: u32, colour: u8) -> Vec<u8> {
+        fn crc32(bytes: &[u8]) -> u32 {
+            let mut crc = !0u32;
+            for &b in bytes {
+                crc ^= u32::from(b);
+                for _ in 0..8 {
+                    crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+                }
+            }
+            !crc
+        }
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut chunk = |kind: &[u8], data: &[u8]| {
+            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            let body = [kind, data].concat();
+            out.extend_from_slice(&body);
+            out.extend_from_slice(&crc32(&body).to_be_bytes());
+        };
+        let header = [
+            &width.to_be_bytes()[..],
+            &height.to_be_bytes(),
+            &[8, colour, 0, 0, 0],
+        ]
+        .concat();
+        chunk(b"IHDR", &header);
+        chunk(
+            b"IDAT",
+            &[0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01],
+        );
+        chunk(b"IEND", &[]);
+        out
+    }
+
+    #[test]
+    fn an_image_claiming_a_huge_size_is_skipped_before_it_is_decoded() {
+        let dir = temp_dir("huge");
+        // Too many bytes (10000x10000 RGB is 300 MB) or too long a side, each refused by the
+        // limits (not by the missing data, which would be a different error).
+        std::fs::write(dir.join("0000_1.png"), png_claiming(10_000, 10_000, 2)).unwrap();
+        std::fs::write(dir.join("0001_1.png"), png_claiming(20_000, 20_000, 0)).unwrap();
+        std::fs::write(dir.join("0002_1.png"), png_claiming(1, 100_000, 0)).unwrap();
+        std::fs::write(dir.join("0003_1.png"), png_claiming(100, 100, 0)).unwrap();
+        let mut cam = DirCamera::open(&dir).unwrap();
+        for _ in 0..3 {
+            let frame = cam.next_frame().unwrap();
+            assert!(
+                matches!(
+                    frame,
+                    Err(CameraError::Decode {
+                        source: image::ImageError::Limits(_),
+                        ..
+                    })
+                ),
+                "{frame:?}"
+            );
+        }
+        // The same claim within the limits reaches the data, and fails there.
+        let frame = cam.next_frame().unwrap();
+        assert!(
+            matches!(frame, Err(CameraError::Decode { ref source, .. }) if !matches!(source, image::ImageError::Limits(_))),
+            "{frame:?}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

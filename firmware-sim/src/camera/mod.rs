@@ -150,6 +150,18 @@ pub enum CameraError {
         /// Why.
         reason: String,
     },
+    /// A `stdin:` spec names a frame size no camera delivers.
+    #[error(
+        "camera `{spec}`: a frame of {width}x{height} is out of range: each side must be 1 to {MAX_FRAME_SIDE} pixels"
+    )]
+    FrameSize {
+        /// The spec as given.
+        spec: String,
+        /// The width it named.
+        width: usize,
+        /// The height it named.
+        height: usize,
+    },
     /// A raw stream ended part-way through a frame: the partial frame is dropped.
     #[error("stream ended inside frame {frame}: got {got} of {expected} bytes")]
     ShortFrame {
@@ -243,6 +255,11 @@ fn format_name(format: PixelFormat) -> &'static str {
     }
 }
 
+/// The longest side of a frame any camera source accepts (16384 pixels). A raw stream of larger
+/// frames is refused when it is named; a folder's image whose header claims more is skipped
+/// before it is decoded, so a hostile file cannot make the device allocate for it.
+pub const MAX_FRAME_SIDE: usize = 1 << 14;
+
 /// Parses a camera spec string (see [`CameraSpec::valid`]).
 pub fn parse_camera(spec: &str) -> Result<CameraSpec, CameraError> {
     let unknown = || CameraError::UnknownKind { spec: spec.into() };
@@ -254,15 +271,23 @@ pub fn parse_camera(spec: &str) -> Result<CameraSpec, CameraError> {
         Some(("stdin", rest)) => {
             let (size, format) = rest.split_once(':').ok_or_else(unknown)?;
             let (w, h) = size.split_once('x').ok_or_else(unknown)?;
-            let dim = |s: &str| s.parse::<usize>().ok().filter(|&v| v > 0 && v <= 1 << 14);
+            let dim = |s: &str| s.parse::<usize>().map_err(|_| unknown());
             let format = match format {
                 "gray8" => PixelFormat::Gray8,
                 "rgb24" => PixelFormat::Rgb24,
                 _ => return Err(unknown()),
             };
+            let (width, height) = (dim(w)?, dim(h)?);
+            if !(1..=MAX_FRAME_SIDE).contains(&width) || !(1..=MAX_FRAME_SIDE).contains(&height) {
+                return Err(CameraError::FrameSize {
+                    spec: spec.into(),
+                    width,
+                    height,
+                });
+            }
             Ok(CameraSpec::Stdin {
-                width: dim(w).ok_or_else(unknown)?,
-                height: dim(h).ok_or_else(unknown)?,
+                width,
+                height,
                 format,
             })
         }
@@ -452,7 +477,6 @@ mod tests {
             "dir:",
             "dir",
             "stdin:320x240",
-            "stdin:0x240:gray8",
             "stdin:320x240:yuv420",
             "stdin:axb:gray8",
         ] {
@@ -462,6 +486,20 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_raw_frame_size_out_of_range_is_named_as_such() {
+        for bad in [
+            "stdin:0x240:gray8",
+            "stdin:100000x100000:gray8",
+            "stdin:16385x1:rgb24",
+        ] {
+            let err = parse_camera(bad).unwrap_err();
+            assert!(matches!(err, CameraError::FrameSize { .. }), "{bad}: {err}");
+            assert!(err.to_string().contains("1 to 16384"), "{err}");
+        }
+        assert!(parse_camera("stdin:16384x1:gray8").is_ok());
     }
 
     #[test]

@@ -121,7 +121,7 @@ pub fn run(
             break;
         }
         let t0 = Instant::now();
-        let frame = match camera.next_frame() {
+        let mut frame = match camera.next_frame() {
             None => break,
             Some(Ok(frame)) => frame,
             Some(Err(e)) => {
@@ -136,6 +136,24 @@ pub fn run(
             }
         };
         let captured = t0.elapsed();
+        if let Some(label) = frame.label
+            && usize::from(label) >= spec.output_len()
+        {
+            // A label the model has no class for can be neither scored nor taught: the frame
+            // plays unlabelled (and the first such frame is named).
+            if summary.foreign_labels == 0 {
+                let _ = writeln!(
+                    log,
+                    "warning: frame {} is labelled {label}, but the model has {} classes \
+                     (0 to {}): such frames play unlabelled",
+                    summary.frames,
+                    spec.output_len(),
+                    spec.output_len() - 1
+                );
+            }
+            summary.foreign_labels += 1;
+            frame.label = None;
+        }
         largest_frame = largest_frame.max(frame.data.capacity());
         let (mut prediction, times) = match pipeline.run(&frame) {
             Ok(result) => result,
@@ -345,6 +363,13 @@ pub fn run(
 /// Tells the user when the stream made part of what they asked for meaningless: a shift that
 /// starts after the last frame, labels asked for on a stream that has none.
 fn warn_about_the_stream(summary: &Summary, log: &mut dyn Write) {
+    if summary.foreign_labels > 1 {
+        let _ = writeln!(
+            log,
+            "warning: {} frames had a label the model has no class for and played unlabelled",
+            summary.foreign_labels
+        );
+    }
     if let Some(shift) = &summary.shift
         && shift.start >= summary.frames
     {

@@ -27,6 +27,9 @@ pub struct Summary {
     pub correct: u64,
     /// Frames the camera could not deliver or the pipeline refused.
     pub skipped: u64,
+    /// Frames whose label (from a file name) is not one of the model's classes: they are
+    /// played as unlabelled frames, neither scored nor learned from.
+    pub foreign_labels: u64,
     /// Time spent capturing (decoding or rendering) frames.
     pub capture: Duration,
     /// Time spent preprocessing.
@@ -104,6 +107,7 @@ impl Summary {
             labelled: 0,
             correct: 0,
             skipped: 0,
+            foreign_labels: 0,
             capture: Duration::ZERO,
             preprocess: Duration::ZERO,
             infer: Duration::ZERO,
@@ -206,6 +210,7 @@ impl Summary {
             "correct": self.correct,
             "accuracy": self.accuracy(),
             "skipped": self.skipped,
+            "foreign_labels": self.foreign_labels,
             "windows": {
                 "before_shift": self.outcomes.accuracy(w.before_shift.clone()),
                 "after_shift": w.after_shift.clone().and_then(|r| self.outcomes.accuracy(r)),
