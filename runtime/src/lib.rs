@@ -30,6 +30,7 @@ pub mod digit_warp;
 pub mod drift;
 mod error;
 pub mod guard;
+pub mod impulse;
 pub mod ink_region;
 #[cfg(feature = "std")]
 pub mod input_file;
