@@ -21,6 +21,8 @@ constant:
                  or a belt moving while the shutter is open)
   --far F        the shifted digits drawn at F of their size (the camera 1/F times as far:
                  F = 0.3 leaves a digit about 20 pixels tall, under 1 % of the frame)
+  --impulses S   a share S of the shifted view's pixels set to 0 or 255, half each (dead and
+                 hot pixels, a noisy link: "salt and pepper")
 
 Each frame is 96x96 grey, dark ink on light paper, the digit at a random size and place, with
 sensor noise; named `NNNNN_LABEL.png` for `--camera dir:`, with `shift.txt` beside them for
@@ -125,6 +127,10 @@ def frame(ink, box, roll, tex, rng, view=None):
     if view:
         out = motion(shadow(out, view["shadow"], rng), view["motion"], rng)
     out += rng.normal(0, 3, out.shape)
+    if view and view["impulses"]:
+        r = rng.random(out.shape)
+        out[r < view["impulses"] / 2] = 0
+        out[r > 1 - view["impulses"] / 2] = 255
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
@@ -141,6 +147,7 @@ def main():
     ap.add_argument("--shadow", type=float, default=1.0)
     ap.add_argument("--motion", type=int, default=0)
     ap.add_argument("--far", type=float, default=1.0)
+    ap.add_argument("--impulses", type=float, default=0.0)
     args = ap.parse_args()
     if args.writers and args.pen < 0:
         ap.error("--pen below 0 with --writers erodes the UCI digits at their own 8x8 scale, "
@@ -150,7 +157,8 @@ def main():
     mx, my = mnist_test(args.data_dir)
     order = rng.permutation(len(mx))
     first, middle, last = order[:2000], order[2000:4000], order[4000:5000]
-    view = {"ruled": args.ruled, "shadow": args.shadow, "motion": args.motion}
+    view = {"ruled": args.ruled, "shadow": args.shadow, "motion": args.motion,
+            "impulses": args.impulses}
     plain = [(mx[i], my[i], rng.integers(56, 76), 0.0, None) for i in first]
     if args.writers:
         ux, uy = uci_digits()
