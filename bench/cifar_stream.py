@@ -11,6 +11,8 @@ with `shift.txt` beside them for `bench/shift_bank.py --scenarios NAME=DIR`. The
   dusk       45 % of the light, and sensor noise of sigma 6 levels
   blur       a Gaussian blur of sigma 1 pixel (defocus)
   noise      sensor noise of sigma 20 levels
+  impulse    6 % of the values (each channel of each pixel) set to 0 or 255, half each: dead and
+             hot pixels, CIFAR-10-C's impulse noise at its second severity
 
     python3 bench/cifar_stream.py --data-dir ../shared/data --out cifar-dusk --shift dusk
     plastic-sim --model softhebb-cifar10.int8.safetensors --camera dir:cifar-dusk \\
@@ -52,8 +54,12 @@ def shifted(image, shift, rng):
         x = ndimage.gaussian_filter(x, sigma=(1.0, 1.0, 0.0))
     elif shift == "noise":
         x = x + rng.normal(0.0, 20.0, x.shape)
+    elif shift == "impulse":
+        r = rng.random(x.shape)
+        x[r < 0.03] = 0
+        x[r > 0.97] = 255
     else:
-        raise SystemExit(f"unknown --shift {shift}: contrast, dusk, blur or noise")
+        raise SystemExit(f"unknown --shift {shift}: contrast, dusk, blur, noise or impulse")
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 

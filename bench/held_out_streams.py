@@ -23,6 +23,14 @@ constant:
                  F = 0.3 leaves a digit about 20 pixels tall, under 1 % of the frame)
   --impulses S   a share S of the shifted view's pixels set to 0 or 255, half each (dead and
                  hot pixels, a noisy link: "salt and pepper")
+  --change KIND  one more change of the shifted view, after the camera: `mirror` (a selfie
+                 camera's mirrored picture), `upside` (the camera mounted upside down),
+                 `occlude` (a band of paper 9 pixels tall across the frame: a strip of tape),
+                 `jpeg` (JPEG at quality 8), `pixelate` (a 24x24 sensor scaled up), `faint`
+                 (contrast cut to 30 %, noise of sigma 12), `gamma` (gamma 3: dark mid-tones),
+                 `zoom` (the frame cropped 1.6 times closer: digits cut by its edges) or
+                 `elastic` (the digit distorted as Simard et al. distorted MNIST: alpha 34,
+                 sigma 4)
 
 Each frame is 96x96 grey, dark ink on light paper, the digit at a random size and place, with
 sensor noise; named `NNNNN_LABEL.png` for `--camera dir:`, with `shift.txt` beside them for
@@ -31,9 +39,11 @@ sensor noise; named `NNNNN_LABEL.png` for `--camera dir:`, with `shift.txt` besi
     python3 bench/held_out_streams.py --data-dir ../shared/data --out roll20 --roll 20 --pen 1
     plastic-sim --camera dir:roll20 --shift-at 2000..4000 --adapt unsupervised --json
 
-Needs numpy and scipy (and scikit-learn for `--writers`).
+Needs numpy and scipy (Pillow for `--paper` textures and `--change`, scikit-learn for
+`--writers`).
 """
 import argparse
+import io
 import os
 
 import numpy as np
@@ -108,9 +118,51 @@ def motion(out, length, rng):
     return ndimage.convolve(out, kernel / kernel.sum(), mode="nearest")
 
 
+def elastic(ink, rng, alpha=34.0, sigma=4.0):
+    """Simard et al.'s elastic distortion of a digit at its own 28x28 scale."""
+    dx = ndimage.gaussian_filter(rng.uniform(-1, 1, ink.shape), sigma) * alpha
+    dy = ndimage.gaussian_filter(rng.uniform(-1, 1, ink.shape), sigma) * alpha
+    y, x = np.mgrid[0:ink.shape[0], 0:ink.shape[1]]
+    return ndimage.map_coordinates(ink, [y + dy, x + dx], order=1)
+
+
+def change(kind, out, rng):
+    """`out` (a finished 96x96 frame, bytes) through one more change of the view, `--change`."""
+    from PIL import Image
+    if kind == "mirror":
+        return np.ascontiguousarray(np.fliplr(out))
+    if kind == "upside":
+        return np.ascontiguousarray(np.rot90(out, 2))
+    if kind == "occlude":
+        band = out.copy()
+        y = int(rng.integers(30, 60))
+        band[y:y + 9, :] = np.median(out)
+        return band
+    if kind == "jpeg":
+        buffer = io.BytesIO()
+        Image.fromarray(out).save(buffer, "JPEG", quality=8)
+        return np.asarray(Image.open(buffer).convert("L"))
+    if kind == "pixelate":
+        small = Image.fromarray(out).resize((24, 24), Image.BILINEAR)
+        return np.asarray(small.resize((SIZE, SIZE), Image.NEAREST))
+    if kind == "faint":
+        f = out.astype(np.float64)
+        f = f.mean() + 0.3 * (f - f.mean()) + rng.normal(0, 12, f.shape)
+        return np.clip(f, 0, 255).astype(np.uint8)
+    if kind == "gamma":
+        return (255.0 * (out / 255.0) ** 3).astype(np.uint8)
+    if kind == "zoom":
+        z = ndimage.zoom(out.astype(np.float64), 1.6, order=1)
+        o = (z.shape[0] - SIZE) // 2 + int(rng.integers(-8, 9))
+        return np.clip(z[o:o + SIZE, o:o + SIZE], 0, 255).astype(np.uint8)
+    return out
+
+
 def frame(ink, box, roll, tex, rng, view=None):
     """The digit drawn `box` pixels tall on paper, the camera rolled by `roll` degrees; `view`
-    (ruled, shadow, motion) the shifted view's further changes."""
+    (ruled, shadow, motion, impulses, change) the shifted view's further changes."""
+    if view and view["change"] == "elastic":
+        ink = np.clip(elastic(ink, rng), 0, 1)
     out = paper(tex, rng)
     if view:
         out = ruled(out, view["ruled"], rng)
@@ -131,7 +183,8 @@ def frame(ink, box, roll, tex, rng, view=None):
         r = rng.random(out.shape)
         out[r < view["impulses"] / 2] = 0
         out[r > 1 - view["impulses"] / 2] = 255
-    return np.clip(out, 0, 255).astype(np.uint8)
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    return change(view["change"], out, rng) if view and view["change"] else out
 
 
 def main():
@@ -148,6 +201,8 @@ def main():
     ap.add_argument("--motion", type=int, default=0)
     ap.add_argument("--far", type=float, default=1.0)
     ap.add_argument("--impulses", type=float, default=0.0)
+    ap.add_argument("--change", choices=["mirror", "upside", "occlude", "jpeg", "pixelate",
+                                         "faint", "gamma", "zoom", "elastic"])
     args = ap.parse_args()
     if args.writers and args.pen < 0:
         ap.error("--pen below 0 with --writers erodes the UCI digits at their own 8x8 scale, "
@@ -158,7 +213,7 @@ def main():
     order = rng.permutation(len(mx))
     first, middle, last = order[:2000], order[2000:4000], order[4000:5000]
     view = {"ruled": args.ruled, "shadow": args.shadow, "motion": args.motion,
-            "impulses": args.impulses}
+            "impulses": args.impulses, "change": args.change}
     plain = [(mx[i], my[i], rng.integers(56, 76), 0.0, None) for i in first]
     if args.writers:
         ux, uy = uci_digits()

@@ -135,13 +135,15 @@ pub struct Args {
     pub conv_rate: f32,
 
     /// How a frame becomes the 28x28 image a model of 28x28 gray images reads: `auto` uses a
-    /// frame that is already framed (28x28, light on a black field) as it is and frames
-    /// anything else as the model's training set was (`fashion-mnist` for a model trained on
-    /// Fashion-MNIST, `mnist` for any other); `mnist` finds the digit on the paper (dark or
-    /// light ink, uneven light, any size) and frames it as MNIST was made (20x20 in 28x28,
-    /// centred by its mass); `fashion-mnist` finds the object the same way and frames it as
-    /// Fashion-MNIST was made (its longer side 28, centred by its box); `none` area-resizes the
-    /// whole frame.
+    /// frame that is already framed (28x28, light on a black field, a digit placed as MNIST's
+    /// are) as it is and frames anything else as the model's training set was
+    /// (`fashion-mnist` for a model trained on Fashion-MNIST, `mnist` for any other); `mnist`
+    /// finds the digit on the paper (dark or light ink, uneven light, any size) and frames it
+    /// as MNIST was made (20x20 in 28x28, centred by its mass); `fashion-mnist` finds the
+    /// object the same way and frames it as Fashion-MNIST was made (its longer side 28,
+    /// centred by its box). All three first take impulse noise (dead and hot pixels) off the
+    /// frame, as every other model's frames are; `none` area-resizes the whole frame as it
+    /// comes, noise and all.
     #[arg(long, value_enum, default_value_t = FramingArg::Auto)]
     pub framing: FramingArg,
 
@@ -222,7 +224,7 @@ pub enum FramingArg {
     Mnist,
     /// Always framed like Fashion-MNIST's items.
     FashionMnist,
-    /// The whole frame, resized.
+    /// The whole frame, resized, impulse noise and all.
     None,
 }
 

@@ -103,7 +103,7 @@ fn frozen_accuracy(stream: &Path) -> f64 {
         .unwrap()
 }
 
-/// Measured (the built-in device, 600 digits): as they are 99.0 %, moved 96.8 %, small 96.7 %,
+/// Measured (the built-in device, 600 digits): as they are 99.0 %, moved 97.2 %, small 96.7 %,
 /// with 5 % impulse noise 99.0 %; before, 50.8 %, 67.8 % and 88.3 %.
 #[test]
 fn digits_moved_or_small_in_their_field_and_noisy_fields_read_as_mnist_does() {
@@ -147,7 +147,7 @@ fn digits_moved_or_small_in_their_field_and_noisy_fields_read_as_mnist_does() {
 }
 
 /// Measured (the built-in device, 400 frames of the simulated camera, digits on paper): clean
-/// 97.8 %, with 3 % of the pixels at 0 or 255 81.8 % (before: 22.0 %).
+/// 97.8 %, with 3 % of the pixels at 0 or 255 96.5 % (before: 22.0 %).
 #[test]
 fn impulse_noise_on_a_camera_frame_is_taken_off_before_the_digit_is_framed() {
     let Some(digits) = mnist_digits(2000) else {
@@ -171,6 +171,6 @@ fn impulse_noise_on_a_camera_frame_is_taken_off_before_the_digit_is_framed() {
     );
     let (clean, noisy) = (frozen_accuracy(&clean), frozen_accuracy(&noisy));
     eprintln!("clean {clean:.3}, impulse noise {noisy:.3}");
-    assert!(noisy > clean - 0.2, "clean {clean:.3}, noisy {noisy:.3}");
+    assert!(noisy > clean - 0.05, "clean {clean:.3}, noisy {noisy:.3}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
