@@ -104,7 +104,8 @@ def main():
             for s, f in zip(seeds, frozen):
                 w = win[(sc, m, s)]
                 drop = f["before_shift"] - f["after_shift"]
-                if mean(drops) >= MIN_DROP:
+                # A shift of under 2000 frames has no late window: nothing to call won back.
+                if mean(drops) >= MIN_DROP and f.get("late_shift") is not None:
                     won.append((w["late_shift"] - f["late_shift"]) / drop)
                 worst.append(min(w[k] - f[k] for k in WINDOWS if f.get(k) is not None))
                 if f.get("after_return") is not None:
