@@ -11,7 +11,8 @@ with sensor noise. Named `NNNNN_LABEL.png` for `--camera dir:`.
 With `--shift N`, frames N to 2N are seen through a changed view and the N after them through
 the first one again (3N frames; `shift.txt` beside them, for `bench/shift_bank.py`): the view
 changes by any of `--then-fill LO HI`, `--then-polarity`, `--then-blur PIXELS` (out of focus),
-`--then-light F` (the light falls to F of itself) and `--then-noise SIGMA`.
+`--then-light F` (the light falls to F of itself), `--then-noise SIGMA` and `--then-impulses S`
+(a share S of the pixels at 0 or 255, half each: dead and hot pixels).
 
     python3 bench/object_stream.py --data-dir ../shared/data --out items --fill 0.4 0.9
     plastic-train cnn --dataset fashion-mnist --preset cnn-mnist --epochs 1 --out fashion.safetensors
@@ -30,10 +31,10 @@ import numpy as np
 from writers_stream import mnist_test, resize, write_stream
 
 
-def photograph(item, fill, polarity, size, rng, blur=0, light=1.0, noise=3.0):
+def photograph(item, fill, polarity, size, rng, blur=0, light=1.0, noise=3.0, impulses=0.0):
     """`item` (in [0, 1], light on black) photographed in a `size` (width, height) frame, out
     of focus by `blur` pixels (a box blur), its light at `light` of itself, with sensor noise
-    of `noise` levels."""
+    of `noise` levels and a share `impulses` of its pixels at 0 or 255."""
     width, height = size
     side = max(2, int(round(fill * min(width, height))))
     scaled = np.clip(resize(item, side, side), 0, 1)
@@ -56,6 +57,10 @@ def photograph(item, fill, polarity, size, rng, blur=0, light=1.0, noise=3.0):
         from scipy import ndimage
         out = ndimage.uniform_filter(out, size=blur, mode="nearest")
     out += rng.normal(0, noise, out.shape)
+    if impulses:
+        r = rng.random(out.shape)
+        out[r < impulses / 2] = 0
+        out[r > 1 - impulses / 2] = 255
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
@@ -74,6 +79,7 @@ def main():
     ap.add_argument("--then-blur", type=int, default=0)
     ap.add_argument("--then-light", type=float, default=1.0)
     ap.add_argument("--then-noise", type=float, default=3.0)
+    ap.add_argument("--then-impulses", type=float, default=0.0)
     args = ap.parse_args()
     lo, hi = args.fill
     if not 0 < lo <= hi <= 1:
@@ -85,16 +91,19 @@ def main():
     if not 0 < args.then_light <= 1 or args.then_blur < 0 or args.then_noise < 0:
         ap.error("--then-light takes a share of the light in (0, 1]; --then-blur and "
                  "--then-noise are not negative")
+    if not 0 <= args.then_impulses <= 1:
+        ap.error("--then-impulses takes a share of the pixels in [0, 1]")
     if args.shift < 0 or 3 * args.shift > 10000:
         ap.error("--shift N needs 0 <= N and 3N frames of the 10,000 test items")
     rng = np.random.default_rng(args.seed)
     x, y = mnist_test(args.data_dir, "fashion-mnist")
     n = 3 * args.shift if args.shift else args.frames
     order = rng.permutation(len(x))[:n]
-    first = {"fill": (lo, hi), "polarity": args.polarity, "blur": 0, "light": 1.0, "noise": 3.0}
+    first = {"fill": (lo, hi), "polarity": args.polarity, "blur": 0, "light": 1.0, "noise": 3.0,
+             "impulses": 0.0}
     then = {"fill": tuple(args.then_fill or (lo, hi)),
             "polarity": args.then_polarity or args.polarity, "blur": args.then_blur,
-            "light": args.then_light, "noise": args.then_noise}
+            "light": args.then_light, "noise": args.then_noise, "impulses": args.then_impulses}
     shifted = range(args.shift, 2 * args.shift)
 
     def frames():
@@ -105,7 +114,7 @@ def main():
                 polarity = ("dark", "light")[k % 2]
             fill = rng.uniform(*view["fill"])
             yield photograph(x[i], fill, polarity, tuple(args.size), rng, view["blur"],
-                             view["light"], view["noise"]), y[i]
+                             view["light"], view["noise"], view["impulses"]), y[i]
 
     shift = (args.shift, 2 * args.shift) if args.shift else (0, 0)
     write_stream(args.out, frames(), shift)

@@ -16,9 +16,9 @@
 //! object framing, as the checkpoint's dataset says; `--framing` chooses); any other model gets
 //! the whole frame area-resized to its input ([`preprocess::resize_to_bytes`]), per channel
 //! for colour models, each plane first cleaned of impulse noise ([`remove_impulses`]) unless
-//! `--framing none` asks for the frame as it comes. A learning engine of digits then warps the framed digit to undo a new
-//! view's tilt and pen
-//! ([`AdaptiveModel::warp_digit`]); its anchor reads the digit as framed.
+//! `--framing none` asks for the frame as it comes. A learning engine of digits then warps
+//! the framed digit to undo a new view's tilt and pen ([`AdaptiveModel::warp_digit`]); its
+//! anchor reads the digit as framed.
 
 use std::time::{Duration, Instant};
 

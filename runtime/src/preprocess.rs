@@ -228,11 +228,11 @@ pub fn frame_digit_in(
 /// where its ink is: its box ([`MNIST_BOX_INK`] of the strongest pixel and above) at least
 /// [`MNIST_LEAST_BOX`] pixels on its longer side (MNIST's: 19 or 20), and centred by its mass
 /// within [`MNIST_CENTRE_SLACK`] pixels (MNIST's own test digits: within 1.0) unless the box
-/// is wider than any digit's ([`MNIST_MOST_BOX`]). A digit moved
-/// off the centre of a black 28x28 field, or drawn small in it, has the black ring of a framed
-/// digit but is not one; used as it was, the device read 74 % of such moved digits and 64 % of
-/// such small ones, framed 98 % of both (docs/RESULTS.md, "Impulse noise and digits off-centre
-/// in a 28x28 field"). A Fashion-MNIST item's ring is its test (its box spans the field).
+/// is wider than any digit's ([`MNIST_MOST_BOX`]). A digit moved off the centre of a black
+/// 28x28 field, or drawn small in it, has the black ring of a framed digit but is not one;
+/// used as it was, the device read 74 % of such moved digits and 64 % of such small ones,
+/// framed 97 and 98 % (docs/RESULTS.md, "Impulse noise and digits off-centre in a 28x28
+/// field"). A Fashion-MNIST item's ring is its test (its box spans the field).
 pub fn is_framed_as(gray: &[u8], width: usize, height: usize, style: FrameStyle) -> bool {
     if !is_already_framed(gray, width, height) {
         return false;

@@ -148,7 +148,7 @@ pub fn run(
                      (0 to {}): such frames play unlabelled",
                     summary.frames,
                     spec.output_len(),
-                    spec.output_len() - 1
+                    spec.output_len().saturating_sub(1)
                 );
             }
             summary.foreign_labels += 1;
