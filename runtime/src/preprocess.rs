@@ -228,7 +228,8 @@ pub fn frame_digit_in(
 /// where its ink is: its box ([`MNIST_BOX_INK`] of the strongest pixel and above) at least
 /// [`MNIST_LEAST_BOX`] pixels on its longer side (MNIST's: 19 or 20), and centred by its mass
 /// within [`MNIST_CENTRE_SLACK`] pixels (MNIST's own test digits: within 1.0) unless the box
-/// is wider than any digit's ([`MNIST_MOST_BOX`]). A digit moved off the centre of a black
+/// is wider than any digit's ([`MNIST_MOST_BOX`]), and its ink at MNIST's levels
+/// ([`at_mnist_levels`]: not blurred). A digit moved off the centre of a black
 /// 28x28 field, or drawn small in it, has the black ring of a framed digit but is not one;
 /// used as it was, the device read 74 % of such moved digits and 64 % of such small ones,
 /// framed 97 and 98 % (docs/RESULTS.md, "Impulse noise and digits off-centre in a 28x28
@@ -281,8 +282,28 @@ fn centred_like_mnist(gray: &[u8]) -> bool {
     let off = (mx / mass - 13.5).abs().max((my / mass - 13.5).abs());
     let side = (x1 + 1 - x0).max(y1 + 1 - y0);
     let moved = off > MNIST_CENTRE_SLACK && side <= MNIST_MOST_BOX;
-    !moved && side >= MNIST_LEAST_BOX
+    !moved && side >= MNIST_LEAST_BOX && at_mnist_levels(gray, strongest)
 }
+
+/// Whether a field's ink is at MNIST's levels: at least [`MNIST_LEAST_FULL_SHARE`] of it
+/// (pixels above a tenth of the strongest) within a tenth of the strongest. MNIST's digits
+/// were anti-aliased from sharp scans, so half their ink is full (the 10,000 test digits:
+/// 11 % or more in all but one in a thousand); a blurred digit's is not (motion blur of 7
+/// pixels: 5 %; MNIST-C's glass blur: 3 %), and framing it again brings it to MNIST's levels.
+fn at_mnist_levels(gray: &[u8], strongest: u8) -> bool {
+    let strongest = u32::from(strongest);
+    let (mut ink, mut full) = (0u32, 0u32);
+    for &v in gray {
+        let v = u32::from(v);
+        ink += u32::from(10 * v > strongest);
+        full += u32::from(10 * v >= 9 * strongest);
+    }
+    full as f32 >= MNIST_LEAST_FULL_SHARE * ink as f32
+}
+
+/// The least share of a framed digit's ink at full level ([`at_mnist_levels`]): under the
+/// share of all but one MNIST test digit in a thousand (11 %).
+pub const MNIST_LEAST_FULL_SHARE: f32 = 0.1;
 
 /// What [`frame_like_in`] works in: the ink of every pixel, which pixels are the digit
 /// (one byte each), the paper's lines and the frame cleaned of impulse noise; they grow to the
@@ -1132,6 +1153,15 @@ mod tests {
         assert!(!is_framed_as(&bold, 28, 28, FrameStyle::Mnist));
         frame_digit(&bold, 28, 28, Framing::default(), &mut out).unwrap();
         assert_eq!(out.to_vec(), bold);
+        // Blurred: a soft-edged "one", full only along its centre line (1 column in 11).
+        let mut soft = alloc::vec![0u8; 784];
+        for y in 4..24 {
+            let profile = [25u8, 50, 90, 130, 170, 220, 170, 130, 90, 50, 25];
+            for (dx, v) in profile.into_iter().enumerate() {
+                soft[y * 28 + 8 + dx] = v;
+            }
+        }
+        assert!(!is_framed_as(&soft, 28, 28, FrameStyle::Mnist), "blurred");
         // Drawn small (8 pixels on its longer side, 16 needed), even when centred.
         assert!(!is_framed_as(
             &block(11, 10, 6, 8),
