@@ -2,8 +2,8 @@
 //! with impulse noise (dead and hot pixels, "salt and pepper"): the device must read them as
 //! it reads MNIST's own test digits. Before, a digit moved a few pixels off the centre or drawn
 //! small in its field was used as it came (the black ring made it count as framed: 51 % and
-//! 68 % read), and impulse noise passed into the framed digit (88 % read at 28x28, 22 % on the
-//! simulated camera). docs/RESULTS.md, "Impulse noise and digits off-centre in a 28x28 field".
+//! 68 % read), so was a blurred one (73 %), and impulse noise passed into the framed digit
+//! (88 % read at 28x28, 22 % on the simulated camera). docs/RESULTS.md, "Impulse noise and digits off-centre in a 28x28 field".
 //!
 //! Skipped without the MNIST test set in the shared data folder (set PLASTIC_DATA).
 
@@ -79,6 +79,22 @@ fn small(d: &Digit) -> Vec<u8> {
     out.into_raw()
 }
 
+/// The field blurred by 7 pixels of horizontal motion (a box filter along each row, black
+/// beyond the field).
+fn motion_blurred(pixels: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; 784];
+    for y in 0..28 {
+        for x in 0..28i32 {
+            let sum: u32 = (x - 3..=x + 3)
+                .filter(|sx| (0..28).contains(sx))
+                .map(|sx| u32::from(pixels[y * 28 + sx as usize]))
+                .sum();
+            out[y * 28 + x as usize] = ((sum + 3) / 7) as u8;
+        }
+    }
+    out
+}
+
 /// `share` of the pixels set to 0 or 255 at random.
 fn salt_and_pepper(pixels: &[u8], share: f64, rng: &mut Lcg) -> Vec<u8> {
     pixels
@@ -104,18 +120,23 @@ fn frozen_accuracy(stream: &Path) -> f64 {
 }
 
 /// Measured (the built-in device, 600 digits): as they are 99.0 %, moved 97.2 %, small 96.7 %,
-/// with 5 % impulse noise 99.0 %; before, 50.8 %, 67.8 % and 88.3 %.
+/// under 7 pixels of motion blur 81.5 %, with 5 % impulse noise 99.0 %; before, 50.8 %,
+/// 67.8 %, 72.5 % and 88.3 %.
 #[test]
-fn digits_moved_or_small_in_their_field_and_noisy_fields_read_as_mnist_does() {
+fn digits_moved_small_or_blurred_in_their_field_and_noisy_fields_read_as_mnist_does() {
     let Some(digits) = mnist_digits(600) else {
         return;
     };
     let dir = common::temp_dir("framed-fields");
     let mut rng = Lcg(7);
-    let streams: [(&str, Vec<Vec<u8>>); 4] = [
+    let streams: [(&str, Vec<Vec<u8>>); 5] = [
         ("as-is", digits.iter().map(|d| d.pixels.clone()).collect()),
         ("moved", digits.iter().map(|d| moved(d, &mut rng)).collect()),
         ("small", digits.iter().map(small).collect()),
+        (
+            "blurred",
+            digits.iter().map(|d| motion_blurred(&d.pixels)).collect(),
+        ),
         (
             "impulses",
             digits
@@ -140,7 +161,11 @@ fn digits_moved_or_small_in_their_field_and_noisy_fields_read_as_mnist_does() {
     let clean = read[0].1;
     assert!(clean > 0.97, "{read:?}");
     for &(name, accuracy) in &read[1..] {
-        let slack = if name == "impulses" { 0.06 } else { 0.03 };
+        let slack = match name {
+            "impulses" => 0.06,
+            "blurred" => 0.2,
+            _ => 0.03,
+        };
         assert!(accuracy > clean - slack, "{name}: {read:?}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
