@@ -137,19 +137,22 @@ fn neighbour_median(gray: &[u8], width: usize, height: usize, x: usize, y: usize
 /// Writes into `clean` the `width x height` gray frame with its impulses replaced by their
 /// neighbours' median, and returns true, when the frame has impulse noise (at least
 /// [`IMPULSE_SHARE`] of its pixels, and [`IMPULSE_MIN_COUNT`]); returns false and leaves
-/// `clean` as it was otherwise. `clean` grows to the frame's size and is reused.
+/// `clean`'s contents as they were otherwise. Either way `clean` grows to the frame's size
+/// (once: it is reused), so a frame loop allocates on its camera's first frame only, clean or
+/// not.
 pub fn remove_impulses(gray: &[u8], width: usize, height: usize, clean: &mut Vec<u8>) -> bool {
     if width < 3 || height < 3 || width.checked_mul(height) != Some(gray.len()) {
         return false;
     }
+    clean.reserve(gray.len().saturating_sub(clean.len()));
     let needed = ((gray.len() as f32 * IMPULSE_SHARE) as usize).max(IMPULSE_MIN_COUNT);
-    let mut found = 0;
-    for y in 0..height {
-        for x in 0..width {
-            found += usize::from(is_impulse(gray, width, height, x, y));
-        }
-    }
-    if found < needed {
+    // Counted only as far as the share: a noisy frame is known before its last row.
+    let noisy = (0..height)
+        .flat_map(|y| (0..width).map(move |x| (x, y)))
+        .filter(|&(x, y)| is_impulse(gray, width, height, x, y))
+        .nth(needed - 1)
+        .is_some();
+    if !noisy {
         return false;
     }
     clean.clear();

@@ -200,7 +200,6 @@ pub fn frame_digit_in(
     };
     // Impulse noise off first (a clean frame is used as it is), then framed or not.
     let mut clean = core::mem::take(&mut buffers.clean);
-    clean.reserve((width * height).saturating_sub(clean.len()));
     let gray = if remove_impulses(gray, width, height, &mut clean) {
         &clean[..]
     } else {
