@@ -31,6 +31,13 @@ constant:
                  `zoom` (the frame cropped 1.6 times closer: digits cut by its edges) or
                  `elastic` (the digit distorted as Simard et al. distorted MNIST: alpha 34,
                  sigma 4)
+  --scene KIND   something else in the shifted view's frame besides the digit on its paper:
+                 `desk` (the sheet does not fill the frame: a dark desk along one or two
+                 edges), `thumb` (a thumb holding the sheet, in from an edge), `vignette` (a
+                 cheap lens: the corners at 35 to 50 % of the centre's light), `neighbours`
+                 (the digit one of a number: its neighbours cut by the frame's edges),
+                 `boxed` (the digit written in a form's printed box) or `glare` (a bright
+                 reflection off glossy paper)
 
 Each frame is 96x96 grey, dark ink on light paper, the digit at a random size and place, with
 sensor noise; named `NNNNN_LABEL.png` for `--camera dir:`, with `shift.txt` beside them for
@@ -158,9 +165,74 @@ def change(kind, out, rng):
     return out
 
 
+def scene(kind, out, place, rng, others):
+    """`out` (the shifted view's paper, floats, the digit drawn at `place` = (top, left,
+    height, width)) with `kind` (`--scene`) added; `others` digits for `neighbours`."""
+    top, left, h, w = place
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
+    if kind == "desk":
+        level = rng.uniform(30, 80)
+        for side in rng.choice(4, size=int(rng.integers(1, 3)), replace=False):
+            # How far the desk reaches in from this side: short of the digit, its edge tilted.
+            room = [top, left, SIZE - top - h, SIZE - left - w][side]
+            depth = min(float(rng.uniform(6, 18)), room - 3.0)
+            if depth < 2:
+                continue
+            across = xx if side in (0, 2) else yy
+            edge = depth + rng.uniform(-3, 3) * (across / SIZE - 0.5)
+            inward = [yy, xx, SIZE - 1 - yy, SIZE - 1 - xx][side]
+            desk = inward < edge
+            out[desk] = level + rng.normal(0, 6, int(desk.sum()))
+        return out
+    if kind == "thumb":
+        # From the side with most room, an ellipse of skin in the sheet's shade, its tip short
+        # of the digit.
+        rooms = [top, left, SIZE - top - h, SIZE - left - w]
+        side = int(np.argmax(rooms))
+        reach = min(rooms[side] - 2.0, float(rng.uniform(12, 22)))
+        along = float(rng.uniform(20, 76))
+        inward = reach - 22.0
+        cy, cx = [(inward, along), (along, inward), (SIZE - 1 - inward, along),
+                  (along, SIZE - 1 - inward)][side]
+        ry, rx = (22, 15) if side in (0, 2) else (15, 22)
+        thumb = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1
+        out[thumb] = out[thumb] * rng.uniform(0.45, 0.65)
+        return out
+    if kind == "vignette":
+        r2 = ((yy - SIZE / 2) ** 2 + (xx - SIZE / 2) ** 2) / (2 * (SIZE / 2) ** 2)
+        return out * (1 - rng.uniform(0.5, 0.65) * r2)
+    if kind == "neighbours":
+        # The fields overlap by their margins: a number's digits 10 to 20 pixels apart.
+        gap = -float(rng.uniform(4, 10))
+        for sign in (-1, 1):
+            other = np.clip(resize(others[int(rng.integers(len(others)))], h, h), 0, 1)
+            x0 = int(round(left - gap - h if sign < 0 else left + w + gap))
+            lo, hi = max(x0, 0), min(x0 + h, SIZE)
+            if hi > lo:
+                region = out[top:top + h, lo:hi]
+                ink = other[:, lo - x0:hi - x0]
+                out[top:top + h, lo:hi] = region - ink * (region - 25)
+        return out
+    if kind == "boxed":
+        m = int(rng.integers(4, 10))
+        y0, x0 = max(top - m, 0), max(left - m, 0)
+        y1, x1 = min(top + h + m, SIZE - 1), min(left + w + m, SIZE - 1)
+        line = rng.uniform(60, 110)
+        for y in (y0, y0 + 1, y1 - 1, y1):
+            out[y, x0:x1 + 1] = line
+        for x in (x0, x0 + 1, x1 - 1, x1):
+            out[y0:y1 + 1, x] = line
+        return out
+    if kind == "glare":
+        cy, cx = rng.uniform(10, 86, size=2)
+        r2 = ((yy - cy) ** 2 + (xx - cx) ** 2) / rng.uniform(8, 14) ** 2
+        return out + 160 * np.exp(-r2)
+    return out
+
+
 def frame(ink, box, roll, tex, rng, view=None):
     """The digit drawn `box` pixels tall on paper, the camera rolled by `roll` degrees; `view`
-    (ruled, shadow, motion, impulses, change) the shifted view's further changes."""
+    (ruled, shadow, motion, impulses, change, scene) the shifted view's further changes."""
     if view and view["change"] == "elastic":
         ink = np.clip(elastic(ink, rng), 0, 1)
     out = paper(tex, rng)
@@ -176,6 +248,8 @@ def frame(ink, box, roll, tex, rng, view=None):
     left = np.clip((SIZE - w) // 2 + rng.integers(-6, 7), 0, SIZE - w)
     region = out[top:top + h, left:left + w]
     out[top:top + h, left:left + w] = region - scaled * (region - 25)
+    if view and view["scene"]:
+        out = scene(view["scene"], out, (top, left, h, w), rng, view["others"])
     if view:
         out = motion(shadow(out, view["shadow"], rng), view["motion"], rng)
     out += rng.normal(0, 3, out.shape)
@@ -203,6 +277,8 @@ def main():
     ap.add_argument("--impulses", type=float, default=0.0)
     ap.add_argument("--change", choices=["mirror", "upside", "occlude", "jpeg", "pixelate",
                                          "faint", "gamma", "zoom", "elastic"])
+    ap.add_argument("--scene", choices=["desk", "thumb", "vignette", "neighbours", "boxed",
+                                        "glare"])
     args = ap.parse_args()
     if args.writers and args.pen < 0:
         ap.error("--pen below 0 with --writers erodes the UCI digits at their own 8x8 scale, "
@@ -213,7 +289,8 @@ def main():
     order = rng.permutation(len(mx))
     first, middle, last = order[:2000], order[2000:4000], order[4000:5000]
     view = {"ruled": args.ruled, "shadow": args.shadow, "motion": args.motion,
-            "impulses": args.impulses, "change": args.change}
+            "impulses": args.impulses, "change": args.change, "scene": args.scene,
+            "others": mx[order[5000:]]}
     plain = [(mx[i], my[i], rng.integers(56, 76), 0.0, None) for i in first]
     if args.writers:
         ux, uy = uci_digits()

@@ -9,50 +9,8 @@
 
 mod common;
 
-use std::path::Path;
-
+use common::{Lcg, frozen_accuracy, mnist_digits, write_stream};
 use plastic_sim::camera::{Camera, Digit, SyntheticDigits};
-
-/// The first `n` MNIST test digits, or `None` (with a note) without the data.
-fn mnist_digits(n: usize) -> Option<Vec<Digit>> {
-    let Some(dir) = plastic_sim::camera::mnist::shared_data_dir().map(|d| d.join("mnist")) else {
-        eprintln!("skipped: no shared data folder (set PLASTIC_DATA)");
-        return None;
-    };
-    match plastic_sim::camera::mnist::load_test_set(&dir) {
-        Ok(mut digits) => {
-            digits.truncate(n);
-            Some(digits)
-        }
-        Err(e) => {
-            eprintln!("skipped: no MNIST test set: {e}");
-            None
-        }
-    }
-}
-
-/// A small deterministic generator (the tests' streams must not change between runs).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-}
-
-fn write_stream(dir: &Path, frames: impl Iterator<Item = (Vec<u8>, u32, u32, u8)>) {
-    std::fs::create_dir_all(dir).unwrap();
-    for (n, (pixels, w, h, label)) in frames.enumerate() {
-        image::GrayImage::from_raw(w, h, pixels)
-            .unwrap()
-            .save(dir.join(format!("{n:05}_{label}.png")))
-            .unwrap();
-    }
-}
 
 /// The digit moved by 3 to 5 pixels along each axis (either way), black coming in.
 fn moved(d: &Digit, rng: &mut Lcg) -> Vec<u8> {
@@ -110,13 +68,6 @@ fn salt_and_pepper(pixels: &[u8], share: f64, rng: &mut Lcg) -> Vec<u8> {
             }
         })
         .collect()
-}
-
-fn frozen_accuracy(stream: &Path) -> f64 {
-    let camera = format!("dir:{}", stream.display());
-    common::run_json(&["--json", "--model", common::BUILT_IN, "--camera", &camera])["accuracy"]
-        .as_f64()
-        .unwrap()
 }
 
 /// Measured (the built-in device, 600 digits): as they are 99.0 %, moved 97.2 %, small 96.7 %,

@@ -19,6 +19,8 @@
 
 use alloc::vec::Vec;
 
+use crate::ink_parts::{INK, InkParts};
+
 use crate::preprocess::histogram_quantile;
 
 /// The share of a row (or column) its ink must reach to be the paper's: a ruled line spans the
@@ -126,19 +128,23 @@ fn keep_thin_bands(levels: &mut [f32]) {
 
 /// The box `(x0, y0, x1, y1)` (inclusive) of the digit on a `width x height` frame whose ink at
 /// `(x, y)` is `ink(x, y)`: the pixels above `strong` and those above `weak` connected to them,
-/// directly or through one another, each within [`JOIN_REACH`] pixels of the next. `None` when
-/// no pixel is above `strong`. `region` is a buffer, one byte a pixel, resized only when the
-/// frame is larger than any before.
+/// directly or through one another, each within [`JOIN_REACH`] pixels of the next; of that ink,
+/// the parts that are the digit's and not the scene's ([`InkParts`]). `None` when no pixel is
+/// above `strong`. `region` is a buffer, one byte a pixel, resized only when the frame is
+/// larger than any before; it is left with [`crate::ink_parts::KEPT`] on the digit's ink and
+/// [`crate::ink_parts::DROPPED`] on the ink of the parts that are not.
 pub fn digit_box(
     region: &mut Vec<u8>,
+    parts: &mut InkParts,
     width: usize,
     height: usize,
     strong: f32,
     weak: f32,
     ink: impl Fn(usize, usize) -> f32,
 ) -> Option<(usize, usize, usize, usize)> {
-    // 0: not ink, 1: weak ink not (yet) joined, 2: the digit. The seeds' box and the weak
-    // ink's box bound every later scan: on a frame of paper, a few hundred pixels of a digit.
+    // 0: not ink, 1: weak ink not (yet) joined, INK: the digit's or the scene's. The seeds'
+    // box and the weak ink's box bound every later scan: on a frame of paper, a few hundred
+    // pixels of a digit.
     region.clear();
     let (mut seeds, mut weak_ink) = (None, None);
     for y in 0..height {
@@ -146,7 +152,7 @@ pub fn digit_box(
             let v = ink(x, y);
             let class = if v > strong {
                 seeds = extend(seeds, x, y);
-                2
+                INK
             } else if v > weak {
                 weak_ink = extend(weak_ink, x, y);
                 1
@@ -156,11 +162,21 @@ pub fn digit_box(
             region.push(class);
         }
     }
-    let (seeds, Some((wx0, wy0, wx1, wy1))) = (seeds?, weak_ink) else {
-        return seeds;
-    };
+    let seeds = seeds?;
     let region = &mut region[..];
-    // Forward and backward scans join weak ink to a digit neighbour until none is left.
+    let mut grown = seeds;
+    if let Some((wx0, wy0, wx1, wy1)) = weak_ink {
+        grow(region, width, height, (wx0, wy0, wx1, wy1));
+        let (sx0, sy0, sx1, sy1) = seeds;
+        grown = (sx0.min(wx0), sy0.min(wy0), sx1.max(wx1), sy1.max(wy1));
+    }
+    parts.select(region, width, height, grown)
+}
+
+/// Joins the weak ink (class 1) within `bounds` to the [`INK`] within [`JOIN_REACH`] of it,
+/// directly or through more weak ink, by forward and backward scans until none is left.
+fn grow(region: &mut [u8], width: usize, height: usize, bounds: (usize, usize, usize, usize)) {
+    let (wx0, wy0, wx1, wy1) = bounds;
     let joins = |region: &mut [u8], x: usize, y: usize| {
         let i = y * width + x;
         if region[i] != 1 {
@@ -174,9 +190,9 @@ pub fn digit_box(
             y.saturating_sub(JOIN_REACH),
             (y + JOIN_REACH).min(height - 1),
         );
-        let touches = (y0..=y1).any(|yy| (x0..=x1).any(|xx| region[yy * width + xx] == 2));
+        let touches = (y0..=y1).any(|yy| (x0..=x1).any(|xx| region[yy * width + xx] == INK));
         if touches {
-            region[i] = 2;
+            region[i] = INK;
         }
         touches
     };
@@ -196,15 +212,6 @@ pub fn digit_box(
             break;
         }
     }
-    let mut bounds = Some(seeds);
-    for y in wy0..=wy1 {
-        for x in wx0..=wx1 {
-            if region[y * width + x] == 2 {
-                bounds = extend(bounds, x, y);
-            }
-        }
-    }
-    bounds
 }
 
 /// `bounds` (inclusive `x0, y0, x1, y1`, `None` for none yet) grown to hold `(x, y)`.
@@ -270,7 +277,7 @@ mod tests {
         };
         let mut region = Vec::new();
         assert_eq!(
-            digit_box(&mut region, 20, 10, 50.0, 25.0, ink),
+            digit_box(&mut region, &mut InkParts::default(), 20, 10, 50.0, 25.0, ink),
             Some((2, 2, 9, 2))
         );
         // A faint stroke that turns back toward the seed is followed too (the backward scan).
@@ -280,10 +287,10 @@ mod tests {
             _ => 0.0,
         };
         assert_eq!(
-            digit_box(&mut region, 12, 10, 50.0, 25.0, hook),
+            digit_box(&mut region, &mut InkParts::default(), 12, 10, 50.0, 25.0, hook),
             Some((1, 0, 9, 9))
         );
-        assert_eq!(digit_box(&mut region, 12, 10, 500.0, 25.0, hook), None);
+        assert_eq!(digit_box(&mut region, &mut InkParts::default(), 12, 10, 500.0, 25.0, hook), None);
     }
 
     #[test]
@@ -298,7 +305,7 @@ mod tests {
         };
         let mut region = Vec::new();
         assert_eq!(
-            digit_box(&mut region, 24, 5, 50.0, 25.0, ink),
+            digit_box(&mut region, &mut InkParts::default(), 24, 5, 50.0, 25.0, ink),
             Some((2, 2, 12, 2))
         );
     }

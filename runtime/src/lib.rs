@@ -31,6 +31,7 @@ pub mod drift;
 mod error;
 pub mod guard;
 pub mod impulse;
+pub mod ink_parts;
 pub mod ink_region;
 #[cfg(feature = "std")]
 pub mod input_file;

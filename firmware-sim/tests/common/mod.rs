@@ -301,3 +301,53 @@ pub fn fashion_dir() -> Option<PathBuf> {
     }
     dir
 }
+
+/// The first `n` MNIST test digits, or `None` (with a note) without the data.
+pub fn mnist_digits(n: usize) -> Option<Vec<Digit>> {
+    let Some(dir) = plastic_sim::camera::mnist::shared_data_dir().map(|d| d.join("mnist")) else {
+        eprintln!("skipped: no shared data folder (set PLASTIC_DATA)");
+        return None;
+    };
+    match plastic_sim::camera::mnist::load_test_set(&dir) {
+        Ok(mut digits) => {
+            digits.truncate(n);
+            Some(digits)
+        }
+        Err(e) => {
+            eprintln!("skipped: no MNIST test set: {e}");
+            None
+        }
+    }
+}
+
+/// A small deterministic generator (the tests' streams must not change between runs).
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+}
+
+/// Writes `(pixels, width, height, label)` frames into `dir` as a `dir:` camera's stream.
+pub fn write_stream(dir: &Path, frames: impl Iterator<Item = (Vec<u8>, u32, u32, u8)>) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (n, (pixels, w, h, label)) in frames.enumerate() {
+        image::GrayImage::from_raw(w, h, pixels)
+            .unwrap()
+            .save(dir.join(format!("{n:05}_{label}.png")))
+            .unwrap();
+    }
+}
+
+/// The built-in device's accuracy, learning nothing, on the `dir:` stream `stream`.
+pub fn frozen_accuracy(stream: &Path) -> f64 {
+    let camera = format!("dir:{}", stream.display());
+    run_json(&["--json", "--model", BUILT_IN, "--camera", &camera])["accuracy"]
+        .as_f64()
+        .unwrap()
+}
