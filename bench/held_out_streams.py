@@ -36,8 +36,10 @@ constant:
                  edges), `thumb` (a thumb holding the sheet, in from an edge), `vignette` (a
                  cheap lens: the corners at 35 to 50 % of the centre's light), `neighbours`
                  (the digit one of a number: its neighbours cut by the frame's edges),
-                 `boxed` (the digit written in a form's printed box) or `glare` (a bright
-                 reflection off glossy paper)
+                 `boxed` (the digit written in a form's printed box), `glare` (a bright
+                 reflection off glossy paper), `letterbox` (black bars down both sides, a
+                 4:3 picture in a wide frame), `pen` (a pen lying on the sheet, in from an
+                 edge) or `note` (the digit on a sticky note, a darker desk all around it)
 
 Each frame is 96x96 grey, dark ink on light paper, the digit at a random size and place, with
 sensor noise; named `NNNNN_LABEL.png` for `--camera dir:`, with `shift.txt` beside them for
@@ -223,6 +225,34 @@ def scene(kind, out, place, rng, others):
         for x in (x0, x0 + 1, x1 - 1, x1):
             out[y0:y1 + 1, x] = line
         return out
+    if kind == "letterbox":
+        bar = int(rng.integers(8, 14))
+        out[:, :bar] = rng.uniform(0, 12)
+        out[:, SIZE - bar:] = out[0, 0]
+        return out
+    if kind == "pen":
+        # A bar 5 pixels wide from a point on the edge with most room, at a slant, its end
+        # short of the digit.
+        rooms = [top, left, SIZE - top - h, SIZE - left - w]
+        side = int(np.argmax(rooms))
+        length = max(rooms[side] - 3.0, 4.0) * rng.uniform(1.0, 1.6)
+        angle = rng.uniform(-0.5, 0.5) + [np.pi / 2, 0.0, -np.pi / 2, np.pi][side]
+        along = rng.uniform(15, SIZE - 15)
+        x0, y0 = [(along, 0.0), (0.0, along), (along, SIZE - 1.0), (SIZE - 1.0, along)][side]
+        dx, dy = np.cos(angle), np.sin(angle)
+        t = np.clip((xx - x0) * dx + (yy - y0) * dy, 0, length)
+        near = np.hypot(xx - x0 - t * dx, yy - y0 - t * dy) < 2.5
+        near &= ~((yy >= top) & (yy < top + h) & (xx >= left) & (xx < left + w))
+        out[near] = rng.uniform(20, 60)
+        return out
+    if kind == "note":
+        m = int(rng.integers(3, 7))
+        y0, x0 = max(top - m, 0), max(left - m, 0)
+        y1, x1 = min(top + h + m, SIZE), min(left + w + m, SIZE)
+        desk = np.ones((SIZE, SIZE), bool)
+        desk[y0:y1, x0:x1] = False
+        out[desk] = out[desk] * rng.uniform(0.35, 0.55)
+        return out
     if kind == "glare":
         cy, cx = rng.uniform(10, 86, size=2)
         r2 = ((yy - cy) ** 2 + (xx - cx) ** 2) / rng.uniform(8, 14) ** 2
@@ -278,7 +308,7 @@ def main():
     ap.add_argument("--change", choices=["mirror", "upside", "occlude", "jpeg", "pixelate",
                                          "faint", "gamma", "zoom", "elastic"])
     ap.add_argument("--scene", choices=["desk", "thumb", "vignette", "neighbours", "boxed",
-                                        "glare"])
+                                        "glare", "letterbox", "pen", "note"])
     args = ap.parse_args()
     if args.writers and args.pen < 0:
         ap.error("--pen below 0 with --writers erodes the UCI digits at their own 8x8 scale, "

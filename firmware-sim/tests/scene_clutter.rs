@@ -62,7 +62,10 @@ impl Shot {
     /// The side with most room, and that room.
     fn widest_side(&self) -> (usize, usize) {
         let rooms = self.rooms();
-        (0..4).map(|s| (s, rooms[s])).max_by_key(|&(_, r)| r).unwrap()
+        (0..4)
+            .map(|s| (s, rooms[s]))
+            .max_by_key(|&(_, r)| r)
+            .unwrap()
     }
 
     fn set(&mut self, x: usize, y: usize, v: u8) {
@@ -74,9 +77,7 @@ impl Shot {
 /// pixels short of the digit and at most a third of the frame.
 fn desk(mut shot: Shot) -> Shot {
     let (side, room) = shot.widest_side();
-    let depth = room
-        .saturating_sub(3)
-        .min(shot.width.min(shot.height) / 3);
+    let depth = room.saturating_sub(3).min(shot.width.min(shot.height) / 3);
     for y in 0..shot.height {
         for x in 0..shot.width {
             if shot.inward(side, x, y) < depth {
@@ -148,7 +149,9 @@ fn neighbours(mut shot: Shot, other: &Shot) -> Shot {
                     continue;
                 }
                 // The other frame's ink, its darkness below its own paper, on this paper.
-                let ink = other.paper.saturating_sub(other.pixels[oy * other.width + ox]);
+                let ink = other
+                    .paper
+                    .saturating_sub(other.pixels[oy * other.width + ox]);
                 let (x, y) = (x as usize, y as usize);
                 let here = shot.pixels[y * shot.width + x];
                 shot.set(x, y, here.saturating_sub(ink));

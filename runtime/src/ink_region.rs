@@ -277,7 +277,15 @@ mod tests {
         };
         let mut region = Vec::new();
         assert_eq!(
-            digit_box(&mut region, &mut InkParts::default(), 20, 10, 50.0, 25.0, ink),
+            digit_box(
+                &mut region,
+                &mut InkParts::default(),
+                20,
+                10,
+                50.0,
+                25.0,
+                ink
+            ),
             Some((2, 2, 9, 2))
         );
         // A faint stroke that turns back toward the seed is followed too (the backward scan).
@@ -287,10 +295,29 @@ mod tests {
             _ => 0.0,
         };
         assert_eq!(
-            digit_box(&mut region, &mut InkParts::default(), 12, 10, 50.0, 25.0, hook),
+            digit_box(
+                &mut region,
+                &mut InkParts::default(),
+                12,
+                10,
+                50.0,
+                25.0,
+                hook
+            ),
             Some((1, 0, 9, 9))
         );
-        assert_eq!(digit_box(&mut region, &mut InkParts::default(), 12, 10, 500.0, 25.0, hook), None);
+        assert_eq!(
+            digit_box(
+                &mut region,
+                &mut InkParts::default(),
+                12,
+                10,
+                500.0,
+                25.0,
+                hook
+            ),
+            None
+        );
     }
 
     #[test]
@@ -305,7 +332,15 @@ mod tests {
         };
         let mut region = Vec::new();
         assert_eq!(
-            digit_box(&mut region, &mut InkParts::default(), 24, 5, 50.0, 25.0, ink),
+            digit_box(
+                &mut region,
+                &mut InkParts::default(),
+                24,
+                5,
+                50.0,
+                25.0,
+                ink
+            ),
             Some((2, 2, 12, 2))
         );
     }

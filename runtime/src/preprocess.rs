@@ -306,8 +306,9 @@ fn at_mnist_levels(gray: &[u8], strongest: u8) -> bool {
 pub const MNIST_LEAST_FULL_SHARE: f32 = 0.1;
 
 /// What [`frame_like_in`] works in: the ink of every pixel, which pixels are the digit
-/// (one byte each), the paper's lines and the frame cleaned of impulse noise; they grow to the
-/// largest frame seen (six bytes a pixel) and are reused, so a frame loop allocates nothing
+/// (one byte each), the stack that follows the ink's parts ([`InkParts`], four bytes each), the
+/// paper's lines and the frame cleaned of impulse noise; they grow to the largest frame seen
+/// (ten bytes a pixel) and are reused, so a frame loop allocates nothing
 /// once its camera's first frame has been framed.
 #[derive(Debug, Clone, Default)]
 pub struct FramingBuffers {
@@ -575,7 +576,11 @@ fn paper_under_a_digit(gray: &[u8], width: usize, height: usize) -> Option<InkSi
         return Some(found);
     };
     let other = ink_side_from(gray, width, height, &median);
-    Some(if other.floor < found.floor { other } else { found })
+    Some(if other.floor < found.floor {
+        other
+    } else {
+        found
+    })
 }
 
 /// The ink's side of the paper, the paper fitted again without the ink, and its noise floor,
@@ -641,7 +646,10 @@ fn paper_from_its_median(gray: &[u8], width: usize, height: usize) -> Option<Pap
     let spread = |paper: &Paper| {
         let (histogram, total) = residual_histogram(gray, width, height, paper, |_, _, _| true);
         let centre = (histogram_quantile(&histogram, total, 0.5) - ZERO) as f32;
-        (centre, median_absolute_deviation(&histogram, total).max(1.0))
+        (
+            centre,
+            median_absolute_deviation(&histogram, total).max(1.0),
+        )
     };
     for _ in 0..MEDIAN_PAPER_REFITS {
         let (centre, mad) = spread(&paper);
@@ -1125,7 +1133,10 @@ mod tests {
         let mut out = [0u8; 784];
         frame_like_mnist(&frame, 100, 60, &mut out).unwrap();
         let (lit, cx, cy) = lit_and_centre(&out);
-        assert_eq!(lit, 140, "the 10 x 30 bar alone becomes 7 x 20 bright pixels");
+        assert_eq!(
+            lit, 140,
+            "the 10 x 30 bar alone becomes 7 x 20 bright pixels"
+        );
         assert!((cx - 13.5).abs() <= 0.6 && (cy - 13.5).abs() <= 0.6);
     }
 
@@ -1256,11 +1267,15 @@ mod tests {
             (centre - 13.5).abs() <= 1.0,
             "framed back to the centre: {centre}"
         );
-        // A bold digit off the centre, which the framing reads as paper, is used as it came.
+        // A bold digit off the centre, a third of the field: the plane through the field runs
+        // between black and ink (it was read as paper, and used as it came); the plane from
+        // the field's median lies on the black, and the digit is framed back to the centre.
         let bold = block(15, 4, 12, 20);
         assert!(!is_framed_as(&bold, 28, 28, FrameStyle::Mnist));
         frame_digit(&bold, 28, 28, Framing::default(), &mut out).unwrap();
-        assert_eq!(out.to_vec(), bold);
+        let (lit, cx, cy) = lit_and_centre(&out);
+        assert_eq!(lit, 12 * 20, "the 12 x 20 block fills a 12 x 20 box");
+        assert!((cx - 13.5).abs() <= 0.6 && (cy - 13.5).abs() <= 0.6);
         // Blurred: a soft-edged "one", full only along its centre line (1 column in 11).
         let mut soft = alloc::vec![0u8; 784];
         for y in 4..24 {
