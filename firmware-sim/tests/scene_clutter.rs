@@ -162,7 +162,8 @@ fn neighbours(mut shot: Shot, other: &Shot) -> Shot {
 }
 
 /// Measured (the built-in device, 400 frames of the simulated camera): alone on the paper
-/// 97.8 %; with a desk, a thumb, a printed box and neighbours, ...; before, ....
+/// 98.0 %; with a desk, a thumb, a printed box and neighbours 97.8, 98.0, 97.5 and 97.5 %;
+/// before, 14.8, 60.3, 47.5 and 19.0 %.
 #[test]
 fn a_digit_among_other_things_in_the_frame_reads_as_it_does_alone() {
     let Some(digits) = mnist_digits(2000) else {

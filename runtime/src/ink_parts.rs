@@ -230,13 +230,16 @@ mod tests {
     use super::*;
     use crate::ink_region::digit_box;
 
+    /// An inclusive box `(x0, y0, x1, y1)`.
+    type Bounds = (usize, usize, usize, usize);
+
     /// The box [`digit_box`] finds on a `width x height` frame with ink 100 where `ink` says,
     /// and the region it leaves.
     fn frame_box(
         width: usize,
         height: usize,
         ink: impl Fn(usize, usize) -> bool,
-    ) -> (Option<(usize, usize, usize, usize)>, Vec<u8>) {
+    ) -> (Option<Bounds>, Vec<u8>) {
         let mut region = Vec::new();
         let found = digit_box(
             &mut region,
@@ -318,7 +321,7 @@ mod tests {
         let detached = |x: usize, y: usize| {
             (x == 20 && (16..=27).contains(&y)) || (y == 11 && (16..=24).contains(&x))
         };
-        let neighbours = |x: usize, y: usize| (x < 3 || x >= 36) && (10..30).contains(&y);
+        let neighbours = |x: usize, y: usize| !(3..36).contains(&x) && (10..30).contains(&y);
         let (found, _) = frame_box(40, 40, |x, y| neighbours(x, y) || detached(x, y));
         assert_eq!(found, Some((16, 11, 24, 27)));
     }
@@ -327,7 +330,7 @@ mod tests {
     fn too_many_parts_keep_all_the_ink() {
         // A dot every 5 pixels of a 90x90 frame: 324 parts, more than are followed.
         let (found, region) = frame_box(90, 90, |x, y| x % 5 == 2 && y % 5 == 2);
-        assert!(MAX_PARTS < 18 * 18);
+        const { assert!(MAX_PARTS < 18 * 18) };
         assert_eq!(found, Some((2, 2, 87, 87)));
         assert!(!region.contains(&DROPPED));
     }
