@@ -4,10 +4,11 @@
 //!
 //! The ink [`crate::ink_region::digit_box`] grows is split into parts: pixels within
 //! [`JOIN_REACH`] of one another, directly or through more of them, the same reach that joined
-//! the ink. The digit is the part nearest the frame's centre, among those that are not specks
-//! beside the largest ([`LEAST_PART_SHARE`]) and that enclose no other part: a user aims the
-//! camera at the digit, so whatever else the frame holds comes in from its edges or surrounds
-//! the digit. When that part keeps off the frame's edges, the parts that touch them are the
+//! the ink. The digit's part is one that is no speck beside the largest ([`LEAST_PART_SHARE`])
+//! and encloses no other part: of those that keep off the frame's edges, the nearest its
+//! centre, and when every one touches an edge, the nearest of them all. A user aims the camera
+//! at the digit, so whatever else the frame holds comes in from its edges or surrounds the
+//! digit. When the digit's part keeps off the edges, the parts that touch them are the
 //! scene's, not the digit's, and are dropped; a digit that fills the frame touches its edges,
 //! and then every part is kept, as before this selection. A part that encloses another of
 //! comparable size is a box drawn around the digit and is dropped too.
