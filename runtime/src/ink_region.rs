@@ -229,6 +229,25 @@ fn extend(
 mod tests {
     use super::*;
 
+    /// [`digit_box`] with fresh buffers, weak ink at 25.
+    fn digit_box_of(
+        width: usize,
+        height: usize,
+        strong: f32,
+        ink: impl Fn(usize, usize) -> f32,
+    ) -> Option<(usize, usize, usize, usize)> {
+        let mut region = Vec::new();
+        digit_box(
+            &mut region,
+            &mut InkParts::default(),
+            width,
+            height,
+            strong,
+            25.0,
+            ink,
+        )
+    }
+
     #[test]
     fn a_line_across_the_frame_is_the_papers_and_a_stroke_is_not() {
         // 20x10: row 3 ruled across at 60, a vertical stroke at x = 5 of 100 over rows 2..8.
@@ -275,49 +294,15 @@ mod tests {
             (15, 8) => 30.0,
             _ => 0.0,
         };
-        let mut region = Vec::new();
-        assert_eq!(
-            digit_box(
-                &mut region,
-                &mut InkParts::default(),
-                20,
-                10,
-                50.0,
-                25.0,
-                ink
-            ),
-            Some((2, 2, 9, 2))
-        );
+        assert_eq!(digit_box_of(20, 10, 50.0, ink), Some((2, 2, 9, 2)));
         // A faint stroke that turns back toward the seed is followed too (the backward scan).
         let hook = |x: usize, y: usize| match (x, y) {
             (9, 9) => 100.0,
             (9, 0..=8) | (1..=8, 0) | (1, 1..=5) => 30.0,
             _ => 0.0,
         };
-        assert_eq!(
-            digit_box(
-                &mut region,
-                &mut InkParts::default(),
-                12,
-                10,
-                50.0,
-                25.0,
-                hook
-            ),
-            Some((1, 0, 9, 9))
-        );
-        assert_eq!(
-            digit_box(
-                &mut region,
-                &mut InkParts::default(),
-                12,
-                10,
-                500.0,
-                25.0,
-                hook
-            ),
-            None
-        );
+        assert_eq!(digit_box_of(12, 10, 50.0, hook), Some((1, 0, 9, 9)));
+        assert_eq!(digit_box_of(12, 10, 500.0, hook), None);
     }
 
     #[test]
@@ -330,18 +315,6 @@ mod tests {
             (3..=6 | 9..=12 | 16..=19, 2) => 30.0,
             _ => 0.0,
         };
-        let mut region = Vec::new();
-        assert_eq!(
-            digit_box(
-                &mut region,
-                &mut InkParts::default(),
-                24,
-                5,
-                50.0,
-                25.0,
-                ink
-            ),
-            Some((2, 2, 12, 2))
-        );
+        assert_eq!(digit_box_of(24, 5, 50.0, ink), Some((2, 2, 12, 2)));
     }
 }
