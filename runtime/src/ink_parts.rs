@@ -21,7 +21,7 @@
 
 use alloc::vec::Vec;
 
-use crate::ink_region::JOIN_REACH;
+use crate::ink_region::{JOIN_REACH, union};
 
 /// Pixel classes of the region buffer. [`crate::ink_region::digit_box`] leaves `INK` on every
 /// pixel of the grown ink; the selection turns each into `KEPT` or `DROPPED`.
@@ -55,6 +55,8 @@ struct Part {
     /// Squared distance of its nearest pixel from the frame's centre, in half pixels.
     near: u64,
     on_edge: bool,
+    /// Whether it encloses another part ([`Part::encloses`]): set once all parts are known.
+    encloses_one: bool,
 }
 
 impl Part {
@@ -123,19 +125,31 @@ impl InkParts {
                 }
             }
         }
-        let digit = if too_many { None } else { self.digit() };
+        if too_many {
+            return Some(bounds); // every pixel is already KEPT
+        }
+        for n in 0..self.parts.len() {
+            let part = self.parts[n];
+            self.parts[n].encloses_one = self.parts.iter().any(|other| part.encloses(other));
+        }
+        let Some(digit) = self.digit() else {
+            // Every part that is no speck encloses another: none is told from the rest, and
+            // all of them are kept.
+            return self
+                .parts
+                .iter()
+                .map(|p| p.bounds)
+                .reduce(|a, b| union(Some(a), b));
+        };
+        let digit = self.parts[digit];
         let mut kept = None;
         for n in 0..self.parts.len() {
             let part = self.parts[n];
-            let keep = digit.is_none_or(|d| keeps(&self.parts[d], &part, &self.parts));
-            if keep {
-                kept = Some(merge(kept, part.bounds));
+            if keeps(&digit, &part) {
+                kept = Some(union(kept, part.bounds));
             } else {
                 self.follow(region, width, height, part.start as usize, DROPPED);
             }
-        }
-        if too_many {
-            return Some(bounds);
         }
         kept
     }
@@ -148,7 +162,7 @@ impl InkParts {
         let candidates = || {
             (0..self.parts.len())
                 .filter(move |&n| self.parts[n].pixels * LEAST_PART_SHARE >= largest)
-                .filter(|&n| !encloses_any(&self.parts[n], &self.parts))
+                .filter(|&n| !self.parts[n].encloses_one)
         };
         let nearest = |on_edge: bool| {
             candidates()
@@ -177,6 +191,7 @@ impl InkParts {
             pixels: 0,
             near: u64::MAX,
             on_edge: false,
+            encloses_one: false,
         };
         region[start] = mark;
         self.stack.clear();
@@ -187,8 +202,7 @@ impl InkParts {
             part.near = part.near.min((dx * dx + dy * dy) as u64);
             part.pixels += 1;
             part.on_edge |= x == 0 || y == 0 || x + 1 == width || y + 1 == height;
-            let (x0, y0, x1, y1) = part.bounds;
-            part.bounds = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            part.bounds = union(Some(part.bounds), (x, y, x, y));
             for yy in y.saturating_sub(JOIN_REACH)..=(y + JOIN_REACH).min(height - 1) {
                 for xx in x.saturating_sub(JOIN_REACH)..=(x + JOIN_REACH).min(width - 1) {
                     let j = yy * width + xx;
@@ -203,27 +217,10 @@ impl InkParts {
     }
 }
 
-/// Whether `part` encloses any other of `parts` ([`Part::encloses`]).
-fn encloses_any(part: &Part, parts: &[Part]) -> bool {
-    parts.iter().any(|other| part.encloses(other))
-}
-
 /// Whether `part` is kept beside the digit's part `digit`: not a box around another part, and
 /// not off at the frame's edge while the digit keeps away from them.
-fn keeps(digit: &Part, part: &Part, parts: &[Part]) -> bool {
-    if part == digit {
-        return true;
-    }
-    !encloses_any(part, parts) && (digit.on_edge || !part.on_edge)
-}
-
-fn merge(
-    a: Option<(usize, usize, usize, usize)>,
-    (x0, y0, x1, y1): (usize, usize, usize, usize),
-) -> (usize, usize, usize, usize) {
-    a.map_or((x0, y0, x1, y1), |(ax0, ay0, ax1, ay1)| {
-        (ax0.min(x0), ay0.min(y0), ax1.max(x1), ay1.max(y1))
-    })
+fn keeps(digit: &Part, part: &Part) -> bool {
+    part == digit || (!part.encloses_one && (digit.on_edge || !part.on_edge))
 }
 
 #[cfg(test)]

@@ -164,12 +164,10 @@ pub fn digit_box(
     }
     let seeds = seeds?;
     let region = &mut region[..];
-    let mut grown = seeds;
-    if let Some((wx0, wy0, wx1, wy1)) = weak_ink {
-        grow(region, width, height, (wx0, wy0, wx1, wy1));
-        let (sx0, sy0, sx1, sy1) = seeds;
-        grown = (sx0.min(wx0), sy0.min(wy0), sx1.max(wx1), sy1.max(wy1));
-    }
+    let grown = weak_ink.map_or(seeds, |weak_ink| {
+        grow(region, width, height, weak_ink);
+        union(Some(seeds), weak_ink)
+    });
     parts.select(region, width, height, grown)
 }
 
@@ -220,9 +218,18 @@ fn extend(
     x: usize,
     y: usize,
 ) -> Option<(usize, usize, usize, usize)> {
-    Some(bounds.map_or((x, y, x, y), |(x0, y0, x1, y1)| {
-        (x0.min(x), y0.min(y), x1.max(x), y1.max(y))
-    }))
+    Some(union(bounds, (x, y, x, y)))
+}
+
+/// The box (inclusive `x0, y0, x1, y1`) holding both `a` (`None` for none) and `b`.
+pub(crate) fn union(
+    a: Option<(usize, usize, usize, usize)>,
+    b: (usize, usize, usize, usize),
+) -> (usize, usize, usize, usize) {
+    let (x0, y0, x1, y1) = b;
+    a.map_or(b, |(ax0, ay0, ax1, ay1)| {
+        (ax0.min(x0), ay0.min(y0), ax1.max(x1), ay1.max(y1))
+    })
 }
 
 #[cfg(test)]
