@@ -171,13 +171,14 @@ def scene(kind, out, place, rng, others):
     """`out` (the shifted view's paper, floats, the digit drawn at `place` = (top, left,
     height, width)) with `kind` (`--scene`) added; `others` digits for `neighbours`."""
     top, left, h, w = place
+    # Paper between the digit and each edge: top, left, bottom, right.
+    rooms = [top, left, SIZE - top - h, SIZE - left - w]
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
     if kind == "desk":
         level = rng.uniform(30, 80)
         for side in rng.choice(4, size=int(rng.integers(1, 3)), replace=False):
             # How far the desk reaches in from this side: short of the digit, its edge tilted.
-            room = [top, left, SIZE - top - h, SIZE - left - w][side]
-            depth = min(float(rng.uniform(6, 18)), room - 3.0)
+            depth = min(float(rng.uniform(6, 18)), rooms[side] - 3.0)
             if depth < 2:
                 continue
             across = xx if side in (0, 2) else yy
@@ -189,7 +190,6 @@ def scene(kind, out, place, rng, others):
     if kind == "thumb":
         # From the side with most room, an ellipse of skin in the sheet's shade, its tip short
         # of the digit.
-        rooms = [top, left, SIZE - top - h, SIZE - left - w]
         side = int(np.argmax(rooms))
         reach = min(rooms[side] - 2.0, float(rng.uniform(12, 22)))
         along = float(rng.uniform(20, 76))
@@ -233,7 +233,6 @@ def scene(kind, out, place, rng, others):
     if kind == "pen":
         # A bar 5 pixels wide from a point on the edge with most room, at a slant, its end
         # short of the digit.
-        rooms = [top, left, SIZE - top - h, SIZE - left - w]
         side = int(np.argmax(rooms))
         length = max(rooms[side] - 3.0, 4.0) * rng.uniform(1.0, 1.6)
         angle = rng.uniform(-0.5, 0.5) + [np.pi / 2, 0.0, -np.pi / 2, np.pi][side]
