@@ -39,7 +39,14 @@ constant:
                  `boxed` (the digit written in a form's printed box), `glare` (a bright
                  reflection off glossy paper), `letterbox` (black bars down both sides, a
                  4:3 picture in a wide frame), `pen` (a pen lying on the sheet, in from an
-                 edge) or `note` (the digit on a sticky note, a darker desk all around it)
+                 edge), `note` (the digit on a sticky note, a darker desk all around it),
+                 `shadow-edge` (a hand's shadow: beyond a line at a random angle near the
+                 centre the light falls by 30 to 50 %, over 1 to 4 pixels), `phone-shadow` (a
+                 soft-edged dark rectangle in from a corner), `card` (a white card turned up
+                 to 12 degrees, held up in a grey room lit from one side), `chalk-shadow` (light
+                 ink on a dark board, with a shadow's edge), `sun-patch` (a band of sunlight
+                 across the sheet), `stain` (a coffee ring near the digit) or `underline` (a
+                 ruled line under the digit, touching it)
 
 Each frame is 96x96 grey, dark ink on light paper, the digit at a random size and place, with
 sensor noise; named `NNNNN_LABEL.png` for `--camera dir:`, with `shift.txt` beside them for
@@ -252,6 +259,52 @@ def scene(kind, out, place, rng, others):
         desk[y0:y1, x0:x1] = False
         out[desk] = out[desk] * rng.uniform(0.35, 0.55)
         return out
+    if kind == "shadow-edge":
+        # A hand's or a phone's shadow: a half-plane at a random angle darkened, a soft edge.
+        angle = rng.uniform(0, 2 * np.pi)
+        off = rng.uniform(-20, 20)
+        d = (np.cos(angle) * (xx - SIZE / 2) + np.sin(angle) * (yy - SIZE / 2)) - off
+        t = np.clip(d / rng.uniform(1, 4) + 0.5, 0, 1)
+        return out * (1 - rng.uniform(0.3, 0.5) * t)
+    if kind == "underline":
+        y = min(top + h - int(h * rng.uniform(0.1, 0.2)), SIZE - 2)
+        x0, x1 = int(rng.uniform(0, 10)), int(SIZE - rng.uniform(0, 10))
+        out[y:y + 2, x0:x1] = np.minimum(out[y:y + 2, x0:x1], rng.uniform(40, 90))
+        return out
+    if kind == "stain":
+        cy, cx = rng.uniform(0, SIZE, size=2)
+        r = rng.uniform(12, 25)
+        d = np.hypot(yy - cy, xx - cx)
+        ring = np.exp(-((d - r) / 2.0) ** 2) * 0.35 + (d < r) * 0.12
+        return out * (1 - ring)
+    if kind == "phone-shadow":
+        # A soft-edged dark rectangle in from a corner: the shadow of the phone held over it.
+        cy, cx = rng.choice([0, SIZE]), rng.choice([0, SIZE])
+        hy, hx = rng.uniform(30, 60), rng.uniform(30, 60)
+        soft = rng.uniform(1, 5)
+        inside = np.minimum((hy - np.abs(yy - cy)) / soft, (hx - np.abs(xx - cx)) / soft)
+        return out * (1 - rng.uniform(0.35, 0.55) * np.clip(inside + 0.5, 0, 1))
+    if kind == "card":
+        # A white card, turned a little, held up in a grey room lit from one side.
+        a = np.deg2rad(rng.uniform(-12, 12))
+        c0y, c0x = top + h / 2, left + w / 2
+        u = np.cos(a) * (xx - c0x) + np.sin(a) * (yy - c0y)
+        v = -np.sin(a) * (xx - c0x) + np.cos(a) * (yy - c0y)
+        m = rng.uniform(4, 9)
+        room = ~((np.abs(u) < w / 2 + m) & (np.abs(v) < h / 2 + m))
+        light = rng.uniform(60, 120) * (0.7 + 0.6 * xx / SIZE)
+        out[room] = light[room]
+        return out
+    if kind == "chalk-shadow":
+        out = 255.0 - out * rng.uniform(0.8, 1.0)
+        angle = rng.uniform(0, 2 * np.pi)
+        d = (np.cos(angle) * (xx - SIZE / 2) + np.sin(angle) * (yy - SIZE / 2)) - rng.uniform(-20, 20)
+        return out * (1 - rng.uniform(0.3, 0.5) * np.clip(d / rng.uniform(1, 4) + 0.5, 0, 1))
+    if kind == "sun-patch":
+        angle = rng.uniform(0, np.pi)
+        d = np.cos(angle) * (xx - SIZE / 2) + np.sin(angle) * (yy - SIZE / 2) - rng.uniform(-25, 25)
+        band = np.clip((rng.uniform(12, 30) - np.abs(d)) / 2 + 0.5, 0, 1)
+        return out * (1 + rng.uniform(0.3, 0.6) * band)
     if kind == "glare":
         cy, cx = rng.uniform(10, 86, size=2)
         r2 = ((yy - cy) ** 2 + (xx - cx) ** 2) / rng.uniform(8, 14) ** 2
@@ -307,7 +360,9 @@ def main():
     ap.add_argument("--change", choices=["mirror", "upside", "occlude", "jpeg", "pixelate",
                                          "faint", "gamma", "zoom", "elastic"])
     ap.add_argument("--scene", choices=["desk", "thumb", "vignette", "neighbours", "boxed",
-                                        "glare", "letterbox", "pen", "note"])
+                                        "glare", "letterbox", "pen", "note", "shadow-edge",
+                                        "phone-shadow", "card", "chalk-shadow", "sun-patch",
+                                        "stain", "underline"])
     args = ap.parse_args()
     if args.writers and args.pen < 0:
         ap.error("--pen below 0 with --writers erodes the UCI digits at their own 8x8 scale, "

@@ -13,6 +13,7 @@ use plastic_models::Preprocess;
 use crate::impulse::remove_impulses;
 use crate::ink_parts::{DROPPED, InkParts};
 use crate::ink_region::{PaperLines, STRONG_INK, WEAK_INK, digit_box};
+use crate::paper_surface::{PaperSurface, SurfaceInk, window_for};
 use crate::{Error, Result};
 
 /// How the bytes of a frame are laid out.
@@ -318,6 +319,7 @@ pub struct FramingBuffers {
     region: Vec<u8>,
     parts: InkParts,
     lines: PaperLines,
+    surface: PaperSurface,
 }
 
 impl FramingBuffers {
@@ -330,6 +332,7 @@ impl FramingBuffers {
             .reserve(pixels.saturating_sub(self.region.len()));
         self.parts.reserve(pixels);
         self.lines.reserve(width, height);
+        self.surface.reserve(width, height);
     }
 
     /// Bytes held.
@@ -339,6 +342,7 @@ impl FramingBuffers {
             + self.region.capacity()
             + self.parts.memory_bytes()
             + self.lines.memory_bytes()
+            + self.surface.memory_bytes()
     }
 }
 
@@ -767,7 +771,7 @@ pub fn frame_like_in(
     let Some(InkSide {
         paper,
         dark_ink,
-        floor,
+        mut floor,
     }) = found
     else {
         return Ok(());
@@ -783,6 +787,7 @@ pub fn frame_like_in(
         region,
         parts,
         lines,
+        surface,
         ..
     } = buffers;
     ink.clear();
@@ -791,16 +796,25 @@ pub fn frame_like_in(
             ink.push(ink_of(x, y, gray[y * width + x]));
         }
     }
-    lines.measure(width, height, |x, y| ink[y * width + x]);
-    let mut hi = 0.0f32;
-    for (y, row) in ink.chunks_exact_mut(width).enumerate() {
-        for (x, v) in row.iter_mut().enumerate() {
-            *v -= lines.at(x, y);
-            hi = hi.max(*v);
+    let mut hi = less_the_papers_lines(ink, lines, width, height);
+    // Where the plane may not be the paper, the frame is read against its own surface
+    // ([`crate::paper_surface`]), and that reading taken where it is the better one: see
+    // [`surface_is_needed`] and [`surface_is_better`].
+    if let Some(window) = window_for(width, height).filter(|_| style == FrameStyle::Mnist) {
+        let plane = PlaneInk::of(ink, dark_ink, floor, hi, width, height, |weak| {
+            surface.has_wide_ink(ink, width, height, weak, window / 2)
+        });
+        if surface_is_needed(&plane) {
+            let reading = surface.read(gray, width, height, window, dark_ink);
+            if surface_is_better(&plane, &reading) {
+                floor = reading.floor;
+                surface.ink(gray, &reading, ink);
+                hi = less_the_papers_lines(ink, lines, width, height);
+            }
         }
     }
     let ink_at = |x: usize, y: usize| ink[y * width + x];
-    if hi <= floor + 16.0 {
+    if hi <= floor + FLAT_INK {
         return Ok(()); // flat frame: nothing written
     }
     let level = |share: f32| floor + (hi - floor) * share;
@@ -848,6 +862,127 @@ pub fn frame_like_in(
         FrameStyle::FashionMnist => place_centred(small, dw, dh, out),
     }
     Ok(())
+}
+
+/// The ink as the paper's plane reads it, for [`surface_is_needed`].
+struct PlaneInk {
+    dark_ink: bool,
+    floor: f32,
+    strongest: f32,
+    /// The share of the frame's pixels above a quarter of the way from the floor to the
+    /// strongest ([`WEAK_INK`]).
+    weak_share: f32,
+    /// Whether that ink is more than a digit has ([`MOST_DIGIT_INK`]), or as wide as half the
+    /// surface's window: light, or a sheet, rather than a pen's strokes.
+    not_strokes: bool,
+}
+
+impl PlaneInk {
+    /// Of the plane's ink `ink` (`width x height`), on its side `dark_ink`, with its `floor`
+    /// and `strongest`; `wide` says whether the ink above a level is wider than strokes.
+    fn of(
+        ink: &[f32],
+        dark_ink: bool,
+        floor: f32,
+        strongest: f32,
+        width: usize,
+        height: usize,
+        wide: impl FnOnce(f32) -> bool,
+    ) -> Self {
+        let weak = floor + (strongest - floor) * WEAK_INK;
+        let above = ink.iter().filter(|&&v| v > weak).count();
+        let weak_share = above as f32 / (width * height).max(1) as f32;
+        Self {
+            dark_ink,
+            floor,
+            strongest,
+            weak_share,
+            not_strokes: weak_share > MOST_DIGIT_INK || wide(weak),
+        }
+    }
+
+    fn flat(&self) -> bool {
+        self.strongest <= self.floor + FLAT_INK
+    }
+}
+
+/// Whether the plane may not be the paper, so that the frame is read against its own surface
+/// too ([`crate::paper_surface`]): where the plane finds no ink, or a noise floor above a
+/// quarter of its strongest ink (the paper has two levels, a shadow's edge across it), or ink
+/// that is not a pen's strokes (a shadow, or a sticky note held up in a darker room: light
+/// ink to the plane, cut by the digit's strokes into pieces narrower than the window).
+fn surface_is_needed(plane: &PlaneInk) -> bool {
+    plane.flat() || plane.floor > plane.strongest * WEAK_INK || plane.not_strokes
+}
+
+/// Whether the paper's surface reads a frame better than its plane: where the plane found no
+/// ink; where the two disagree on the ink's side, only if the plane's ink is more than a digit
+/// has ([`MOST_DIGIT_INK`]: a sheet held up in a darker room, which the plane took for light
+/// ink, [`PaperSurface::read`]); and where they agree, if the surface leaves a third of the
+/// weak ink or less ([`SURFACE_INK_CUT`]: the plane took light for ink) and its ink is no faint
+/// digit's ([`LEAST_SURFACE_CONTRAST`]), or its ink stands [`SURFACE_CONTRAST_GAIN`] times
+/// further above its noise floor (the plane's floor took in a second level of the paper).
+/// Why not wherever the two disagree: a bold light digit on dark paper, or a chalk digit
+/// beside a board's lit half, is light ink to the plane, and the surface found the dark
+/// between its strokes on 67 of the bank's 5000 `negative` frames.
+fn surface_is_better(plane: &PlaneInk, surface: &SurfaceInk) -> bool {
+    if plane.flat() {
+        return true;
+    }
+    if surface.dark_ink != plane.dark_ink {
+        return plane.weak_share > MOST_DIGIT_INK;
+    }
+    (surface.weak_share * SURFACE_INK_CUT < plane.weak_share
+        && surface.contrast >= LEAST_SURFACE_CONTRAST)
+        || surface.contrast > (plane.strongest - plane.floor) * SURFACE_CONTRAST_GAIN
+}
+
+/// The most of a frame a digit's weak ink covers, beyond which the paper's surface is read
+/// ([`crate::paper_surface`]): a quarter. A digit's strokes are a fifth of its box or less (a
+/// bold MNIST digit's), and a digit that fills the frame reaches its edges only with its
+/// strokes' ends.
+const MOST_DIGIT_INK: f32 = 0.25;
+
+/// How many times less weak ink the paper's surface must leave than the plane to be taken:
+/// three. A desk along the frame's edges, narrower than the surface's window, is ink to both,
+/// except where two of its sides meet; at two, that corner alone was enough, and the rest of
+/// the desk was left in pieces the framing kept.
+const SURFACE_INK_CUT: f32 = 3.0;
+
+/// How far above its floor the surface's strongest ink must stand for [`SURFACE_INK_CUT`] to
+/// count: 48 levels, three times the margin of a flat frame. A faint digit's strokes (20 to 40
+/// levels above the plane's floor, under the bank's dim light) are less ink to the surface
+/// only because its floor, lifted by the closing, is higher: taking the surface there cost
+/// 58 of that scenario's 5000 digits.
+const LEAST_SURFACE_CONTRAST: f32 = 3.0 * FLAT_INK;
+
+/// How far above the paper's noise floor a frame's strongest ink must stand for the frame to
+/// hold a digit at all (levels).
+const FLAT_INK: f32 = 16.0;
+
+/// How many times further above its noise floor the surface's strongest ink must stand than
+/// the plane's for the surface to be taken on that alone: on paper of one level the plane's
+/// floor is the lower (it averages the whole frame's noise, where a closing takes the local
+/// extreme of it), so the plane stays unless the surface is clearly ahead.
+const SURFACE_CONTRAST_GAIN: f32 = 1.25;
+
+/// Takes the page's own lines ([`PaperLines`], measured here) off `ink` (`width x height`) and
+/// returns the strongest ink left.
+fn less_the_papers_lines(
+    ink: &mut [f32],
+    lines: &mut PaperLines,
+    width: usize,
+    height: usize,
+) -> f32 {
+    lines.measure(width, height, |x, y| ink[y * width + x]);
+    let mut hi = 0.0f32;
+    for (y, row) in ink.chunks_exact_mut(width).enumerate() {
+        for (x, v) in row.iter_mut().enumerate() {
+            *v -= lines.at(x, y);
+            hi = hi.max(*v);
+        }
+    }
+    hi
 }
 
 /// Where a Fashion-MNIST object's box is cut, as a share of the way from the paper's noise
