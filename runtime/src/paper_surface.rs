@@ -138,8 +138,8 @@ impl PaperSurface {
     }
 
     /// Reads `gray` (`width x height`) against the paper's surface: the frame closed over
-    /// `window` (the surface under dark ink) and opened (under light ink), each pixel's
-    /// departure from the one and from the other. The closing lifts the paper to its local
+    /// `window` (the surface under dark ink) and, where the plane found light ink, opened
+    /// (under light ink), each pixel's departure from the one and from the other. The closing lifts the paper to its local
     /// lightest, so the paper's own departures are not centred on 0: the floor is their
     /// median and three robust spreads above it.
     ///
@@ -171,10 +171,12 @@ impl PaperSurface {
             prefix,
             suffix,
         };
-        // The closing: the maximum, then the minimum; the opening: the other way round.
+        // The closing: the maximum, then the minimum; the opening (needed only where the ink
+        // may be light): the other way round.
         let closing: [LevelOp; 2] = [max, min];
         let opening: [LevelOp; 2] = [min, max];
-        for (plane, ops) in [(&mut *closed, closing), (&mut *opened, opening)] {
+        let surfaces = [(&mut *closed, closing), (&mut *opened, opening)];
+        for (plane, ops) in surfaces.into_iter().take(if plane_dark { 1 } else { 2 }) {
             plane.clear();
             plane.extend_from_slice(gray);
             for op in ops {
@@ -182,12 +184,12 @@ impl PaperSurface {
             }
         }
         let dark = Departures::of(gray, closed, dark_departure, width);
-        let light = Departures::of(gray, opened, light_departure, width);
-        let light_wins = light.thickness < dark.thickness && light.weight > dark.weight;
-        let (dark_ink, chosen) = if plane_dark || !light_wins {
-            (true, dark)
-        } else {
-            (false, light)
+        let light = (!plane_dark).then(|| Departures::of(gray, opened, light_departure, width));
+        let (dark_ink, chosen) = match light {
+            Some(light) if light.thickness < dark.thickness && light.weight > dark.weight => {
+                (false, light)
+            }
+            _ => (true, dark),
         };
         SurfaceInk {
             dark_ink,
