@@ -5,13 +5,13 @@
 //! one side is. Light that changes abruptly is not, and what departs from the plane is then
 //! read as ink: a shadow's half of the sheet, or the whole card where the room around it was
 //! taken for the paper. Such "ink" is wider than a pen's stroke ([`has_wide_ink`]) or more than
-//! a digit has, or the plane's noise floor swallows half its ink; there the frame is also
-//! read against a surface of its own ([`PaperSurface::read`]): the frame's grey-level closing
-//! (each pixel the darkest of the lightest within a window, under dark ink; the opening under
-//! light ink). A closing leaves everything wider than its window as it is, edges and all, and
-//! fills what is narrower: the strokes. The ink is then how far a pixel falls short of that
-//! surface, the same measure as the plane's within a shadow, on the card and on the lit paper.
-//! The framing takes that reading where it is plainly the better one
+//! a digit has, or the plane's noise floor is past a quarter of its strongest ink; there the
+//! frame is also read against a surface of its own ([`PaperSurface::read`]): the frame's
+//! grey-level closing (each pixel the darkest of the lightest within a window, under dark
+//! ink; the opening under light ink). A closing leaves everything wider than its window as it
+//! is, edges and all, and fills what is narrower: the strokes. The ink is then how far a pixel
+//! falls short of that surface, the same measure as the plane's within a shadow, on the card
+//! and on the lit paper. The framing takes that reading where it is plainly the better one
 //! (`preprocess::surface_is_better`).
 //!
 //! Why not always: a stroke wider than the window would be taken for paper, and a plane fits
@@ -28,11 +28,13 @@ use alloc::vec::Vec;
 /// The window of the paper's surface, and the width that no stroke reaches, as a share of the
 /// frame's shorter side: a quarter. MNIST's strokes are about a tenth of a digit's height (2 to
 /// 3 pixels of its 20-pixel box, a bold one 5), so a stroke a quarter of the frame wide is a
-/// bold digit filling the frame, and a square of ink that wide is light, not a stroke.
+/// bold digit filling the frame. The framing calls ink light where it is half that wide
+/// ([`has_wide_ink`] over half the window), at the weak ink's level, where a stroke's blurred
+/// edges widen it.
 pub const WIDE_INK_SHARE: usize = 4;
 
-/// The smallest window the test runs with (pixels): on a frame under 40 pixels (a 28x28
-/// field) a quarter of the side is a stroke's crossing, so such frames keep their plane.
+/// The smallest window of the surface (pixels): on a frame under 40 pixels (a 28x28 field) a
+/// quarter of the side is a stroke's crossing, so such frames keep their plane.
 pub const LEAST_WINDOW: usize = 11;
 
 /// The window for a `width x height` frame: an odd number of pixels, at least
