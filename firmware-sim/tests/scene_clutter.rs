@@ -1,8 +1,9 @@
 //! A digit among other things in the frame: the desk beyond the sheet's edge, a thumb holding
 //! the sheet, the digit's neighbours in a number cut by the frame's edges, a form's printed
-//! box around it, a shadow's edge across the sheet, a card held up in a darker room. The device must read the digit as it reads it alone on the paper. Before,
-//! the framing took those things for the digit's ink (docs/RESULTS.md, "Framing a digit among
-//! other things").
+//! box around it, a shadow's edge across the sheet, a card held up in a darker room. The
+//! device must read the digit as it reads it alone on the paper. Before, the framing took
+//! those things for the digit's ink (docs/RESULTS.md, "Framing a digit among other things" and
+//! "Framing under light that is no plane").
 //!
 //! Skipped without the MNIST test set in the shared data folder (set PLASTIC_DATA).
 
@@ -186,12 +187,12 @@ fn shadow_edge(mut shot: Shot, n: usize) -> Shot {
 /// light is 45 % of the paper's, so the card is under half the frame (and, mostly, over a
 /// quarter of it: a smaller one is read as light ink, the limit written in
 /// `plastic_runtime::paper_surface`).
-fn note(mut shot: Shot) -> Shot {
+fn card(mut shot: Shot) -> Shot {
     let (x0, y0, x1, y1) = shot.digit;
-    let on_note = |x: usize, y: usize| x + 24 >= x0 && x <= x1 + 24 && y + 24 >= y0 && y <= y1 + 24;
+    let on_card = |x: usize, y: usize| x + 24 >= x0 && x <= x1 + 24 && y + 24 >= y0 && y <= y1 + 24;
     for y in 0..shot.height {
         for x in 0..shot.width {
-            if !on_note(x, y) {
+            if !on_card(x, y) {
                 let v = shot.pixels[y * shot.width + x];
                 shot.set(x, y, (f32::from(v) * 0.45) as u8);
             }
@@ -254,7 +255,7 @@ fn a_digit_among_other_things_in_the_frame_reads_as_it_does_alone() {
             "shadow edge",
             write("shadow-edge", &|n| shadow_edge(copy(n), n)),
         ),
-        ("note", write("note", &|n| note(copy(n)))),
+        ("card", write("card", &|n| card(copy(n)))),
     ];
     eprintln!("{read:?}");
     let alone = read[0].1;

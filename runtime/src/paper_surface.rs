@@ -141,9 +141,9 @@ impl PaperSurface {
 
     /// Reads `gray` (`width x height`) against the paper's surface: the frame closed over
     /// `window` (the surface under dark ink) and, where the plane found light ink, opened
-    /// (under light ink), each pixel's departure from the one and from the other. The closing lifts the paper to its local
-    /// lightest, so the paper's own departures are not centred on 0: the floor is their
-    /// median and three robust spreads above it.
+    /// (under light ink), each pixel's departure from the one and from the other. The
+    /// closing lifts the paper to its local lightest, so the paper's own departures are not
+    /// centred on 0: the floor is their median and three robust spreads above it.
     ///
     /// Which side the ink is on: dark where the plane found it dark (`plane_dark`), since a
     /// desk's edge, narrower than the window, is thick dark ink to the closing beside thinner
