@@ -271,12 +271,7 @@ impl Departures {
         }
         let total = gray.len() as u32;
         let median = crate::preprocess::histogram_quantile(&histogram, total, 0.5);
-        // The median absolute departure from the median, from the same histogram.
-        let mut spread = [0u32; 256];
-        for (level, &count) in histogram.iter().enumerate() {
-            spread[(level as i32 - median).unsigned_abs() as usize] += count;
-        }
-        let mad = crate::preprocess::histogram_quantile(&spread, total, 0.5) as f32;
+        let mad = crate::preprocess::median_absolute_deviation(&histogram, total);
         let floor = median as f32 + (3.0 * 1.4826 * mad).max(4.0);
         let strongest = histogram.iter().rposition(|&count| count > 0).unwrap_or(0) as f32;
         let weak = floor + (strongest - floor) * crate::ink_region::WEAK_INK;

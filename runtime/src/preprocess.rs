@@ -471,9 +471,10 @@ pub(crate) fn histogram_quantile(histogram: &[u32], total: u32, fraction: f32) -
 /// Offset of residual 0 in the residual histograms (residuals -255..=255).
 const ZERO: i32 = 255;
 
-/// The median absolute departure from the median of a residual histogram: the paper's
-/// spread, robust to the ink (0 for an empty histogram).
-fn median_absolute_deviation(histogram: &[u32; 511], total: u32) -> f32 {
+/// The median absolute departure from the median of a histogram of at most 511 bins (a
+/// residual histogram, or departures from the paper's surface): the paper's spread, robust to
+/// the ink (0 for an empty histogram).
+pub(crate) fn median_absolute_deviation(histogram: &[u32], total: u32) -> f32 {
     if total == 0 {
         return 0.0;
     }
