@@ -11,6 +11,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::Parser;
+use plastic_runtime::Model;
 use plastic_runtime::policy::LearningPolicy;
 
 use crate::adapt::{AdaptMode, parse_adapt, parse_rate};
@@ -118,6 +119,14 @@ pub struct Args {
     /// only.
     #[arg(long)]
     pub no_digit_warp: bool,
+
+    /// Do not look for the camera's orientation: by default a learning device of 28x28
+    /// digits reads every fourth frame in all eight orientations of the square (turned by
+    /// quarter turns, mirrored) with the shipped model, and reads frames in the one the model
+    /// is clearly surest in, so a camera held sideways, upside down or mirrored is undone
+    /// without labels; the original view's return is caught within a few frames.
+    #[arg(long)]
+    pub no_orientation: bool,
 
     /// Bring a convolutional model's channels back to where they were in training: before each
     /// convolution, every input channel is shifted and scaled so that its mean and spread over
@@ -424,6 +433,9 @@ pub fn run_until(
         && !args.no_anchor
     {
         pipeline.enable_guard(&build(&shipped)?, arbiter)?;
+    }
+    if args.adapt.learns() && !args.no_orientation {
+        pipeline.enable_orientation(Model::from_checkpoint(&shipped)?)?;
     }
     let needed = pipeline.engine().memory_bytes() + pipeline.buffer_bytes();
     if let Some(budget) = args.mem_budget

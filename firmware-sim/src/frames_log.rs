@@ -34,6 +34,9 @@ pub struct FrameRecord {
     /// The warp the learning model read this frame's digit through, when it was warped (see
     /// [`plastic_runtime::digit_align`]).
     pub warp: Option<plastic_runtime::digit_warp::Warp>,
+    /// The orientation the learning device read this frame in, when it looks for the camera's
+    /// (see [`plastic_runtime::orientation`]).
+    pub orientation: Option<plastic_runtime::orientation::Orientation>,
     /// Both models' answers and whose was given, when the device runs the shipped model beside
     /// the learning one (see [`plastic_runtime::guard`]).
     pub judgement: Option<Judgement>,
@@ -55,6 +58,7 @@ impl FrameRecord {
                 "angle": round4(w.angle),
                 "width": round4(w.width),
             })),
+            "orientation": self.orientation.map(|o| o.name()),
             "anchor": self.judgement.map(|j| answer_json(j.anchor)),
             "adapted": self.judgement.map(|j| answer_json(j.adapted)),
             "answered_by": self.judgement.map(|j| match j.answer {
@@ -140,6 +144,7 @@ mod tests {
             drift: 0.0,
             shifted: false,
             warp: None,
+            orientation: None,
             judgement: None,
         };
         let j = r.to_json();
@@ -147,6 +152,12 @@ mod tests {
         assert_eq!(j["correct"], true);
         assert_eq!(j["confidence"], 0.9123);
         assert!(j["warp"].is_null());
+        assert!(j["orientation"].is_null());
+        let turned = FrameRecord {
+            orientation: Some(plastic_runtime::orientation::Orientation::new(1, false)),
+            ..r
+        };
+        assert_eq!(turned.to_json()["orientation"], "turned-90");
         assert!(j["anchor"].is_null() && j["adapted"].is_null() && j["answered_by"].is_null());
         let unlabelled = FrameRecord { label: None, ..r }.to_json();
         assert!(unlabelled["label"].is_null() && unlabelled["correct"].is_null());
@@ -202,6 +213,7 @@ mod tests {
                 drift: 0.25,
                 shifted: index > 0,
                 warp: None,
+                orientation: None,
                 judgement: None,
             };
             log.write(&record, &mut sink);

@@ -26,6 +26,7 @@ use plastic_models::ModelSpec;
 use plastic_runtime::adaptive::LabelRates;
 use plastic_runtime::guard::Arbiter;
 use plastic_runtime::impulse::remove_impulses;
+use plastic_runtime::orientation::Orientation;
 use plastic_runtime::plastic::StepOutcome;
 use plastic_runtime::policy::LearningPolicy;
 use plastic_runtime::preprocess::{self, Framing, PixelFormat};
@@ -349,6 +350,32 @@ impl Pipeline {
         Ok(())
     }
 
+    /// From now on a learning engine of 28x28 digits reads each framed digit in the camera's
+    /// orientation as `shipped` finds it (see [`plastic_runtime::orientation`]), before its
+    /// warp and its anchor. False, and nothing on, for a frozen engine or another model.
+    pub fn enable_orientation(&mut self, shipped: Model) -> Result<bool, Error> {
+        let on = match &mut self.engine {
+            Engine::Adaptive(m) => m.enable_orientation(shipped)?,
+            Engine::Readout(m) => m.enable_orientation(shipped)?,
+            Engine::Frozen { .. } => false,
+        };
+        if on {
+            self.framed = vec![0; 784];
+            self.framed_input = vec![0.0; self.input.len()];
+        }
+        Ok(on)
+    }
+
+    /// The camera's orientation as a learning engine has found it, and how many times it has
+    /// changed; `None` when orientation is off.
+    pub fn orientation(&self) -> Option<(Orientation, u64)> {
+        match &self.engine {
+            Engine::Adaptive(m) => m.orientation(),
+            Engine::Readout(m) => m.orientation(),
+            Engine::Frozen { .. } => None,
+        }
+    }
+
     /// Turns on what `policy` asks of the learning engine (see
     /// [`AdaptiveModel::enable_policy`] and [`AdaptiveReadout::enable_policy`]); a frozen engine
     /// is left as it is. A convolution's rule that the model cannot run is refused with the
@@ -425,6 +452,7 @@ impl Pipeline {
         let start = Instant::now();
         self.applied_warp = None;
         self.prepare(frame)?;
+        self.orient_digit();
         self.applied_warp = self.warp_digit();
         let warped = self.applied_warp.is_some();
         let preprocess_spec = &self.engine.spec().input.preprocess;
@@ -451,6 +479,19 @@ impl Pipeline {
     /// warped.
     pub fn applied_warp(&self) -> Option<plastic_runtime::digit_warp::Warp> {
         self.applied_warp
+    }
+
+    /// When a learning engine finds the camera's orientation, turns the framed digit in
+    /// `self.pixels` into it (before the warp, so the anchor reads it turned too).
+    fn orient_digit(&mut self) {
+        let Ok(pixels) = <&mut [u8; 784]>::try_from(&mut self.pixels[..]) else {
+            return;
+        };
+        match &mut self.engine {
+            Engine::Adaptive(m) => m.orient_digit(pixels),
+            Engine::Readout(m) => m.orient_digit(pixels),
+            Engine::Frozen { .. } => None,
+        };
     }
 
     /// When an adaptive engine warps digits (`self.framed` is allocated only then): the framed

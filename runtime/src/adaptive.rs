@@ -23,11 +23,12 @@ use crate::kernels::{self, Kernels};
 use crate::learn::delta::{delta_update, one_hot};
 use crate::learn::krotov::KrotovParams;
 use crate::model::{apply_activation, predict};
+use crate::orientation::Orientation;
 use crate::plastic::{Guards, MasterPrecision, PlasticLayer, StepOutcome};
 use crate::policy::LearningPolicy;
 use crate::quant::{dequantize_rows, quantize_vector};
 use crate::usage::UnitUsage;
-use crate::{Error, Prediction, Result};
+use crate::{Error, Model, Prediction, Result};
 
 /// Key of the on-device state in a checkpoint's `train` metadata.
 pub const ON_DEVICE: &str = "on_device";
@@ -175,7 +176,7 @@ impl AdaptiveModel {
             anchor: None,
             balance: LabelBalance::new(second.outputs),
             saved_guard: saved["guard"].clone(),
-            view: DigitView::restored(&saved["digits"], second.outputs),
+            view: DigitView::restored(&saved["digits"], &saved["orientation"], second.outputs),
             anchor_xq: vec![0; first.inputs],
         })
     }
@@ -368,6 +369,24 @@ impl AdaptiveModel {
     /// The warp [`AdaptiveModel::warp_digit`] applies now (none when digits are not warped).
     pub fn digit_warp(&self) -> Warp {
         self.view.warp()
+    }
+
+    /// From now on [`AdaptiveModel::orient_digit`] reads framed digits in the camera's orientation as
+    /// the `shipped` model finds it (see [`crate::orientation`]). False, and nothing on, for a
+    /// model that does not read 28x28 gray digits.
+    pub fn enable_orientation(&mut self, shipped: Model) -> Result<bool> {
+        self.view.enable_orientation(shipped)
+    }
+
+    /// Turns the framed `digit` in place into the camera's orientation as found so far, before
+    /// [`AdaptiveModel::warp_digit`]; `None` when orientation is off (see [`DigitView::orient_digit`]).
+    pub fn orient_digit(&mut self, digit: &mut [u8; 784]) -> Option<Orientation> {
+        self.view.orient_digit(digit)
+    }
+
+    /// The camera's orientation as found, and how many times it has changed; `None` when off.
+    pub fn orientation(&self) -> Option<(Orientation, u64)> {
+        self.view.orientation().map(|f| (f.current(), f.turns()))
     }
 
     /// Writes into `out` the framed `digit` as the model should see it: warped by
@@ -656,6 +675,7 @@ impl AdaptiveModel {
                 "usage": self.usage.to_json(),
                 "alignment": self.alignment.as_ref().map(HiddenAlignment::to_json),
                 "digits": self.view.to_json(),
+                "orientation": self.view.orientation_json(),
                 "recruited_units": self.recruited,
                 "guard": self.anchor.as_ref().map_or(self.saved_guard.clone(), |a| a.guard.to_json()),
             }),

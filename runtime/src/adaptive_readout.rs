@@ -48,6 +48,7 @@ use crate::guard::{Answer, Arbiter, Guard, GuardStats, Judgement};
 use crate::kernels::Kernels;
 use crate::learn::delta::{delta_update, one_hot};
 use crate::model::class_confidences;
+use crate::orientation::Orientation;
 use crate::policy::LearningPolicy;
 use crate::quant::dequantize_rows;
 use crate::replay::{DEFAULT_REPLAY_CAPACITY, DEFAULT_REPLAY_PER_LABEL, ReplayMemory};
@@ -181,7 +182,11 @@ impl AdaptiveReadout {
             conv_rate: 0.0,
             conv: None,
             spread: LogitSpread::default(),
-            view: DigitView::restored(&ckpt.train[ON_DEVICE]["digits"], classes),
+            view: DigitView::restored(
+                &ckpt.train[ON_DEVICE]["digits"],
+                &ckpt.train[ON_DEVICE]["orientation"],
+                classes,
+            ),
             replay: ReplayMemory::new(
                 last.inputs,
                 DEFAULT_REPLAY_CAPACITY,
@@ -514,6 +519,24 @@ impl AdaptiveReadout {
         self.view.alignment()
     }
 
+    /// From now on [`AdaptiveReadout::orient_digit`] reads framed digits in the camera's orientation as
+    /// the `shipped` model finds it (see [`crate::orientation`]). False, and nothing on, for a
+    /// model that does not read 28x28 gray digits.
+    pub fn enable_orientation(&mut self, shipped: Model) -> Result<bool> {
+        self.view.enable_orientation(shipped)
+    }
+
+    /// Turns the framed `digit` in place into the camera's orientation as found so far, before
+    /// [`AdaptiveReadout::warp_digit`]; `None` when orientation is off (see [`DigitView::orient_digit`]).
+    pub fn orient_digit(&mut self, digit: &mut [u8; 784]) -> Option<Orientation> {
+        self.view.orient_digit(digit)
+    }
+
+    /// The camera's orientation as found, and how many times it has changed; `None` when off.
+    pub fn orientation(&self) -> Option<(Orientation, u64)> {
+        self.view.orientation().map(|f| (f.current(), f.turns()))
+    }
+
     /// Writes into `out` the framed `digit` as the model should see it (see
     /// [`DigitView::warp_digit`]); the statistics enter the means with the class the next
     /// inference answers.
@@ -644,6 +667,7 @@ impl AdaptiveReadout {
             serde_json::json!({
                 "guard": guard,
                 "digits": self.view.to_json(),
+                "orientation": self.view.orientation_json(),
                 "channels": channels,
             }),
         );

@@ -7,6 +7,9 @@ use alloc::boxed::Box;
 use plastic_models::InputSpec;
 use serde_json::Value;
 
+use crate::orientation::{Orientation, OrientationFinder};
+use crate::{Model, Result};
+
 use crate::align::{DEFAULT_CALIBRATION_FRAMES, DEFAULT_HORIZON_FRAMES};
 use crate::digit_align::{DigitAlignment, DigitStats, digit_stats};
 use crate::digit_warp::{DigitWarper, Warp};
@@ -21,12 +24,18 @@ pub struct DigitView {
     /// The statistics of the digit given to the latest [`DigitView::warp_digit`], taken into
     /// the means with the class the model answers for it.
     pending: Option<DigitStats>,
+    /// The camera's orientation, found from the shipped model's sureness; present once
+    /// [`DigitView::enable_orientation`] has been called.
+    orientation: Option<Box<OrientationFinder>>,
+    /// The orientation a state saved (`Null` if none), taken back when it is enabled.
+    saved_orientation: Value,
 }
 
 impl DigitView {
     /// Off, with the statistics a state saved under `saved` (from [`DigitView::to_json`]) when
-    /// they are whole, to go on from once enabled.
-    pub fn restored(saved: &Value, classes: usize) -> Self {
+    /// they are whole, and the orientation it saved under `saved_orientation` (from
+    /// [`DigitView::orientation_json`]), to go on from once enabled.
+    pub fn restored(saved: &Value, saved_orientation: &Value, classes: usize) -> Self {
         Self {
             digits: DigitAlignment::from_json(
                 saved,
@@ -36,7 +45,45 @@ impl DigitView {
             ),
             warper: None,
             pending: None,
+            orientation: None,
+            saved_orientation: saved_orientation.clone(),
         }
+    }
+
+    /// From now on [`DigitView::orient_digit`] reads each framed digit in the orientation the
+    /// `shipped` model is clearly surest in (see [`crate::orientation`]), going on from a
+    /// restored state's. Only for a model of 28x28 gray digits: false, and nothing on, for
+    /// others.
+    pub fn enable_orientation(&mut self, shipped: Model) -> Result<bool> {
+        let input = &shipped.spec().input;
+        if (input.width, input.height, input.channels) != (28, 28, 1) {
+            return Ok(false);
+        }
+        let mut finder = OrientationFinder::new(shipped)?;
+        finder.restore(&self.saved_orientation);
+        self.orientation = Some(Box::new(finder));
+        Ok(true)
+    }
+
+    /// Turns the framed `digit` in place into the camera's orientation as found so far (see
+    /// [`DigitView::enable_orientation`]); `None`, and the digit untouched, when that is off.
+    /// Allocates nothing.
+    pub fn orient_digit(&mut self, digit: &mut [u8; 784]) -> Option<Orientation> {
+        let finder = self.orientation.as_mut()?;
+        // A 784-byte digit fits the 28x28 model the finder was made for.
+        Some(finder.orient(digit).unwrap_or(finder.current()))
+    }
+
+    /// The orientation finder, when on.
+    pub fn orientation(&self) -> Option<&OrientationFinder> {
+        self.orientation.as_deref()
+    }
+
+    /// The orientation found, for a state file (what was restored while it is off).
+    pub fn orientation_json(&self) -> Value {
+        self.orientation
+            .as_ref()
+            .map_or_else(|| self.saved_orientation.clone(), |f| f.to_json())
     }
 
     /// From now on [`DigitView::warp_digit`] turns framed digits to undo a new camera's tilt
@@ -115,8 +162,10 @@ impl DigitView {
             .map_or(Value::Null, DigitAlignment::to_json)
     }
 
-    /// Bytes of the warp's buffers.
+    /// Bytes of the warp's buffers and the orientation finder's (the shipped model's weights
+    /// among them).
     pub fn memory_bytes(&self) -> usize {
         self.warper.as_ref().map_or(0, |w| w.memory_bytes())
+            + self.orientation.as_ref().map_or(0, |f| f.memory_bytes())
     }
 }

@@ -39,6 +39,7 @@ pub mod input_file;
 pub mod kernels;
 pub mod learn;
 mod model;
+pub mod orientation;
 pub mod paper_surface;
 #[cfg(feature = "std")]
 pub mod persist;

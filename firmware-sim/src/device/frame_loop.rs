@@ -250,6 +250,7 @@ pub fn run(
                     drift: drift.drift(),
                     shifted,
                     warp: pipeline.applied_warp(),
+                    orientation: pipeline.orientation().map(|(o, _)| o),
                     judgement,
                 },
                 log,
@@ -320,6 +321,7 @@ pub fn run(
     summary.wall = start.elapsed();
     summary.frames_seen = super::save::frames_seen(frames_before, summary.frames);
     summary.guard = pipeline.engine().guard_stats();
+    summary.orientation = pipeline.orientation();
     summary.anchor_bytes = pipeline.engine().anchor_bytes();
     if let Some(m) = pipeline.engine().adaptive() {
         summary.digit_warp = m.digit_alignment().map(|_| m.digit_warp());

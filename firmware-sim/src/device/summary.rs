@@ -71,6 +71,9 @@ pub struct Summary {
     pub anchor_bytes: usize,
     /// The digit warp in force at the end, when digits were warped.
     pub digit_warp: Option<plastic_runtime::digit_warp::Warp>,
+    /// The camera's orientation found by the end and how many times it changed, when the
+    /// device looked for it.
+    pub orientation: Option<(plastic_runtime::orientation::Orientation, u64)>,
     /// Per-frame outcomes, for the windows.
     pub outcomes: Outcomes,
     /// The source's planned shift (frame indices), if any.
@@ -128,6 +131,7 @@ impl Summary {
             guard: None,
             anchor_bytes: 0,
             digit_warp: None,
+            orientation: None,
             outcomes: Outcomes::default(),
             shift: None,
             frame_budget: None,
@@ -253,6 +257,10 @@ impl Summary {
             "digit_warp": self.digit_warp.map(|w| serde_json::json!({
                 "angle": shortest(w.angle),
                 "width": shortest(w.width),
+            })),
+            "orientation": self.orientation.map(|(o, turns)| serde_json::json!({
+                "found": o.name(),
+                "turns": turns,
             })),
             "baseline": self.baseline.map(|b| b.to_string()),
             "mean_infer_us": self.mean_infer_us(),

@@ -1,0 +1,133 @@
+//! A camera held sideways: the learning device finds which way its camera is turned from the
+//! shipped model's own sureness, with no label, and reads the frames turned back; when the
+//! camera is held as before again, it reads them as they come within a few frames
+//! (docs/RESULTS.md, "Which way the camera is mounted").
+//!
+//! Skipped without the MNIST test set in the shared data folder (set PLASTIC_DATA).
+
+mod common;
+
+use common::{BUILT_IN, mnist_digits, run_json, write_stream};
+use plastic_sim::camera::{Camera, SyntheticDigits};
+
+/// Frames as the camera gives them, then turned a quarter, then as they come again.
+const BEFORE: usize = 300;
+const TURNED: usize = 600;
+const AFTER: usize = 600;
+
+/// The `width x height` gray frame turned a quarter clockwise: `height x width`.
+fn turned_clockwise(pixels: &[u8], width: usize, height: usize) -> Vec<u8> {
+    let mut out = vec![0; pixels.len()];
+    for y in 0..width {
+        for x in 0..height {
+            out[y * height + x] = pixels[(height - 1 - x) * width + y];
+        }
+    }
+    out
+}
+
+/// The accuracy over frames `range` of a frames log, and the orientations read there.
+fn read_log(log: &str, range: std::ops::Range<usize>) -> (f64, Vec<String>) {
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let span = &lines[range];
+    let right = span.iter().filter(|l| l["correct"] == true).count();
+    let mut seen: Vec<String> = span
+        .iter()
+        .map(|l| l["orientation"].as_str().unwrap_or("none").to_string())
+        .collect();
+    seen.dedup();
+    (right as f64 / span.len() as f64, seen)
+}
+
+/// Measured: frozen, 98.3 % of the frames as they come and 18.5 % of the turned ones; the
+/// learning device 99.3 % of the last 300 turned frames (turned back after about 100
+/// frames), and the frames as they come again as the frozen device reads them, to a frame.
+#[test]
+fn a_camera_held_sideways_is_turned_back_without_labels_and_let_go_when_it_returns() {
+    let Some(digits) = mnist_digits(3000) else {
+        return;
+    };
+    let dir = common::temp_dir("orientation");
+    let mut camera = SyntheticDigits::from_digits(digits, 9).unwrap();
+    let stream = dir.join("sideways");
+    write_stream(
+        &stream,
+        (0..BEFORE + TURNED + AFTER).map(|n| {
+            let f = camera.next_frame().unwrap().unwrap();
+            let mut gray = vec![0u8; f.width * f.height];
+            plastic_runtime::preprocess::to_gray(&f.data, f.format, &mut gray).unwrap();
+            let (w, h) = (f.width as u32, f.height as u32);
+            if (BEFORE..BEFORE + TURNED).contains(&n) {
+                (
+                    turned_clockwise(&gray, f.width, f.height),
+                    h,
+                    w,
+                    f.label.unwrap(),
+                )
+            } else {
+                (gray, w, h, f.label.unwrap())
+            }
+        }),
+    );
+    let camera = format!("dir:{}", stream.display());
+    let run = |adapt: &str| {
+        let log = dir.join(format!("{adapt}.jsonl"));
+        let log_arg = log.display().to_string();
+        run_json(&[
+            "--json",
+            "--model",
+            BUILT_IN,
+            "--camera",
+            &camera,
+            "--adapt",
+            adapt,
+            "--frames-log",
+            &log_arg,
+        ]);
+        std::fs::read_to_string(&log).unwrap()
+    };
+    let (frozen, learning) = (run("off"), run("unsupervised"));
+    let turned = BEFORE..BEFORE + TURNED;
+    let settled = BEFORE + TURNED / 2..BEFORE + TURNED;
+    let returned = BEFORE + TURNED..BEFORE + TURNED + AFTER;
+    let (frozen_before, _) = read_log(&frozen, 0..BEFORE);
+    let (frozen_turned, _) = read_log(&frozen, turned.clone());
+    let (frozen_returned, _) = read_log(&frozen, returned.clone());
+    let (before, seen_before) = read_log(&learning, 0..BEFORE);
+    let (whole, _) = read_log(&learning, turned);
+    let (late, seen_late) = read_log(&learning, settled);
+    let (back, _) = read_log(&learning, returned.clone());
+    let (_, seen_end) = read_log(&learning, returned.end - 100..returned.end);
+    eprintln!(
+        "frozen {frozen_before:.3} {frozen_turned:.3} {frozen_returned:.3}; learning \
+         {before:.3} {whole:.3} {late:.3} {back:.3}; {seen_before:?} {seen_late:?} {seen_end:?}"
+    );
+    // The shift is real: the turned digits are mostly misread.
+    assert!(
+        frozen_turned < 0.5,
+        "frozen on turned frames: {frozen_turned}"
+    );
+    // Nothing turns while the camera is held as the model was trained.
+    assert_eq!(seen_before, ["as-it-comes"]);
+    assert!(
+        before >= frozen_before - 0.005,
+        "{before} vs {frozen_before}"
+    );
+    // Turned back within the first half of the turned frames, and read as if never turned.
+    assert_eq!(seen_late.len(), 1, "{seen_late:?}");
+    assert!(seen_late[0].starts_with("turned-"), "{seen_late:?}");
+    assert!(late >= frozen_before - 0.03, "{late} vs {frozen_before}");
+    assert!(whole >= frozen_turned + 0.4, "{whole} vs {frozen_turned}");
+    // The camera held as before again: within a point of the frozen device.
+    assert!(
+        back >= frozen_returned - 0.01,
+        "{back} vs {frozen_returned}"
+    );
+    assert_eq!(seen_end, ["as-it-comes"]);
+    if std::env::var_os("PLASTIC_KEEP_STREAMS").is_none() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
