@@ -120,11 +120,12 @@ pub struct Args {
     #[arg(long)]
     pub no_digit_warp: bool,
 
-    /// Do not look for the camera's orientation: by default a learning device of 28x28
-    /// digits reads every fourth frame in all eight orientations of the square (turned by
-    /// quarter turns, mirrored) with the shipped model, and reads frames in the one the model
-    /// is clearly surest in, so a camera held sideways, upside down or mirrored is undone
-    /// without labels; the original view's return is caught within a few frames.
+    /// Do not look for the camera's orientation: by default a device of 28x28 digits learning
+    /// through its readout (the built-in SoftHebb device) reads every eighth frame in all
+    /// eight orientations of the square (quarter turns, each also mirrored) with the shipped
+    /// model, and reads frames in the one the model is clearly surest in, so a camera held
+    /// sideways, upside down or mirrored is undone without labels; the original view's return
+    /// is caught within a few frames. Not for the Krotov demo (see docs/DESIGN.md).
     #[arg(long)]
     pub no_orientation: bool,
 

@@ -350,14 +350,17 @@ impl Pipeline {
         Ok(())
     }
 
-    /// From now on a learning engine of 28x28 digits reads each framed digit in the camera's
-    /// orientation as `shipped` finds it (see [`plastic_runtime::orientation`]), before its
-    /// warp and its anchor. False, and nothing on, for a frozen engine or another model.
+    /// From now on a readout-learning engine of 28x28 digits (the built-in SoftHebb device)
+    /// reads each framed digit in the camera's orientation as `shipped` finds it (see
+    /// [`plastic_runtime::orientation`]), before its warp and its anchor. False, and nothing
+    /// on, for a frozen engine, another model, or a Krotov engine: the finder's constants were
+    /// chosen on the SoftHebb device's logits, and the Krotov demo's tanh outputs separate the
+    /// orientations less (on a sideways camera it turned away again 20 times, and on the bank's
+    /// `thick-pen` it read 1.2 points below a frozen device in a window).
     pub fn enable_orientation(&mut self, shipped: Model) -> Result<bool, Error> {
         let on = match &mut self.engine {
-            Engine::Adaptive(m) => m.enable_orientation(shipped)?,
             Engine::Readout(m) => m.enable_orientation(shipped)?,
-            Engine::Frozen { .. } => false,
+            Engine::Adaptive(_) | Engine::Frozen { .. } => false,
         };
         if on {
             self.framed = vec![0; 784];
