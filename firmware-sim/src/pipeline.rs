@@ -357,16 +357,13 @@ impl Pipeline {
     /// chosen on the SoftHebb device's logits, and the Krotov demo's tanh outputs separate the
     /// orientations less (on a sideways camera it turned away again 20 times, and on the bank's
     /// `thick-pen` it read 1.2 points below a frozen device in a window).
+    ///
+    /// The digit is turned in place in `self.pixels`, so this needs none of the warp's buffers.
     pub fn enable_orientation(&mut self, shipped: Model) -> Result<bool, Error> {
-        let on = match &mut self.engine {
+        Ok(match &mut self.engine {
             Engine::Readout(m) => m.enable_orientation(shipped)?,
             Engine::Adaptive(_) | Engine::Frozen { .. } => false,
-        };
-        if on {
-            self.framed = vec![0; 784];
-            self.framed_input = vec![0.0; self.input.len()];
-        }
-        Ok(on)
+        })
     }
 
     /// The camera's orientation as a learning engine has found it, and how many times it has
