@@ -21,6 +21,10 @@ constant:
                  or a belt moving while the shutter is open)
   --far F        the shifted digits drawn at F of their size (the camera 1/F times as far:
                  F = 0.3 leaves a digit about 20 pixels tall, under 1 % of the frame)
+  --hold N       each digit held before the camera for N frames on average (1 to 2N - 1),
+                 as a hand holds a card to a camera: the same sheet and light while it is
+                 held, the hand drifting a pixel and a degree a frame, fresh sensor noise;
+                 the stream keeps its length, so it shows fewer digits
   --impulses S   a share S of the shifted view's pixels set to 0 or 255, half each (dead and
                  hot pixels, a noisy link: "salt and pepper")
   --change KIND  one more change of the shifted view, after the camera: `mirror` (a selfie
@@ -312,9 +316,14 @@ def scene(kind, out, place, rng, others):
     return out
 
 
-def frame(ink, box, roll, tex, rng, view=None):
+def frame(ink, box, roll, tex, rng, view=None, hand=(0, 0, 0.0), noise=None):
     """The digit drawn `box` pixels tall on paper, the camera rolled by `roll` degrees; `view`
-    (ruled, shadow, motion, impulses, change, scene) the shifted view's further changes."""
+    (ruled, shadow, motion, impulses, change, scene) the shifted view's further changes.
+    `hand` moves the digit by (dy, dx) pixels and turns it by degrees more; `noise` (else
+    `rng`) draws the sensor's noise, so a held digit is one draw of `rng` with the hand's
+    moves and fresh noise in each frame."""
+    noise = rng if noise is None else noise
+    roll = roll + hand[2]
     if view and view["change"] == "elastic":
         ink = np.clip(elastic(ink, rng), 0, 1)
     out = paper(tex, rng)
@@ -326,21 +335,42 @@ def frame(ink, box, roll, tex, rng, view=None):
     h, w = scaled.shape
     h, w = min(h, SIZE), min(w, SIZE)
     scaled = scaled[:h, :w]
-    top = np.clip((SIZE - h) // 2 + rng.integers(-6, 7), 0, SIZE - h)
-    left = np.clip((SIZE - w) // 2 + rng.integers(-6, 7), 0, SIZE - w)
+    top = np.clip((SIZE - h) // 2 + rng.integers(-6, 7) + hand[0], 0, SIZE - h)
+    left = np.clip((SIZE - w) // 2 + rng.integers(-6, 7) + hand[1], 0, SIZE - w)
     region = out[top:top + h, left:left + w]
     out[top:top + h, left:left + w] = region - scaled * (region - 25)
     if view and view["scene"]:
         out = scene(view["scene"], out, (top, left, h, w), rng, view["others"])
     if view:
         out = motion(shadow(out, view["shadow"], rng), view["motion"], rng)
-    out += rng.normal(0, 3, out.shape)
+    out += noise.normal(0, 3, out.shape)
     if view and view["impulses"]:
-        r = rng.random(out.shape)
+        r = noise.random(out.shape)
         out[r < view["impulses"] / 2] = 0
         out[r > 1 - view["impulses"] / 2] = 255
     out = np.clip(out, 0, 255).astype(np.uint8)
     return change(view["change"], out, rng) if view and view["change"] else out
+
+
+def held(stream, frames, hold, rng):
+    """`frames` frames of `stream` as a hand holds each digit before the camera for 1 to
+    2 * `hold` - 1 frames (`hold` on average; 1 for a new digit every frame): the same sheet,
+    light and scene while it is held, the hand drifting a pixel and a degree at a time, fresh
+    sensor noise in every frame. Yields (seed of the held draw, hand, item)."""
+    made = 0
+    for item in stream:
+        seed = int(rng.integers(2**32))
+        dy, dx, turn = 0, 0, 0.0
+        for _ in range(int(rng.integers(1, 2 * hold)) if hold > 1 else 1):
+            if made == frames:
+                return
+            yield seed, (dy, dx, turn), item
+            made += 1
+            dy = int(np.clip(dy + rng.integers(-1, 2), -3, 3))
+            dx = int(np.clip(dx + rng.integers(-1, 2), -3, 3))
+            turn = float(np.clip(turn + rng.normal(0, 0.7), -3, 3))
+    if made < frames:
+        raise SystemExit(f"{made} frames where {frames} were asked: fewer digits than frames")
 
 
 def main():
@@ -357,6 +387,7 @@ def main():
     ap.add_argument("--motion", type=int, default=0)
     ap.add_argument("--far", type=float, default=1.0)
     ap.add_argument("--impulses", type=float, default=0.0)
+    ap.add_argument("--hold", type=int, default=1)
     ap.add_argument("--change", choices=["mirror", "upside", "occlude", "jpeg", "pixelate",
                                          "faint", "gamma", "zoom", "elastic"])
     ap.add_argument("--scene", choices=["desk", "thumb", "vignette", "neighbours", "boxed",
@@ -384,10 +415,18 @@ def main():
         shifted = [(pen(mx[i], args.pen), my[i], args.far * rng.integers(56, 76), args.roll,
                     tex) for i in middle]
     again = [(mx[i], my[i], rng.integers(56, 76), 0.0, None) for i in last]
-    stream = [s + (None,) for s in plain] + [s + (view,) for s in shifted] + \
-        [s + (None,) for s in again]
-    frames = ((frame(ink, int(box), roll, t, rng, v), label)
-              for ink, label, box, roll, t, v in stream)
+    plain, shifted, again = ([s + (v,) for s in part]
+                             for part, v in ((plain, None), (shifted, view), (again, None)))
+    if args.hold > 1:
+        # As many frames as without holds: the held digits are fewer.
+        stream = [*held(plain, len(plain), args.hold, rng),
+                  *held(shifted, len(shifted), args.hold, rng),
+                  *held(again, len(again), args.hold, rng)]
+    else:
+        stream = [(None, (0, 0, 0.0), s) for s in plain + shifted + again]
+    frames = ((frame(ink, int(box), roll, t,
+                     rng if seed is None else np.random.default_rng(seed), v, hand, rng), label)
+              for seed, hand, (ink, label, box, roll, t, v) in stream)
     shift = write_stream(args.out, frames, (2000, 2000 + len(shifted)))
     print(f"{len(stream)} frames in {args.out}; the changed view at frames {shift}")
 

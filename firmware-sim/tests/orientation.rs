@@ -1,7 +1,8 @@
 //! A camera held sideways: the learning device finds which way its camera is turned from the
 //! shipped model's own sureness, with no label, and reads the frames turned back; when the
 //! camera is held as before again, it reads them as they come within a few frames
-//! (docs/RESULTS.md, "Which way the camera is mounted").
+//! (docs/RESULTS.md, "Which way the camera is mounted"). A digit held before the camera for
+//! many frames is evidence once ("A digit held before the camera").
 //!
 //! Skipped without the MNIST test set in the shared data folder (set PLASTIC_DATA).
 
@@ -127,6 +128,113 @@ fn a_camera_held_sideways_is_turned_back_without_labels_and_let_go_when_it_retur
         "{back} vs {frozen_returned}"
     );
     assert_eq!(seen_end, ["as-it-comes"]);
+    if std::env::var_os("PLASTIC_KEEP_STREAMS").is_none() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// A hand holding each digit before the camera: frames `0..frames`, each camera frame shown
+/// for 4 to 39 frames, moved a pixel every other frame (the device frames it again, so its
+/// framed picture barely changes), turned a quarter from frame `turn_from` on.
+fn held_stream(camera: &mut SyntheticDigits, frames: usize, turn_from: usize) -> Vec<Stream> {
+    let mut out = Vec::with_capacity(frames);
+    let mut hold = 0;
+    while out.len() < frames {
+        let f = camera.next_frame().unwrap().unwrap();
+        let mut gray = vec![0u8; f.width * f.height];
+        plastic_runtime::preprocess::to_gray(&f.data, f.format, &mut gray).unwrap();
+        hold += 1;
+        for k in 0..4 + (hold * 13) % 36 {
+            if out.len() == frames {
+                break;
+            }
+            // A pixel to the right on odd frames: the row shifted, its first pixel repeated.
+            let mut moved = gray.clone();
+            if k % 2 == 1 {
+                for row in moved.chunks_exact_mut(f.width) {
+                    row.copy_within(..f.width - 1, 1);
+                }
+            }
+            let (w, h) = (f.width as u32, f.height as u32);
+            out.push(if out.len() >= turn_from {
+                (
+                    turned_clockwise(&moved, f.width, f.height),
+                    h,
+                    w,
+                    f.label.unwrap(),
+                )
+            } else {
+                (moved, w, h, f.label.unwrap())
+            });
+        }
+    }
+    out
+}
+
+type Stream = (Vec<u8>, u32, u32, u8);
+
+/// Measured: frozen, 89.2 % of the held digits as they come (a misread digit held long
+/// weighs more) and 12.1 % turned; the learning device 89.2 % and 65.0 % of the turned frames,
+/// turning once, 433 frames (about 20 digits) in, and 97.3 % of their last 600. Counted frame
+/// by frame, as before held digits were evidence once, it turned 10 times on this stream,
+/// going back to the frames as they come while the camera stayed turned, and read 79.0 % of
+/// the last 600.
+#[test]
+fn a_held_digit_neither_turns_the_device_nor_brings_it_back() {
+    const AS_THEY_COME: usize = 800;
+    const FRAMES: usize = 2000;
+    let Some(digits) = mnist_digits(3000) else {
+        return;
+    };
+    let dir = common::temp_dir("orientation-held");
+    let mut camera = SyntheticDigits::from_digits(digits, 10).unwrap();
+    let stream = dir.join("held");
+    write_stream(
+        &stream,
+        held_stream(&mut camera, FRAMES, AS_THEY_COME).into_iter(),
+    );
+    let camera = format!("dir:{}", stream.display());
+    let run = |adapt: &str| {
+        let log = dir.join(format!("{adapt}.jsonl"));
+        let log_arg = log.display().to_string();
+        run_json(&[
+            "--json",
+            "--model",
+            BUILT_IN,
+            "--camera",
+            &camera,
+            "--adapt",
+            adapt,
+            "--frames-log",
+            &log_arg,
+        ]);
+        std::fs::read_to_string(&log).unwrap()
+    };
+    let (frozen, learning) = (run("off"), run("unsupervised"));
+    let (frozen_before, _) = read_log(&frozen, 0..AS_THEY_COME);
+    let (frozen_turned, _) = read_log(&frozen, AS_THEY_COME..FRAMES);
+    let (before, seen_before) = read_log(&learning, 0..AS_THEY_COME);
+    let (whole, seen_turned) = read_log(&learning, AS_THEY_COME..FRAMES);
+    let (late, seen_late) = read_log(&learning, FRAMES - 600..FRAMES);
+    eprintln!(
+        "frozen {frozen_before:.3} {frozen_turned:.3}; learning {before:.3} {whole:.3} \
+         {late:.3}; {seen_before:?} {seen_turned:?}"
+    );
+    assert!(
+        frozen_turned < 0.5,
+        "frozen on turned frames: {frozen_turned}"
+    );
+    // Held digits as they come: never turned.
+    assert_eq!(seen_before, ["as-it-comes"]);
+    assert!(
+        before >= frozen_before - 0.005,
+        "{before} vs {frozen_before}"
+    );
+    // Turned: one turn, never back while the camera stays turned.
+    assert_eq!(seen_turned.len(), 2, "{seen_turned:?}");
+    assert_eq!(seen_late.len(), 1, "{seen_late:?}");
+    assert!(seen_late[0].starts_with("turned-"), "{seen_late:?}");
+    assert!(late >= frozen_before - 0.03, "{late} vs {frozen_before}");
     if std::env::var_os("PLASTIC_KEEP_STREAMS").is_none() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
