@@ -43,6 +43,48 @@ fn read_log(log: &str, range: std::ops::Range<usize>) -> (f64, Vec<String>) {
     (right as f64 / span.len() as f64, seen)
 }
 
+/// What both streams must show: the turned digits mostly misread by the frozen device; as
+/// they come, the learning device never turned and as good as frozen; late in the turned
+/// frames, one turned orientation read within 3 points of the frozen device as they came.
+fn assert_turned_back_only_when_turned(
+    (frozen_before, frozen_turned): (f64, f64),
+    (before, seen_before): (f64, &[String]),
+    (late, seen_late): (f64, &[String]),
+) {
+    assert!(
+        frozen_turned < 0.5,
+        "frozen on turned frames: {frozen_turned}"
+    );
+    assert_eq!(seen_before, ["as-it-comes"]);
+    assert!(
+        before >= frozen_before - 0.005,
+        "{before} vs {frozen_before}"
+    );
+    assert_eq!(seen_late.len(), 1, "{seen_late:?}");
+    assert!(seen_late[0].starts_with("turned-"), "{seen_late:?}");
+    assert!(late >= frozen_before - 0.03, "{late} vs {frozen_before}");
+}
+
+/// The built-in device's frames log over the `dir:` stream `stream` with `--adapt adapt`,
+/// written into `dir`.
+fn frames_log(dir: &std::path::Path, stream: &std::path::Path, adapt: &str) -> String {
+    let camera = format!("dir:{}", stream.display());
+    let log = dir.join(format!("{adapt}.jsonl"));
+    let log_arg = log.display().to_string();
+    run_json(&[
+        "--json",
+        "--model",
+        BUILT_IN,
+        "--camera",
+        &camera,
+        "--adapt",
+        adapt,
+        "--frames-log",
+        &log_arg,
+    ]);
+    std::fs::read_to_string(&log).unwrap()
+}
+
 /// Measured: frozen, 98.3 % of the frames as they come, 12.0 % of the turned ones and 98.0 %
 /// of those after; the learning device 98.3 %, 88.3 % of the turned frames (it turns after
 /// about 70 of them) and 98.0 % of their last 300, and 97.5 % after (three frames of 600).
@@ -73,24 +115,10 @@ fn a_camera_held_sideways_is_turned_back_without_labels_and_let_go_when_it_retur
             }
         }),
     );
-    let camera = format!("dir:{}", stream.display());
-    let run = |adapt: &str| {
-        let log = dir.join(format!("{adapt}.jsonl"));
-        let log_arg = log.display().to_string();
-        run_json(&[
-            "--json",
-            "--model",
-            BUILT_IN,
-            "--camera",
-            &camera,
-            "--adapt",
-            adapt,
-            "--frames-log",
-            &log_arg,
-        ]);
-        std::fs::read_to_string(&log).unwrap()
-    };
-    let (frozen, learning) = (run("off"), run("unsupervised"));
+    let (frozen, learning) = (
+        frames_log(&dir, &stream, "off"),
+        frames_log(&dir, &stream, "unsupervised"),
+    );
     let turned = BEFORE..BEFORE + TURNED;
     let settled = BEFORE + TURNED / 2..BEFORE + TURNED;
     let returned = BEFORE + TURNED..BEFORE + TURNED + AFTER;
@@ -106,21 +134,11 @@ fn a_camera_held_sideways_is_turned_back_without_labels_and_let_go_when_it_retur
         "frozen {frozen_before:.3} {frozen_turned:.3} {frozen_returned:.3}; learning \
          {before:.3} {whole:.3} {late:.3} {back:.3}; {seen_before:?} {seen_late:?} {seen_end:?}"
     );
-    // The shift is real: the turned digits are mostly misread.
-    assert!(
-        frozen_turned < 0.5,
-        "frozen on turned frames: {frozen_turned}"
+    assert_turned_back_only_when_turned(
+        (frozen_before, frozen_turned),
+        (before, &seen_before),
+        (late, &seen_late),
     );
-    // Nothing turns while the camera is held as the model was trained.
-    assert_eq!(seen_before, ["as-it-comes"]);
-    assert!(
-        before >= frozen_before - 0.005,
-        "{before} vs {frozen_before}"
-    );
-    // Turned back within the first half of the turned frames, and read as if never turned.
-    assert_eq!(seen_late.len(), 1, "{seen_late:?}");
-    assert!(seen_late[0].starts_with("turned-"), "{seen_late:?}");
-    assert!(late >= frozen_before - 0.03, "{late} vs {frozen_before}");
     assert!(whole >= frozen_turned + 0.4, "{whole} vs {frozen_turned}");
     // The camera held as before again: within a point of the frozen device.
     assert!(
@@ -193,24 +211,10 @@ fn a_held_digit_neither_turns_the_device_nor_brings_it_back() {
         &stream,
         held_stream(&mut camera, FRAMES, AS_THEY_COME).into_iter(),
     );
-    let camera = format!("dir:{}", stream.display());
-    let run = |adapt: &str| {
-        let log = dir.join(format!("{adapt}.jsonl"));
-        let log_arg = log.display().to_string();
-        run_json(&[
-            "--json",
-            "--model",
-            BUILT_IN,
-            "--camera",
-            &camera,
-            "--adapt",
-            adapt,
-            "--frames-log",
-            &log_arg,
-        ]);
-        std::fs::read_to_string(&log).unwrap()
-    };
-    let (frozen, learning) = (run("off"), run("unsupervised"));
+    let (frozen, learning) = (
+        frames_log(&dir, &stream, "off"),
+        frames_log(&dir, &stream, "unsupervised"),
+    );
     let (frozen_before, _) = read_log(&frozen, 0..AS_THEY_COME);
     let (frozen_turned, _) = read_log(&frozen, AS_THEY_COME..FRAMES);
     let (before, seen_before) = read_log(&learning, 0..AS_THEY_COME);
@@ -220,21 +224,13 @@ fn a_held_digit_neither_turns_the_device_nor_brings_it_back() {
         "frozen {frozen_before:.3} {frozen_turned:.3}; learning {before:.3} {whole:.3} \
          {late:.3}; {seen_before:?} {seen_turned:?}"
     );
-    assert!(
-        frozen_turned < 0.5,
-        "frozen on turned frames: {frozen_turned}"
+    assert_turned_back_only_when_turned(
+        (frozen_before, frozen_turned),
+        (before, &seen_before),
+        (late, &seen_late),
     );
-    // Held digits as they come: never turned.
-    assert_eq!(seen_before, ["as-it-comes"]);
-    assert!(
-        before >= frozen_before - 0.005,
-        "{before} vs {frozen_before}"
-    );
-    // Turned: one turn, never back while the camera stays turned.
+    // One turn, never back while the camera stays turned.
     assert_eq!(seen_turned.len(), 2, "{seen_turned:?}");
-    assert_eq!(seen_late.len(), 1, "{seen_late:?}");
-    assert!(seen_late[0].starts_with("turned-"), "{seen_late:?}");
-    assert!(late >= frozen_before - 0.03, "{late} vs {frozen_before}");
     if std::env::var_os("PLASTIC_KEEP_STREAMS").is_none() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
