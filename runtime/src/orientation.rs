@@ -10,8 +10,8 @@
 //! also mirrored), keeps a running mean of the shipped model's [`sureness`] in each, and reads
 //! every frame in the orientation that stands clearly above the rest.
 //!
-//! - The probes: every [`PROBE_EVERY`]th frame at most, the shipped model reads the framed input in the
-//!   eight orientations; each orientation's sureness enters its running mean (weight
+//! - The probes: every [`PROBE_EVERY`]th frame at most, the shipped model reads the framed
+//!   input in the eight orientations; each orientation's sureness enters its running mean (weight
 //!   [`SLOW_WEIGHT`], the plain mean of the first probes). The device turns to another
 //!   orientation when its mean stands [`SWITCH_MARGIN`] above the current one's, after at
 //!   least [`MIN_PROBES`] probes in the current one.
@@ -23,7 +23,7 @@
 //!   orientation's lead falls under [`SWITCH_MARGIN`] within two or three probes, long before
 //!   the [`MIN_PROBES`] a turn waits for, and after a false one the device turns again after
 //!   those. (Started over, the means were plain means of the next few probes: on an
-//!   upside-down camera a false return then took 240 frames to undo, not 60.)
+//!   upside-down camera a false return then took 240 frames to undo, not 80.)
 //! - A held digit is evidence once: a probe waits for a picture unlike the one last probed,
 //!   and the fast means skip pictures like the one they last took ([`overlap`] at least
 //!   [`SAME_PICTURE`]). A hand holds a card before a camera for many frames; counted frame by
