@@ -154,7 +154,7 @@ fn a_camera_held_sideways_is_turned_back_without_labels_and_let_go_when_it_retur
 /// A hand holding each digit before the camera: frames `0..frames`, each camera frame shown
 /// for 4 to 39 frames, moved a pixel every other frame (the device frames it again, so its
 /// framed picture barely changes), turned a quarter from frame `turn_from` on.
-fn held_stream(camera: &mut SyntheticDigits, frames: usize, turn_from: usize) -> Vec<Stream> {
+fn held_stream(camera: &mut SyntheticDigits, frames: usize, turn_from: usize) -> Vec<StreamFrame> {
     let mut out = Vec::with_capacity(frames);
     let mut hold = 0;
     while out.len() < frames {
@@ -189,7 +189,8 @@ fn held_stream(camera: &mut SyntheticDigits, frames: usize, turn_from: usize) ->
     out
 }
 
-type Stream = (Vec<u8>, u32, u32, u8);
+/// One frame as `write_stream` takes it: gray pixels, width, height, label.
+type StreamFrame = (Vec<u8>, u32, u32, u8);
 
 /// Measured: frozen, 89.2 % of the held digits as they come (a misread digit held long
 /// weighs more) and 12.1 % turned; the learning device 89.2 % and 65.0 % of the turned frames,
