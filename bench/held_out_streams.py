@@ -14,6 +14,12 @@ constant:
                  `gravel`, `grass`), lightened to paper brightness
   --writers      the shifted digits are the UCI digits of 43 other writers (scikit-learn), not
                  MNIST's
+  --digits KIND  the shifted digits nobody wrote by hand (`bench/printed_digits.py`): `printed`
+                 (a random DejaVu typeface of 21: sans, serif, mono, bold, oblique, condensed,
+                 light) or `segments` (a seven-segment display, bars 6 to 10 pixels of 80)
+  --gaps N       after each shifted digit, 0 to N frames with no digit: the shifted view's empty
+                 sheet, or the camera looking past it (a crop of one of the shared stills); they
+                 have no label, and the changed view's range grows by them
   --ruled N      the shifted view's paper ruled, a grey line every N pixels (a notebook)
   --shadow F     a shadow across the shifted view: the light falls to F of itself from one side
                  to the other, in a random direction
@@ -25,6 +31,11 @@ constant:
                  as a hand holds a card to a camera: the same sheet and light while it is
                  held, the hand drifting a pixel and a degree a frame, fresh sensor noise;
                  the stream keeps its length, so it shows fewer digits
+  --dim F        the shifted view's room lit at F of the paper's usual light, as a camera
+                 with its exposure fixed sees it: the scene multiplied by F, with the sensor's
+                 read noise (sigma 6 levels) on top (F = 0.12 leaves paper at about 25 levels)
+  --gain G       with --dim, the camera's gain: the dim frame multiplied by G, noise and all,
+                 as a camera with automatic exposure brings a dim room back up
   --impulses S   a share S of the shifted view's pixels set to 0 or 255, half each (dead and
                  hot pixels, a noisy link: "salt and pepper")
   --change KIND  one more change of the shifted view, after the camera: `mirror` (a selfie
@@ -32,6 +43,11 @@ constant:
                  `occlude` (a band of paper 9 pixels tall across the frame: a strip of tape),
                  `jpeg` (JPEG at quality 8), `pixelate` (a 24x24 sensor scaled up), `faint`
                  (contrast cut to 30 %, noise of sigma 12), `gamma` (gamma 3: dark mid-tones),
+                 `flicker` (each frame's exposure 0.45 to 1.3 times, offset by up to 30 levels:
+                 automatic exposure hunting), `overexposed` (levels times 2.2 less 120: the paper
+                 burnt out), `banding` (a rolling shutter under flickering light: the rows' light
+                 35 % up and down, in bands 12 to 30 rows apart), `interlace` (every other row
+                 shifted 2 to 4 pixels: two fields of a moving scene),
                  `zoom` (the frame cropped 1.6 times closer: digits cut by its edges) or
                  `elastic` (the digit distorted as Simard et al. distorted MNIST: alpha 34,
                  sigma 4)
@@ -171,6 +187,19 @@ def change(kind, out, rng):
         return np.clip(f, 0, 255).astype(np.uint8)
     if kind == "gamma":
         return (255.0 * (out / 255.0) ** 3).astype(np.uint8)
+    if kind == "flicker":
+        f = out * rng.uniform(0.45, 1.3) + rng.uniform(-30, 30)
+        return np.clip(f, 0, 255).astype(np.uint8)
+    if kind == "overexposed":
+        return np.clip(out * 2.2 - 120, 0, 255).astype(np.uint8)
+    if kind == "banding":
+        phase, period = rng.uniform(0, 2 * np.pi), rng.uniform(12, 30)
+        rows = 1 + 0.35 * np.sin(2 * np.pi * np.arange(SIZE)[:, None] / period + phase)
+        return np.clip(out * rows, 0, 255).astype(np.uint8)
+    if kind == "interlace":
+        f = out.copy()
+        f[1::2] = np.roll(f[1::2], int(rng.integers(2, 5)) * int(rng.choice([-1, 1])), axis=1)
+        return f
     if kind == "zoom":
         z = ndimage.zoom(out.astype(np.float64), 1.6, order=1)
         o = (z.shape[0] - SIZE) // 2 + int(rng.integers(-8, 9))
@@ -343,13 +372,53 @@ def frame(ink, box, roll, tex, rng, view=None, hand=(0, 0, 0.0), noise=None):
         out = scene(view["scene"], out, (top, left, h, w), rng, view["others"])
     if view:
         out = motion(shadow(out, view["shadow"], rng), view["motion"], rng)
-    out += noise.normal(0, 3, out.shape)
+    if view and view["dim"] < 1:
+        out = (out * view["dim"] + noise.normal(0, 6, out.shape)) * view["gain"]
+    else:
+        out += noise.normal(0, 3, out.shape)
     if view and view["impulses"]:
         r = noise.random(out.shape)
         out[r < view["impulses"] / 2] = 0
         out[r > 1 - view["impulses"] / 2] = 255
     out = np.clip(out, 0, 255).astype(np.uint8)
     return change(view["change"], out, rng) if view and view["change"] else out
+
+
+STILLS = ["camera", "astronaut", "coffee", "chelsea", "brick", "grass", "gravel"]
+
+
+def stills(data_dir):
+    """The shared still photographs, grey."""
+    from PIL import Image
+    return [np.asarray(Image.open(os.path.join(data_dir, "images", f"{name}.png")).convert("L"),
+                       dtype=np.float64) for name in STILLS]
+
+
+def with_gaps(shifted, most, pictures, rng):
+    """`shifted` with 0 to `most` frames of no digit after each digit: items whose ink is
+    `None` (the empty sheet) or a picture of `pictures` (the camera looking past the sheet),
+    half each, and whose label is `None`."""
+    out = []
+    for item in shifted:
+        out.append(item)
+        for _ in range(int(rng.integers(0, most + 1))):
+            past = pictures[rng.integers(len(pictures))] if rng.random() < 0.5 else None
+            out.append((past, None, 0, 0.0) + item[4:])
+    return out
+
+
+def no_digit(picture, tex, view, rng):
+    """A frame of the shifted view with no digit: the empty sheet (`picture` None), with the
+    view's changes, or a random square crop of `picture` scaled to the frame, with the
+    sensor's noise and the view's last change."""
+    if picture is None:
+        return frame(np.zeros((28, 28)), 28, 0.0, tex, rng, view)
+    side = int(rng.integers(SIZE, min(picture.shape) + 1))
+    y = int(rng.integers(0, picture.shape[0] - side + 1))
+    x = int(rng.integers(0, picture.shape[1] - side + 1))
+    out = resize(picture[y:y + side, x:x + side] / 255.0, SIZE, SIZE) * 255
+    out = np.clip(out + rng.normal(0, 3, out.shape), 0, 255).astype(np.uint8)
+    return change(view["change"], out, rng) if view["change"] else out
 
 
 def held(stream, frames, hold, rng):
@@ -387,14 +456,25 @@ def main():
     ap.add_argument("--motion", type=int, default=0)
     ap.add_argument("--far", type=float, default=1.0)
     ap.add_argument("--impulses", type=float, default=0.0)
+    ap.add_argument("--dim", type=float, default=1.0)
+    ap.add_argument("--gain", type=float, default=1.0)
     ap.add_argument("--hold", type=int, default=1)
     ap.add_argument("--change", choices=["mirror", "upside", "occlude", "jpeg", "pixelate",
-                                         "faint", "gamma", "zoom", "elastic"])
+                                         "faint", "gamma", "zoom", "elastic", "flicker",
+                                         "overexposed", "banding", "interlace"])
+    ap.add_argument("--digits", choices=["mnist", "printed", "segments"], default="mnist")
+    ap.add_argument("--gaps", type=int, default=0)
     ap.add_argument("--scene", choices=["desk", "thumb", "vignette", "neighbours", "boxed",
                                         "glare", "letterbox", "pen", "note", "shadow-edge",
                                         "phone-shadow", "card", "chalk-shadow", "sun-patch",
                                         "stain", "underline"])
     args = ap.parse_args()
+    if args.gain != 1.0 and args.dim >= 1.0:
+        ap.error("--gain is the camera's answer to a dim room: give --dim below 1 with it")
+    if args.writers and args.digits != "mnist":
+        ap.error("--writers and --digits both choose the shifted digits: give one")
+    if args.gaps and args.hold > 1:
+        ap.error("--gaps come between digits shown once: give --gaps or --hold, not both")
     if args.writers and args.pen < 0:
         ap.error("--pen below 0 with --writers erodes the UCI digits at their own 8x8 scale, "
                  "which leaves little of them: give the writers a wider pen or none")
@@ -404,15 +484,26 @@ def main():
     order = rng.permutation(len(mx))
     first, middle, last = order[:2000], order[2000:4000], order[4000:5000]
     view = {"ruled": args.ruled, "shadow": args.shadow, "motion": args.motion,
-            "impulses": args.impulses, "change": args.change, "scene": args.scene,
-            "others": mx[order[5000:]]}
+            "impulses": args.impulses, "dim": args.dim, "gain": args.gain,
+            "change": args.change, "scene": args.scene, "others": mx[order[5000:]]}
     plain = [(mx[i], my[i], rng.integers(56, 76), 0.0, None) for i in first]
     if args.writers:
         ux, uy = uci_digits()
         shifted = [(pen(ux[i], args.pen), uy[i], args.far * rng.integers(40, 54), args.roll,
                     tex) for i in rng.permutation(len(ux))]
     else:
-        shifted = [(pen(mx[i], args.pen), my[i], args.far * rng.integers(56, 76), args.roll,
+        if args.digits == "mnist":
+            def drawn(i):
+                return mx[i]
+        else:
+            from printed_digits import fonts, printed, segments
+            faces = fonts() if args.digits == "printed" else []
+
+            def drawn(i):
+                if faces:
+                    return printed(int(my[i]), faces[rng.integers(len(faces))], rng)
+                return segments(int(my[i]), rng)
+        shifted = [(pen(drawn(i), args.pen), my[i], args.far * rng.integers(56, 76), args.roll,
                     tex) for i in middle]
     again = [(mx[i], my[i], rng.integers(56, 76), 0.0, None) for i in last]
     plain, shifted, again = ([s + (v,) for s in part]
@@ -423,8 +514,11 @@ def main():
                   *held(shifted, len(shifted), args.hold, rng),
                   *held(again, len(again), args.hold, rng)]
     else:
+        if args.gaps:
+            shifted = with_gaps(shifted, args.gaps, stills(args.data_dir), rng)
         stream = [(None, (0, 0, 0.0), s) for s in plain + shifted + again]
-    frames = ((frame(ink, int(box), roll, t,
+    frames = ((no_digit(ink, t, v, rng) if label is None else
+               frame(ink, int(box), roll, t,
                      rng if seed is None else np.random.default_rng(seed), v, hand, rng), label)
               for seed, hand, (ink, label, box, roll, t, v) in stream)
     shift = write_stream(args.out, frames, (2000, 2000 + len(shifted)))

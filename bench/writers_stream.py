@@ -99,12 +99,14 @@ def write_png(path, grey):
 
 def write_stream(out, frames, shift):
     """Writes `frames` ((8-bit grey frame, label) pairs, in order) into the folder `out` as
-    `NNNNN_LABEL.png`, the convention of `--camera dir:`, and the range `shift` (first and
-    one-past-last frame of the changed view) as `N..M` in `shift.txt` beside them, where
-    `bench/shift_bank.py` reads it. Returns that range as written."""
+    `NNNNN_LABEL.png`, the convention of `--camera dir:` (`NNNNN.png` where the label is
+    `None`: a frame with no digit), and the range `shift` (first and one-past-last frame of
+    the changed view) as `N..M` in `shift.txt` beside them, where `bench/shift_bank.py`
+    reads it. Returns that range as written."""
     os.makedirs(out, exist_ok=True)
     for n, (grey, label) in enumerate(frames):
-        write_png(os.path.join(out, f"{n:05d}_{label}.png"), grey)
+        name = f"{n:05d}.png" if label is None else f"{n:05d}_{label}.png"
+        write_png(os.path.join(out, name), grey)
     text = f"{shift[0]}..{shift[1]}"
     with open(os.path.join(out, "shift.txt"), "w") as f:
         f.write(text + "\n")

@@ -10,6 +10,8 @@
 use alloc::vec::Vec;
 use plastic_models::Preprocess;
 
+use crate::banding::RowLight;
+use crate::exposure::expose;
 use crate::impulse::remove_impulses;
 use crate::ink_parts::{DROPPED, InkParts};
 use crate::ink_region::{PaperLines, STRONG_INK, WEAK_INK, digit_box};
@@ -200,10 +202,23 @@ pub fn frame_digit_in(
         }
         Framing::Auto(style) | Framing::Always(style) => style,
     };
-    // Impulse noise off first (a clean frame is used as it is), then framed or not.
+    // Impulse noise off first (a clean frame is used as it is), the rows of a banded frame
+    // brought to one light, a dark or noisy frame to a usual exposure, then framed or not.
     let mut clean = core::mem::take(&mut buffers.clean);
     let gray = if remove_impulses(gray, width, height, &mut clean) {
         &clean[..]
+    } else {
+        gray
+    };
+    let mut level = core::mem::take(&mut buffers.level);
+    let gray = if buffers.row_light.level(gray, width, height, &mut level) {
+        &level[..]
+    } else {
+        gray
+    };
+    let mut bright = core::mem::take(&mut buffers.bright);
+    let gray = if expose(gray, width, height, &mut bright) {
+        &bright[..]
     } else {
         gray
     };
@@ -222,6 +237,8 @@ pub fn frame_digit_in(
         framed
     };
     buffers.clean = clean;
+    buffers.level = level;
+    buffers.bright = bright;
     framed
 }
 
@@ -315,6 +332,13 @@ pub const MNIST_LEAST_FULL_SHARE: f32 = 0.1;
 pub struct FramingBuffers {
     /// The frame with its impulse noise taken off ([`remove_impulses`]), when it had any.
     clean: Vec<u8>,
+    /// The frame with its rows brought to one light ([`RowLight::level`]), when it was
+    /// banded, and the buffers that find out.
+    level: Vec<u8>,
+    row_light: RowLight,
+    /// The frame brought to a camera's usual exposure ([`expose`]), when it was dark or
+    /// noisy.
+    bright: Vec<u8>,
     ink: Vec<f32>,
     region: Vec<u8>,
     parts: InkParts,
@@ -338,6 +362,9 @@ impl FramingBuffers {
     /// Bytes held.
     pub fn memory_bytes(&self) -> usize {
         self.clean.capacity()
+            + self.level.capacity()
+            + self.row_light.memory_bytes()
+            + self.bright.capacity()
             + self.ink.capacity() * 4
             + self.region.capacity()
             + self.parts.memory_bytes()
