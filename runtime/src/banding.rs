@@ -34,14 +34,17 @@ pub const BANDED_RATIO: f32 = 4.0;
 /// The most a row's light is multiplied or divided by.
 pub const MOST_ROW_GAIN: f32 = 2.0;
 
-/// The buffers of [`RowLight::level`], grown once to the camera's size.
+/// The rows' light of the last frame measured, and the buffers that measure it, grown once
+/// to the camera's size.
 #[derive(Debug, Clone, Default)]
 pub struct RowLight {
-    /// Each row's median, then each column's.
+    /// Each row's median (kept only for a banded frame), then each column's.
     rows: Vec<f32>,
     columns: Vec<f32>,
     /// One row's or column's pixels, to find its median.
     line: Vec<u8>,
+    /// The median row's light.
+    target: f32,
 }
 
 impl RowLight {
@@ -59,12 +62,11 @@ impl RowLight {
         (self.rows.capacity() + self.columns.capacity()) * 4 + self.line.capacity()
     }
 
-    /// Writes into `out` the `width x height` gray frame `gray` with its rows brought to one
-    /// light when it is banded (see the module's docs), and returns true; returns false,
-    /// writing nothing, when it is not. `out` grows to the frame's size on the first call.
-    pub fn level(&mut self, gray: &[u8], width: usize, height: usize, out: &mut Vec<u8>) -> bool {
-        out.reserve(gray.len().saturating_sub(out.len()));
+    /// Whether the `width x height` gray frame `gray` is banded (see the module's docs);
+    /// when it is, [`RowLight::take_off`] brings its rows to one light.
+    pub fn is_banded(&mut self, gray: &[u8], width: usize, height: usize) -> bool {
         self.reserve(width, height);
+        self.rows.clear();
         if width < 2 || height < 2 || width.checked_mul(height) != Some(gray.len()) {
             return false;
         }
@@ -72,8 +74,8 @@ impl RowLight {
             rows,
             columns,
             line,
+            target,
         } = self;
-        rows.clear();
         for row in gray.chunks_exact(width) {
             line.clear();
             line.extend_from_slice(row);
@@ -87,22 +89,31 @@ impl RowLight {
         }
         let light = f32::from(light_level(gray));
         let (across_rows, across_columns) = (roughness(rows), roughness(columns));
-        if across_rows < BANDED_ROUGHNESS * light || across_rows < BANDED_RATIO * across_columns {
+        if across_rows < BANDED_ROUGHNESS * light || across_rows < BANDED_RATIO * across_columns
+        {
+            rows.clear();
             return false;
         }
         // The median row's light, the level every row is brought to.
         line.clear();
         line.extend(rows.iter().map(|&v| v as u8));
-        let target = median(line);
-        out.clear();
-        for (row, &light) in gray.chunks_exact(width).zip(rows.iter()) {
-            let gain = (target / light.max(1.0)).clamp(1.0 / MOST_ROW_GAIN, MOST_ROW_GAIN);
-            out.extend(
-                row.iter()
-                    .map(|&v| libm::roundf(f32::from(v) * gain).clamp(0.0, 255.0) as u8),
-            );
-        }
+        *target = median(line);
         true
+    }
+
+    /// Multiplies each row of `frame` (the frame [`RowLight::is_banded`] just found banded, or
+    /// a copy of it, `width` wide) by the median row's light over its own, in place. Does
+    /// nothing unless that frame was banded.
+    pub fn take_off(&self, frame: &mut [u8], width: usize) {
+        if width == 0 || frame.len() != self.rows.len() * width {
+            return;
+        }
+        for (row, &light) in frame.chunks_exact_mut(width).zip(&self.rows) {
+            let gain = (self.target / light.max(1.0)).clamp(1.0 / MOST_ROW_GAIN, MOST_ROW_GAIN);
+            for v in row {
+                *v = libm::roundf(f32::from(*v) * gain).clamp(0.0, 255.0) as u8;
+            }
+        }
     }
 }
 
@@ -132,7 +143,6 @@ fn roughness(profile: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::vec;
 
     /// A `side x side` frame of paper at 200 whose rows' light is multiplied by `light(y)`,
     /// with a dark vertical stroke (level 20) down column 5.
@@ -147,6 +157,17 @@ mod tests {
         out
     }
 
+    /// `frame` with its bands taken off, `None` where it has none.
+    fn leveled(frame: &[u8], width: usize, height: usize) -> Option<Vec<u8>> {
+        let mut row_light = RowLight::default();
+        if !row_light.is_banded(frame, width, height) {
+            return None;
+        }
+        let mut out = frame.to_vec();
+        row_light.take_off(&mut out, width);
+        Some(out)
+    }
+
     /// Full light for 6 rows (or columns), then half light for 6, and so on.
     fn runs_of_six(i: usize) -> f32 {
         if (i / 6).is_multiple_of(2) { 1.0 } else { 0.5 }
@@ -158,33 +179,28 @@ mod tests {
         // changes by 100 at each of the 7 edges, 700 in all, more than 2.5 times the light
         // (200); the columns' only around the stroke, 36 in all.
         let frame = banded(48, runs_of_six);
-        let mut out = vec![];
-        assert!(RowLight::default().level(&frame, 48, 48, &mut out));
         // The median row of 24 at 200 and 24 at 100 is the lower middle: 100. Lit rows are
         // halved, dim ones kept: the paper at 100 everywhere, the stroke at 10.
-        assert_eq!(out, banded(48, |_| 0.5));
+        assert_eq!(leveled(&frame, 48, 48), Some(banded(48, |_| 0.5)));
     }
 
     #[test]
     fn a_frame_without_bands_a_lamp_to_one_side_or_a_ruled_page_passes_untouched() {
-        let mut out = vec![7];
-        let mut row_light = RowLight::default();
         let even = banded(36, |_| 1.0);
         // A lamp above: the light falls from 1 to 0.6 down the frame, one change in all.
         let lamp = banded(36, |y| 1.0 - 0.4 * y as f32 / 35.0);
         // A ruled page: a line at 0.8 every 6 rows, narrower than the smoothing.
         let ruled = banded(36, |y| if y % 6 == 0 { 0.8 } else { 1.0 });
         for frame in [&even, &lamp, &ruled] {
-            assert!(!row_light.level(frame, 36, 36, &mut out));
+            assert_eq!(leveled(frame, 36, 36), None);
         }
         // The same bands down the columns are not the rolling shutter's.
         let columns: Vec<u8> = (0..36 * 36)
             .map(|i| libm::roundf(200.0 * runs_of_six(i % 36)) as u8)
             .collect();
-        assert!(!row_light.level(&columns, 36, 36, &mut out));
-        assert_eq!(out, [7], "nothing written");
+        assert_eq!(leveled(&columns, 36, 36), None);
         // A frame whose size is not its length is left alone.
-        assert!(!row_light.level(&even, 35, 36, &mut out));
+        assert_eq!(leveled(&even, 35, 36), None);
     }
 
     #[test]
@@ -193,8 +209,7 @@ mod tests {
         // stops at 2 instead of 100 / 20 = 5.
         let mut frame = banded(48, runs_of_six);
         frame[20 * 48..21 * 48].fill(20);
-        let mut out = vec![];
-        assert!(RowLight::default().level(&frame, 48, 48, &mut out));
+        let out = leveled(&frame, 48, 48).unwrap();
         assert!(out[20 * 48..21 * 48].iter().all(|&v| v == 40));
     }
 }

@@ -80,59 +80,84 @@ pub fn noise_sigma(gray: &[u8], width: usize) -> f32 {
     histogram_quantile(&differences, total, 0.5) as f32 / 0.954
 }
 
-/// Writes into `out` the `width x height` gray frame `gray` smoothed when it is noisy and
-/// multiplied up to [`TARGET_LEVEL`] when it is dark (see the module's docs), and returns
-/// true; returns false, writing nothing, when it is neither. `out` grows to the frame's size
-/// on the first call, so that a frame loop allocates nothing afterwards.
-pub fn expose(gray: &[u8], width: usize, height: usize, out: &mut Vec<u8>) -> bool {
-    out.reserve(gray.len().saturating_sub(out.len()));
-    if width == 0 || width.checked_mul(height) != Some(gray.len()) {
-        return false;
+/// What a frame needs before it is framed: a gain of `num / den` and, when it is noisy, a
+/// smoothing first (see the module's docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exposure {
+    num: u32,
+    den: u32,
+    smooth: bool,
+}
+
+impl Exposure {
+    /// What the `width x height` gray frame `gray` needs: `None` when it is neither dark nor
+    /// noisy (or its size is not its length), and it is to be framed as it is.
+    pub fn of(gray: &[u8], width: usize, height: usize) -> Option<Self> {
+        if width == 0 || width.checked_mul(height) != Some(gray.len()) {
+            return None;
+        }
+        let light = light_level(gray);
+        if light < LEAST_LIGHT {
+            return None;
+        }
+        // The gain as a fraction num / den (TARGET_LEVEL / light, at most MAX_GAIN).
+        let (num, den) = if light >= DIM_LEVEL {
+            (1, 1)
+        } else if TARGET_LEVEL > MAX_GAIN * u32::from(light) {
+            (MAX_GAIN, 1)
+        } else {
+            (TARGET_LEVEL, u32::from(light))
+        };
+        let smooth = noise_sigma(gray, width) >= NOISY_SHARE * f32::from(light);
+        (smooth || num != den).then_some(Self { num, den, smooth })
     }
-    let light = light_level(gray);
-    if light < LEAST_LIGHT {
-        return false;
-    }
-    // The gain as a fraction num / den (TARGET_LEVEL / light, at most MAX_GAIN).
-    let (num, den) = if light >= DIM_LEVEL {
-        (1, 1)
-    } else if TARGET_LEVEL > MAX_GAIN * u32::from(light) {
-        (MAX_GAIN, 1)
-    } else {
-        (TARGET_LEVEL, u32::from(light))
-    };
-    let noisy = noise_sigma(gray, width) >= NOISY_SHARE * f32::from(light);
-    if !noisy && num == den {
-        return false;
-    }
-    out.clear();
-    if noisy {
-        // A 3x3 binomial smoothing (weights 1 2 1 / 2 4 2 / 1 2 1 over 16, the frame's
-        // edge repeated), then the gain, in integers with rounding.
+
+    /// Applies it, in place, to `frame` (`width x height`, the frame it was found for or a
+    /// copy): the smoothing (a 3x3 binomial filter, weights 1 2 1 / 2 4 2 / 1 2 1 over 16, the
+    /// frame's edge repeated), then the gain, in one integer pass with rounding. `rows` holds
+    /// two rows of the frame as they were; it is grown to them if it is smaller.
+    pub fn apply(&self, frame: &mut [u8], width: usize, height: usize, rows: &mut Vec<u8>) {
+        if width == 0 || width.checked_mul(height) != Some(frame.len()) {
+            return;
+        }
+        let Self { num, den, smooth } = *self;
+        if !smooth {
+            for v in frame.iter_mut() {
+                *v = ((u32::from(*v) * num + den / 2) / den).min(255) as u8;
+            }
+            return;
+        }
         let den = 16 * den;
-        let at = |x: usize, y: usize| u32::from(gray[y * width + x]);
+        rows.clear();
+        rows.resize(2 * width, 0);
+        let (above, here) = rows.split_at_mut(width);
+        above.copy_from_slice(&frame[..width]);
         for y in 0..height {
-            let (up, down) = (y.saturating_sub(1), (y + 1).min(height - 1));
+            // `above` holds row y - 1 as it was (row 0 for the first), `here` row y; the row
+            // below is still as it was in the frame.
+            here.copy_from_slice(&frame[y * width..(y + 1) * width]);
+            let below_start = (y + 1).min(height - 1) * width;
             for x in 0..width {
                 let (left, right) = (x.saturating_sub(1), (x + 1).min(width - 1));
-                let column = |x| at(x, up) + 2 * at(x, y) + at(x, down);
+                let column = |x: usize| {
+                    let below = if y + 1 < height {
+                        frame[below_start + x]
+                    } else {
+                        here[x]
+                    };
+                    u32::from(above[x]) + 2 * u32::from(here[x]) + u32::from(below)
+                };
                 let sum = column(left) + 2 * column(x) + column(right);
-                out.push(((sum * num + den / 2) / den).min(255) as u8);
+                frame[y * width + x] = ((sum * num + den / 2) / den).min(255) as u8;
             }
+            above.copy_from_slice(here);
         }
-    } else {
-        out.extend(
-            gray.iter()
-                .map(|&v| ((u32::from(v) * num + den / 2) / den).min(255) as u8),
-        );
     }
-    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::vec;
 
     /// A 10x10 frame: paper at `paper`, one column of ten pixels of ink at `ink`.
     fn frame(paper: u8, ink: u8) -> Vec<u8> {
@@ -141,34 +166,35 @@ mod tests {
             .collect()
     }
 
+    /// `gray` as the framing takes it: exposed where it needs to be, `None` where it does not.
+    fn exposed(gray: &[u8], width: usize, height: usize) -> Option<Vec<u8>> {
+        let exposure = Exposure::of(gray, width, height)?;
+        let mut frame = gray.to_vec();
+        exposure.apply(&mut frame, width, height, &mut Vec::new());
+        Some(frame)
+    }
+
     #[test]
     fn a_dark_frame_is_multiplied_until_its_paper_is_at_the_target() {
         // Paper at 24: 90 % of the pixels, so its level is the light. Gain 192 / 24 = 8.
         let dark = frame(24, 3);
         assert_eq!(light_level(&dark), 24);
-        let mut out = Vec::new();
-        assert!(expose(&dark, 10, 10, &mut out));
-        assert_eq!(out, frame(192, 24));
+        assert_eq!(exposed(&dark, 10, 10), Some(frame(192, 24)));
         // 192 / 50 = 3.84: 3 * 3.84 = 11.52 rounds to 12.
-        assert!(expose(&frame(50, 3), 10, 10, &mut out));
-        assert_eq!(out, frame(192, 12));
+        assert_eq!(exposed(&frame(50, 3), 10, 10), Some(frame(192, 12)));
     }
 
     #[test]
     fn the_gain_is_capped_and_a_frame_of_usual_or_no_light_is_left_alone() {
-        let mut out = vec![7];
         // Light 8: 192 / 8 = 24 times would be asked, 16 is given.
-        assert!(expose(&frame(8, 2), 10, 10, &mut out));
-        assert_eq!(out, frame(128, 32));
+        assert_eq!(exposed(&frame(8, 2), 10, 10), Some(frame(128, 32)));
         // A speck above the light clips: 200 * 16 is past 255.
         let mut specked = [10u8; 200];
         specked[17] = 200;
-        assert!(expose(&specked, 20, 10, &mut out));
+        let out = exposed(&specked, 20, 10).unwrap();
         assert_eq!((out[0], out[17]), (160, 255));
-        out = vec![7];
         for untouched in [frame(64, 3), frame(200, 20), frame(3, 0), frame(0, 0)] {
-            assert!(!expose(&untouched, 10, 10, &mut out));
-            assert_eq!(out, [7], "nothing written");
+            assert_eq!(Exposure::of(&untouched, 10, 10), None);
         }
     }
 
@@ -190,22 +216,41 @@ mod tests {
         // Every horizontal neighbour differs by 10: a deviation of 10 / 0.954.
         let dark = checkerboard(4, 4, 20, 30);
         assert!((noise_sigma(&dark, 4) - 10.0 / 0.954).abs() < 1e-4);
-        let mut out = Vec::new();
-        assert!(expose(&dark, 4, 4, &mut out));
+        let out = exposed(&dark, 4, 4).unwrap();
         // Inside, the binomial weights give (4 * 20 + 8 * 30 + 4 * 20) / 16 = 25 (and the
         // same around a 30); the corner (0, 0), its edge repeated: (90 + 2 * 90 + 110) / 16 =
         // 23.75. Times the gain 192 / 30: 160 and 152.
         assert_eq!((out[5], out[6], out[10]), (160, 160, 160));
         assert_eq!(out[0], 152);
         // Light enough: smoothed, not multiplied.
-        let bright = checkerboard(4, 4, 150, 250);
-        assert!(expose(&bright, 4, 4, &mut out));
+        let out = exposed(&checkerboard(4, 4, 150, 250), 4, 4).unwrap();
         assert_eq!((out[5], out[6]), (200, 200));
         // Quiet paper: 10 % of the light is more than its noise, so a lit frame passes.
         let quiet: Vec<u8> = (0..100).map(|i| 200 + (i % 3) as u8 * 5).collect();
-        assert!(!expose(&quiet, 10, 10, &mut out));
+        assert_eq!(Exposure::of(&quiet, 10, 10), None);
         // A frame whose size is not its length is left alone.
-        assert!(!expose(&dark, 3, 4, &mut out));
+        assert_eq!(Exposure::of(&dark, 3, 4), None);
+    }
+
+    #[test]
+    fn the_smoothing_in_place_is_the_filter_over_the_frame_as_it_was() {
+        // A dark, noisy 7x5 frame of scrambled levels, against the filter written plainly.
+        let (width, height) = (7, 5);
+        let gray: Vec<u8> = (0..35u32).map(|i| (i * 37 % 41) as u8).collect();
+        let exposure = Exposure::of(&gray, width, height).unwrap();
+        assert!(exposure.smooth);
+        let at = |x: usize, y: usize| u32::from(gray[y.min(height - 1) * width + x.min(width - 1)]);
+        let mut expected = Vec::new();
+        for y in 0..height {
+            for x in 0..width {
+                let (up, left) = (y.saturating_sub(1), x.saturating_sub(1));
+                let column = |x| at(x, up) + 2 * at(x, y) + at(x, y + 1);
+                let sum = column(left) + 2 * column(x) + column(x + 1);
+                let den = 16 * exposure.den;
+                expected.push(((sum * exposure.num + den / 2) / den).min(255) as u8);
+            }
+        }
+        assert_eq!(exposed(&gray, width, height), Some(expected));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use plastic_models::Preprocess;
 
 use crate::banding::RowLight;
-use crate::exposure::expose;
+use crate::exposure::Exposure;
 use crate::impulse::remove_impulses;
 use crate::ink_parts::{DROPPED, InkParts};
 use crate::ink_region::{PaperLines, STRONG_INK, WEAK_INK, digit_box};
@@ -203,25 +203,29 @@ pub fn frame_digit_in(
         Framing::Auto(style) | Framing::Always(style) => style,
     };
     // Impulse noise off first (a clean frame is used as it is), the rows of a banded frame
-    // brought to one light, a dark or noisy frame to a usual exposure, then framed or not.
-    let mut clean = core::mem::take(&mut buffers.clean);
-    let gray = if remove_impulses(gray, width, height, &mut clean) {
-        &clean[..]
-    } else {
-        gray
+    // brought to one light, a dark or noisy frame to a usual exposure, then framed or not. The
+    // last two work in place on one copy of the frame.
+    buffers.fit(width, height);
+    let mut work = core::mem::take(&mut buffers.work);
+    let mut copied = remove_impulses(gray, width, height, &mut work);
+    let copy_once = |work: &mut Vec<u8>, copied: &mut bool| {
+        if !*copied {
+            work.clear();
+            work.extend_from_slice(gray);
+            *copied = true;
+        }
     };
-    let mut level = core::mem::take(&mut buffers.level);
-    let gray = if buffers.row_light.level(gray, width, height, &mut level) {
-        &level[..]
-    } else {
-        gray
-    };
-    let mut bright = core::mem::take(&mut buffers.bright);
-    let gray = if expose(gray, width, height, &mut bright) {
-        &bright[..]
-    } else {
-        gray
-    };
+    let current = if copied { &work[..] } else { gray };
+    if buffers.row_light.is_banded(current, width, height) {
+        copy_once(&mut work, &mut copied);
+        buffers.row_light.take_off(&mut work, width);
+    }
+    let current = if copied { &work[..] } else { gray };
+    if let Some(exposure) = Exposure::of(current, width, height) {
+        copy_once(&mut work, &mut copied);
+        exposure.apply(&mut work, width, height, &mut buffers.rows);
+    }
+    let gray = if copied { &work[..] } else { gray };
     let auto = matches!(framing, Framing::Auto(_));
     let framed = if auto && is_framed_as(gray, width, height, style) {
         out.copy_from_slice(gray);
@@ -236,9 +240,7 @@ pub fn frame_digit_in(
         }
         framed
     };
-    buffers.clean = clean;
-    buffers.level = level;
-    buffers.bright = bright;
+    buffers.work = work;
     framed
 }
 
@@ -330,15 +332,12 @@ pub const MNIST_LEAST_FULL_SHARE: f32 = 0.1;
 /// once its camera's first frame has been framed.
 #[derive(Debug, Clone, Default)]
 pub struct FramingBuffers {
-    /// The frame with its impulse noise taken off ([`remove_impulses`]), when it had any.
-    clean: Vec<u8>,
-    /// The frame with its rows brought to one light ([`RowLight::level`]), when it was
-    /// banded, and the buffers that find out.
-    level: Vec<u8>,
+    /// The frame with its impulse noise taken off ([`remove_impulses`]), its bands
+    /// ([`RowLight`]) and its exposure ([`Exposure`]), when it needed any.
+    work: Vec<u8>,
     row_light: RowLight,
-    /// The frame brought to a camera's usual exposure ([`expose`]), when it was dark or
-    /// noisy.
-    bright: Vec<u8>,
+    /// Two rows of the frame as they were, for the smoothing ([`Exposure::apply`]).
+    rows: Vec<u8>,
     ink: Vec<f32>,
     region: Vec<u8>,
     parts: InkParts,
@@ -357,14 +356,15 @@ impl FramingBuffers {
         self.parts.reserve(pixels);
         self.lines.reserve(width, height);
         self.surface.reserve(width, height);
+        self.row_light.reserve(width, height);
+        self.rows.reserve((2 * width).saturating_sub(self.rows.len()));
     }
 
     /// Bytes held.
     pub fn memory_bytes(&self) -> usize {
-        self.clean.capacity()
-            + self.level.capacity()
+        self.work.capacity()
             + self.row_light.memory_bytes()
-            + self.bright.capacity()
+            + self.rows.capacity()
             + self.ink.capacity() * 4
             + self.region.capacity()
             + self.parts.memory_bytes()
