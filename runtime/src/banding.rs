@@ -89,8 +89,7 @@ impl RowLight {
         }
         let light = f32::from(light_level(gray));
         let (across_rows, across_columns) = (roughness(rows), roughness(columns));
-        if across_rows < BANDED_ROUGHNESS * light || across_rows < BANDED_RATIO * across_columns
-        {
+        if across_rows < BANDED_ROUGHNESS * light || across_rows < BANDED_RATIO * across_columns {
             rows.clear();
             return false;
         }

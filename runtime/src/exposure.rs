@@ -117,7 +117,7 @@ impl Exposure {
     /// frame's edge repeated), then the gain, in one integer pass with rounding. `rows` holds
     /// two rows of the frame as they were; it is grown to them if it is smaller.
     pub fn apply(&self, frame: &mut [u8], width: usize, height: usize, rows: &mut Vec<u8>) {
-        if width == 0 || width.checked_mul(height) != Some(frame.len()) {
+        if width == 0 || height == 0 || width.checked_mul(height) != Some(frame.len()) {
             return;
         }
         let Self { num, den, smooth } = *self;
@@ -228,8 +228,13 @@ mod tests {
         // Quiet paper: 10 % of the light is more than its noise, so a lit frame passes.
         let quiet: Vec<u8> = (0..100).map(|i| 200 + (i % 3) as u8 * 5).collect();
         assert_eq!(Exposure::of(&quiet, 10, 10), None);
-        // A frame whose size is not its length is left alone.
+        // A frame whose size is not its length is left alone, and so is an empty one.
         assert_eq!(Exposure::of(&dark, 3, 4), None);
+        let mut empty = Vec::new();
+        Exposure::of(&dark, 4, 4)
+            .unwrap()
+            .apply(&mut empty, 4, 0, &mut Vec::new());
+        assert!(empty.is_empty());
     }
 
     #[test]

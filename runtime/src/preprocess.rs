@@ -357,7 +357,8 @@ impl FramingBuffers {
         self.lines.reserve(width, height);
         self.surface.reserve(width, height);
         self.row_light.reserve(width, height);
-        self.rows.reserve((2 * width).saturating_sub(self.rows.len()));
+        self.rows
+            .reserve((2 * width).saturating_sub(self.rows.len()));
     }
 
     /// Bytes held.
