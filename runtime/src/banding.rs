@@ -26,7 +26,7 @@ pub const PROFILE_ROWS: usize = 5;
 /// How much the rows' smoothed light must change from row to row, in all, for bands: 2.5
 /// times the frame's light. Bands 35 % deep, 12 to 30 rows apart, change it 3.1 to 5.7 times
 /// in 96 rows; a ruled page 1.4 to 2.0, gravel's grain under paper 1.6 to 2.1, a shadow's
-/// edge at most 1.2.
+/// edge or MNIST-C's corruptions at most 1.4.
 pub const BANDED_ROUGHNESS: f32 = 2.5;
 /// How many times more the rows' light must change than the columns' (a lamp to one side
 /// changes both, a texture both).

@@ -16,8 +16,8 @@
 //! whose sensor noise ([`noise_sigma`]) is [`NOISY_SHARE`] of its light or more is smoothed
 //! first, by a 3x3 binomial filter: a pen's stroke is several pixels wide in a camera's frame,
 //! and the framing scales the digit down to 20 pixels, averaging more than that. Why only
-//! then: smoothing costs a digit drawn 20 pixels tall with a thin pen 3 points (97.8 to 94.8 %
-//! of such digits in a dim room with little noise).
+//! then: smoothing costs a digit drawn at a third of its size (about 15 pixels tall) 3 points
+//! (97.8 to 94.8 % of such digits in a dim room with little noise).
 //!
 //! The light is the level the brightest 1 % of the pixels reach ([`LIGHT_SHARE`]): the paper
 //! under dark ink, the ink on a dark board, and not a few bright specks. A frame of usual
