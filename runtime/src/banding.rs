@@ -89,7 +89,10 @@ impl RowLight {
         }
         let light = f32::from(light_level(gray));
         let (across_rows, across_columns) = (roughness(rows), roughness(columns));
-        if across_rows < BANDED_ROUGHNESS * light || across_rows < BANDED_RATIO * across_columns {
+        if across_rows <= 0.0
+            || across_rows < BANDED_ROUGHNESS * light
+            || across_rows < BANDED_RATIO * across_columns
+        {
             rows.clear();
             return false;
         }
@@ -198,8 +201,9 @@ mod tests {
             .map(|i| libm::roundf(200.0 * runs_of_six(i % 36)) as u8)
             .collect();
         assert_eq!(leveled(&columns, 36, 36), None);
-        // A frame whose size is not its length is left alone.
+        // A frame whose size is not its length is left alone, and so is a black one.
         assert_eq!(leveled(&even, 35, 36), None);
+        assert_eq!(leveled(&[0; 36 * 36], 36, 36), None);
     }
 
     #[test]
