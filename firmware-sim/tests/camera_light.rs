@@ -14,6 +14,8 @@
 mod common;
 
 use common::{Lcg, frozen_accuracy, mnist_digits, write_stream};
+use plastic_runtime::banding::RowLight;
+use plastic_runtime::exposure::Exposure;
 use plastic_sim::camera::{Camera, SyntheticDigits};
 
 /// A normal draw of deviation `sigma` (the sum of twelve uniform draws, less six).
@@ -81,4 +83,35 @@ fn digits_in_a_dim_room_or_under_flickering_light_read_as_they_do_in_the_light()
     if std::env::var_os("PLASTIC_KEEP_STREAMS").is_none() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+/// Frames of real cameras in good light (the ViSP camera's 80 frames of a cube, 384x288, and
+/// Muybridge's 24 photographs of a cat) are neither dark, noisy nor banded: the light's steps
+/// leave them as they are. Skipped without the shared data folder.
+#[test]
+fn real_camera_frames_in_good_light_pass_the_light_steps_untouched() {
+    let Some(data) = plastic_sim::camera::mnist::shared_data_dir() else {
+        eprintln!("skipped: no shared data folder (set PLASTIC_DATA)");
+        return;
+    };
+    let mut row_light = RowLight::default();
+    let mut seen = 0;
+    for folder in ["frames/visp-cube-384x288", "frames/muybridge-cat"] {
+        let Ok(entries) = std::fs::read_dir(data.join(folder)) else {
+            eprintln!("skipped: no {folder} in the shared data");
+            return;
+        };
+        for path in entries.map(|e| e.unwrap().path()) {
+            if path.extension().is_none_or(|e| e != "png") {
+                continue;
+            }
+            let gray = image::open(&path).unwrap().to_luma8();
+            let (w, h) = (gray.width() as usize, gray.height() as usize);
+            let name = path.display();
+            assert_eq!(Exposure::of(gray.as_raw(), w, h), None, "{name}");
+            assert!(!row_light.is_banded(gray.as_raw(), w, h), "{name}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 104);
 }
