@@ -87,11 +87,12 @@ impl RowLight {
             line.extend(gray.iter().skip(x).step_by(width));
             columns.push(median(line));
         }
-        let light = f32::from(light_level(gray));
         let (across_rows, across_columns) = (roughness(rows), roughness(columns));
+        // The frame's light (a histogram of it, which the exposure reads again) only where the
+        // rows already stand out from the columns: most frames stop before it.
         if across_rows <= 0.0
-            || across_rows < BANDED_ROUGHNESS * light
             || across_rows < BANDED_RATIO * across_columns
+            || across_rows < BANDED_ROUGHNESS * f32::from(light_level(gray))
         {
             rows.clear();
             return false;
