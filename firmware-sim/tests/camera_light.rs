@@ -13,10 +13,10 @@
 
 mod common;
 
-use common::{Lcg, frozen_accuracy, mnist_digits, write_stream};
+use common::{Lcg, frozen_accuracy, mnist_digits, next_gray, write_stream};
 use plastic_runtime::banding::RowLight;
 use plastic_runtime::exposure::Exposure;
-use plastic_sim::camera::{Camera, SyntheticDigits};
+use plastic_sim::camera::SyntheticDigits;
 
 /// A normal draw of deviation `sigma` (the sum of twelve uniform draws, less six).
 fn noise(rng: &mut Lcg, sigma: f64) -> f64 {
@@ -32,11 +32,9 @@ fn digits_in_a_dim_room_or_under_flickering_light_read_as_they_do_in_the_light()
     let dir = common::temp_dir("camera-light");
     let mut camera = SyntheticDigits::from_digits(digits, 9).unwrap();
     let frames: Vec<(Vec<u8>, u32, u32, u8)> = (0..300)
-        .map(|_| camera.next_frame().unwrap().unwrap())
-        .map(|f| {
-            let mut gray = vec![0u8; f.width * f.height];
-            plastic_runtime::preprocess::to_gray(&f.data, f.format, &mut gray).unwrap();
-            (gray, f.width as u32, f.height as u32, f.label.unwrap())
+        .map(|_| {
+            let (gray, w, h, label) = next_gray(&mut camera);
+            (gray, w as u32, h as u32, label)
         })
         .collect();
     let (mut rng, mut rng2) = (Lcg(17), Lcg(23));

@@ -8,8 +8,8 @@
 
 mod common;
 
-use common::{BUILT_IN, mnist_digits, run_json, write_stream};
-use plastic_sim::camera::{Camera, SyntheticDigits};
+use common::{BUILT_IN, mnist_digits, next_gray, run_json, write_stream};
+use plastic_sim::camera::SyntheticDigits;
 
 /// Frames as the camera gives them, then turned a quarter, then as they come again.
 const BEFORE: usize = 300;
@@ -99,19 +99,12 @@ fn a_camera_held_sideways_is_turned_back_without_labels_and_let_go_when_it_retur
     write_stream(
         &stream,
         (0..BEFORE + TURNED + AFTER).map(|n| {
-            let f = camera.next_frame().unwrap().unwrap();
-            let mut gray = vec![0u8; f.width * f.height];
-            plastic_runtime::preprocess::to_gray(&f.data, f.format, &mut gray).unwrap();
-            let (w, h) = (f.width as u32, f.height as u32);
+            let (gray, width, height, label) = next_gray(&mut camera);
+            let (w, h) = (width as u32, height as u32);
             if (BEFORE..BEFORE + TURNED).contains(&n) {
-                (
-                    turned_clockwise(&gray, f.width, f.height),
-                    h,
-                    w,
-                    f.label.unwrap(),
-                )
+                (turned_clockwise(&gray, width, height), h, w, label)
             } else {
-                (gray, w, h, f.label.unwrap())
+                (gray, w, h, label)
             }
         }),
     );
@@ -158,9 +151,7 @@ fn held_stream(camera: &mut SyntheticDigits, frames: usize, turn_from: usize) ->
     let mut out = Vec::with_capacity(frames);
     let mut hold = 0;
     while out.len() < frames {
-        let f = camera.next_frame().unwrap().unwrap();
-        let mut gray = vec![0u8; f.width * f.height];
-        plastic_runtime::preprocess::to_gray(&f.data, f.format, &mut gray).unwrap();
+        let (gray, width, height, label) = next_gray(camera);
         hold += 1;
         for k in 0..4 + (hold * 13) % 36 {
             if out.len() == frames {
@@ -169,20 +160,15 @@ fn held_stream(camera: &mut SyntheticDigits, frames: usize, turn_from: usize) ->
             // A pixel to the right on odd frames: the row shifted, its first pixel repeated.
             let mut moved = gray.clone();
             if k % 2 == 1 {
-                for row in moved.chunks_exact_mut(f.width) {
-                    row.copy_within(..f.width - 1, 1);
+                for row in moved.chunks_exact_mut(width) {
+                    row.copy_within(..width - 1, 1);
                 }
             }
-            let (w, h) = (f.width as u32, f.height as u32);
+            let (w, h) = (width as u32, height as u32);
             out.push(if out.len() >= turn_from {
-                (
-                    turned_clockwise(&moved, f.width, f.height),
-                    h,
-                    w,
-                    f.label.unwrap(),
-                )
+                (turned_clockwise(&moved, width, height), h, w, label)
             } else {
-                (moved, w, h, f.label.unwrap())
+                (moved, w, h, label)
             });
         }
     }

@@ -9,8 +9,8 @@
 
 mod common;
 
-use common::{frozen_accuracy, mnist_digits, write_stream};
-use plastic_sim::camera::{Camera, SyntheticDigits};
+use common::{frozen_accuracy, mnist_digits, next_gray, write_stream};
+use plastic_sim::camera::SyntheticDigits;
 
 /// A gray camera frame and where its digit is.
 struct Shot {
@@ -213,11 +213,9 @@ fn a_digit_among_other_things_in_the_frame_reads_as_it_does_alone() {
     let dir = common::temp_dir("scene-clutter");
     let mut camera = SyntheticDigits::from_digits(digits, 5).unwrap();
     let shots: Vec<(Shot, u8)> = (0..400)
-        .map(|_| camera.next_frame().unwrap().unwrap())
-        .map(|f| {
-            let mut gray = vec![0u8; f.width * f.height];
-            plastic_runtime::preprocess::to_gray(&f.data, f.format, &mut gray).unwrap();
-            (Shot::new(gray, f.width, f.height), f.label.unwrap())
+        .map(|_| {
+            let (gray, w, h, label) = next_gray(&mut camera);
+            (Shot::new(gray, w, h), label)
         })
         .collect();
     let write = |name: &str, make: &dyn Fn(usize) -> Shot| {

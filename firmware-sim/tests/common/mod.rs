@@ -9,7 +9,7 @@ use plastic_models::{
     Activation, Checkpoint, InputSpec, LayerKind, LayerSpec, LayerTensors, ModelSpec, Preprocess,
     Weights,
 };
-use plastic_sim::camera::{Digit, SyntheticDigits};
+use plastic_sim::camera::{Camera, Digit, SyntheticDigits};
 
 /// The sample digits the simulator ships (`PLASTIC_SIM_SAMPLES` overrides, for trying other
 /// sample sets).
@@ -300,6 +300,15 @@ pub fn fashion_dir() -> Option<PathBuf> {
         );
     }
     dir
+}
+
+/// The simulated camera's next frame as gray bytes (the runtime's conversion), with its
+/// width, height and label.
+pub fn next_gray(camera: &mut SyntheticDigits) -> (Vec<u8>, usize, usize, u8) {
+    let f = camera.next_frame().unwrap().unwrap();
+    let mut gray = vec![0u8; f.width * f.height];
+    plastic_runtime::preprocess::to_gray(&f.data, f.format, &mut gray).unwrap();
+    (gray, f.width, f.height, f.label.unwrap())
 }
 
 /// The first `n` MNIST test digits, or `None` (with a note) without the data.
