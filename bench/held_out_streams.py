@@ -20,6 +20,10 @@ constant:
   --gaps N       after each shifted digit, 0 to N frames with no digit: the shifted view's empty
                  sheet, or the camera looking past it (a crop of one of the shared stills); they
                  have no label, and the changed view's range grows by them
+  --gaps-from K  what the camera sees past the sheet in those gaps: `stills` (the default),
+                 `cifar10` (a CIFAR-10 test image filling the frame: a room, an animal, a car)
+                 or `fashion` (a Fashion-MNIST test item drawn on the sheet as a digit would
+                 be: a thing on the paper that is no digit)
   --ruled N      the shifted view's paper ruled, a grey line every N pixels (a notebook)
   --shadow F     a shadow across the shifted view: the light falls to F of itself from one side
                  to the other, in a random direction
@@ -394,26 +398,47 @@ def stills(data_dir):
                        dtype=np.float64) for name in STILLS]
 
 
+def gap_pictures(data_dir, kind):
+    """What the camera sees in a gap besides the empty sheet: grey photographs to crop
+    (`stills`, `cifar10`), or 28x28 items in [0, 1] to draw on the sheet (`fashion`)."""
+    if kind == "stills":
+        return stills(data_dir)
+    if kind == "cifar10":
+        from cifar_stream import cifar_test
+        images, _ = cifar_test(data_dir)
+        grey = images[:2000].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+        return list(grey)
+    items, _ = mnist_test(data_dir, "fashion-mnist")
+    return list(items[:2000])
+
+
 def with_gaps(shifted, most, pictures, rng):
     """`shifted` with 0 to `most` frames of no digit after each digit: items whose ink is
-    `None` (the empty sheet) or a picture of `pictures` (the camera looking past the sheet),
-    half each, and whose label is `None`."""
+    `None` (the empty sheet) or a picture of `pictures` (the camera looking past the sheet, or
+    a thing on it), half each, and whose label is `None`."""
     out = []
     for item in shifted:
         out.append(item)
         for _ in range(int(rng.integers(0, most + 1))):
             past = pictures[rng.integers(len(pictures))] if rng.random() < 0.5 else None
-            out.append((past, None, 0, 0.0) + item[4:])
+            # Only an item drawn on the sheet has a size (so the stills' streams stay as
+            # they were).
+            box = int(rng.integers(56, 76)) if past is not None and past.shape == (28, 28) else 0
+            out.append((past, None, box, 0.0) + item[4:])
     return out
 
 
-def no_digit(picture, tex, view, rng):
+def no_digit(picture, box, tex, view, rng):
     """A frame of the shifted view with no digit: the empty sheet (`picture` None), with the
-    view's changes, or a random square crop of `picture` scaled to the frame, with the
+    view's changes; a 28x28 item in [0, 1] drawn on the sheet as a digit `box` pixels tall
+    would be; or a random square crop of a photograph `picture` scaled to the frame, with the
     sensor's noise and the view's last change."""
     if picture is None:
         return frame(np.zeros((28, 28)), 28, 0.0, tex, rng, view)
-    side = int(rng.integers(SIZE, min(picture.shape) + 1))
+    if picture.shape == (28, 28):
+        return frame(picture, box, 0.0, tex, rng, view)
+    # A picture smaller than the frame (a CIFAR-10 image) is scaled up whole.
+    side = int(rng.integers(min(SIZE, *picture.shape), min(picture.shape) + 1))
     y = int(rng.integers(0, picture.shape[0] - side + 1))
     x = int(rng.integers(0, picture.shape[1] - side + 1))
     out = resize(picture[y:y + side, x:x + side] / 255.0, SIZE, SIZE) * 255
@@ -464,6 +489,7 @@ def main():
                                          "overexposed", "banding", "interlace"])
     ap.add_argument("--digits", choices=["mnist", "printed", "segments"], default="mnist")
     ap.add_argument("--gaps", type=int, default=0)
+    ap.add_argument("--gaps-from", choices=["stills", "cifar10", "fashion"], default="stills")
     ap.add_argument("--scene", choices=["desk", "thumb", "vignette", "neighbours", "boxed",
                                         "glare", "letterbox", "pen", "note", "shadow-edge",
                                         "phone-shadow", "card", "chalk-shadow", "sun-patch",
@@ -473,6 +499,8 @@ def main():
         ap.error("--gain is the camera's answer to a dim room: give --dim below 1 with it")
     if args.writers and args.digits != "mnist":
         ap.error("--writers and --digits both choose the shifted digits: give one")
+    if args.gaps_from != "stills" and not args.gaps:
+        ap.error("--gaps-from says what the gaps show: give --gaps N with it")
     if args.gaps and args.hold > 1:
         ap.error("--gaps come between digits shown once: give --gaps or --hold, not both")
     if args.writers and args.pen < 0:
@@ -515,9 +543,10 @@ def main():
                   *held(again, len(again), args.hold, rng)]
     else:
         if args.gaps:
-            shifted = with_gaps(shifted, args.gaps, stills(args.data_dir), rng)
+            shifted = with_gaps(shifted, args.gaps, gap_pictures(args.data_dir, args.gaps_from),
+                                rng)
         stream = [(None, (0, 0, 0.0), s) for s in plain + shifted + again]
-    frames = ((no_digit(ink, t, v, rng) if label is None else
+    frames = ((no_digit(ink, int(box), t, v, rng) if label is None else
                frame(ink, int(box), roll, t,
                      rng if seed is None else np.random.default_rng(seed), v, hand, rng), label)
               for seed, hand, (ink, label, box, roll, t, v) in stream)

@@ -441,6 +441,10 @@ pub fn run_until(
     if args.adapt.learns() && !args.no_orientation && dataset == Some("mnist") {
         pipeline.enable_orientation(Model::from_checkpoint(&shipped)?)?;
     }
+    // Digits only too: what is learned without labels is learned from frames with a digit.
+    if args.adapt.learns() && dataset == Some("mnist") {
+        pipeline.learn_from_digits_only();
+    }
     let needed = pipeline.engine().memory_bytes() + pipeline.buffer_bytes();
     if let Some(budget) = args.mem_budget
         && needed > budget

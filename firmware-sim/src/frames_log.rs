@@ -40,6 +40,10 @@ pub struct FrameRecord {
     /// Both models' answers and whose was given, when the device runs the shipped model beside
     /// the learning one (see [`plastic_runtime::guard`]).
     pub judgement: Option<Judgement>,
+    /// Whether the framed picture had a digit's shape, for a model of MNIST-framed digits
+    /// (see [`plastic_runtime::digit_shape`]): a frame without one still gets the model's
+    /// answer, but a learning device learns nothing from it without a label.
+    pub digit: Option<bool>,
 }
 
 impl FrameRecord {
@@ -59,6 +63,7 @@ impl FrameRecord {
                 "width": round4(w.width),
             })),
             "orientation": self.orientation.map(|o| o.name()),
+            "digit": self.digit,
             "anchor": self.judgement.map(|j| answer_json(j.anchor)),
             "adapted": self.judgement.map(|j| answer_json(j.adapted)),
             "answered_by": self.judgement.map(|j| match j.answer {
@@ -146,6 +151,7 @@ mod tests {
             warp: None,
             orientation: None,
             judgement: None,
+            digit: None,
         };
         let j = r.to_json();
         assert_eq!(j["frame"], 7);
@@ -159,6 +165,12 @@ mod tests {
         };
         assert_eq!(turned.to_json()["orientation"], "turned-90");
         assert!(j["anchor"].is_null() && j["adapted"].is_null() && j["answered_by"].is_null());
+        assert!(j["digit"].is_null());
+        let no_digit = FrameRecord {
+            digit: Some(false),
+            ..r
+        };
+        assert_eq!(no_digit.to_json()["digit"], false);
         let unlabelled = FrameRecord { label: None, ..r }.to_json();
         assert!(unlabelled["label"].is_null() && unlabelled["correct"].is_null());
         let warp = plastic_runtime::digit_warp::Warp {
@@ -215,6 +227,7 @@ mod tests {
                 warp: None,
                 orientation: None,
                 judgement: None,
+                digit: None,
             };
             log.write(&record, &mut sink);
         }

@@ -24,12 +24,13 @@ use std::time::{Duration, Instant};
 
 use plastic_models::ModelSpec;
 use plastic_runtime::adaptive::LabelRates;
+use plastic_runtime::digit_shape::looks_like_a_digit;
 use plastic_runtime::guard::Arbiter;
 use plastic_runtime::impulse::remove_impulses;
 use plastic_runtime::orientation::Orientation;
 use plastic_runtime::plastic::StepOutcome;
 use plastic_runtime::policy::LearningPolicy;
-use plastic_runtime::preprocess::{self, Framing, PixelFormat};
+use plastic_runtime::preprocess::{self, FrameStyle, Framing, PixelFormat};
 use plastic_runtime::{AdaptiveModel, AdaptiveReadout, Model, Precision, Prediction, Workspace};
 
 use crate::camera::Frame;
@@ -253,6 +254,9 @@ pub struct Pipeline {
     framed_input: Vec<f32>,
     /// The warp the latest frame's digit was read through, if it was warped.
     applied_warp: Option<plastic_runtime::digit_warp::Warp>,
+    /// Whether the latest frame's framed picture had a digit's shape (see
+    /// [`Pipeline::saw_a_digit`]).
+    saw_a_digit: Option<bool>,
 }
 
 /// What one frame cost, split by stage.
@@ -292,6 +296,7 @@ impl Pipeline {
             framed: Vec::new(),
             framed_input: Vec::new(),
             applied_warp: None,
+            saw_a_digit: None,
             engine,
         })
     }
@@ -364,6 +369,25 @@ impl Pipeline {
             Engine::Readout(m) => m.enable_orientation(shipped)?,
             Engine::Adaptive(_) | Engine::Frozen { .. } => false,
         })
+    }
+
+    /// From now on a learning engine learns without labels from digits only (see
+    /// [`AdaptiveModel::learn_from_digits_only`]); a frozen engine is left as it is. For models
+    /// of digits framed as MNIST's.
+    pub fn learn_from_digits_only(&mut self) {
+        match &mut self.engine {
+            Engine::Adaptive(m) => m.learn_from_digits_only(),
+            Engine::Readout(m) => m.learn_from_digits_only(),
+            Engine::Frozen { .. } => {}
+        }
+    }
+
+    /// Whether the latest [`Pipeline::run`]'s framed picture had a digit's shape (see
+    /// [`plastic_runtime::digit_shape`]): as the learning engine judged it when it learns
+    /// from digits only, else judged here for a model of 28x28 gray images framed as MNIST's
+    /// digits; `None` for other models and framings.
+    pub fn saw_a_digit(&self) -> Option<bool> {
+        self.saw_a_digit
     }
 
     /// The camera's orientation as a learning engine has found it, and how many times it has
@@ -453,6 +477,7 @@ impl Pipeline {
         self.applied_warp = None;
         self.prepare(frame)?;
         self.orient_digit();
+        self.saw_a_digit = self.judge_digit();
         self.applied_warp = self.warp_digit();
         let warped = self.applied_warp.is_some();
         let preprocess_spec = &self.engine.spec().input.preprocess;
@@ -492,6 +517,24 @@ impl Pipeline {
             Engine::Readout(m) => m.orient_digit(pixels),
             Engine::Frozen { .. } => None,
         };
+    }
+
+    /// Whether the framed picture in `self.pixels` has a digit's shape: the learning engine's
+    /// verdict when it judges pictures, else this pipeline's for MNIST-framed 28x28 models.
+    fn judge_digit(&self) -> Option<bool> {
+        let engine = match &self.engine {
+            Engine::Adaptive(m) => m.saw_a_digit(),
+            Engine::Readout(m) => m.saw_a_digit(),
+            Engine::Frozen { .. } => None,
+        };
+        let digits = matches!(
+            self.framing,
+            Framing::Auto(FrameStyle::Mnist) | Framing::Always(FrameStyle::Mnist)
+        );
+        engine.or_else(|| {
+            let pixels = <&[u8; 784]>::try_from(&self.pixels[..]).ok()?;
+            (self.framed_28x28 && digits).then(|| looks_like_a_digit(pixels))
+        })
     }
 
     /// When an adaptive engine warps digits (`self.framed` is allocated only then): the framed

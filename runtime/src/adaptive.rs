@@ -384,6 +384,22 @@ impl AdaptiveModel {
         self.view.orient_digit(digit)
     }
 
+    /// From now on the model learns without labels from digits only: a frame whose framed
+    /// picture does not have a digit's shape (see [`crate::digit_shape`]) is no evidence of
+    /// the camera's orientation or view and takes no unsupervised step. For models of digits
+    /// framed as MNIST's.
+    pub fn learn_from_digits_only(&mut self) {
+        self.view.learn_from_digits_only();
+    }
+
+    /// Whether the latest [`AdaptiveModel::orient_digit`] saw a digit; `None` unless the model
+    /// [`AdaptiveModel::learn_from_digits_only`].
+    pub fn saw_a_digit(&self) -> Option<bool> {
+        self.view
+            .learns_from_digits_only()
+            .then(|| self.view.saw_a_digit())
+    }
+
     /// The camera's orientation as found, and how many times it has changed; `None` when off.
     pub fn orientation(&self) -> Option<(Orientation, u64)> {
         self.view.orientation().map(|f| (f.current(), f.turns()))
@@ -460,6 +476,10 @@ impl AdaptiveModel {
             return Ok(adapted);
         }
         let answer = self.judge(sx, adapted, anchor_input)?;
+        // A frame without a digit says nothing of the digits' view.
+        if !self.view.saw_a_digit() {
+            return Ok(answer);
+        }
         if let Some(alignment) = self.alignment.as_mut().filter(|_| self.aligning) {
             alignment.observe(&self.raw_hidden, answer.class);
         }
@@ -545,8 +565,13 @@ impl AdaptiveModel {
         Ok(classes)
     }
 
-    /// One unsupervised step of the plastic layer on `v`; the winner counts as used.
+    /// One unsupervised step of the plastic layer on `v`; the winner counts as used. Skipped
+    /// when the latest [`AdaptiveModel::orient_digit`] saw no digit (see
+    /// [`crate::digit_shape`]): the units learn digits, not the desk between two cards.
     pub fn adapt_unsupervised(&mut self, v: &[f32], eps: f32) -> Result<StepOutcome> {
+        if !self.view.saw_a_digit() {
+            return Ok(StepOutcome::Skipped);
+        }
         let outcome = self.plastic.learn(v, eps)?;
         if let StepOutcome::Updated { winner } = outcome {
             self.usage.record(winner);
@@ -1147,6 +1172,57 @@ mod tests {
         let v: Vec<f32> = digit.iter().map(|&b| f32::from(b) / 255.0).collect();
         let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         v.iter().map(|x| x / n).collect()
+    }
+
+    #[test]
+    fn a_model_learning_from_digits_only_learns_nothing_from_a_frame_without_one() {
+        let (_, mut m) = default_model();
+        m.enable_digit_alignment(3, 30);
+        m.learn_from_digits_only();
+        assert_eq!(
+            m.saw_a_digit(),
+            Some(true),
+            "a digit until a picture says otherwise"
+        );
+        // A speck of ink framed large: ink, but not a digit's shape.
+        let mut speck = [0u8; 784];
+        for y in 10..16 {
+            speck[y * 28 + 10..y * 28 + 16].fill(255);
+        }
+        let mut out = [0u8; 784];
+        let mut show = |m: &mut AdaptiveModel, picture: &[u8; 784]| {
+            let mut picture = *picture;
+            m.orient_digit(&mut picture);
+            m.warp_digit(&picture, &mut out);
+            let v = normalised(&out);
+            m.infer(&v).unwrap();
+            m.adapt_unsupervised(&v, 0.02).unwrap()
+        };
+        for _ in 0..5 {
+            assert_eq!(show(&mut m, &speck), StepOutcome::Skipped);
+            assert_eq!(m.saw_a_digit(), Some(false));
+        }
+        assert_eq!(m.plastic().stats().updates, 0);
+        assert!(
+            !m.digit_alignment().unwrap().calibrated(),
+            "no statistics taken"
+        );
+        for k in 0..3 {
+            let outcome = show(&mut m, &framed_digit(k, 0.0));
+            assert_eq!(m.saw_a_digit(), Some(true), "digit {k}");
+            assert!(
+                matches!(outcome, StepOutcome::Updated { .. }),
+                "{outcome:?}"
+            );
+        }
+        assert!(m.digit_alignment().unwrap().calibrated());
+        // A model not told to learn from digits only learns from every picture.
+        let (_, mut plain) = default_model();
+        assert!(matches!(
+            show(&mut plain, &speck),
+            StepOutcome::Updated { .. }
+        ));
+        assert_eq!(plain.saw_a_digit(), None);
     }
 
     #[test]

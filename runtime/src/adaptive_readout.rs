@@ -405,8 +405,12 @@ impl AdaptiveReadout {
         Ok(answer)
     }
 
-    /// The statistics kept per answered class take the latest frame in as `class`.
+    /// The statistics kept per answered class take the latest frame in as `class`, unless
+    /// the latest [`AdaptiveReadout::orient_digit`] saw no digit (see [`crate::digit_shape`]).
     fn observe_answer(&mut self, class: usize) {
+        if !self.view.saw_a_digit() {
+            return;
+        }
         self.view.observe(class);
         if let Some(channels) = &mut self.channels {
             channels.commit(class);
@@ -484,9 +488,10 @@ impl AdaptiveReadout {
     }
 
     /// One step of the last convolution's rule on the latest inferred frame, when it learns
-    /// ([`AdaptiveReadout::enable_conv_learning`]). Returns whether it stepped.
+    /// ([`AdaptiveReadout::enable_conv_learning`]) and the frame had a digit's shape (see
+    /// [`crate::digit_shape`]). Returns whether it stepped.
     pub fn adapt_features(&mut self) -> Result<bool> {
-        if self.conv_rate == 0.0 {
+        if self.conv_rate == 0.0 || !self.view.saw_a_digit() {
             return Ok(false);
         }
         let Some(conv) = &mut self.conv else {
@@ -530,6 +535,22 @@ impl AdaptiveReadout {
     /// [`AdaptiveReadout::warp_digit`]; `None` when orientation is off (see [`DigitView::orient_digit`]).
     pub fn orient_digit(&mut self, digit: &mut [u8; 784]) -> Option<Orientation> {
         self.view.orient_digit(digit)
+    }
+
+    /// From now on the model learns without labels from digits only: a frame whose framed
+    /// picture does not have a digit's shape (see [`crate::digit_shape`]) is no evidence of
+    /// the camera's orientation or view and takes no unsupervised step. For models of digits
+    /// framed as MNIST's.
+    pub fn learn_from_digits_only(&mut self) {
+        self.view.learn_from_digits_only();
+    }
+
+    /// Whether the latest [`AdaptiveReadout::orient_digit`] saw a digit; `None` unless the model
+    /// [`AdaptiveReadout::learn_from_digits_only`].
+    pub fn saw_a_digit(&self) -> Option<bool> {
+        self.view
+            .learns_from_digits_only()
+            .then(|| self.view.saw_a_digit())
     }
 
     /// The camera's orientation as found, and how many times it has changed; `None` when off.

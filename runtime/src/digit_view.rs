@@ -12,10 +12,11 @@ use crate::{Model, Result};
 
 use crate::align::{DEFAULT_CALIBRATION_FRAMES, DEFAULT_HORIZON_FRAMES};
 use crate::digit_align::{DigitAlignment, DigitStats, digit_stats};
+use crate::digit_shape::looks_like_a_digit;
 use crate::digit_warp::{DigitWarper, Warp};
 
 /// A learning model's digit warp; off until [`DigitView::enable`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DigitView {
     /// The framed digits' width and slant (restored from a state, or since enabled).
     digits: Option<DigitAlignment>,
@@ -29,6 +30,17 @@ pub struct DigitView {
     orientation: Option<Box<OrientationFinder>>,
     /// The orientation a state saved (`Null` if none), taken back when it is enabled.
     saved_orientation: Value,
+    /// Whether pictures are judged by their shape ([`DigitView::learn_from_digits_only`]).
+    digits_only: bool,
+    /// Whether the latest picture to orient had a digit's shape (always, when not judged).
+    saw_a_digit: bool,
+}
+
+impl Default for DigitView {
+    /// Off, with no statistics, and a digit seen (a model given no picture learns as before).
+    fn default() -> Self {
+        Self::restored(&Value::Null, &Value::Null, 0)
+    }
 }
 
 impl DigitView {
@@ -47,6 +59,8 @@ impl DigitView {
             pending: None,
             orientation: None,
             saved_orientation: saved_orientation.clone(),
+            digits_only: false,
+            saw_a_digit: true,
         }
     }
 
@@ -67,11 +81,36 @@ impl DigitView {
 
     /// Turns the framed `digit` in place into the camera's orientation as found so far (see
     /// [`DigitView::enable_orientation`]); `None`, and the digit untouched, when that is off.
-    /// Allocates nothing.
+    /// First of all, when pictures are judged ([`DigitView::learn_from_digits_only`]), whether
+    /// it [`looks_like_a_digit`] ([`DigitView::saw_a_digit`]): a frame that does not is no
+    /// evidence of the orientation nor of the digits' view. Allocates nothing.
     pub fn orient_digit(&mut self, digit: &mut [u8; 784]) -> Option<Orientation> {
+        self.saw_a_digit = !self.digits_only || looks_like_a_digit(digit);
         let finder = self.orientation.as_mut()?;
         // A 784-byte digit fits the 28x28 model the finder was made for.
-        Some(finder.orient(digit).unwrap_or(finder.current()))
+        Some(
+            finder
+                .orient(digit, self.saw_a_digit)
+                .unwrap_or(finder.current()),
+        )
+    }
+
+    /// From now on [`DigitView::orient_digit`] judges each picture by its shape (see
+    /// [`crate::digit_shape`]), and a model learns without labels from digits only. For
+    /// models of digits framed as MNIST's: a Fashion-MNIST item is no digit.
+    pub fn learn_from_digits_only(&mut self) {
+        self.digits_only = true;
+    }
+
+    /// Whether pictures are judged by their shape ([`DigitView::learn_from_digits_only`]).
+    pub fn learns_from_digits_only(&self) -> bool {
+        self.digits_only
+    }
+
+    /// Whether the picture given to the latest [`DigitView::orient_digit`] has a digit's
+    /// shape; true before any, and always when pictures are not judged.
+    pub fn saw_a_digit(&self) -> bool {
+        self.saw_a_digit
     }
 
     /// The orientation finder, when on.
@@ -126,11 +165,12 @@ impl DigitView {
 
     /// Writes into `out` the framed `digit` as the model should see it: warped by
     /// [`DigitView::warp`], or copied when that is none. Returns the warp applied, `None` when
-    /// the digit was copied. The digit's statistics wait for [`DigitView::observe`]. Allocates
-    /// nothing.
+    /// the digit was copied. The digit's statistics wait for [`DigitView::observe`], unless the
+    /// latest [`DigitView::orient_digit`] saw no digit. Allocates nothing.
     pub fn warp_digit(&mut self, digit: &[u8; 784], out: &mut [u8; 784]) -> Option<Warp> {
         if self.warper.is_some() {
-            self.pending = digit_stats(digit);
+            // A scene or an empty field framed as a digit says nothing of the digits' view.
+            self.pending = self.saw_a_digit.then(|| digit_stats(digit)).flatten();
         }
         let warp = self.warp();
         match self.warper.as_mut().filter(|_| !warp.is_identity()) {

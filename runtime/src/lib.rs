@@ -26,6 +26,7 @@ pub mod channel_stats;
 mod conv;
 pub mod conv_learning;
 pub mod digit_align;
+pub mod digit_shape;
 pub mod digit_view;
 pub mod digit_warp;
 pub mod drift;

@@ -39,6 +39,13 @@
 //!   from a truly upside-down camera 10 times. With a new digit each frame nothing changes
 //!   but a probe now and then put off by a frame; with held digits the return takes a few
 //!   digits, not a few frames.
+//! - A frame without a digit is no evidence: neither a probe nor the fast means take a framed
+//!   28x28 picture that does not [`crate::digit_shape::looks_like_a_digit`] (an empty field, a scene framed as a
+//!   digit). Between two cards a camera sees the sheet, the desk, the room; the shipped model
+//!   is as sure of a framed scene as of a digit, in any orientation, so frames of scenes
+//!   brought every orientation's mean together and chance turned the device. On a stream with
+//!   frames of a video and photographs after the digits it turned away three times, 10 to 20
+//!   frames each; now it does not (docs/RESULTS.md, "Frames without a digit").
 //!
 //! The sureness is the margin of the top output over the runner-up in units of the outputs'
 //! spread over the classes: scale-free, so it reads the same for logits tens apart (the
@@ -318,10 +325,11 @@ impl OrientationFinder {
     }
 
     /// Takes in the model's input `picture` (bytes, as framed), updates the orientation, and
-    /// turns `picture` in place into it. Returns the orientation applied. A picture of the
-    /// wrong length is an error and changes nothing; an inference that fails counts as no
+    /// turns `picture` in place into it. Returns the orientation applied. A picture that is
+    /// not `is_digit` (see [`crate::digit_shape`]) is turned but is no evidence. A picture of
+    /// the wrong length is an error and changes nothing; an inference that fails counts as no
     /// evidence. Allocates nothing.
-    pub fn orient(&mut self, picture: &mut [u8]) -> Result<Orientation> {
+    pub fn orient(&mut self, picture: &mut [u8], is_digit: bool) -> Result<Orientation> {
         if picture.len() != self.turned.len() {
             return Err(Error::WrongLength {
                 what: "the picture to orient",
@@ -332,7 +340,10 @@ impl OrientationFinder {
         self.frames += 1;
         self.since_probe = self.since_probe.saturating_add(1);
         let mut probed = None;
-        if self.since_probe >= PROBE_EVERY && overlap(picture, &self.last_probed) < SAME_PICTURE {
+        if is_digit
+            && self.since_probe >= PROBE_EVERY
+            && overlap(picture, &self.last_probed) < SAME_PICTURE
+        {
             let mut scores = [0.0f32; 8];
             for o in Orientation::ALL {
                 scores[o.index()] = self.sureness_of(picture, o);
@@ -345,7 +356,10 @@ impl OrientationFinder {
             }
             probed = Some(scores);
         }
-        if !self.current.is_identity() && overlap(picture, &self.last_fast) < SAME_PICTURE {
+        if is_digit
+            && !self.current.is_identity()
+            && overlap(picture, &self.last_fast) < SAME_PICTURE
+        {
             let (as_it_comes, turned) = match probed {
                 Some(s) => (s[0], s[self.current.index()]),
                 None => (
@@ -587,7 +601,7 @@ mod tests {
         for frame in 0..100 {
             let mut picture = new_each_frame(L_SHAPE, Orientation::AS_IT_COMES, frame);
             let before = picture;
-            assert!(finder.orient(&mut picture).unwrap().is_identity());
+            assert!(finder.orient(&mut picture, true).unwrap().is_identity());
             assert_eq!(picture, before);
         }
         // The camera mirrored and turned: the finder turns after enough probes to outweigh
@@ -596,7 +610,7 @@ mod tests {
         let mut first_right = None;
         for frame in 0..200 {
             let mut picture = new_each_frame(L_SHAPE, camera, frame);
-            finder.orient(&mut picture).unwrap();
+            finder.orient(&mut picture, true).unwrap();
             if picture == new_each_frame(L_SHAPE, Orientation::AS_IT_COMES, frame) {
                 first_right.get_or_insert(frame);
             } else {
@@ -614,14 +628,14 @@ mod tests {
         // it is held: the finder stays turned.
         for _ in 0..50 {
             let mut picture = L_SHAPE;
-            assert_eq!(finder.orient(&mut picture).unwrap(), found);
+            assert_eq!(finder.orient(&mut picture, true).unwrap(), found);
         }
         // New pictures as drawn: back within a few frames, not a probe window.
         let mut back = None;
         for frame in 0..20 {
             let mut picture = new_each_frame(L_SHAPE, Orientation::AS_IT_COMES, frame + 1);
             let before = picture;
-            if finder.orient(&mut picture).unwrap().is_identity() {
+            if finder.orient(&mut picture, true).unwrap().is_identity() {
                 back.get_or_insert(frame);
                 assert_eq!(picture, before);
             }
@@ -634,7 +648,7 @@ mod tests {
         assert_eq!(restored.current(), Orientation::new(1, false));
         restored.restore(&json!({ "orientation": "sideways" }));
         assert_eq!(restored.current(), Orientation::new(1, false));
-        assert!(finder.orient(&mut [0; 8]).is_err());
+        assert!(finder.orient(&mut [0; 8], true).is_err());
     }
 
     /// Shows the finder new `L`s in `camera`'s orientation until it changes the orientation
@@ -647,7 +661,7 @@ mod tests {
         let before = finder.current();
         (0..limit).find(|&frame| {
             let mut picture = new_each_frame(L_SHAPE, camera, frame);
-            finder.orient(&mut picture).unwrap() != before
+            finder.orient(&mut picture, true).unwrap() != before
         })
     }
 
@@ -692,7 +706,7 @@ mod tests {
             .unwrap();
         for _ in 0..500 {
             let mut picture = held;
-            assert!(finder.orient(&mut picture).unwrap().is_identity());
+            assert!(finder.orient(&mut picture, true).unwrap().is_identity());
             assert_eq!(picture, held);
         }
         assert_eq!(finder.turns(), 0);

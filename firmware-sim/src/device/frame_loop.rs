@@ -252,6 +252,7 @@ pub fn run(
                     warp: pipeline.applied_warp(),
                     orientation: pipeline.orientation().map(|(o, _)| o),
                     judgement,
+                    digit: pipeline.saw_a_digit(),
                 },
                 log,
             );
@@ -284,6 +285,7 @@ pub fn run(
                     + pipeline.buffer_bytes()
                     + frame.data.capacity()
                     + DISPLAY_BYTES,
+                digit: pipeline.saw_a_digit(),
             };
             // Drawing into the in-memory framebuffer cannot fail (its error type is Infallible).
             let Ok(()) = draw_screen(fb, &state);

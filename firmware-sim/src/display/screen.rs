@@ -94,6 +94,10 @@ pub struct ScreenState<'a> {
     pub drift: f32,
     /// Bytes the device holds (weights and buffers).
     pub memory_bytes: usize,
+    /// Whether the framed picture had a digit's shape, for a model of digits (see
+    /// [`plastic_runtime::digit_shape`]): without one the model's answer is drawn dim, with
+    /// "no digit" beside it, for it answers an empty field too.
+    pub digit: Option<bool>,
 }
 
 /// Class bars drawn at most (ten fit under the prediction).
@@ -128,22 +132,28 @@ where
     caption(target, "prediction", 4, LOWER_Y)?;
     let predicted = class_text(state.classes, state.prediction.class);
     let zoom = if predicted.as_str().len() <= 2 { 3 } else { 1 };
+    let seen = state.digit != Some(false);
+    let answer_colour = if seen { Rgb565::WHITE } else { DIM };
     Text::with_baseline(
         predicted.as_str(),
         Point::zero(),
-        MonoTextStyle::new(&FONT_10X20, Rgb565::WHITE),
+        MonoTextStyle::new(&FONT_10X20, answer_colour),
         Baseline::Top,
     )
     .draw(&mut Zoom::new(target, Point::new(8, LOWER_Y + 14), zoom))?;
     let confidence = state.prediction.confidence.clamp(0.0, 1.0);
-    let percent = line::<8>(format_args!("{:.0}%", confidence * 100.0));
-    Text::with_baseline(
-        percent.as_str(),
-        Point::new(82, LOWER_Y + 20),
-        MonoTextStyle::new(&FONT_10X20, Rgb565::WHITE),
-        Baseline::Top,
-    )
-    .draw(target)?;
+    if seen {
+        let percent = line::<8>(format_args!("{:.0}%", confidence * 100.0));
+        Text::with_baseline(
+            percent.as_str(),
+            Point::new(82, LOWER_Y + 20),
+            MonoTextStyle::new(&FONT_10X20, answer_colour),
+            Baseline::Top,
+        )
+        .draw(target)?;
+    } else {
+        small_text(target, "no digit", 82, LOWER_Y + 24, AMBER)?;
+    }
     // One bar per class, the predicted one in colour.
     for (i, &c) in state.confidences.iter().take(MAX_BARS).enumerate() {
         let height = (c.clamp(0.0, 1.0) * BAR_HEIGHT).round().max(1.0) as u32;
@@ -415,6 +425,10 @@ mod tests {
     }
 
     fn screen(truth: Option<u8>) -> Framebuffer {
+        screen_with(truth, None)
+    }
+
+    fn screen_with(truth: Option<u8>, digit: Option<bool>) -> Framebuffer {
         let frame = Frame {
             width: 80,
             height: 60,
@@ -448,6 +462,7 @@ mod tests {
             confidences: &[0.02, 0.0, 0.01, 0.5, 0.0, 0.0, 0.0, 0.93, 0.0, 0.0],
             drift: 0.25,
             memory_bytes: 4096,
+            digit,
         };
         let mut fb = Framebuffer::new();
         draw_screen(&mut fb, &state).unwrap();
@@ -496,5 +511,29 @@ mod tests {
         });
         assert!(learning);
         assert_eq!(rgb888(fb.pixel(0, 0).unwrap()), [206, 203, 206]);
+    }
+
+    #[test]
+    fn without_a_digit_the_answer_is_drawn_dim_and_says_so() {
+        // The answer's area, left of the bars: white for a digit, none without one.
+        let white_answer = |fb: &Framebuffer| {
+            (8..80).any(|x| {
+                (LOWER_Y as u32 + 14..LOWER_Y as u32 + 74)
+                    .any(|y| fb.pixel(x, y) == Some(Rgb565::WHITE))
+            })
+        };
+        let amber_note = |fb: &Framebuffer| {
+            (82..140).any(|x| {
+                (LOWER_Y as u32 + 24..LOWER_Y as u32 + 34).any(|y| fb.pixel(x, y) == Some(AMBER))
+            })
+        };
+        let (digit, none, unjudged) = (
+            screen_with(Some(7), Some(true)),
+            screen_with(Some(7), Some(false)),
+            screen_with(Some(7), None),
+        );
+        assert!(white_answer(&digit) && !amber_note(&digit));
+        assert!(white_answer(&unjudged) && !amber_note(&unjudged));
+        assert!(!white_answer(&none) && amber_note(&none));
     }
 }

@@ -344,11 +344,20 @@ impl Lcg {
 
 /// Writes `(pixels, width, height, label)` frames into `dir` as a `dir:` camera's stream.
 pub fn write_stream(dir: &Path, frames: impl Iterator<Item = (Vec<u8>, u32, u32, u8)>) {
+    write_frames(dir, frames.map(|(p, w, h, label)| (p, w, h, Some(label))));
+}
+
+/// [`write_stream`] of frames that may have no label (`NNNNN.png`).
+pub fn write_frames(dir: &Path, frames: impl Iterator<Item = (Vec<u8>, u32, u32, Option<u8>)>) {
     std::fs::create_dir_all(dir).unwrap();
     for (n, (pixels, w, h, label)) in frames.enumerate() {
+        let name = match label {
+            Some(label) => format!("{n:05}_{label}.png"),
+            None => format!("{n:05}.png"),
+        };
         image::GrayImage::from_raw(w, h, pixels)
             .unwrap()
-            .save(dir.join(format!("{n:05}_{label}.png")))
+            .save(dir.join(name))
             .unwrap();
     }
 }
