@@ -44,7 +44,7 @@
 //!   digit). Between two cards a camera sees the sheet, the desk, the room; the shipped model
 //!   is as sure of a framed scene as of a digit, in any orientation, so frames of scenes
 //!   brought every orientation's mean together and chance turned the device. On a stream with
-//!   frames of a video and photographs after the digits it turned away three times, 10 to 20
+//!   frames of a video and photographs after the digits it turned away three times, 6 to 20
 //!   frames each; now it does not (docs/RESULTS.md, "Frames without a digit").
 //!
 //! The sureness is the margin of the top output over the runner-up in units of the outputs'

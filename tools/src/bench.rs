@@ -366,19 +366,15 @@ fn device_rows(args: &Args) -> anyhow::Result<Vec<Row>> {
     let input = &ckpt.spec.input;
     if (input.width, input.height, input.channels) == (28, 28, 1) {
         rows.push(digit_warp_row(args.frames.max(1), i8_us));
+        rows.push(digit_shape_row(args.frames.max(1), i8_us));
     }
     Ok(rows)
 }
 
-/// What a learning device of digits adds per frame before the model when a new view is being
-/// undone (`plastic_runtime::digit_align`): the digit's statistics, then a turn of 0.3 radians
-/// and strokes a pixel thinner with the re-measured refinements, and the framing again. The
-/// digits are rings of ink, one per frame, at varied sizes: the cost depends on the field's
-/// size, not on what is drawn.
-fn digit_warp_row(frames: usize, i8_us: f64) -> Row {
-    use plastic_runtime::digit_align::digit_stats;
-    use plastic_runtime::digit_warp::{DigitWarper, Warp};
-    let digits: Vec<[u8; 784]> = (0..frames)
+/// Rings of ink in a 28x28 field, one per frame, at varied sizes: what the digit rows time
+/// (their cost depends on the field's size more than on what is drawn).
+fn ring_digits(frames: usize) -> Vec<[u8; 784]> {
+    (0..frames)
         .map(|i| {
             let (half_w, half_h) = (4 + i % 4, 8 + i % 3);
             let mut d = [0u8; 784];
@@ -393,7 +389,16 @@ fn digit_warp_row(frames: usize, i8_us: f64) -> Row {
             }
             d
         })
-        .collect();
+        .collect()
+}
+
+/// What a learning device of digits adds per frame before the model when a new view is being
+/// undone (`plastic_runtime::digit_align`): the digit's statistics, then a turn of 0.3 radians
+/// and strokes a pixel thinner with the re-measured refinements, and the framing again.
+fn digit_warp_row(frames: usize, i8_us: f64) -> Row {
+    use plastic_runtime::digit_align::digit_stats;
+    use plastic_runtime::digit_warp::{DigitWarper, Warp};
+    let digits = ring_digits(frames);
     let mut warper = DigitWarper::new();
     let mut out = [0u8; 784];
     let warp = Warp {
@@ -409,6 +414,25 @@ fn digit_warp_row(frames: usize, i8_us: f64) -> Row {
         "digit_warp_us",
         "a digit warped before the model (statistics, turn by 0.3 rad, strokes 1 px thinner, \
                framed again): what a learning device adds per frame while it undoes a new view"
+            .into(),
+        start.elapsed().as_secs_f64() * 1e6 / frames as f64,
+        i8_us,
+    )
+}
+
+/// What a learning device of digits adds to every frame to learn from digits only
+/// (`plastic_runtime::digit_shape`): whether the framed picture has a digit's shape.
+fn digit_shape_row(frames: usize, i8_us: f64) -> Row {
+    use plastic_runtime::digit_shape::looks_like_a_digit;
+    let digits = ring_digits(frames);
+    let start = Instant::now();
+    for d in &digits {
+        std::hint::black_box(looks_like_a_digit(std::hint::black_box(d)));
+    }
+    Row::against_int8(
+        "digit_shape_us",
+        "whether a framed picture has a digit's shape (strong ink's extent, fill and largest \
+         part): what a learning device adds per frame to learn from digits only"
             .into(),
         start.elapsed().as_secs_f64() * 1e6 / frames as f64,
         i8_us,
@@ -615,6 +639,18 @@ mod tests {
     fn the_digit_warp_row_times_a_warp_against_one_inference() {
         let row = digit_warp_row(8, 2.0);
         assert_eq!((row.key, row.baseline), ("digit_warp_us", 2.0));
+        assert!(row.ours > 0.0 && row.ours.is_finite());
+    }
+
+    #[test]
+    fn the_digit_shape_row_times_the_judgement_of_rings_that_pass_it() {
+        assert!(
+            ring_digits(12)
+                .iter()
+                .all(plastic_runtime::digit_shape::looks_like_a_digit)
+        );
+        let row = digit_shape_row(8, 2.0);
+        assert_eq!((row.key, row.baseline), ("digit_shape_us", 2.0));
         assert!(row.ours > 0.0 && row.ours.is_finite());
     }
 

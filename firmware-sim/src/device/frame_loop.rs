@@ -181,7 +181,10 @@ pub fn run(
         {
             prediction.class = class;
         }
-        drift.observe(prediction.confidence);
+        // A frame without a digit says nothing of how the digits' view drifts.
+        if pipeline.saw_a_digit() != Some(false) {
+            drift.observe(prediction.confidence);
+        }
         if screen.is_some() {
             pipeline.engine().class_confidences(&mut confidences);
         }
