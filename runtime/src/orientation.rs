@@ -39,13 +39,14 @@
 //!   from a truly upside-down camera 10 times. With a new digit each frame nothing changes
 //!   but a probe now and then put off by a frame; with held digits the return takes a few
 //!   digits, not a few frames.
-//! - A frame without a digit is no evidence: neither a probe nor the fast means take a framed
-//!   28x28 picture that does not [`crate::digit_shape::looks_like_a_digit`] (an empty field, a scene framed as a
-//!   digit). Between two cards a camera sees the sheet, the desk, the room; the shipped model
-//!   is as sure of a framed scene as of a digit, in any orientation, so frames of scenes
-//!   brought every orientation's mean together and chance turned the device. On a stream with
-//!   frames of a video and photographs after the digits it turned away three times, 6 to 20
-//!   frames each; now it does not (docs/RESULTS.md, "Frames without a digit").
+//! - A frame without a digit is no evidence: neither a probe nor the fast means take a picture
+//!   its caller judged no digit (for 28x28 digits, [`crate::digit_shape`]: an empty field, a
+//!   scene framed as a digit). Between two cards a camera sees the sheet, the desk, the room;
+//!   the shipped model reads a framed scene about as surely as a digit in some orientation or
+//!   other, so frames of scenes brought every orientation's mean together and chance turned
+//!   the device. On a stream with frames of a video and photographs after the digits it
+//!   turned away three times, 6 to 20 frames each; now it does not (docs/RESULTS.md, "Frames
+//!   without a digit").
 //!
 //! The sureness is the margin of the top output over the runner-up in units of the outputs'
 //! spread over the classes: scale-free, so it reads the same for logits tens apart (the
@@ -710,6 +711,26 @@ mod tests {
             assert_eq!(picture, held);
         }
         assert_eq!(finder.turns(), 0);
+    }
+
+    #[test]
+    fn pictures_judged_no_digit_neither_turn_the_device_nor_bring_it_back() {
+        let mut finder = OrientationFinder::new(l_model()).unwrap();
+        let turned = Orientation::new(1, true);
+        // Turned `L`s judged no digit: no evidence, however long.
+        for frame in 0..400 {
+            let mut picture = new_each_frame(L_SHAPE, turned, frame);
+            assert!(finder.orient(&mut picture, false).unwrap().is_identity());
+        }
+        assert_eq!(finder.turns(), 0);
+        // Judged digits, they turn it; then upright `L`s judged no digit do not bring it back.
+        assert!(frames_until_it_changes(&mut finder, turned, 400).is_some());
+        let found = finder.current();
+        for frame in 0..100 {
+            let mut picture = new_each_frame(L_SHAPE, Orientation::AS_IT_COMES, frame);
+            assert_eq!(finder.orient(&mut picture, false).unwrap(), found);
+        }
+        assert_eq!(finder.turns(), 1);
     }
 
     #[test]
