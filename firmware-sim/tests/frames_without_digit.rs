@@ -11,7 +11,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{BUILT_IN, Lcg, mnist_digits, next_gray, run_json, write_frames};
+use common::{Lcg, frames_log, mnist_digits, next_gray, write_frames};
 use plastic_sim::camera::SyntheticDigits;
 
 /// Digits, then frames without one, then digits again.
@@ -122,23 +122,7 @@ fn a_camera_looking_away_from_the_digits_neither_turns_the_device_nor_costs_it()
             }
         }),
     );
-    let log = |adapt: &str| {
-        let path = dir.join(format!("{adapt}.jsonl"));
-        let camera = format!("dir:{}", stream.display());
-        let path_arg = path.display().to_string();
-        run_json(&[
-            "--json",
-            "--model",
-            BUILT_IN,
-            "--camera",
-            &camera,
-            "--adapt",
-            adapt,
-            "--frames-log",
-            &path_arg,
-        ]);
-        lines(&std::fs::read_to_string(&path).unwrap())
-    };
+    let log = |adapt: &str| lines(&frames_log(&dir, &stream, adapt));
     let (frozen, learning) = (log("off"), log("unsupervised"));
     let accuracy = |lines: &[serde_json::Value]| {
         lines.iter().filter(|l| l["correct"] == true).count() as f64 / lines.len() as f64

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{BUILT_IN, mnist_digits, next_gray, run_json, write_stream};
+use common::{frames_log, mnist_digits, next_gray, write_stream};
 use plastic_sim::camera::SyntheticDigits;
 
 /// Frames as the camera gives them, then turned a quarter, then as they come again.
@@ -63,26 +63,6 @@ fn assert_turned_back_only_when_turned(
     assert_eq!(seen_late.len(), 1, "{seen_late:?}");
     assert!(seen_late[0].starts_with("turned-"), "{seen_late:?}");
     assert!(late >= frozen_before - 0.03, "{late} vs {frozen_before}");
-}
-
-/// The built-in device's frames log over the `dir:` stream `stream` with `--adapt adapt`,
-/// written into `dir`.
-fn frames_log(dir: &std::path::Path, stream: &std::path::Path, adapt: &str) -> String {
-    let camera = format!("dir:{}", stream.display());
-    let log = dir.join(format!("{adapt}.jsonl"));
-    let log_arg = log.display().to_string();
-    run_json(&[
-        "--json",
-        "--model",
-        BUILT_IN,
-        "--camera",
-        &camera,
-        "--adapt",
-        adapt,
-        "--frames-log",
-        &log_arg,
-    ]);
-    std::fs::read_to_string(&log).unwrap()
 }
 
 /// Measured: frozen, 98.3 % of the frames as they come, 12.0 % of the turned ones and 98.0 %

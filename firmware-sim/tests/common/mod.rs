@@ -362,6 +362,26 @@ pub fn write_frames(dir: &Path, frames: impl Iterator<Item = (Vec<u8>, u32, u32,
     }
 }
 
+/// The built-in device's frames log over the `dir:` stream `stream` with `--adapt adapt`,
+/// written into `dir`.
+pub fn frames_log(dir: &Path, stream: &Path, adapt: &str) -> String {
+    let camera = format!("dir:{}", stream.display());
+    let log = dir.join(format!("{adapt}.jsonl"));
+    let log_arg = log.display().to_string();
+    run_json(&[
+        "--json",
+        "--model",
+        BUILT_IN,
+        "--camera",
+        &camera,
+        "--adapt",
+        adapt,
+        "--frames-log",
+        &log_arg,
+    ]);
+    std::fs::read_to_string(&log).unwrap()
+}
+
 /// The built-in device's accuracy, learning nothing, on the `dir:` stream `stream`.
 pub fn frozen_accuracy(stream: &Path) -> f64 {
     let camera = format!("dir:{}", stream.display());
