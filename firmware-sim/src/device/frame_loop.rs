@@ -182,7 +182,9 @@ pub fn run(
             prediction.class = class;
         }
         // A frame without a digit says nothing of how the digits' view drifts.
-        if pipeline.saw_a_digit() != Some(false) {
+        if pipeline.saw_a_digit() == Some(false) {
+            summary.frames_without_digit += 1;
+        } else {
             drift.observe(prediction.confidence);
         }
         if screen.is_some() {

@@ -59,6 +59,10 @@ pub struct Summary {
     pub adaptation_steps: u64,
     /// Krotov steps a guard refused (nothing changed).
     pub rollbacks: u64,
+    /// Frames whose framed picture had no digit's shape, for a model of MNIST-framed digits
+    /// (see `plastic_runtime::digit_shape`): answered, but a learning device learned nothing
+    /// from them without a label.
+    pub frames_without_digit: u64,
     /// Label steps ("button presses"): a readout step and a supervised Krotov step each.
     pub label_steps: u64,
     /// Units recruited by labels the model got wrong, this run.
@@ -125,6 +129,7 @@ impl Summary {
             readout_engine: false,
             adaptation_steps: 0,
             rollbacks: 0,
+            frames_without_digit: 0,
             label_steps: 0,
             recruited_units: 0,
             baseline: None,
@@ -245,6 +250,7 @@ impl Summary {
             "conv_rate": readout.then(|| shortest(self.adapt.policy.conv_rate)),
             "adaptation_steps": self.adaptation_steps,
             "rollbacks": self.rollbacks,
+            "frames_without_digit": self.frames_without_digit,
             "label_steps": self.label_steps,
             "recruited_units": self.recruited_units,
             "anchor": self.guard.map(|g| serde_json::json!({
@@ -401,6 +407,7 @@ mod tests {
             "windows",
             "adaptation_steps",
             "rollbacks",
+            "frames_without_digit",
             "label_steps",
             "recruited_units",
             "budget_misses",
