@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{Lcg, frozen_accuracy, mnist_digits, next_gray, write_stream};
+use common::{Lcg, frozen_accuracy, mnist_digits, next_gray, shared_gray_images, write_stream};
 use plastic_runtime::banding::RowLight;
 use plastic_runtime::exposure::Exposure;
 use plastic_sim::camera::SyntheticDigits;
@@ -95,19 +95,13 @@ fn real_camera_frames_in_good_light_pass_the_light_steps_untouched() {
     let mut row_light = RowLight::default();
     let mut seen = 0;
     for folder in ["frames/visp-cube-384x288", "frames/muybridge-cat"] {
-        let Ok(entries) = std::fs::read_dir(data.join(folder)) else {
-            eprintln!("skipped: no {folder} in the shared data");
+        let Some(images) = shared_gray_images(&data, folder) else {
             return;
         };
-        for path in entries.map(|e| e.unwrap().path()) {
-            if path.extension().is_none_or(|e| e != "png") {
-                continue;
-            }
-            let gray = image::open(&path).unwrap().to_luma8();
-            let (w, h) = (gray.width() as usize, gray.height() as usize);
+        for (path, gray, w, h) in images {
             let name = path.display();
-            assert_eq!(Exposure::of(gray.as_raw(), w, h), None, "{name}");
-            assert!(!row_light.is_banded(gray.as_raw(), w, h), "{name}");
+            assert_eq!(Exposure::of(&gray, w, h), None, "{name}");
+            assert!(!row_light.is_banded(&gray, w, h), "{name}");
             seen += 1;
         }
     }

@@ -11,7 +11,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Lcg, frames_log, mnist_digits, next_gray, write_frames};
+use common::{Lcg, frames_log, mnist_digits, next_gray, shared_gray_images, write_frames};
 use plastic_sim::camera::SyntheticDigits;
 
 /// Digits, then frames without one, then digits again.
@@ -24,20 +24,8 @@ const AFTER: usize = 600;
 fn scenes(data: &Path) -> Option<Vec<(Vec<u8>, usize, usize)>> {
     let mut out = Vec::new();
     for folder in ["images", "frames/visp-cube-384x288"] {
-        let Ok(entries) = std::fs::read_dir(data.join(folder)) else {
-            eprintln!("skipped: no {folder} in the shared data");
-            return None;
-        };
-        let mut paths: Vec<_> = entries
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "png"))
-            .collect();
-        paths.sort();
-        for path in paths {
-            let gray = image::open(&path).unwrap().to_luma8();
-            let (w, h) = (gray.width() as usize, gray.height() as usize);
-            out.push((gray.into_raw(), w, h));
-        }
+        let images = shared_gray_images(data, folder)?;
+        out.extend(images.into_iter().map(|(_, gray, w, h)| (gray, w, h)));
     }
     Some(out)
 }

@@ -395,9 +395,7 @@ impl AdaptiveModel {
     /// Whether the latest [`AdaptiveModel::orient_digit`] saw a digit; `None` unless the model
     /// [`AdaptiveModel::learn_from_digits_only`].
     pub fn saw_a_digit(&self) -> Option<bool> {
-        self.view
-            .learns_from_digits_only()
-            .then(|| self.view.saw_a_digit())
+        self.view.judged_digit()
     }
 
     /// The camera's orientation as found, and how many times it has changed; `None` when off.

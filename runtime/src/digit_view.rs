@@ -102,9 +102,10 @@ impl DigitView {
         self.digits_only = true;
     }
 
-    /// Whether pictures are judged by their shape ([`DigitView::learn_from_digits_only`]).
-    pub fn learns_from_digits_only(&self) -> bool {
-        self.digits_only
+    /// The verdict of the latest [`DigitView::orient_digit`] on its picture's shape; `None`
+    /// when pictures are not judged ([`DigitView::learn_from_digits_only`]).
+    pub fn judged_digit(&self) -> Option<bool> {
+        self.digits_only.then_some(self.saw_a_digit)
     }
 
     /// Whether the picture given to the latest [`DigitView::orient_digit`] has a digit's

@@ -311,6 +311,29 @@ pub fn next_gray(camera: &mut SyntheticDigits) -> (Vec<u8>, usize, usize, u8) {
     (gray, f.width, f.height, f.label.unwrap())
 }
 
+/// A gray image read from a file: its path, pixels, width and height.
+pub type GrayImage = (PathBuf, Vec<u8>, usize, usize);
+
+/// The PNG images of the shared data folder's `folder`, sorted by name, gray; `None` (with a
+/// note) without the folder.
+pub fn shared_gray_images(data: &Path, folder: &str) -> Option<Vec<GrayImage>> {
+    let Ok(entries) = std::fs::read_dir(data.join(folder)) else {
+        eprintln!("skipped: no {folder} in the shared data");
+        return None;
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    paths.sort();
+    let images = paths.into_iter().map(|path| {
+        let gray = image::open(&path).unwrap().to_luma8();
+        let (w, h) = (gray.width() as usize, gray.height() as usize);
+        (path, gray.into_raw(), w, h)
+    });
+    Some(images.collect())
+}
+
 /// The first `n` MNIST test digits, or `None` (with a note) without the data.
 pub fn mnist_digits(n: usize) -> Option<Vec<Digit>> {
     let Some(dir) = plastic_sim::camera::mnist::shared_data_dir().map(|d| d.join("mnist")) else {
