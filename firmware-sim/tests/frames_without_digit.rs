@@ -68,7 +68,7 @@ fn lines(log: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Measured: of the 1200 frames without a digit, 1085 judged so (the rest are scenes framed
+/// Measured: of the 1200 frames without a digit, 1084 judged so (the rest are scenes framed
 /// into a stroke or two), and all 900 digits judged digits; the learning device never turned
 /// and read the digits after as the frozen one did (98.5 % of 600). Before frames without a
 /// digit's shape were kept from the orientation's evidence, it turned away (`turned-180`)
