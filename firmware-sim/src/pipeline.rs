@@ -27,7 +27,7 @@ use plastic_runtime::adaptive::LabelRates;
 use plastic_runtime::digit_shape::looks_like_a_digit;
 use plastic_runtime::guard::Arbiter;
 use plastic_runtime::impulse::remove_impulses;
-use plastic_runtime::orientation::Orientation;
+use plastic_runtime::orientation::OrientationReport;
 use plastic_runtime::plastic::StepOutcome;
 use plastic_runtime::policy::LearningPolicy;
 use plastic_runtime::preprocess::{self, FrameStyle, Framing, PixelFormat};
@@ -390,9 +390,9 @@ impl Pipeline {
         self.saw_a_digit
     }
 
-    /// The camera's orientation as a learning engine has found it, and how many times it has
-    /// changed; `None` when orientation is off.
-    pub fn orientation(&self) -> Option<(Orientation, u64)> {
+    /// The camera's orientation as a learning engine has found it, with the turns taken and
+    /// refused; `None` when orientation is off.
+    pub fn orientation(&self) -> Option<OrientationReport> {
         match &self.engine {
             Engine::Adaptive(m) => m.orientation(),
             Engine::Readout(m) => m.orientation(),

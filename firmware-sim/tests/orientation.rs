@@ -2,7 +2,8 @@
 //! shipped model's own sureness, with no label, and reads the frames turned back; when the
 //! camera is held as before again, it reads them as they come within a few frames
 //! (docs/RESULTS.md, "Which way the camera is mounted"). A digit held before the camera for
-//! many frames is evidence once ("A digit held before the camera").
+//! many frames is evidence once ("A digit held before the camera"), and a lead a few digits make
+//! turns nothing.
 //!
 //! Skipped without the MNIST test set in the shared data folder (set PLASTIC_DATA).
 
@@ -201,4 +202,49 @@ fn a_held_digit_neither_turns_the_device_nor_brings_it_back() {
     if std::env::var_os("PLASTIC_KEEP_STREAMS").is_none() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+/// A camera rolled 20 degrees with a pen a pixel wider, each digit held for a few frames
+/// (`bench/held_out_streams.py --seed 54 --hold 4 --roll 20 --pen 1`: 2000 MNIST digits as the
+/// camera gives them, 2000 so, 1000 as before), made after the finder's first constants were
+/// chosen; the refusal below was then chosen on it (and on the bank's `tilt`), and shown on
+/// others (docs/RESULTS.md). No quarter turn or mirror reads it better, but two or three digits that read far
+/// surer mirrored carried the running means over the margin: the device turned to
+/// `turned-270-mirrored` for 46 frames and read 1.0 point below a frozen one over the 2000
+/// rolled frames (2.9 over their first 1000). Measured now: no turn (three proposals refused
+/// as a few digits' lead), 89.5 % of the rolled frames against 88.6 % frozen.
+#[test]
+fn a_lead_a_few_digits_make_does_not_turn_the_device() {
+    if common::bank_skipped() {
+        return;
+    }
+    let Some(data) = plastic_sim::camera::mnist::shared_data_dir() else {
+        return;
+    };
+    let args = ["--seed", "54", "--hold", "4", "--roll", "20", "--pen", "1"];
+    let Some(dir) = common::bench_stream("held_out_streams.py", &data, &args, "numpy scipy") else {
+        return;
+    };
+    let camera = format!("dir:{}", dir.display());
+    let runs = common::devices(
+        &[
+            "--model",
+            common::BUILT_IN,
+            "--camera",
+            &camera,
+            "--shift-at",
+            "2000..4000",
+        ],
+        &["off", "unsupervised"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = &runs[1]["orientation"];
+    assert_eq!(report["turns"], 0, "{report}");
+    assert!(report["refused"].as_u64().unwrap() >= 1, "{report}");
+    common::assert_never_below(
+        "learning",
+        &common::bank_windows(&runs[1]),
+        &common::bank_windows(&runs[0]),
+        0.005,
+    );
 }

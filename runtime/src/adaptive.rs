@@ -23,7 +23,7 @@ use crate::kernels::{self, Kernels};
 use crate::learn::delta::{delta_update, one_hot};
 use crate::learn::krotov::KrotovParams;
 use crate::model::{apply_activation, predict};
-use crate::orientation::Orientation;
+use crate::orientation::{Orientation, OrientationFinder, OrientationReport};
 use crate::plastic::{Guards, MasterPrecision, PlasticLayer, StepOutcome};
 use crate::policy::LearningPolicy;
 use crate::quant::{dequantize_rows, quantize_vector};
@@ -398,9 +398,9 @@ impl AdaptiveModel {
         self.view.judged_digit()
     }
 
-    /// The camera's orientation as found, and how many times it has changed; `None` when off.
-    pub fn orientation(&self) -> Option<(Orientation, u64)> {
-        self.view.orientation().map(|f| (f.current(), f.turns()))
+    /// The camera's orientation as found, with the turns taken and refused; `None` when off.
+    pub fn orientation(&self) -> Option<OrientationReport> {
+        self.view.orientation().map(OrientationFinder::report)
     }
 
     /// Writes into `out` the framed `digit` as the model should see it: warped by

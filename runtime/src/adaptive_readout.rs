@@ -48,7 +48,7 @@ use crate::guard::{Answer, Arbiter, Guard, GuardStats, Judgement};
 use crate::kernels::Kernels;
 use crate::learn::delta::{delta_update, one_hot};
 use crate::model::class_confidences;
-use crate::orientation::Orientation;
+use crate::orientation::{Orientation, OrientationFinder, OrientationReport};
 use crate::policy::LearningPolicy;
 use crate::quant::dequantize_rows;
 use crate::replay::{DEFAULT_REPLAY_CAPACITY, DEFAULT_REPLAY_PER_LABEL, ReplayMemory};
@@ -551,9 +551,9 @@ impl AdaptiveReadout {
         self.view.judged_digit()
     }
 
-    /// The camera's orientation as found, and how many times it has changed; `None` when off.
-    pub fn orientation(&self) -> Option<(Orientation, u64)> {
-        self.view.orientation().map(|f| (f.current(), f.turns()))
+    /// The camera's orientation as found, with the turns taken and refused; `None` when off.
+    pub fn orientation(&self) -> Option<OrientationReport> {
+        self.view.orientation().map(OrientationFinder::report)
     }
 
     /// Writes into `out` the framed `digit` as the model should see it (see

@@ -255,7 +255,7 @@ pub fn run(
                     drift: drift.drift(),
                     shifted,
                     warp: pipeline.applied_warp(),
-                    orientation: pipeline.orientation().map(|(o, _)| o),
+                    orientation: pipeline.orientation().map(|r| r.found),
                     judgement,
                     digit: pipeline.saw_a_digit(),
                 },

@@ -75,9 +75,9 @@ pub struct Summary {
     pub anchor_bytes: usize,
     /// The digit warp in force at the end, when digits were warped.
     pub digit_warp: Option<plastic_runtime::digit_warp::Warp>,
-    /// The camera's orientation found by the end and how many times it changed, when the
+    /// The camera's orientation found by the end, with the turns taken and refused, when the
     /// device looked for it.
-    pub orientation: Option<(plastic_runtime::orientation::Orientation, u64)>,
+    pub orientation: Option<plastic_runtime::orientation::OrientationReport>,
     /// Per-frame outcomes, for the windows.
     pub outcomes: Outcomes,
     /// The source's planned shift (frame indices), if any.
@@ -264,9 +264,10 @@ impl Summary {
                 "angle": shortest(w.angle),
                 "width": shortest(w.width),
             })),
-            "orientation": self.orientation.map(|(o, turns)| serde_json::json!({
-                "found": o.name(),
-                "turns": turns,
+            "orientation": self.orientation.map(|r| serde_json::json!({
+                "found": r.found.name(),
+                "turns": r.turns,
+                "refused": r.refused,
             })),
             "baseline": self.baseline.map(|b| b.to_string()),
             "mean_infer_us": self.mean_infer_us(),
