@@ -111,16 +111,9 @@ fn on_a_new_population_of_writers_learning_never_costs_and_labels_win_back_the_d
     // 52 %, never more than 0.1 point below the frozen device). The Krotov demo, which this
     // test ran before, comes back to the original view 1.7 points below a frozen device after
     // labels on 20 % of this stream.
-    let camera = format!("dir:{}", dir.display());
-    let runs = common::devices(
-        &[
-            "--model",
-            common::BUILT_IN,
-            "--camera",
-            &camera,
-            "--shift-at",
-            "2000..3797",
-        ],
+    let runs = common::built_in_on_stream(
+        &dir,
+        "2000..3797",
         &["off", "unsupervised", "labels:0.05", "labels:0.2"],
     );
     let _ = std::fs::remove_dir_all(&dir);

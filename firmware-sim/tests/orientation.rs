@@ -228,18 +228,7 @@ fn a_turn_the_next_digits_do_not_bear_out_is_refused() {
     let Some(dir) = common::bench_stream("held_out_streams.py", &data, &args, "numpy scipy") else {
         return;
     };
-    let camera = format!("dir:{}", dir.display());
-    let runs = common::devices(
-        &[
-            "--model",
-            common::BUILT_IN,
-            "--camera",
-            &camera,
-            "--shift-at",
-            "2000..4000",
-        ],
-        &["off", "unsupervised"],
-    );
+    let runs = common::built_in_on_stream(&dir, "2000..4000", &["off", "unsupervised"]);
     let _ = std::fs::remove_dir_all(&dir);
     let report = &runs[1]["orientation"];
     assert_eq!(report["turns"], 0, "{report}");

@@ -216,6 +216,23 @@ pub fn devices(args: &[&str], modes: &[&str]) -> Vec<serde_json::Value> {
     runs
 }
 
+/// The built-in device, one per mode, on the `dir:` stream `stream` whose change of view is
+/// frames `shift` (`START..END`).
+pub fn built_in_on_stream(stream: &Path, shift: &str, modes: &[&str]) -> Vec<serde_json::Value> {
+    let camera = format!("dir:{}", stream.display());
+    devices(
+        &[
+            "--model",
+            BUILT_IN,
+            "--camera",
+            &camera,
+            "--shift-at",
+            shift,
+        ],
+        modes,
+    )
+}
+
 /// Whether a test of the bank's figures must skip: under an emulator (`PLASTIC_SIM_RUNNER`),
 /// where they are not measured, or without the MNIST test set the scenarios draw from (the
 /// reason is printed).
