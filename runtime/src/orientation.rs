@@ -420,8 +420,10 @@ impl OrientationFinder {
             self.since_probe = 0;
             self.last_probed.copy_from_slice(picture);
             if self.take_probe(&scores) {
-                // The proposal's own picture is no evidence for its trial.
+                // The proposal's own picture is no evidence for its trial, nor again for the
+                // fast means a turn without a trial starts from its scores.
                 self.last_trial.copy_from_slice(picture);
+                self.last_fast.copy_from_slice(picture);
             }
             probed = Some(scores);
         }
