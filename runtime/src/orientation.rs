@@ -377,16 +377,6 @@ impl OrientationFinder {
         self.current
     }
 
-    /// How many times the device has changed the orientation it reads frames in.
-    pub fn turns(&self) -> u64 {
-        self.turns
-    }
-
-    /// How many turns the running means proposed and their trial refused.
-    pub fn refused_turns(&self) -> u64 {
-        self.refused
-    }
-
     /// The orientation found, with the turns taken and refused so far.
     pub fn report(&self) -> OrientationReport {
         OrientationReport {
@@ -430,14 +420,7 @@ impl OrientationFinder {
         if let Some(proposed) = self.trial.filter(|_| is_digit)
             && overlap(picture, &self.last_trial) < SAME_PICTURE
         {
-            let current = self.current;
-            let (now, then) = match probed {
-                Some(s) => (s[current.index()], s[proposed.index()]),
-                None => (
-                    self.sureness_of(picture, current),
-                    self.sureness_of(picture, proposed),
-                ),
-            };
+            let (now, then) = self.sureness_pair(picture, probed, self.current, proposed);
             self.last_trial.copy_from_slice(picture);
             self.trial_current += now;
             self.trial_proposed += then;
@@ -450,13 +433,8 @@ impl OrientationFinder {
             && !self.current.is_identity()
             && overlap(picture, &self.last_fast) < SAME_PICTURE
         {
-            let (as_it_comes, turned) = match probed {
-                Some(s) => (s[0], s[self.current.index()]),
-                None => (
-                    self.sureness_of(picture, Orientation::AS_IT_COMES),
-                    self.sureness_of(picture, self.current),
-                ),
-            };
+            let (as_it_comes, turned) =
+                self.sureness_pair(picture, probed, Orientation::AS_IT_COMES, self.current);
             self.last_fast.copy_from_slice(picture);
             self.fast_as_it_comes += FAST_WEIGHT * (as_it_comes - self.fast_as_it_comes);
             self.fast_turned += FAST_WEIGHT * (turned - self.fast_turned);
@@ -537,6 +515,21 @@ impl OrientationFinder {
         self.probes_since_turn = 0;
         self.turns += 1;
         self.trial = None;
+    }
+
+    /// The shipped model's sureness on `picture` in orientations `a` and `b`: read from this
+    /// frame's probe when there was one (`probed`), else read now.
+    fn sureness_pair(
+        &mut self,
+        picture: &[u8],
+        probed: Option<[f32; 8]>,
+        a: Orientation,
+        b: Orientation,
+    ) -> (f32, f32) {
+        match probed {
+            Some(s) => (s[a.index()], s[b.index()]),
+            None => (self.sureness_of(picture, a), self.sureness_of(picture, b)),
+        }
     }
 
     /// The shipped model's sureness on `picture` in each of the eight orientations.
@@ -772,7 +765,7 @@ mod tests {
             }
         }
         assert!(back.is_some_and(|b| b < 5), "{back:?}");
-        assert_eq!(finder.turns(), 2);
+        assert_eq!(finder.report().turns, 2);
         // A state keeps the orientation; a picture of the wrong size is refused.
         let mut restored = OrientationFinder::new(l_model()).unwrap();
         restored.restore(&json!({ "orientation": "turned-90" }));
@@ -845,7 +838,7 @@ mod tests {
             assert!(finder.orient(&mut picture, true).unwrap().is_identity());
         }
         assert!(finder.trial.is_none());
-        assert_eq!((finder.turns(), finder.refused_turns()), (0, 1));
+        assert_eq!((finder.report().turns, finder.report().refused), (0, 1));
         assert_eq!(
             (finder.min_probes, finder.probes_since_turn),
             (MIN_PROBES, 0)
@@ -862,7 +855,7 @@ mod tests {
             }
         }
         assert!(turned_at.is_some());
-        assert_eq!((finder.turns(), finder.refused_turns()), (1, 1));
+        assert_eq!((finder.report().turns, finder.report().refused), (1, 1));
     }
 
     #[test]
@@ -879,7 +872,7 @@ mod tests {
             assert!(finder.orient(&mut picture, true).unwrap().is_identity());
             assert_eq!(picture, held);
         }
-        assert_eq!(finder.turns(), 0);
+        assert_eq!(finder.report().turns, 0);
     }
 
     #[test]
@@ -891,7 +884,7 @@ mod tests {
             let mut picture = new_each_frame(L_SHAPE, turned, frame);
             assert!(finder.orient(&mut picture, false).unwrap().is_identity());
         }
-        assert_eq!(finder.turns(), 0);
+        assert_eq!(finder.report().turns, 0);
         // Judged digits, they turn it; then upright `L`s judged no digit do not bring it back.
         assert!(frames_until_it_changes(&mut finder, turned, 400).is_some());
         let found = finder.current();
@@ -899,7 +892,7 @@ mod tests {
             let mut picture = new_each_frame(L_SHAPE, Orientation::AS_IT_COMES, frame);
             assert_eq!(finder.orient(&mut picture, false).unwrap(), found);
         }
-        assert_eq!(finder.turns(), 1);
+        assert_eq!(finder.report().turns, 1);
     }
 
     #[test]
