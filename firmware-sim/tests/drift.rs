@@ -39,13 +39,8 @@ fn after_the_camera_drifts_labels_on_five_percent_of_frames_win_back_a_share_of_
         "windows (before_shift, after_shift, end): frozen {frozen:?}, unsupervised {unsupervised:?}, labels:0.05 {labels:?}"
     );
     assert_eq!(runs[0]["shift"], serde_json::json!([2000, 4000]));
-    // A step on every frame but those without a digit's shape.
-    let without_digit = runs[2]["frames_without_digit"].as_u64().unwrap();
+    let without_digit = common::assert_a_step_on_every_digit(&runs[2], 4000);
     assert!(without_digit < 80, "{without_digit} frames without a digit");
-    assert_eq!(
-        runs[2]["adaptation_steps"].as_u64().unwrap() + without_digit,
-        4000
-    );
     assert!(runs[2]["label_steps"].as_u64().unwrap() > 100);
     // Labels the device got wrong recruit units (24 on the MNIST test digits, 10 on the 200
     // samples, which it reads better since the framing joins a digit's faint ink).

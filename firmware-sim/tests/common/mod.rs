@@ -216,6 +216,19 @@ pub fn devices(args: &[&str], modes: &[&str]) -> Vec<serde_json::Value> {
     runs
 }
 
+/// Asserts that a learning run took a step on each of its `frames` frames but those without a
+/// digit's shape (`adaptation_steps` plus `frames_without_digit`), and returns how many those
+/// were.
+pub fn assert_a_step_on_every_digit(run: &serde_json::Value, frames: u64) -> u64 {
+    let without_digit = run["frames_without_digit"].as_u64().unwrap();
+    assert_eq!(
+        run["adaptation_steps"].as_u64().unwrap() + without_digit,
+        frames,
+        "{run}"
+    );
+    without_digit
+}
+
 /// The built-in device, one per mode, on the `dir:` stream `stream` whose change of view is
 /// frames `shift` (`START..END`).
 pub fn built_in_on_stream(stream: &Path, shift: &str, modes: &[&str]) -> Vec<serde_json::Value> {
