@@ -17,6 +17,14 @@ constant:
   --digits KIND  the shifted digits nobody wrote by hand (`bench/printed_digits.py`): `printed`
                  (a random DejaVu typeface of 21: sans, serif, mono, bold, oblique, condensed,
                  light) or `segments` (a seven-segment display, bars 6 to 10 pixels of 80)
+  --segments S   the order the camera sees the views in, as comma-separated `plain:N` (N
+                 digits of the first view) and `changed:N` (N of the changed view; `changed`
+                 alone is 2000, or the UCI digits once over with --writers): by default
+                 `plain:2000,changed,plain:1000`. `changed:2000,plain:2000` is a device put
+                 where its view is changed from the first frame on, and
+                 `plain:1000,changed:1000,plain:1000,changed:1000` a change that comes and
+                 goes. `segments.txt` lists each segment's frames; `shift.txt` has the first
+                 changed one's
   --gaps N       after each shifted digit, 0 to N frames with no digit: the shifted view's empty
                  sheet, or the camera looking past it (a crop of one of the shared stills); they
                  have no label, and the changed view's range grows by them
@@ -446,6 +454,31 @@ def no_digit(picture, box, tex, view, rng):
     return change(view["change"], out, rng) if view["change"] else out
 
 
+CHANGED_DIGITS = 2000
+SEGMENTS = "plain:2000,changed,plain:1000"
+
+
+def parse_segments(text):
+    """`--segments`: comma-separated `plain:N` (N digits of the first view) and `changed:N` (N
+    of the changed view; `changed` alone is the usual 2000, or the UCI digits once over with
+    `--writers`), in the order the camera sees them. Returns [(kind, N or None)]."""
+    layout = []
+    for part in text.split(","):
+        kind, _, count = part.strip().partition(":")
+        if kind not in ("plain", "changed") or (kind == "plain" and not count):
+            raise ValueError(f"`{part}` is no segment: give `plain:N`, `changed:N` or `changed`")
+        try:
+            n = int(count) if count else None
+        except ValueError:
+            raise ValueError(f"`{part}`: the count must be a whole number of digits") from None
+        if n is not None and n < 1:
+            raise ValueError(f"`{part}`: a segment needs a digit at least")
+        layout.append((kind, n))
+    if not any(kind == "changed" for kind, _ in layout):
+        raise ValueError("--segments needs a `changed` segment: the stream is about a change")
+    return layout
+
+
 def held(stream, frames, hold, rng):
     """`frames` frames of `stream` as a hand holds each digit before the camera for 1 to
     2 * `hold` - 1 frames (`hold` on average; 1 for a new digit every frame): the same sheet,
@@ -488,6 +521,7 @@ def main():
                                          "faint", "gamma", "zoom", "elastic", "flicker",
                                          "overexposed", "banding", "interlace"])
     ap.add_argument("--digits", choices=["mnist", "printed", "segments"], default="mnist")
+    ap.add_argument("--segments", default=SEGMENTS)
     ap.add_argument("--gaps", type=int, default=0)
     ap.add_argument("--gaps-from", choices=["stills", "cifar10", "fashion"], default="stills")
     ap.add_argument("--scene", choices=["desk", "thumb", "vignette", "neighbours", "boxed",
@@ -510,15 +544,22 @@ def main():
     tex = texture(args.data_dir, args.paper)
     mx, my = mnist_test(args.data_dir)
     order = rng.permutation(len(mx))
-    first, middle, last = order[:2000], order[2000:4000], order[4000:5000]
     view = {"ruled": args.ruled, "shadow": args.shadow, "motion": args.motion,
             "impulses": args.impulses, "dim": args.dim, "gain": args.gain,
             "change": args.change, "scene": args.scene, "others": mx[order[5000:]]}
-    plain = [(mx[i], my[i], rng.integers(56, 76), 0.0, None) for i in first]
     if args.writers:
         ux, uy = uci_digits()
-        shifted = [(pen(ux[i], args.pen), uy[i], args.far * rng.integers(40, 54), args.roll,
-                    tex) for i in rng.permutation(len(ux))]
+        uci = []  # The UCI digits still to show, drawn a whole permutation at a time.
+
+        def changed_items(indices):
+            items = []
+            for _ in indices:
+                if not uci:
+                    uci.extend(rng.permutation(len(ux)))
+                i = uci.pop(0)
+                items.append((pen(ux[i], args.pen), uy[i], args.far * rng.integers(40, 54),
+                              args.roll, tex))
+            return items
     else:
         if args.digits == "mnist":
             def drawn(i):
@@ -531,27 +572,54 @@ def main():
                 if faces:
                     return printed(int(my[i]), faces[rng.integers(len(faces))], rng)
                 return segments(int(my[i]), rng)
-        shifted = [(pen(drawn(i), args.pen), my[i], args.far * rng.integers(56, 76), args.roll,
-                    tex) for i in middle]
-    again = [(mx[i], my[i], rng.integers(56, 76), 0.0, None) for i in last]
-    plain, shifted, again = ([s + (v,) for s in part]
-                             for part, v in ((plain, None), (shifted, view), (again, None)))
+
+        def changed_items(indices):
+            return [(pen(drawn(i), args.pen), my[i], args.far * rng.integers(56, 76), args.roll,
+                     tex) for i in indices]
+
+    try:
+        layout = parse_segments(args.segments)
+    except ValueError as e:
+        ap.error(str(e))
+    if sum(n or CHANGED_DIGITS for _, n in layout) > len(mx):
+        ap.error(f"--segments asks for more digits than MNIST's {len(mx)} test digits")
+    parts, used = [], 0
+    for kind, n in layout:
+        # A segment takes the next digits of the MNIST order; a changed one without a count
+        # takes CHANGED_DIGITS of them, and shows the UCI digits once over with --writers.
+        indices = order[used:used + (n or CHANGED_DIGITS)]
+        used += len(indices)
+        if kind == "changed":
+            if args.writers and n is None:
+                indices = range(len(ux))
+            parts.append([s + (view,) for s in changed_items(indices)])
+        else:
+            parts.append([(mx[i], my[i], rng.integers(56, 76), 0.0, None, None)
+                          for i in indices])
     if args.hold > 1:
         # As many frames as without holds: the held digits are fewer.
-        stream = [*held(plain, len(plain), args.hold, rng),
-                  *held(shifted, len(shifted), args.hold, rng),
-                  *held(again, len(again), args.hold, rng)]
+        parts = [list(held(part, len(part), args.hold, rng)) for part in parts]
     else:
         if args.gaps:
-            shifted = with_gaps(shifted, args.gaps, gap_pictures(args.data_dir, args.gaps_from),
-                                rng)
-        stream = [(None, (0, 0, 0.0), s) for s in plain + shifted + again]
+            pictures = gap_pictures(args.data_dir, args.gaps_from)
+            parts = [with_gaps(part, args.gaps, pictures, rng) if kind == "changed" else part
+                     for (kind, _), part in zip(layout, parts)]
+        parts = [[(None, (0, 0, 0.0), s) for s in part] for part in parts]
+    stream = [frame_of_part for part in parts for frame_of_part in part]
+    ranges, start = [], 0
+    for (kind, _), part in zip(layout, parts):
+        ranges.append((kind, start, start + len(part)))
+        start += len(part)
     frames = ((no_digit(ink, int(box), t, v, rng) if label is None else
                frame(ink, int(box), roll, t,
                      rng if seed is None else np.random.default_rng(seed), v, hand, rng), label)
               for seed, hand, (ink, label, box, roll, t, v) in stream)
-    shift = write_stream(args.out, frames, (2000, 2000 + len(shifted)))
-    print(f"{len(stream)} frames in {args.out}; the changed view at frames {shift}")
+    first_changed = next(r for r in ranges if r[0] == "changed")
+    shift = write_stream(args.out, frames, first_changed[1:])
+    with open(os.path.join(args.out, "segments.txt"), "w") as f:
+        f.writelines(f"{kind} {a}..{b}\n" for kind, a, b in ranges)
+    print(f"{len(stream)} frames in {args.out}; the changed view at frames "
+          + ", ".join(f"{a}..{b}" for kind, a, b in ranges if kind == "changed"))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,18 @@
 //!   again. The cost is a turn 8 digits later: with digits held 20 frames each, an upside-down
 //!   camera read 67 % of its first 2000 frames against 83 % without the trial (docs/RESULTS.md,
 //!   "A turn on trial").
+//! - Nor is a proposal taken whose answers collapse: each orientation keeps a running share
+//!   of each class the shipped model answered in it at the probes (weight [`ANSWER_WEIGHT`]),
+//!   and a proposed orientation whose [`answer_spread`] is [`SPREAD_MARGIN`] below the current
+//!   one's is refused without a trial. Read in the camera's orientation a digit model answers
+//!   every class about as often; read turned or mirrored, many digits fall onto a few answers
+//!   (a turned `2`, `4` or `7` reads as a `4` or a `0`), and those can be sure ones. A device
+//!   put before a camera rolled 25 degrees with a wider pen turned to a mirrored diagonal
+//!   reading after a trial of 8 digits that read surer there, and read 19 digits wrong before
+//!   it came back; its answers there spread 1.2 bits less than as the frames came, where true
+//!   turns spread -0.15 to +0.65 bits more. This is the "diverse" half of the information
+//!   maximisation test-time adaptation holds a model to (SHOT, Liang et al. 2020); the
+//!   sureness is the "certain" half.
 //! - A turn the fast means undo within [`SHORT_TURN_FRAMES`] was a mistake, and the next turn
 //!   waits for twice the probes (up to [`MAX_MIN_PROBES`]); a turn that held longer brings the
 //!   wait back to [`MIN_PROBES`]. A camera rolled 45 degrees lies halfway between two
@@ -133,6 +145,15 @@ pub const TRIAL_PICTURES: u32 = 8;
 /// running means may turn it there again without a trial: it was borne out when the device
 /// first turned to it, and the way back was the doubtful step.
 pub const RECENT_FRAMES: u64 = 1024;
+/// Weight of one probe in an orientation's running share of each class it answers (about its
+/// last 32 probes), whose [`answer_spread`] a proposed turn is held to.
+pub const ANSWER_WEIGHT: f32 = 0.0625;
+/// How much less spread over the classes (bits of entropy) the answers in a proposed
+/// orientation may be than those in the current one. Measured at the turns of five streams
+/// (digits turned, mirrored, held, with frames of scenes between them, a camera put on the
+/// changed view from the first frame): true turns -0.15 to +0.65 bits, the one false turn that
+/// got past its trial -1.2.
+pub const SPREAD_MARGIN: f32 = 0.5;
 
 /// One of the eight ways a square picture can lie: `quarter_turns` counter-clockwise turns of
 /// the picture (0 to 3), then mirrored left to right when `mirrored`.
@@ -258,6 +279,34 @@ pub fn sureness(outputs: &[f32]) -> f32 {
     }
 }
 
+/// How evenly a model's answers spread over the classes: the entropy, in bits, of `shares`
+/// (each class's share of the answers; they need not sum to 1, and 0 where none is above 0).
+/// Read in the camera's orientation a digit model answers every class about as often; read
+/// turned or mirrored, most digits fall onto a few (a turned `2`, `4` or `7` reads as a `4` or a
+/// `0`), however sure each answer.
+pub fn answer_spread(shares: &[f32]) -> f32 {
+    let total: f32 = shares.iter().filter(|s| s.is_finite() && **s > 0.0).sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    -shares
+        .iter()
+        .filter(|s| s.is_finite() && **s > 0.0)
+        .map(|&s| {
+            let p = s / total;
+            p * libm::log2f(p)
+        })
+        .sum::<f32>()
+}
+
+/// The class of the top output; none for no outputs or any that is not finite.
+fn top_class(outputs: &[f32]) -> Option<usize> {
+    if outputs.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    (0..outputs.len()).max_by(|&a, &b| outputs[a].total_cmp(&outputs[b]))
+}
+
 /// How much two pictures of equal length share: the sum of their pixelwise minima over the
 /// sum of their maxima (a weighted Jaccard index), 1 for equal pictures, 0 for ink in
 /// different places. Two blank pictures are equal (1).
@@ -299,6 +348,9 @@ pub struct OrientationFinder {
     current: Orientation,
     /// Each orientation's running mean of sureness over the probes.
     slow: [f32; 8],
+    /// Each orientation's running share of each class it answered at the probes, 8 rows of
+    /// one value a class.
+    answers: Vec<f32>,
     probes: u32,
     probes_since_turn: u32,
     /// Probes the next turn waits for (see [`SHORT_TURN_FRAMES`]).
@@ -342,6 +394,7 @@ impl OrientationFinder {
             ));
         }
         let len = input.width * input.height * input.channels;
+        let classes = shipped.spec().output_len();
         Ok(Self {
             workspace: shipped.workspace(),
             model: shipped,
@@ -351,6 +404,7 @@ impl OrientationFinder {
             input: vec![0.0; len],
             current: Orientation::AS_IT_COMES,
             slow: [0.0; 8],
+            answers: vec![0.0; 8 * classes],
             probes: 0,
             probes_since_turn: 0,
             min_probes: MIN_PROBES,
@@ -406,10 +460,10 @@ impl OrientationFinder {
             && self.since_probe >= PROBE_EVERY
             && overlap(picture, &self.last_probed) < SAME_PICTURE
         {
-            let scores = self.all_sureness(picture);
+            let (scores, classes) = self.read_all(picture);
             self.since_probe = 0;
             self.last_probed.copy_from_slice(picture);
-            if self.take_probe(&scores) {
+            if self.take_probe(&scores, &classes) {
                 // The proposal's own picture is no evidence for its trial, nor again for the
                 // fast means a turn without a trial starts from its scores.
                 self.last_trial.copy_from_slice(picture);
@@ -455,14 +509,22 @@ impl OrientationFinder {
         Ok(self.current)
     }
 
-    /// One probe's sureness values into the running means, and a turn when one stands out;
-    /// true when it turned.
-    fn take_probe(&mut self, scores: &[f32; 8]) -> bool {
+    /// One probe's sureness values and answers into the running means, and a turn when one
+    /// stands out; true when it turned or put a turn on trial.
+    fn take_probe(&mut self, scores: &[f32; 8], classes: &[Option<usize>; 8]) -> bool {
         self.probes = self.probes.saturating_add(1);
         self.probes_since_turn = self.probes_since_turn.saturating_add(1);
         let weight = (1.0 / self.probes as f32).max(SLOW_WEIGHT);
         for (mean, &s) in self.slow.iter_mut().zip(scores) {
             *mean += weight * (s - *mean);
+        }
+        let weight = (1.0 / self.probes as f32).max(ANSWER_WEIGHT);
+        let per_orientation = self.answers.len() / 8;
+        for (shares, class) in self.answers.chunks_exact_mut(per_orientation).zip(classes) {
+            for (c, share) in shares.iter_mut().enumerate() {
+                let answered = if *class == Some(c) { 1.0 } else { 0.0 };
+                *share += weight * (answered - *share);
+            }
         }
         let best = Orientation::ALL
             .into_iter()
@@ -473,6 +535,13 @@ impl OrientationFinder {
             && self.slow[best.index()] - self.slow[self.current.index()] > SWITCH_MARGIN
             && self.probes_since_turn >= self.min_probes
         {
+            if self.spread(best) + SPREAD_MARGIN < self.spread(self.current) {
+                // Read that way the model answers fewer classes: the surer reading is a
+                // collapse onto a few of them, not the camera's orientation.
+                self.probes_since_turn = 0;
+                self.refused += 1;
+                return false;
+            }
             let recent = self
                 .left
                 .is_some_and(|(o, at)| o == best && self.frames - at < RECENT_FRAMES);
@@ -532,24 +601,43 @@ impl OrientationFinder {
         }
     }
 
-    /// The shipped model's sureness on `picture` in each of the eight orientations.
-    fn all_sureness(&mut self, picture: &[u8]) -> [f32; 8] {
+    /// The [`answer_spread`] of the classes the shipped model answered in `orientation` at the
+    /// recent probes.
+    fn spread(&self, orientation: Orientation) -> f32 {
+        let per_orientation = self.answers.len() / 8;
+        let row = orientation.index() * per_orientation;
+        answer_spread(&self.answers[row..row + per_orientation])
+    }
+
+    /// The shipped model's sureness on `picture` and its answer in each of the eight
+    /// orientations.
+    fn read_all(&mut self, picture: &[u8]) -> ([f32; 8], [Option<usize>; 8]) {
         let mut scores = [0.0f32; 8];
+        let mut classes = [None; 8];
         for o in Orientation::ALL {
-            scores[o.index()] = self.sureness_of(picture, o);
+            (scores[o.index()], classes[o.index()]) = self.read(picture, o);
         }
-        scores
+        (scores, classes)
     }
 
     /// The shipped model's sureness on `picture` in `orientation`; 0 where it cannot read it.
     fn sureness_of(&mut self, picture: &[u8], orientation: Orientation) -> f32 {
+        self.read(picture, orientation).0
+    }
+
+    /// The shipped model's sureness on `picture` in `orientation` and its answer: 0 and no
+    /// answer where it cannot read it.
+    fn read(&mut self, picture: &[u8], orientation: Orientation) -> (f32, Option<usize>) {
         let read = orientation
             .apply(picture, self.side, &mut self.turned)
             .and_then(|()| normalize(&self.turned, &self.preprocess, &mut self.input))
             .and_then(|()| self.model.infer(&self.input, &mut self.workspace));
         match read {
-            Ok(_) => sureness(self.workspace.outputs(&self.model)),
-            Err(_) => 0.0,
+            Ok(_) => {
+                let outputs = self.workspace.outputs(&self.model);
+                (sureness(outputs), top_class(outputs))
+            }
+            Err(_) => (0.0, None),
         }
     }
 
@@ -579,6 +667,7 @@ impl OrientationFinder {
             + self.last_fast.len()
             + self.last_trial.len()
             + self.input.len() * 4
+            + self.answers.len() * 4
     }
 }
 
@@ -856,6 +945,48 @@ mod tests {
         }
         assert!(turned_at.is_some());
         assert_eq!((finder.report().turns, finder.report().refused), (1, 1));
+    }
+
+    #[test]
+    fn a_surer_orientation_whose_answers_collapse_onto_one_class_is_refused() {
+        // Probes of ten-class answers: as drawn the model answers every class in turn, 0.5
+        // sure; turned a quarter it is 1.5 sure, but of one class (collapsed) or of every
+        // class in turn (spread). The model itself is not read: the probes are given.
+        let probe = |finder: &mut OrientationFinder, k: usize, collapsed: bool| {
+            let quarter = Orientation::new(1, false);
+            let mut scores = [0.5f32; 8];
+            scores[quarter.index()] = 1.5;
+            let mut classes = [Some(k % 10); 8];
+            classes[quarter.index()] = Some(if collapsed { 3 } else { (k + 1) % 10 });
+            finder.take_probe(&scores, &classes)
+        };
+        let mut finder = OrientationFinder::new(l_model()).unwrap();
+        let mut k = 0;
+        while k < 200 && !probe(&mut finder, k, true) && finder.report().refused == 0 {
+            k += 1;
+        }
+        assert_eq!(finder.trial, None);
+        assert_eq!((finder.report().turns, finder.report().refused), (0, 1));
+        assert!(finder.spread(Orientation::AS_IT_COMES) > 2.9);
+        assert!(finder.spread(Orientation::new(1, false)) < 1.0);
+        assert_eq!(finder.probes_since_turn, 0);
+
+        let mut finder = OrientationFinder::new(l_model()).unwrap();
+        let proposed_at = (0..200).find(|&k| probe(&mut finder, k, false));
+        assert_eq!(proposed_at, Some(MIN_PROBES as usize - 1));
+        assert_eq!(finder.trial, Some(Orientation::new(1, false)));
+        assert_eq!(finder.report().refused, 0);
+    }
+
+    #[test]
+    fn answer_spread_is_the_entropy_of_the_shares_in_bits() {
+        assert!((answer_spread(&[1.0, 1.0, 1.0, 1.0]) - 2.0).abs() < 1e-6);
+        assert!((answer_spread(&[0.25, 0.25, 0.25, 0.25, 0.0]) - 2.0).abs() < 1e-6);
+        // -(3/4) log2(3/4) - (1/4) log2(1/4) = 0.311 + 0.5
+        assert!((answer_spread(&[3.0, 1.0]) - 0.811_278).abs() < 1e-5);
+        assert_eq!(answer_spread(&[0.0, 2.0, 0.0]), 0.0);
+        assert_eq!(answer_spread(&[]), 0.0);
+        assert_eq!(answer_spread(&[f32::NAN, 1.0]), 0.0);
     }
 
     #[test]
