@@ -394,7 +394,8 @@ impl OrientationFinder {
             ));
         }
         let len = input.width * input.height * input.channels;
-        let classes = shipped.spec().output_len();
+        // A row a class, and one at least so that the rows can be walked.
+        let classes = shipped.spec().output_len().max(1);
         Ok(Self {
             workspace: shipped.workspace(),
             model: shipped,
