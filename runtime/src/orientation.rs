@@ -299,14 +299,6 @@ pub fn answer_spread(shares: &[f32]) -> f32 {
         .sum::<f32>()
 }
 
-/// The class of the top output; none for no outputs or any that is not finite.
-fn top_class(outputs: &[f32]) -> Option<usize> {
-    if outputs.iter().any(|v| !v.is_finite()) {
-        return None;
-    }
-    (0..outputs.len()).max_by(|&a, &b| outputs[a].total_cmp(&outputs[b]))
-}
-
 /// How much two pictures of equal length share: the sum of their pixelwise minima over the
 /// sum of their maxima (a weighted Jaccard index), 1 for equal pictures, 0 for ink in
 /// different places. Two blank pictures are equal (1).
@@ -539,8 +531,7 @@ impl OrientationFinder {
             if self.spread(best) + SPREAD_MARGIN < self.spread(self.current) {
                 // Read that way the model answers fewer classes: the surer reading is a
                 // collapse onto a few of them, not the camera's orientation.
-                self.probes_since_turn = 0;
-                self.refused += 1;
+                self.refuse();
                 return false;
             }
             let recent = self
@@ -574,9 +565,15 @@ impl OrientationFinder {
             self.last_fast.copy_from_slice(picture);
             self.turn_to(proposed);
         } else {
-            self.probes_since_turn = 0;
-            self.refused += 1;
+            self.refuse();
         }
+    }
+
+    /// A proposed turn refused: counted, and the next proposal waits for as many probes as a
+    /// turn does.
+    fn refuse(&mut self) {
+        self.probes_since_turn = 0;
+        self.refused += 1;
     }
 
     fn turn_to(&mut self, orientation: Orientation) {
@@ -634,9 +631,11 @@ impl OrientationFinder {
             .and_then(|()| normalize(&self.turned, &self.preprocess, &mut self.input))
             .and_then(|()| self.model.infer(&self.input, &mut self.workspace));
         match read {
-            Ok(_) => {
+            Ok(prediction) => {
                 let outputs = self.workspace.outputs(&self.model);
-                (sureness(outputs), top_class(outputs))
+                // Outputs that are not all finite give no answer, as they give no sureness.
+                let finite = outputs.iter().all(|v| v.is_finite());
+                (sureness(outputs), finite.then_some(prediction.class))
             }
             Err(_) => (0.0, None),
         }
