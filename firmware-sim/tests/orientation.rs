@@ -2,8 +2,9 @@
 //! shipped model's own sureness, with no label, and reads the frames turned back; when the
 //! camera is held as before again, it reads them as they come within a few frames
 //! (docs/RESULTS.md, "Which way the camera is mounted"). A digit held before the camera for
-//! many frames is evidence once ("A digit held before the camera"), and a turn the next digits
-//! do not bear out is not taken ("A turn on trial").
+//! many frames is evidence once ("A digit held before the camera"), a turn the next digits
+//! do not bear out is not taken ("A turn on trial"), nor one whose answers collapse, and a
+//! return they do not bear out is undone ("Views that come and go").
 //!
 //! Skipped without the MNIST test set in the shared data folder (set PLASTIC_DATA).
 
@@ -277,4 +278,36 @@ fn a_turn_to_an_orientation_whose_answers_collapse_is_refused() {
     ];
     // The plain stretch is the "shift" here, so the second rolled one is the return window.
     assert_refused_and_never_below_frozen(&data, &args, "2000..4000");
+}
+
+/// A camera rolled 160 degrees with a pen a pixel thinner (`bench/held_out_streams.py --seed
+/// 97 --roll -160 --pen -1`: 2000 MNIST digits as the camera gives them, 2000 so, 1000 as
+/// before), made after the finder's constants were chosen. Turned upside down the digits read
+/// right nine times in ten, but a run of `0`s, `1`s and `8`s reads as surely as they come, and
+/// a turned `6` as a `9`: the fast means brought the device back falsely, the probes took it
+/// back only after twice the wait and more, and it read the last 550 frames of the shift as
+/// they came (43.3 % of frames 1000-2000 of the shift). A return is now in doubt for the
+/// next 32 pictures, and the fast means take the orientation left again when it stands out
+/// (docs/RESULTS.md, "Views that come and go"). Measured now: 87.9 % there against 35.6 %
+/// frozen; the original view's return costs 0.7 points (13 frames late).
+#[test]
+fn a_return_the_next_digits_do_not_bear_out_is_undone_within_a_few_frames() {
+    if common::bank_skipped() {
+        return;
+    }
+    let Some(data) = plastic_sim::camera::mnist::shared_data_dir() else {
+        return;
+    };
+    let args = ["--seed", "97", "--roll", "-160", "--pen", "-1"];
+    let Some(dir) = common::bench_stream("held_out_streams.py", &data, &args, "numpy scipy") else {
+        return;
+    };
+    let runs = common::built_in_on_stream(&dir, "2000..4000", &["off", "unsupervised"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let (frozen, learning) = (
+        common::bank_windows(&runs[0]),
+        common::bank_windows(&runs[1]),
+    );
+    assert!(learning[2] >= 0.8, "late in the shift: {learning:?}");
+    common::assert_never_below("learning", &learning, &frozen, 0.01);
 }
