@@ -219,25 +219,32 @@ fn a_held_digit_neither_turns_the_device_nor_brings_it_back() {
 /// frames against 88.6 % frozen.
 #[test]
 fn a_turn_the_next_digits_do_not_bear_out_is_refused() {
-    if common::bank_skipped() {
-        return;
-    }
-    let Some(data) = plastic_sim::camera::mnist::shared_data_dir() else {
-        return;
-    };
     let args = ["--seed", "54", "--hold", "4", "--roll", "20", "--pen", "1"];
-    assert_refused_and_never_below_frozen(&data, &args, "2000..4000");
+    assert_refused_and_never_below_frozen(&args, "2000..4000");
+}
+
+/// The frozen and the learning device without labels (shift range `shift`) on the stream
+/// `bench/held_out_streams.py` writes with `args`, the stream removed after. `None` (with the
+/// reason printed) where the bank's figures are not measured or Python or its packages are
+/// missing.
+fn frozen_and_learning_on(args: &[&str], shift: &str) -> Option<Vec<serde_json::Value>> {
+    if common::bank_skipped() {
+        return None;
+    }
+    let data = plastic_sim::camera::mnist::shared_data_dir()?;
+    let dir = common::bench_stream("held_out_streams.py", &data, args, "numpy scipy")?;
+    let runs = common::built_in_on_stream(&dir, shift, &["off", "unsupervised"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    Some(runs)
 }
 
 /// On the stream `bench/held_out_streams.py` writes with `args`, the learning device (shift
 /// range `shift`) never turns, refuses a proposal at least, and is in no window more than half
-/// a point below the frozen device. Nothing where Python or its packages are missing.
-fn assert_refused_and_never_below_frozen(data: &std::path::Path, args: &[&str], shift: &str) {
-    let Some(dir) = common::bench_stream("held_out_streams.py", data, args, "numpy scipy") else {
+/// a point below the frozen device. Nothing where [`frozen_and_learning_on`] skips.
+fn assert_refused_and_never_below_frozen(args: &[&str], shift: &str) {
+    let Some(runs) = frozen_and_learning_on(args, shift) else {
         return;
     };
-    let runs = common::built_in_on_stream(&dir, shift, &["off", "unsupervised"]);
-    let _ = std::fs::remove_dir_all(&dir);
     let report = &runs[1]["orientation"];
     assert_eq!(report["turns"], 0, "{report}");
     assert!(report["refused"].as_u64().unwrap() >= 1, "{report}");
@@ -260,12 +267,6 @@ fn assert_refused_and_never_below_frozen(data: &std::path::Path, args: &[&str], 
 /// Measured now: no turn, three proposals refused, never below the frozen device.
 #[test]
 fn a_turn_to_an_orientation_whose_answers_collapse_is_refused() {
-    if common::bank_skipped() {
-        return;
-    }
-    let Some(data) = plastic_sim::camera::mnist::shared_data_dir() else {
-        return;
-    };
     let args = [
         "--seed",
         "71",
@@ -277,7 +278,7 @@ fn a_turn_to_an_orientation_whose_answers_collapse_is_refused() {
         "1",
     ];
     // The plain stretch is the "shift" here, so the second rolled one is the return window.
-    assert_refused_and_never_below_frozen(&data, &args, "2000..4000");
+    assert_refused_and_never_below_frozen(&args, "2000..4000");
 }
 
 /// A camera rolled 160 degrees with a pen a pixel thinner (`bench/held_out_streams.py --seed
@@ -292,18 +293,10 @@ fn a_turn_to_an_orientation_whose_answers_collapse_is_refused() {
 /// frozen; the original view's return costs 0.7 points (13 frames late).
 #[test]
 fn a_return_the_next_digits_do_not_bear_out_is_undone_within_a_few_frames() {
-    if common::bank_skipped() {
-        return;
-    }
-    let Some(data) = plastic_sim::camera::mnist::shared_data_dir() else {
-        return;
-    };
     let args = ["--seed", "97", "--roll", "-160", "--pen", "-1"];
-    let Some(dir) = common::bench_stream("held_out_streams.py", &data, &args, "numpy scipy") else {
+    let Some(runs) = frozen_and_learning_on(&args, "2000..4000") else {
         return;
     };
-    let runs = common::built_in_on_stream(&dir, "2000..4000", &["off", "unsupervised"]);
-    let _ = std::fs::remove_dir_all(&dir);
     let (frozen, learning) = (
         common::bank_windows(&runs[0]),
         common::bank_windows(&runs[1]),
