@@ -47,7 +47,8 @@ fn read_log(log: &str, range: std::ops::Range<usize>) -> (f64, Vec<String>) {
 
 /// What both streams must show: the turned digits mostly misread by the frozen device; as
 /// they come, the learning device never turned and as good as frozen; late in the turned
-/// frames, one turned orientation read within 3 points of the frozen device as they came.
+/// frames, one turned orientation (besides false returns the device undid) read within 3
+/// points of the frozen device as they came.
 fn assert_turned_back_only_when_turned(
     (frozen_before, frozen_turned): (f64, f64),
     (before, seen_before): (f64, &[String]),
@@ -62,15 +63,19 @@ fn assert_turned_back_only_when_turned(
         before >= frozen_before - 0.005,
         "{before} vs {frozen_before}"
     );
-    assert_eq!(seen_late.len(), 1, "{seen_late:?}");
-    assert!(seen_late[0].starts_with("turned-"), "{seen_late:?}");
+    let mut turned: Vec<&String> = seen_late.iter().filter(|o| *o != "as-it-comes").collect();
+    turned.dedup();
+    assert_eq!(turned.len(), 1, "{seen_late:?}");
+    assert!(turned[0].starts_with("turned-"), "{seen_late:?}");
+    assert!(seen_late.last() == Some(turned[0]), "{seen_late:?}");
     assert!(late >= frozen_before - 0.03, "{late} vs {frozen_before}");
 }
 
 /// Measured: frozen, 98.3 % of the frames as they come, 12.0 % of the turned ones and 98.0 %
-/// of those after; the learning device 98.3 %, 87.5 % of the turned frames (it turns after
-/// about 75 of them, the last 8 its turn's trial) and 98.0 % of their last 300, and 97.5 %
-/// after (three frames of 600).
+/// of those after; the learning device 98.3 %, 87.0 % of the turned frames (it turns after
+/// about 75 of them, the last 8 its turn's trial) and 97.0 % of their last 300 (a false
+/// return on the way back's sum, undone as a return in doubt), and 97.5 % after (three
+/// frames of 600).
 #[test]
 fn a_camera_held_sideways_is_turned_back_without_labels_and_let_go_when_it_returns() {
     let Some(digits) = mnist_digits(3000) else {
@@ -285,7 +290,7 @@ fn a_turn_to_an_orientation_whose_answers_collapse_is_refused() {
 /// 97 --roll -160 --pen -1`: 2000 MNIST digits as the camera gives them, 2000 so, 1000 as
 /// before), made after the finder's constants were chosen. Turned upside down the digits read
 /// right nine times in ten, but a run of `0`s, `1`s and `8`s reads as surely as they come, and
-/// a turned `6` as a `9`: the fast means brought the device back falsely, the probes took it
+/// a turned `6` as a `9`: the way back brought the device back falsely, the probes took it
 /// back only after twice the wait and more, and it read the last 550 frames of the shift as
 /// they came (43.3 % of frames 1000-2000 of the shift). A return is now in doubt for the
 /// next 32 pictures, and the fast means take the orientation left again when it stands out
@@ -303,4 +308,34 @@ fn a_return_the_next_digits_do_not_bear_out_is_undone_within_a_few_frames() {
     );
     assert!(learning[2] >= 0.8, "late in the shift: {learning:?}");
     common::assert_never_below("learning", &learning, &frozen, 0.01);
+}
+
+/// Digits held about 40 frames each before a camera mounted upside down under a shadow
+/// (`bench/held_out_streams.py --seed 14 --change upside --shadow 0.5 --hold 40`: 2000 frames
+/// of MNIST digits as they come, 2000 upside down, 1000 as before). The fast means of the way
+/// back carried the turned stretch's lead into the return, and the first digits back were a
+/// `0`, an `8` and `9`s, which read about as surely upside down: the device came back 349
+/// frames late, 20.8 points below a frozen device over the 1000 frames of the return. The
+/// way back's sum, which stores no lead up (docs/RESULTS.md, "Views that come and go"), takes
+/// it back 99 frames late, some of them digits that read right either way: 3.8 points.
+#[test]
+fn a_long_turned_stretch_does_not_hold_the_way_back_up() {
+    let args = [
+        "--seed", "14", "--change", "upside", "--shadow", "0.5", "--hold", "40",
+    ];
+    let Some(runs) = frozen_and_learning_on(&args, "2000..4000") else {
+        return;
+    };
+    let (frozen, learning) = (
+        common::bank_windows(&runs[0]),
+        common::bank_windows(&runs[1]),
+    );
+    assert!(
+        learning[2] >= frozen[2] + 0.5,
+        "late in the shift: {learning:?} vs {frozen:?}"
+    );
+    assert!(
+        learning[3] >= frozen[3] - 0.06,
+        "the return: {learning:?} vs {frozen:?}"
+    );
 }
