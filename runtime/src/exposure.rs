@@ -19,6 +19,14 @@
 //! then: smoothing costs a digit drawn at a third of its size (about 15 pixels tall) 3 points
 //! (97.8 to 94.8 % of such digits in a dim room with little noise).
 //!
+//! A lit frame is smoothed too where its ink is faint for its noise: noise of
+//! [`FAINT_NOISE`] levels or more, and the ink reaching less than [`FAINT_INK_SIGMAS`] of its
+//! deviations from the paper ([`ink_reach`]). A faint pencil under a noisy sensor (contrast
+//! cut to 30 %, noise of sigma 12) leaves ink 30 to 60 levels from paper at 100 to 200: the
+//! light rule does not see it, and the framing's floor (three deviations of the paper's
+//! noise) took the noise's specks for the digit's strokes (docs/RESULTS.md, "Faint ink under
+//! a noisy sensor").
+//!
 //! The light is the level the brightest 1 % of the pixels reach ([`LIGHT_SHARE`]): the paper
 //! under dark ink, the ink on a dark board, and not a few bright specks. A frame of usual
 //! exposure and noise passes untouched, bit for bit, and so does one with no light at all
@@ -44,18 +52,47 @@ pub const LIGHT_SHARE: f32 = 0.01;
 /// The sensor noise, as a share of the frame's light, from which a frame is smoothed before
 /// it is framed ([`noise_sigma`]).
 pub const NOISY_SHARE: f32 = 0.1;
+/// The sensor noise (a deviation, in grey levels) from which a lit frame whose ink is faint
+/// for it is smoothed: twice a clean camera's few levels, so that such a frame is never
+/// touched.
+pub const FAINT_NOISE: f32 = 8.0;
+/// How many deviations of the noise the ink must reach from the paper ([`ink_reach`]) for a
+/// noisy frame to be framed unsmoothed. Paper alone reaches about 2.6; a pen's ink in good
+/// light, tens.
+pub const FAINT_INK_SIGMAS: f32 = 6.0;
+/// The share of the pixels at either end of the levels that [`ink_reach`] reads: half a
+/// percent, under a thin digit's share of a frame (1 to 3 %).
+pub const REACH_SHARE: f32 = 0.005;
 
 /// The level that the brightest [`LIGHT_SHARE`] of `gray`'s pixels reach; 0 for no pixels.
 pub fn light_level(gray: &[u8]) -> u8 {
-    if gray.is_empty() {
+    let (levels, total) = levels_of(gray);
+    if total == 0 {
         return 0;
     }
+    histogram_quantile(&levels, total, 1.0 - LIGHT_SHARE).clamp(0, 255) as u8
+}
+
+/// How far the ink reaches from the paper, in grey levels: the larger of the distances from
+/// the median level (the paper) to the levels that the darkest and the brightest
+/// [`REACH_SHARE`] of the pixels pass. 0 for no pixels.
+pub fn ink_reach(gray: &[u8]) -> f32 {
+    let (levels, total) = levels_of(gray);
+    if total == 0 {
+        return 0.0;
+    }
+    let at = |q: f32| histogram_quantile(&levels, total, q);
+    let paper = at(0.5);
+    (paper - at(REACH_SHARE)).max(at(1.0 - REACH_SHARE) - paper) as f32
+}
+
+/// How many pixels of `gray` are at each level, and how many there are.
+fn levels_of(gray: &[u8]) -> ([u32; 256], u32) {
     let mut levels = [0u32; 256];
     for &v in gray {
         levels[usize::from(v)] += 1;
     }
-    let total = u32::try_from(gray.len()).unwrap_or(u32::MAX);
-    histogram_quantile(&levels, total, 1.0 - LIGHT_SHARE).clamp(0, 255) as u8
+    (levels, u32::try_from(gray.len()).unwrap_or(u32::MAX))
 }
 
 /// The sensor's noise in a `width`-wide gray frame, as a standard deviation in grey levels:
@@ -108,7 +145,9 @@ impl Exposure {
         } else {
             (TARGET_LEVEL, u32::from(light))
         };
-        let smooth = noise_sigma(gray, width) >= NOISY_SHARE * f32::from(light);
+        let noise = noise_sigma(gray, width);
+        let smooth = noise >= NOISY_SHARE * f32::from(light)
+            || (noise >= FAINT_NOISE && ink_reach(gray) < FAINT_INK_SIGMAS * noise);
         (smooth || num != den).then_some(Self { num, den, smooth })
     }
 
@@ -235,6 +274,39 @@ mod tests {
             .unwrap()
             .apply(&mut empty, 4, 0, &mut Vec::new());
         assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn a_lit_frame_whose_ink_is_faint_for_its_noise_is_smoothed_and_a_clear_one_is_not() {
+        // Paper at 195 and 205 in a checkerboard: a noise of 10 / 0.954 = 10.5 levels, under
+        // 10 % of the light (205), so the light rule leaves it.
+        let mut frame = checkerboard(20, 20, 195, 205);
+        assert!((noise_sigma(&frame, 20) - 10.0 / 0.954).abs() < 1e-4);
+        // Two of its 400 pixels of faint ink (half a percent) at 150: the median is the 200th
+        // level, 195, so the ink reaches 45 levels, 4.3 deviations of the noise, under 6.
+        frame[0] = 150;
+        frame[21] = 150;
+        assert_eq!(ink_reach(&frame), 45.0);
+        let faint = Exposure::of(&frame, 20, 20).unwrap();
+        assert_eq!(
+            faint,
+            Exposure {
+                num: 1,
+                den: 1,
+                smooth: true
+            }
+        );
+        // The same ink at 100 reaches 95 levels: 9 deviations, clear of the noise.
+        frame[0] = 100;
+        frame[21] = 100;
+        assert_eq!(ink_reach(&frame), 95.0);
+        assert_eq!(Exposure::of(&frame, 20, 20), None);
+        // Faint ink under a quiet sensor (a noise of 5 levels, under the 8 it takes): untouched.
+        let mut quiet = checkerboard(20, 20, 198, 203);
+        quiet[0] = 180;
+        quiet[21] = 180;
+        assert_eq!(Exposure::of(&quiet, 20, 20), None);
+        assert_eq!(ink_reach(&[]), 0.0);
     }
 
     #[test]
