@@ -53,8 +53,8 @@ pub const LIGHT_SHARE: f32 = 0.01;
 /// it is framed ([`noise_sigma`]).
 pub const NOISY_SHARE: f32 = 0.1;
 /// The sensor noise (a deviation, in grey levels) from which a lit frame whose ink is faint
-/// for it is smoothed: twice a clean camera's few levels, so that such a frame is never
-/// touched.
+/// for it is smoothed: about twice what a camera gives in good light, so that its frames,
+/// faint ink or not, pass untouched.
 pub const FAINT_NOISE: f32 = 8.0;
 /// How many deviations of the noise the ink must reach from the paper ([`ink_reach`]) for a
 /// noisy frame to be framed unsmoothed. Paper alone reaches about 2.6; a pen's ink in good
