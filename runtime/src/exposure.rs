@@ -67,10 +67,15 @@ pub const REACH_SHARE: f32 = 0.005;
 /// The level that the brightest [`LIGHT_SHARE`] of `gray`'s pixels reach; 0 for no pixels.
 pub fn light_level(gray: &[u8]) -> u8 {
     let (levels, total) = levels_of(gray);
+    light_of(&levels, total)
+}
+
+/// [`light_level`] of a frame's level histogram ([`levels_of`]).
+fn light_of(levels: &[u32; 256], total: u32) -> u8 {
     if total == 0 {
         return 0;
     }
-    histogram_quantile(&levels, total, 1.0 - LIGHT_SHARE).clamp(0, 255) as u8
+    histogram_quantile(levels, total, 1.0 - LIGHT_SHARE).clamp(0, 255) as u8
 }
 
 /// How far the ink reaches from the paper, in grey levels: the larger of the distances from
@@ -78,10 +83,15 @@ pub fn light_level(gray: &[u8]) -> u8 {
 /// [`REACH_SHARE`] of the pixels pass. 0 for no pixels.
 pub fn ink_reach(gray: &[u8]) -> f32 {
     let (levels, total) = levels_of(gray);
+    reach_of(&levels, total)
+}
+
+/// [`ink_reach`] of a frame's level histogram ([`levels_of`]).
+fn reach_of(levels: &[u32; 256], total: u32) -> f32 {
     if total == 0 {
         return 0.0;
     }
-    let at = |q: f32| histogram_quantile(&levels, total, q);
+    let at = |q: f32| histogram_quantile(levels, total, q);
     let paper = at(0.5);
     (paper - at(REACH_SHARE)).max(at(1.0 - REACH_SHARE) - paper) as f32
 }
@@ -133,7 +143,9 @@ impl Exposure {
         if width == 0 || width.checked_mul(height) != Some(gray.len()) {
             return None;
         }
-        let light = light_level(gray);
+        // One histogram of the frame's levels gives both its light and its ink's reach.
+        let (levels, total) = levels_of(gray);
+        let light = light_of(&levels, total);
         if light < LEAST_LIGHT {
             return None;
         }
@@ -147,7 +159,7 @@ impl Exposure {
         };
         let noise = noise_sigma(gray, width);
         let smooth = noise >= NOISY_SHARE * f32::from(light)
-            || (noise >= FAINT_NOISE && ink_reach(gray) < FAINT_INK_SIGMAS * noise);
+            || (noise >= FAINT_NOISE && reach_of(&levels, total) < FAINT_INK_SIGMAS * noise);
         (smooth || num != den).then_some(Self { num, den, smooth })
     }
 
