@@ -6,10 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use image::{DynamicImage, ImageFormat, ImageReader};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 use plastic_runtime::preprocess::PixelFormat;
 
-use super::{Camera, CameraError, Frame, MAX_FRAME_SIDE, label_from_name};
+use super::{Camera, CameraError, Frame, MAX_FRAME_SIDE, image_file, label_from_name};
 
 /// The most bytes one image may decode into without `--mem-budget` (256 MiB: a 48-megapixel
 /// colour photo fits). A small file can claim a huge image (a PNG of 400 megapixels compresses
@@ -83,7 +83,7 @@ impl Camera for DirCamera {
 }
 
 /// Decodes one image file into a frame: 8-bit gray when the image has no colour, RGB otherwise
-/// (alpha dropped), label from the file name. The decoder may allocate at most `max_bytes`
+/// (turned and laid on paper as a viewer shows it: [`image_file`]), label from the file name. The decoder may allocate at most `max_bytes`
 /// ([`DEFAULT_MAX_FRAME_BYTES`] without one), for an image of at most [`MAX_FRAME_SIDE`] a side.
 fn load_frame(path: &Path, max_bytes: Option<usize>) -> Result<Frame, CameraError> {
     let image = decode_within(path, max_bytes)?;
@@ -103,7 +103,8 @@ fn load_frame(path: &Path, max_bytes: Option<usize>) -> Result<Frame, CameraErro
 }
 
 /// Opens and decodes an image, guessing the format from its bytes first (a PNG saved as
-/// `.jpg` still plays) and from its extension otherwise.
+/// `.jpg` still plays) and from its extension otherwise; turned as its orientation tag says
+/// and without alpha ([`image_file`]).
 pub(crate) fn decode(path: &Path) -> Result<DynamicImage, CameraError> {
     decode_within(path, None)
 }
@@ -121,11 +122,21 @@ fn decode_within(path: &Path, max_bytes: Option<usize>) -> Result<DynamicImage, 
     limits.max_image_width = Some(MAX_FRAME_SIDE as u32);
     limits.max_image_height = Some(MAX_FRAME_SIDE as u32);
     limits.max_alloc = Some(max_bytes.unwrap_or(DEFAULT_MAX_FRAME_BYTES) as u64);
-    reader.limits(limits);
-    reader.decode().map_err(|source| CameraError::Decode {
+    reader.limits(limits.clone());
+    let decode_error = |source| CameraError::Decode {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    // What `ImageReader::decode` checks before it allocates, which a decoder taken out of the
+    // reader does not.
+    limits
+        .reserve(decoder.total_bytes())
+        .map_err(decode_error)?;
+    let orientation = decoder.orientation();
+    let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    image_file::orient(orientation, &mut image);
+    Ok(image_file::flatten_alpha(image))
 }
 
 #[cfg(test)]

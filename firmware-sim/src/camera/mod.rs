@@ -6,6 +6,7 @@
 //! that [`parse_camera`] turns into a [`CameraSpec`] and [`open`] turns into a camera.
 
 mod dir;
+mod image_file;
 pub mod mnist;
 mod raw;
 pub mod scenario;
