@@ -134,9 +134,11 @@ fn decode_within(path: &Path, max_bytes: Option<usize>) -> Result<DynamicImage, 
         .reserve(decoder.total_bytes())
         .map_err(decode_error)?;
     let orientation = decoder.orientation();
-    let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    let image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    // Flattened first: the copy a turn makes is then of the smaller picture.
+    let mut image = image_file::flatten_alpha(image);
     image_file::orient(orientation, &mut image);
-    Ok(image_file::flatten_alpha(image))
+    Ok(image)
 }
 
 #[cfg(test)]

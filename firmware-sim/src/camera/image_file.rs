@@ -17,7 +17,7 @@
 //! clear pixels (a photo's rounded corners, a cut-out) has holes: they take the median level
 //! of its opaque pixels, its own paper, and add no edge a framing could take for ink.
 
-use image::{DynamicImage, GrayImage, RgbImage, metadata::Orientation};
+use image::{DynamicImage, GenericImageView, GrayImage, RgbImage, metadata::Orientation};
 
 /// Turns a decoded image as its file's orientation tag said (`ImageDecoder::orientation`, read
 /// before decoding); a tag that could not be read leaves the image as decoded.
@@ -32,33 +32,27 @@ pub fn flatten_alpha(image: DynamicImage) -> DynamicImage {
     if !image.color().has_alpha() {
         return image;
     }
-    let has_color = image.color().has_color();
-    let rgba = image.to_rgba8();
-    if rgba.pixels().all(|p| p.0[3] == u8::MAX) {
+    // Read pixel by pixel as 8-bit RGBA: no copy of a picture that may be large.
+    let rgba = || image.pixels().map(|(_, _, p)| p.0);
+    if rgba().all(|p| p[3] == u8::MAX) {
         return image;
     }
-    let paper = paper_level(rgba.pixels().map(|p| (luma(p.0), p.0[3])));
-    let (width, height) = rgba.dimensions();
+    let paper = paper_level(rgba().map(|p| (luma(p), p[3])));
     let over = |c: u8, a: u8| {
         let (c, a) = (u32::from(c), u32::from(a));
         ((c * a + u32::from(paper) * (255 - a) + 127) / 255) as u8
     };
-    if has_color {
-        let rgb = rgba
-            .pixels()
-            .flat_map(|p| {
-                [
-                    over(p.0[0], p.0[3]),
-                    over(p.0[1], p.0[3]),
-                    over(p.0[2], p.0[3]),
-                ]
-            })
+    let (width, height) = image.dimensions();
+    let flat = if image.color().has_color() {
+        let rgb = rgba()
+            .flat_map(|[r, g, b, a]| [over(r, a), over(g, a), over(b, a)])
             .collect();
-        RgbImage::from_raw(width, height, rgb).map_or(image, DynamicImage::ImageRgb8)
+        RgbImage::from_raw(width, height, rgb).map(DynamicImage::ImageRgb8)
     } else {
-        let gray = rgba.pixels().map(|p| over(luma(p.0), p.0[3])).collect();
-        GrayImage::from_raw(width, height, gray).map_or(image, DynamicImage::ImageLuma8)
-    }
+        let gray = rgba().map(|p| over(luma(p), p[3])).collect();
+        GrayImage::from_raw(width, height, gray).map(DynamicImage::ImageLuma8)
+    };
+    flat.unwrap_or(image)
 }
 
 /// The level transparent pixels take, from each pixel's level and opacity (see the module's
