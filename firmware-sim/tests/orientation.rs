@@ -233,11 +233,20 @@ fn a_turn_the_next_digits_do_not_bear_out_is_refused() {
 /// reason printed) where the bank's figures are not measured or Python or its packages are
 /// missing.
 fn frozen_and_learning_on(args: &[&str], shift: &str) -> Option<Vec<serde_json::Value>> {
+    frozen_and_learning_on_stream("held_out_streams.py", args, shift)
+}
+
+/// [`frozen_and_learning_on`] a stream of another script of `bench/`.
+fn frozen_and_learning_on_stream(
+    script: &str,
+    args: &[&str],
+    shift: &str,
+) -> Option<Vec<serde_json::Value>> {
     if common::bank_skipped() {
         return None;
     }
     let data = plastic_sim::camera::mnist::shared_data_dir()?;
-    let dir = common::bench_stream("held_out_streams.py", &data, args, "numpy scipy")?;
+    let dir = common::bench_stream(script, &data, args, "numpy scipy")?;
     let runs = common::built_in_on_stream(&dir, shift, &["off", "unsupervised"]);
     let _ = std::fs::remove_dir_all(&dir);
     Some(runs)
@@ -338,4 +347,31 @@ fn a_long_turned_stretch_does_not_hold_the_way_back_up() {
         learning[3] >= frozen[3] - 0.06,
         "the return: {learning:?} vs {frozen:?}"
     );
+}
+
+/// A camera turning slowly to 120 degrees and back, a little with every frame
+/// (`bench/drifting_streams.py --kind roll-and-back --seed 1`: 1000 MNIST digits as they come,
+/// 4000 while it turns and turns back, 1000 as they come). No orientation of the square is
+/// right for long: the device follows the turn with its finder and its digit warp, a quarter
+/// turn at a time. Measured: 90.3 % of the first 2000 turning frames against 44.9 % frozen,
+/// 95.2 % of the second 1000 of them against 17.6 %, and 0.2 points below the frozen device
+/// once the camera is straight again (docs/RESULTS.md, "Views that drift frame by frame").
+#[test]
+fn a_camera_that_turns_slowly_and_back_is_followed() {
+    let args = ["--kind", "roll-and-back", "--seed", "1"];
+    let Some(runs) = frozen_and_learning_on_stream("drifting_streams.py", &args, "1000..5000")
+    else {
+        return;
+    };
+    let (frozen, learning) = (
+        common::bank_windows(&runs[0]),
+        common::bank_windows(&runs[1]),
+    );
+    for w in [1, 2] {
+        assert!(
+            learning[w] >= 0.8 && learning[w] >= frozen[w] + 0.3,
+            "while it turns: {learning:?} vs {frozen:?}"
+        );
+    }
+    common::assert_never_below("learning", &learning, &frozen, 0.005);
 }
