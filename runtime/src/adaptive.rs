@@ -380,8 +380,16 @@ impl AdaptiveModel {
 
     /// Turns the framed `digit` in place into the camera's orientation as found so far, before
     /// [`AdaptiveModel::warp_digit`]; `None` when orientation is off (see [`DigitView::orient_digit`]).
+    /// Coming back to the frames as they come from a turn held long, the guard forgets what
+    /// the labels said of the two models on the turned view ([`Guard::forget_label_records`]).
     pub fn orient_digit(&mut self, digit: &mut [u8; 784]) -> Option<Orientation> {
-        self.view.orient_digit(digit)
+        let found = self.view.orient_digit(digit);
+        if self.view.came_back_from_held_turn()
+            && let Some(anchor) = self.anchor.as_mut()
+        {
+            anchor.guard.forget_label_records();
+        }
+        found
     }
 
     /// From now on the model learns without labels from digits only: a frame whose framed

@@ -34,6 +34,8 @@ pub struct DigitView {
     digits_only: bool,
     /// Whether the latest picture to orient had a digit's shape (always, when not judged).
     saw_a_digit: bool,
+    /// Whether the latest picture to orient brought the device back from a turn held long.
+    came_back_from_held_turn: bool,
 }
 
 impl Default for DigitView {
@@ -61,6 +63,7 @@ impl DigitView {
             saved_orientation: saved_orientation.clone(),
             digits_only: false,
             saw_a_digit: true,
+            came_back_from_held_turn: false,
         }
     }
 
@@ -87,12 +90,19 @@ impl DigitView {
     pub fn orient_digit(&mut self, digit: &mut [u8; 784]) -> Option<Orientation> {
         self.saw_a_digit = !self.digits_only || looks_like_a_digit(digit);
         let finder = self.orientation.as_mut()?;
+        let returns = finder.returns_from_held_turns();
         // A 784-byte digit fits the 28x28 model the finder was made for.
-        Some(
-            finder
-                .orient(digit, self.saw_a_digit)
-                .unwrap_or(finder.current()),
-        )
+        let found = finder
+            .orient(digit, self.saw_a_digit)
+            .unwrap_or(finder.current());
+        self.came_back_from_held_turn = finder.returns_from_held_turns() != returns;
+        Some(found)
+    }
+
+    /// Whether the latest [`DigitView::orient_digit`] came back to the frames as they come
+    /// from a turn held long ([`OrientationFinder::returns_from_held_turns`]).
+    pub fn came_back_from_held_turn(&self) -> bool {
+        self.came_back_from_held_turn
     }
 
     /// From now on [`DigitView::orient_digit`] judges each picture by its shape (see

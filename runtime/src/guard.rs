@@ -33,6 +33,8 @@
 //!   comes back within 0.8 points of a frozen device on every scenario (up to 3.4 points below
 //!   without the anchor), and 5 % of labels win back 15 % of the drop on average (3 % without
 //!   the anchor); on `mnist-drift` the anchor costs recovery (40 % of the drop instead of 64 %).
+//!   The records describe the view they were filled on: when the device's orientation finder
+//!   comes back from a turn held long, they are forgotten ([`Guard::forget_label_records`]).
 //!
 //! - Without labels, for a change that acts on every frame alike
 //!   ([`Arbiter::RecentConfidence`]): the model that has been the surer over the last
@@ -502,6 +504,21 @@ impl Guard {
         Some(g)
     }
 
+    /// Forgets what the labels said of the two models (each one's record per confidence bin
+    /// and their record on disagreements), keeping the rest: the device's view has changed
+    /// back, and the records describe the view it left. After a camera turned long the
+    /// learning model, taught on the turned view, keeps answering the original one when it
+    /// comes back; with labels on 5 % of frames the disagreements that would show the anchor
+    /// right are too few to turn the records (none in the 1000 frames of one return, the
+    /// two models' bins both 0.99 to 1.00 right), and a learning model a label step made
+    /// surer answered 2.1 points below a frozen device (docs/RESULTS.md, "Views that drift
+    /// frame by frame"). Started over, each model is judged by its confidence until its bins
+    /// have seen a few labels of the view it is on now.
+    pub fn forget_label_records(&mut self) {
+        self.right_by_confidence = [[(0.0, 0); CALIBRATION_BINS]; 2];
+        self.disagreement_record = (0.0, 0);
+    }
+
     /// Takes the true label of the latest judged frame: each model's bin at the confidence it
     /// had counts whether its answer was right. Nothing before the first judged frame.
     pub fn observe_label(&mut self, label: usize) {
@@ -706,6 +723,25 @@ mod tests {
             g.judge(disagreement.0, disagreement.1).answer,
             Answer::Adapted
         );
+    }
+
+    #[test]
+    fn forgotten_label_records_judge_each_model_by_its_confidence_again() {
+        let mut g = Guard::new(Arbiter::Labels);
+        // The labels say the anchor is wrong whenever it is 0.95 sure, the adapted model
+        // right whenever it is 0.9 sure.
+        for _ in 0..10 {
+            g.judge((3, 0.95), (2, 0.9));
+            g.observe_label(2);
+        }
+        let frame = ((4, 0.95), (5, 0.9));
+        assert_eq!(g.judge(frame.0, frame.1).answer, Answer::Adapted);
+        let threshold = g.threshold();
+        g.forget_label_records();
+        // No bin has a label now: each model's chance is its confidence, 0.95 against 0.9.
+        assert_eq!(g.judge(frame.0, frame.1).answer, Answer::Anchor);
+        assert_eq!(g.disagreement_record, (0.0, 0));
+        assert_eq!(g.threshold(), threshold);
     }
 
     #[test]

@@ -418,6 +418,8 @@ pub struct OrientationFinder {
     turns: u64,
     /// Proposals whose trial failed.
     refused: u64,
+    /// Returns to the frames as they come from a turn held [`SHORT_TURN_FRAMES`] or more.
+    returns_from_held_turns: u64,
 }
 
 impl OrientationFinder {
@@ -464,12 +466,19 @@ impl OrientationFinder {
             frames: 0,
             turns: 0,
             refused: 0,
+            returns_from_held_turns: 0,
         })
     }
 
     /// The orientation frames are read in now.
     pub fn current(&self) -> Orientation {
         self.current
+    }
+
+    /// How many times the device came back to the frames as they come from a turn it had
+    /// held [`SHORT_TURN_FRAMES`] or more: a view it read long enough to learn on is gone.
+    pub fn returns_from_held_turns(&self) -> u64 {
+        self.returns_from_held_turns
     }
 
     /// The orientation found, with the turns taken and refused so far.
@@ -639,6 +648,7 @@ impl OrientationFinder {
         self.min_probes = if self.frames - self.turned_at < SHORT_TURN_FRAMES {
             (self.min_probes * 2).min(MAX_MIN_PROBES)
         } else {
+            self.returns_from_held_turns += 1;
             MIN_PROBES
         };
         self.left = Some((self.current, self.frames));
@@ -1003,12 +1013,16 @@ mod tests {
             third >= (4 * MIN_PROBES as u64 - 1) * PROBE_EVERY,
             "{third}"
         );
-        // A turn that held: the next one waits for MIN_PROBES again.
+        // Returns from turns undone quickly: no view held long was left.
+        assert_eq!(finder.returns_from_held_turns(), 0);
+        // A turn that held: the next one waits for MIN_PROBES again, and the return from it
+        // counts as one from a view held long.
         assert_eq!(
             frames_until_it_changes(&mut finder, camera, SHORT_TURN_FRAMES),
             None
         );
         assert!(frames_until_it_changes(&mut finder, drawn, 10).is_some());
+        assert_eq!(finder.returns_from_held_turns(), 1);
         let fourth = frames_until_it_changes(&mut finder, Orientation::new(1, true), 400).unwrap();
         assert!(fourth < second, "{fourth} vs {second}");
     }
