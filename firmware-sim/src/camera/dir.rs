@@ -83,8 +83,9 @@ impl Camera for DirCamera {
 }
 
 /// Decodes one image file into a frame: 8-bit gray when the image has no colour, RGB otherwise
-/// (turned and laid on paper as a viewer shows it: [`image_file`]), label from the file name. The decoder may allocate at most `max_bytes`
-/// ([`DEFAULT_MAX_FRAME_BYTES`] without one), for an image of at most [`MAX_FRAME_SIDE`] a side.
+/// (turned and laid on paper as a viewer shows it: [`image_file`]), label from the file name.
+/// The decoder may allocate at most `max_bytes` ([`DEFAULT_MAX_FRAME_BYTES`] without one), for
+/// an image of at most [`MAX_FRAME_SIDE`] a side.
 fn load_frame(path: &Path, max_bytes: Option<usize>) -> Result<Frame, CameraError> {
     let image = decode_within(path, max_bytes)?;
     let (width, height) = (image.width() as usize, image.height() as usize);
