@@ -642,15 +642,17 @@ impl OrientationFinder {
 
     /// The fast means bring the device back to the frames as they come. A turn they undo
     /// within [`SHORT_TURN_FRAMES`] doubles the next turn's wait; what the wait and the turn's
-    /// frame were is kept in case this return is the mistake ([`Self::undo_return`]).
+    /// frame were is kept in case this return is the mistake ([`Self::undo_return`]). A return
+    /// from a turn held longer is counted ([`Self::returns_from_held_turns`]).
     fn go_back(&mut self) {
         let before = (self.min_probes, self.turned_at);
-        self.min_probes = if self.frames - self.turned_at < SHORT_TURN_FRAMES {
-            (self.min_probes * 2).min(MAX_MIN_PROBES)
-        } else {
+        let held = self.frames - self.turned_at >= SHORT_TURN_FRAMES;
+        if held {
+            self.min_probes = MIN_PROBES;
             self.returns_from_held_turns += 1;
-            MIN_PROBES
-        };
+        } else {
+            self.min_probes = (self.min_probes * 2).min(MAX_MIN_PROBES);
+        }
         self.left = Some((self.current, self.frames));
         self.before_return = before;
         self.pictures_since_return = 0;
