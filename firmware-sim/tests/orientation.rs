@@ -3,8 +3,9 @@
 //! camera is held as before again, it reads them as they come within a few frames
 //! (docs/RESULTS.md, "Which way the camera is mounted"). A digit held before the camera for
 //! many frames is evidence once ("A digit held before the camera"), a turn the next digits
-//! do not bear out is not taken ("A turn on trial"), nor one whose answers collapse, and a
-//! return they do not bear out is undone ("Views that come and go").
+//! do not bear out is not taken ("A turn on trial"), nor one whose answers collapse or whose
+//! digits read clearly in no orientation ("A turn where no reading is clear"), and a return
+//! they do not bear out is undone ("Views that come and go").
 //!
 //! Skipped without the MNIST test set in the shared data folder (set PLASTIC_DATA).
 
@@ -225,6 +226,22 @@ fn a_held_digit_neither_turns_the_device_nor_brings_it_back() {
 #[test]
 fn a_turn_the_next_digits_do_not_bear_out_is_refused() {
     let args = ["--seed", "54", "--hold", "4", "--roll", "20", "--pen", "1"];
+    assert_refused_and_never_below_frozen(&args, "2000..4000");
+}
+
+/// A camera rolled 150 degrees the other way under a rolling shutter's bands, with a pen a
+/// pixel thinner (`bench/held_out_streams.py --seed 152 --change banding --roll -150 --pen -1`:
+/// 2000 MNIST digits as the camera gives them, 2000 so, 1000 as before), made to check the
+/// trial's floor on a stream it was not chosen on (docs/RESULTS.md, "A turn where no reading
+/// is clear"). The shipped model reads no orientation of these digits clearly (35.5 % of them
+/// frozen): two trials read them surer mirrored and diagonal, 0.55 and 0.63 sure on average,
+/// and the device turned and came back 36 times, 1.6 points below a frozen one over 1000
+/// frames. Measured now: no turn, six proposals refused, 38.5 % of the changed frames.
+#[test]
+fn no_turn_is_taken_where_no_reading_is_clear() {
+    let args = [
+        "--seed", "152", "--change", "banding", "--roll", "-150", "--pen", "-1",
+    ];
     assert_refused_and_never_below_frozen(&args, "2000..4000");
 }
 

@@ -53,7 +53,12 @@
 //!   proposed one on average; until then it reads them as before. That turn's next digits
 //!   read 0.19 less sure turned on average; of 20 proposals on five streams with a turned
 //!   camera, 18 read 0.1 to 0.8 surer. A refused proposal may come again after as many probes
-//!   as a turn waits for.
+//!   as a turn waits for. Nor is it taken where the trial's digits read less than
+//!   [`TRIAL_FLOOR`] sure in the proposed orientation on average: where the shipped model reads
+//!   nothing clearly in any orientation (new writers far off under glare, a camera rolled
+//!   halfway between two quarter turns), the surer of two unclear readings is chance: such
+//!   turns cost up to 5.3 points against a frozen device over 1000 frames (docs/RESULTS.md,
+//!   "A turn where no reading is clear").
 //!   An orientation the fast means brought the device back from within [`RECENT_FRAMES`] is
 //!   taken again without a trial: on an upside-down camera with frames without a digit the
 //!   false step is the way back, and a trial there slowed the way to the right orientation
@@ -172,6 +177,15 @@ pub const RETURN_EVIDENCE: f32 = 2.0;
 /// proposed orientation, and two of the 20 true ones); 8 for a steadier mean, at 4 frames
 /// more a turn; 12 took true turns later still.
 pub const TRIAL_PICTURES: u32 = 8;
+/// The least mean sureness the trial's digits must read in the proposed orientation for the
+/// device to turn to it, however much surer than in the current one. Where the shipped model
+/// reads nothing clearly in any orientation (new writers far off under glare, a camera
+/// rolled halfway between two quarter turns, seven-segment digits), which reading is a
+/// little surer is chance, and a turn there costs what the frozen device reads right. On the
+/// recorded trials of 52 streams the true turns read 0.71 to 1.77 (rolled writers with held
+/// digits, seven-segment digits on their side the lowest) and six turns that cost the device
+/// read 0.46 to 0.68 (the original view is 1.34 as it comes).
+pub const TRIAL_FLOOR: f32 = 0.7;
 /// Frames after the fast means brought the device back from an orientation during which the
 /// running means may turn it there again without a trial: it was borne out when the device
 /// first turned to it, and the way back was the doubtful step.
@@ -622,13 +636,15 @@ impl OrientationFinder {
     }
 
     /// Ends the trial of `proposed` on its last `picture`: the device turns to it when the
-    /// trial's pictures read surer there than in the current orientation on average; else the
-    /// next proposal waits for as many probes as a turn does.
+    /// trial's pictures read surer there than in the current orientation on average, and at
+    /// least [`TRIAL_FLOOR`] sure; else the next proposal waits for as many probes as a turn
+    /// does.
     fn end_trial(&mut self, proposed: Orientation, picture: &[u8]) {
         self.trial = None;
-        if self.trial_proposed > self.trial_current {
+        let pictures = self.trial_pictures.max(1) as f32;
+        if self.trial_proposed > self.trial_current && self.trial_proposed >= TRIAL_FLOOR * pictures
+        {
             // The fast means of the way back start from the trial's means and last picture.
-            let pictures = self.trial_pictures as f32;
             if self.current.is_identity() {
                 self.fast_as_it_comes = self.trial_current / pictures;
             }
@@ -1132,6 +1148,31 @@ mod tests {
         }
         assert!(turned_at.is_some());
         assert_eq!((finder.report().turns, finder.report().refused), (1, 1));
+    }
+
+    #[test]
+    fn a_proposal_its_trial_reads_surer_but_not_clearly_is_refused() {
+        let mut finder = OrientationFinder::new(l_model()).unwrap();
+        let proposed = Orientation::new(2, false);
+        let pictures = TRIAL_PICTURES as f32;
+        // The trial's digits read 0.6 sure on average in the proposed orientation and 0.4 as
+        // they come: surer, but under the floor of 0.7. Refused.
+        finder.trial = Some(proposed);
+        finder.trial_current = 0.4 * pictures;
+        finder.trial_proposed = 0.6 * pictures;
+        finder.trial_pictures = TRIAL_PICTURES;
+        finder.end_trial(proposed, &L_SHAPE);
+        assert!(finder.current().is_identity());
+        assert_eq!((finder.report().turns, finder.report().refused), (0, 1));
+        // At 0.8 the proposal is taken, and the way back's fast means start from the trial's
+        // means.
+        finder.trial = Some(proposed);
+        finder.trial_proposed = 0.8 * pictures;
+        finder.end_trial(proposed, &L_SHAPE);
+        assert_eq!(finder.current(), proposed);
+        assert_eq!((finder.report().turns, finder.report().refused), (1, 1));
+        assert!((finder.fast_turned - 0.8).abs() < 1e-6);
+        assert!((finder.fast_as_it_comes - 0.4).abs() < 1e-6);
     }
 
     #[test]
