@@ -180,11 +180,11 @@ pub const TRIAL_PICTURES: u32 = 8;
 /// The least mean sureness the trial's digits must read in the proposed orientation for the
 /// device to turn to it, however much surer than in the current one. Where the shipped model
 /// reads nothing clearly in any orientation (new writers far off under glare, a camera
-/// rolled halfway between two quarter turns, seven-segment digits), which reading is a
-/// little surer is chance, and a turn there costs what the frozen device reads right. On the
-/// recorded trials of 52 streams the true turns read 0.71 to 1.77 (rolled writers with held
-/// digits, seven-segment digits on their side the lowest) and six turns that cost the device
-/// read 0.46 to 0.68 (the original view is 1.34 as it comes).
+/// rolled halfway between two quarter turns), which reading is a little surer is chance,
+/// and a turn there costs what the frozen device reads right. On the recorded trials of 52
+/// streams the true turns read 0.71 to 1.77 (rolled writers with held digits, seven-segment
+/// digits on their side the lowest) and the turns that cost the device read 0.46 to 0.68
+/// (the original view is 1.34 as it comes).
 pub const TRIAL_FLOOR: f32 = 0.7;
 /// Frames after the fast means brought the device back from an orientation during which the
 /// running means may turn it there again without a trial: it was borne out when the device
