@@ -642,13 +642,17 @@ impl OrientationFinder {
     fn end_trial(&mut self, proposed: Orientation, picture: &[u8]) {
         self.trial = None;
         let pictures = self.trial_pictures.max(1) as f32;
-        if self.trial_proposed > self.trial_current && self.trial_proposed >= TRIAL_FLOOR * pictures
-        {
+        // The trial's mean sureness in the current and in the proposed orientation.
+        let (mean_now, mean_then) = (
+            self.trial_current / pictures,
+            self.trial_proposed / pictures,
+        );
+        if mean_then > mean_now && mean_then >= TRIAL_FLOOR {
             // The fast means of the way back start from the trial's means and last picture.
             if self.current.is_identity() {
-                self.fast_as_it_comes = self.trial_current / pictures;
+                self.fast_as_it_comes = mean_now;
             }
-            self.fast_turned = self.trial_proposed / pictures;
+            self.fast_turned = mean_then;
             self.last_fast.copy_from_slice(picture);
             self.turn_to(proposed);
         } else {
